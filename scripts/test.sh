@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, then builds and runs every test twice, once in
+# the release build and once under AddressSanitizer + UndefinedBehaviorSanitizer, and checks
+# formatting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+if [[ -f tests/node/package.json ]]; then
+    (cd tests/node && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
+
+echo "== format check"
+git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
+
+echo "== release build"
+scripts/build.sh release
+ctest --test-dir build --output-on-failure -j2
+
+echo "== asan+ubsan build"
+scripts/build.sh asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j2

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the core module: buffers, diagnostics, time parsing, error names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <loa/alloc.h>
+#include <loa/buf.h>
+#include <loa/clock.h>
+#include <loa/diag.h>
+#include <loa/err.h>
+#include <loa/utf8.h>
+
+static void buf_grows_and_caps(void **state)
+{
+    (void)state;
+    struct loa_buf b;
+    loa_buf_init(&b, 10);
+    assert_string_equal(loa_buf_cstr(&b), "");
+    assert_int_equal(loa_buf_puts(&b, "hello"), 0);
+    assert_int_equal(loa_buf_printf(&b, "%d", 1234), 0);
+    assert_string_equal(loa_buf_cstr(&b), "hello1234");
+    /* Past the cap the append fails and leaves the buffer as it was. */
+    assert_int_equal(loa_buf_puts(&b, "xy"), LOA_ETOOBIG);
+    assert_string_equal(loa_buf_cstr(&b), "hello1234");
+    assert_int_equal(loa_buf_putc(&b, '!'), 0);
+    assert_int_equal(b.len, 10);
+    char *s = loa_buf_detach(&b);
+    assert_string_equal(s, "hello1234!");
+    assert_null(b.ptr);
+    loa_free(s);
+    loa_buf_release(&b);
+}
+
+static void diags_keep_limit_and_count_rest(void **state)
+{
+    (void)state;
+    struct loa_diags d;
+    loa_diags_init(&d, 2);
+    assert_true(loa_diags_empty(&d));
+    loa_diags_add(&d, 3, 2, "phone", "not a phone number: %s", "abc");
+    loa_diags_add(&d, 0, 0, "blocks[0].text", "empty");
+    loa_diags_add(&d, 9, 0, NULL, "third");
+    assert_int_equal(d.count, 2);
+    assert_int_equal(loa_diags_total(&d), 3);
+    assert_string_equal(d.items[0].where, "phone");
+    assert_string_equal(d.items[0].reason, "not a phone number: abc");
+    assert_int_equal(d.items[0].line, 3);
+    assert_int_equal(d.items[0].column, 2);
+    loa_diags_release(&d);
+}
+
+static void time_parse_forms(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_int_equal(loa_time_parse("2026-11-21", &ms), 0);
+    assert_true(ms == INT64_C(1795219200000));
+    assert_int_equal(loa_time_parse("2026-11-21T07:00:00+07:00", &ms), 0);
+    assert_true(ms == INT64_C(1795219200000));
+    assert_int_equal(loa_time_parse("2026-11-21 00:00:00.250Z", &ms), 0);
+    assert_true(ms == INT64_C(1795219200250));
+    assert_int_equal(loa_time_parse("2026-11-20T17:00-0700", &ms), 0);
+    assert_true(ms == INT64_C(1795219200000));
+    assert_int_equal(loa_time_parse("2024-02-29", &ms), 0);
+    assert_int_equal(loa_time_parse("2025-02-29", &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse("2026-13-01", &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse("2026-11-21T25:00", &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse("2026-11-21x", &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse("", &ms), LOA_EPARSE);
+    char out[32];
+    loa_time_format(INT64_C(1795219200250), out, sizeof(out));
+    assert_string_equal(out, "2026-11-21T00:00:00.250Z");
+}
+
+static void fake_clock(void **state)
+{
+    (void)state;
+    loa_clock_set_fake(42);
+    assert_true(loa_now_ms() == 42);
+    loa_clock_set_fake(-1);
+    assert_true(loa_now_ms() > INT64_C(1700000000000));
+}
+
+static void error_names(void **state)
+{
+    (void)state;
+    assert_string_equal(loa_err_name(LOA_EINVAL), "EINVAL");
+    assert_string_equal(loa_strerror(LOA_ETOOBIG), "too large");
+    assert_string_equal(loa_strerror(12345), "unknown error");
+}
+
+static void utf8_counts_and_cuts_by_character(void **state)
+{
+    (void)state;
+    const char *vn = "Nguy\xe1\xbb\x85n V\xc4\x83n \xc4\x90\xe1\xbb\xa9" "c"; /* Nguyễn Văn Đức */
+    size_t len = strlen(vn);
+    assert_true(loa_utf8_valid(vn, len));
+    assert_int_equal(loa_utf8_count(vn, len), 14);
+    /* Cutting at 6 characters keeps "Nguyễn" whole: 5 ASCII bytes + 3 bytes for ễ. */
+    assert_int_equal(loa_utf8_prefix(vn, len, 6), 8);
+    assert_int_equal(loa_utf8_prefix(vn, len, 100), len);
+    assert_int_equal(loa_utf8_prefix(vn, len, 0), 0);
+    assert_false(loa_utf8_valid("\xc3", 1));          /* truncated */
+    assert_false(loa_utf8_valid("\xc0\xaf", 2));      /* overlong */
+    assert_false(loa_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_true(loa_utf8_valid("\xf0\x9f\x98\x80", 4)); /* emoji */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(buf_grows_and_caps),
+        cmocka_unit_test(diags_keep_limit_and_count_rest),
+        cmocka_unit_test(time_parse_forms),
+        cmocka_unit_test(fake_clock),
+        cmocka_unit_test(error_names),
+        cmocka_unit_test(utf8_counts_and_cuts_by_character),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
