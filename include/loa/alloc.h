@@ -26,10 +26,10 @@ void *loa_memdup(const void *p, size_t n) __attribute__((malloc, returns_nonnull
 void loa_free(void *ptr);
 
 /** Frees *pp and sets it to NULL. */
-#define LOA_FREE(p)                                                                                \
-    do {                                                                                           \
-        loa_free(p);                                                                               \
-        (p) = NULL;                                                                                \
+#define LOA_FREE(p)  \
+    do {             \
+        loa_free(p); \
+        (p) = NULL;  \
     } while (0)
 
 #endif /* LOA_ALLOC_H */

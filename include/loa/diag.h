@@ -15,10 +15,10 @@
 #include <stdio.h>
 
 struct loa_diag {
-    char *where;   /* JSON path, column name or key; may be "" */
-    long line;     /* 1-based, 0 when the input has no lines */
-    long column;   /* 1-based, 0 when unknown */
-    char *reason;  /* what is wrong, lowercase, no full stop */
+    char *where;  /* JSON path, column name or key; may be "" */
+    long line;    /* 1-based, 0 when the input has no lines */
+    long column;  /* 1-based, 0 when unknown */
+    char *reason; /* what is wrong, lowercase, no full stop */
 };
 
 struct loa_diags {
@@ -32,8 +32,8 @@ struct loa_diags {
 void loa_diags_init(struct loa_diags *d, size_t limit);
 void loa_diags_release(struct loa_diags *d);
 /** Adds one complaint. where may be NULL. */
-void loa_diags_add(struct loa_diags *d, long line, long column, const char *where,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void loa_diags_add(struct loa_diags *d, long line, long column, const char *where, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
 /** Total complaints, kept or dropped. */
 size_t loa_diags_total(const struct loa_diags *d);
 bool loa_diags_empty(const struct loa_diags *d);

@@ -11,25 +11,25 @@
 #define LOA_ERR_H
 
 /* X(name, value, message) */
-#define LOA_ERR_MAP(X)                                                                             \
-    X(ENOMEM, -1, "out of memory")                                                                 \
-    X(EINVAL, -2, "invalid argument")                                                              \
-    X(ENOENT, -3, "not found")                                                                     \
-    X(EEXIST, -4, "already exists")                                                                \
-    X(EIO, -5, "input/output error")                                                               \
-    X(ETOOBIG, -6, "too large")                                                                    \
-    X(EPARSE, -7, "malformed input")                                                               \
-    X(ECONFIG, -8, "invalid configuration")                                                        \
-    X(ECRYPTO, -9, "cryptographic failure")                                                        \
-    X(ESTORE, -10, "storage failure")                                                              \
-    X(EBUSY, -11, "resource busy")                                                                 \
-    X(ETIMEDOUT, -12, "timed out")                                                                 \
-    X(ENET, -13, "network failure")                                                                \
-    X(EPERM, -14, "not permitted")                                                                 \
-    X(EAGAIN, -15, "try again later")                                                              \
-    X(ERANGE, -16, "out of range")                                                                 \
-    X(ESTATE, -17, "not allowed in the current state")                                             \
-    X(EVERSION, -18, "unsupported version")                                                        \
+#define LOA_ERR_MAP(X)                                 \
+    X(ENOMEM, -1, "out of memory")                     \
+    X(EINVAL, -2, "invalid argument")                  \
+    X(ENOENT, -3, "not found")                         \
+    X(EEXIST, -4, "already exists")                    \
+    X(EIO, -5, "input/output error")                   \
+    X(ETOOBIG, -6, "too large")                        \
+    X(EPARSE, -7, "malformed input")                   \
+    X(ECONFIG, -8, "invalid configuration")            \
+    X(ECRYPTO, -9, "cryptographic failure")            \
+    X(ESTORE, -10, "storage failure")                  \
+    X(EBUSY, -11, "resource busy")                     \
+    X(ETIMEDOUT, -12, "timed out")                     \
+    X(ENET, -13, "network failure")                    \
+    X(EPERM, -14, "not permitted")                     \
+    X(EAGAIN, -15, "try again later")                  \
+    X(ERANGE, -16, "out of range")                     \
+    X(ESTATE, -17, "not allowed in the current state") \
+    X(EVERSION, -18, "unsupported version")            \
     X(ECANCELED, -19, "canceled")
 
 enum loa_err {

@@ -33,10 +33,10 @@ bool loa_log_enabled(enum loa_log_level level);
 void loa_log(enum loa_log_level level, const char *sub, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define LOA_LOG_AT(lvl, sub, msg, ...)                                                             \
-    do {                                                                                           \
-        if (loa_log_enabled(lvl))                                                                  \
-            loa_log(lvl, sub, msg, __VA_ARGS__);                                                   \
+#define LOA_LOG_AT(lvl, sub, msg, ...)           \
+    do {                                         \
+        if (loa_log_enabled(lvl))                \
+            loa_log(lvl, sub, msg, __VA_ARGS__); \
     } while (0)
 #define LOA_ERROR(sub, msg, ...) LOA_LOG_AT(LOA_LOG_ERROR, sub, msg, __VA_ARGS__)
 #define LOA_WARN(sub, msg, ...)  LOA_LOG_AT(LOA_LOG_WARN, sub, msg, __VA_ARGS__)

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Allocation wrappers that abort on exhaustion; see include/loa/alloc.h for the reasoning. */
-#include <loa/alloc.h>
-
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <loa/alloc.h>
 
 static void oom(size_t size) __attribute__((noreturn));
 

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Bounded growable buffer. */
-#include <loa/buf.h>
-
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <loa/alloc.h>
+#include <loa/buf.h>
 #include <loa/err.h>
 
 void loa_buf_init(struct loa_buf *b, size_t max)

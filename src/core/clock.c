@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Wall and monotonic clocks, a fake clock for tests, ISO 8601 parsing and formatting. */
-#include <loa/clock.h>
-
 #include <ctype.h>
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
+#include <loa/clock.h>
 #include <loa/err.h>
 
 static _Atomic int64_t fake_ms = -1;
@@ -59,8 +58,7 @@ int loa_time_parse(const char *s, int64_t *ms_out)
 {
     const char *p = s;
     int y, mo, d, h = 0, mi = 0, sec = 0, frac_ms = 0, off_min = 0;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         return LOA_EPARSE;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || y < 1970)
         return LOA_EPARSE;
@@ -105,8 +103,12 @@ int loa_time_parse(const char *s, int64_t *ms_out)
     }
     if (*p)
         return LOA_EPARSE;
-    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                     .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+    struct tm tm = { .tm_year = y - 1900,
+                     .tm_mon = mo - 1,
+                     .tm_mday = d,
+                     .tm_hour = h,
+                     .tm_min = mi,
+                     .tm_sec = sec };
     time_t t = timegm(&tm);
     *ms_out = ((int64_t)t - (int64_t)off_min * 60) * 1000 + frac_ms;
     return 0;

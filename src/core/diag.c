@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* A list of precise complaints about some input. */
-#include <loa/diag.h>
-
 #include <stdarg.h>
 
 #include <loa/alloc.h>
 #include <loa/buf.h>
+#include <loa/diag.h>
 
 void loa_diags_init(struct loa_diags *d, size_t limit)
 {
@@ -28,8 +27,8 @@ void loa_diags_release(struct loa_diags *d)
     d->dropped = 0;
 }
 
-void loa_diags_add(struct loa_diags *d, long line, long column, const char *where,
-                   const char *fmt, ...)
+void loa_diags_add(struct loa_diags *d, long line, long column, const char *where, const char *fmt,
+                   ...)
 {
     if (d->limit && d->count >= d->limit) {
         d->dropped++;
@@ -80,6 +79,6 @@ void loa_diags_print(const struct loa_diags *d, FILE *out, const char *prefix)
         fprintf(out, "%s\n", it->reason);
     }
     if (d->dropped)
-        fprintf(out, "%s%s(%zu more not shown)\n", prefix ? prefix : "", prefix && *prefix ? ": " : "",
-                d->dropped);
+        fprintf(out, "%s%s(%zu more not shown)\n", prefix ? prefix : "",
+                prefix && *prefix ? ": " : "", d->dropped);
 }

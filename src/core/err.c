@@ -7,8 +7,8 @@ const char *loa_strerror(int err)
     switch (err) {
     case LOA_OK:
         return "success";
-#define LOA__ERR_MSG(name, value, msg)                                                             \
-    case LOA_##name:                                                                               \
+#define LOA__ERR_MSG(name, value, msg) \
+    case LOA_##name:                   \
         return msg;
         LOA_ERR_MAP(LOA__ERR_MSG)
 #undef LOA__ERR_MSG
@@ -22,8 +22,8 @@ const char *loa_err_name(int err)
     switch (err) {
     case LOA_OK:
         return "OK";
-#define LOA__ERR_NAME(name, value, msg)                                                            \
-    case LOA_##name:                                                                               \
+#define LOA__ERR_NAME(name, value, msg) \
+    case LOA_##name:                    \
         return #name;
         LOA_ERR_MAP(LOA__ERR_NAME)
 #undef LOA__ERR_NAME

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* logfmt lines on stderr, one write() each. */
-#include <loa/log.h>
-
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +8,7 @@
 
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/log.h>
 
 static _Atomic int log_level = LOA_LOG_INFO;
 

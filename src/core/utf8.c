@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* UTF-8 validation and counting (RFC 3629). */
-#include <loa/utf8.h>
-
 #include <stdint.h>
+
+#include <loa/utf8.h>
 
 /* Length of the sequence starting at s[i], or 0 when it is malformed. */
 static size_t seq_len(const unsigned char *s, size_t i, size_t len)

@@ -97,7 +97,8 @@ static void error_names(void **state)
 static void utf8_counts_and_cuts_by_character(void **state)
 {
     (void)state;
-    const char *vn = "Nguy\xe1\xbb\x85n V\xc4\x83n \xc4\x90\xe1\xbb\xa9" "c"; /* Nguyễn Văn Đức */
+    const char *vn = "Nguy\xe1\xbb\x85n V\xc4\x83n \xc4\x90\xe1\xbb\xa9"
+                     "c"; /* Nguyễn Văn Đức */
     size_t len = strlen(vn);
     assert_true(loa_utf8_valid(vn, len));
     assert_int_equal(loa_utf8_count(vn, len), 14);
@@ -105,21 +106,18 @@ static void utf8_counts_and_cuts_by_character(void **state)
     assert_int_equal(loa_utf8_prefix(vn, len, 6), 8);
     assert_int_equal(loa_utf8_prefix(vn, len, 100), len);
     assert_int_equal(loa_utf8_prefix(vn, len, 0), 0);
-    assert_false(loa_utf8_valid("\xc3", 1));          /* truncated */
-    assert_false(loa_utf8_valid("\xc0\xaf", 2));      /* overlong */
-    assert_false(loa_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(loa_utf8_valid("\xc3", 1));            /* truncated */
+    assert_false(loa_utf8_valid("\xc0\xaf", 2));        /* overlong */
+    assert_false(loa_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
     assert_true(loa_utf8_valid("\xf0\x9f\x98\x80", 4)); /* emoji */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buf_grows_and_caps),
-        cmocka_unit_test(diags_keep_limit_and_count_rest),
-        cmocka_unit_test(time_parse_forms),
-        cmocka_unit_test(fake_clock),
-        cmocka_unit_test(error_names),
-        cmocka_unit_test(utf8_counts_and_cuts_by_character),
+        cmocka_unit_test(buf_grows_and_caps), cmocka_unit_test(diags_keep_limit_and_count_rest),
+        cmocka_unit_test(time_parse_forms),   cmocka_unit_test(fake_clock),
+        cmocka_unit_test(error_names),        cmocka_unit_test(utf8_counts_and_cuts_by_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
