@@ -41,6 +41,18 @@ int loa_config_load_file(struct loa_config *c, const char *path, struct loa_diag
 /** Applies every LOA_* environment variable that names an option. */
 int loa_config_load_env(struct loa_config *c, struct loa_diags *diags);
 
+/**
+ * Takes every option flag ("--store PATH" or "--store=PATH") out of argv, wherever it stands,
+ * and applies it with LOA_CONFIG_FLAG precedence; *argc and argv are compacted in place.
+ * "--config FILE" is taken out too and its value stored in *config_file_out (borrowed from
+ * argv; NULL when absent). Returns 0 or LOA_EINVAL (see diags).
+ */
+int loa_config_take_flags(struct loa_config *c, int *argc, char **argv,
+                          const char **config_file_out, struct loa_diags *diags);
+
+/** Prints the option table (flag, environment variable, default, help) for --help. */
+void loa_config_print_options(FILE *out);
+
 /** Effective string value of a known key; never NULL ("" when empty). */
 const char *loa_config_get(const struct loa_config *c, const char *key);
 int64_t loa_config_get_int(const struct loa_config *c, const char *key);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The option table: every setting of loa, in one place. Adding an option here gives it a
+ * flag, an environment variable, a config-file key, validation, help text and a line in
+ * `loa config show`.
+ */
+#include "config/config_int.h"
+
+#ifndef LOA_RULES_DEFAULT
+#define LOA_RULES_DEFAULT LOA_SOURCE_DIR "/rules/messaging-rules.json"
+#endif
+
+const struct loa_option loa_options[] = {
+    { "store.path", "store", "LOA_STORE", LOA_OPT_STRING, "loa.db", 0, 0,
+      "SQLite store file (created by `loa init`)" },
+    { "store.key_file", "key-file", "LOA_KEY_FILE", LOA_OPT_STRING, "", 0, 0,
+      "file holding the 32-byte key that encrypts Page tokens at rest; default: <store>.key" },
+    { "store.secret_key", NULL, "LOA_SECRET_KEY", LOA_OPT_SECRET, "", 0, 0,
+      "the encryption key itself, 64 hex digits (environment or file only; overrides key_file)" },
+    { "log.level", "log-level", "LOA_LOG_LEVEL", LOA_OPT_LEVEL, "info", 0, 0,
+      "error, warn, info or debug" },
+    { "rules.file", "rules", "LOA_RULES_FILE", LOA_OPT_STRING, LOA_RULES_DEFAULT, 0, 0,
+      "messaging rules file (JSON)" },
+    { "graph.url", "graph-url", "LOA_GRAPH_URL", LOA_OPT_URL, "https://graph.facebook.com", 0, 0,
+      "Graph API base URL (loa-graph's address in tests and the demo)" },
+    { "graph.version", "graph-version", "LOA_GRAPH_VERSION", LOA_OPT_STRING, "v25.0", 0, 0,
+      "Graph API version used in request paths" },
+    { "http.listen", "listen", "LOA_LISTEN", LOA_OPT_STRING, "127.0.0.1:8080", 0, 0,
+      "address:port that `loa serve` listens on" },
+    { "phone.region", "region", "LOA_PHONE_REGION", LOA_OPT_REGION, "VN", 0, 0,
+      "default region for phone numbers written without a country code" },
+    { "page.timezone", "default-timezone", "LOA_DEFAULT_TIMEZONE", LOA_OPT_TIMEZONE,
+      "Asia/Ho_Chi_Minh", 0, 0, "IANA time zone of new Pages" },
+    { "page.daily_cap", "default-daily-cap", "LOA_DEFAULT_DAILY_CAP", LOA_OPT_INT, "5000", 1,
+      100000000, "rolling 24 h send cap of new Pages" },
+};
+
+const size_t loa_options_count = sizeof(loa_options) / sizeof(loa_options[0]);

@@ -1,0 +1,936 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite backend of the store: one file in WAL mode with foreign keys on and a busy
+ * timeout. Statements are prepared once per connection and reused (the import path runs them
+ * a million times).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include <loa/alloc.h>
+#include <loa/buf.h>
+#include <loa/clock.h>
+#include <loa/err.h>
+#include <loa/log.h>
+#include <loa/store.h>
+
+#include "store/store_int.h"
+
+static const char key_check_plain[] = "loa key check v1";
+static const char key_check_ad[] = "loa";
+
+enum stmt_id {
+    S_PAGE_INSERT,
+    S_PAGE_GET,
+    S_PAGE_LIST,
+    S_PAGE_SECRETS,
+    S_SUB_BY_PSID,
+    S_SUB_BY_PHONE,
+    S_SUB_BY_PHONE_NO_PSID,
+    S_SUB_INSERT,
+    S_SUB_UPDATE,
+    S_SUB_COUNT_ALL,
+    S_SUB_COUNT_PAGE,
+    S_SUB_TAGS,
+    S_TAG_GET,
+    S_TAG_INSERT,
+    S_TAG_ADD,
+    S_TAG_REMOVE,
+    S_TAG_RENAME,
+    S_TAG_DELETE,
+    S_TAG_LIST,
+    S_LIST_GET,
+    S_LIST_INSERT,
+    S_LIST_ADD,
+    S_LIST_COUNT,
+    S_COUNT
+};
+
+#define SUB_COLUMNS                                                                                \
+    "id, page_ref, psid, first_name, last_name, gender, locale, utc_offset_min, phone, email, "    \
+    "first_seen_at, last_interaction_at, last_interaction_kind, unreachable, unreachable_reason, " \
+    "attrs, created_at, updated_at"
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_PAGE_INSERT] = "INSERT INTO pages (page_id, name, timezone, activated_at, daily_cap, "
+                      "plan_quota, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [S_PAGE_GET] = "SELECT id, page_id, name, timezone, activated_at, daily_cap, plan_quota, "
+                   "created_at, token_enc IS NOT NULL, app_secret_enc IS NOT NULL "
+                   "FROM pages WHERE page_id = ?",
+    [S_PAGE_LIST] = "SELECT id, page_id, name, timezone, activated_at, daily_cap, plan_quota, "
+                    "created_at, token_enc IS NOT NULL, app_secret_enc IS NOT NULL "
+                    "FROM pages ORDER BY page_id",
+    [S_PAGE_SECRETS] = "SELECT token_enc, app_secret_enc FROM pages WHERE page_id = ?",
+    [S_SUB_BY_PSID] = "SELECT " SUB_COLUMNS " FROM subscribers WHERE page_ref = ? AND psid = ?",
+    [S_SUB_BY_PHONE] = "SELECT " SUB_COLUMNS " FROM subscribers WHERE page_ref = ? AND phone = ? "
+                       "ORDER BY id LIMIT 1",
+    [S_SUB_BY_PHONE_NO_PSID] = "SELECT " SUB_COLUMNS " FROM subscribers WHERE page_ref = ? AND "
+                               "phone = ? AND psid IS NULL ORDER BY id LIMIT 1",
+    [S_SUB_INSERT] = "INSERT INTO subscribers (page_ref, psid, first_name, last_name, gender, "
+                     "locale, utc_offset_min, phone, email, first_seen_at, last_interaction_at, "
+                     "last_interaction_kind, unreachable, unreachable_reason, attrs, created_at, "
+                     "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [S_SUB_UPDATE] = "UPDATE subscribers SET psid = ?2, first_name = ?3, last_name = ?4, "
+                     "gender = ?5, locale = ?6, utc_offset_min = ?7, phone = ?8, email = ?9, "
+                     "first_seen_at = ?10, last_interaction_at = ?11, last_interaction_kind = ?12, "
+                     "unreachable = ?13, unreachable_reason = ?14, attrs = ?15, updated_at = ?16 "
+                     "WHERE id = ?1",
+    [S_SUB_COUNT_ALL] = "SELECT count(*) FROM subscribers",
+    [S_SUB_COUNT_PAGE] = "SELECT count(*) FROM subscribers WHERE page_ref = ?",
+    [S_SUB_TAGS] = "SELECT t.name FROM subscriber_tags st JOIN tags t ON t.id = st.tag_id "
+                   "WHERE st.subscriber_id = ? ORDER BY t.name",
+    [S_TAG_GET] = "SELECT id FROM tags WHERE page_ref = ? AND name = ?",
+    [S_TAG_INSERT] = "INSERT INTO tags (page_ref, name) VALUES (?, ?)",
+    [S_TAG_ADD] = "INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag_id) VALUES (?, ?)",
+    [S_TAG_REMOVE] = "DELETE FROM subscriber_tags WHERE subscriber_id = ? AND tag_id = ?",
+    [S_TAG_RENAME] = "UPDATE tags SET name = ?3 WHERE page_ref = ?1 AND name = ?2",
+    [S_TAG_DELETE] = "DELETE FROM tags WHERE page_ref = ? AND name = ?",
+    [S_TAG_LIST] =
+        "SELECT t.name, (SELECT count(*) FROM subscriber_tags st WHERE st.tag_id = t.id) "
+        "FROM tags t WHERE t.page_ref = ? ORDER BY t.name",
+    [S_LIST_GET] = "SELECT id FROM lists WHERE page_ref = ? AND name = ?",
+    [S_LIST_INSERT] = "INSERT INTO lists (page_ref, name, created_at) VALUES (?, ?, ?)",
+    [S_LIST_ADD] = "INSERT OR IGNORE INTO list_members (list_id, subscriber_id) VALUES (?, ?)",
+    [S_LIST_COUNT] = "SELECT count(*) FROM list_members WHERE list_id = ?",
+};
+
+struct loa_store {
+    sqlite3 *db;
+    char *path;
+    unsigned char key[LOA_STORE_KEY_BYTES];
+    sqlite3_stmt *stmts[S_COUNT];
+    int version;
+};
+
+/* Logs a SQLite failure once, where it is seen, and maps it to a loa error. */
+static int db_fail(struct loa_store *st, const char *what)
+{
+    int code = sqlite3_errcode(st->db);
+    LOA_ERROR("store", "sqlite call failed", "op=\"%s\" code=%d error=\"%s\"", what, code,
+              sqlite3_errmsg(st->db));
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return LOA_EBUSY;
+    if (code == SQLITE_CONSTRAINT)
+        return LOA_EEXIST;
+    return LOA_ESTORE;
+}
+
+static int exec(struct loa_store *st, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        LOA_ERROR("store", "sqlite exec failed", "error=\"%s\"", err ? err : "?");
+        sqlite3_free(err);
+        return LOA_ESTORE;
+    }
+    return 0;
+}
+
+/* The statement for id, reset and with its bindings cleared. */
+static sqlite3_stmt *stmt(struct loa_store *st, enum stmt_id id)
+{
+    sqlite3_stmt *s = st->stmts[id];
+    if (!s) {
+        if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id],
+                               NULL) != SQLITE_OK) {
+            db_fail(st, stmt_sql[id]);
+            return NULL;
+        }
+        return st->stmts[id];
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? loa_strdup((const char *)t) : NULL;
+}
+
+static int get_key_check(struct loa_store *st, bool create)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'key_check'", -1, &s,
+                           NULL) != SQLITE_OK)
+        return db_fail(st, "read key check");
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        char *plain = NULL;
+        rc = loa__secret_open(st->key, key_check_ad, sqlite3_column_blob(s, 0),
+                              (size_t)sqlite3_column_bytes(s, 0), &plain);
+        if (rc == 0 && strcmp(plain, key_check_plain) != 0)
+            rc = LOA_ECRYPTO;
+        loa_free(plain);
+    } else if (step == SQLITE_DONE && create) {
+        sqlite3_finalize(s);
+        s = NULL;
+        unsigned char *sealed;
+        size_t len;
+        rc = loa__secret_seal(st->key, key_check_ad, key_check_plain, &sealed, &len);
+        if (rc == 0 &&
+            sqlite3_prepare_v2(st->db, "INSERT INTO meta (key, value) VALUES ('key_check', ?)", -1,
+                               &s, NULL) == SQLITE_OK) {
+            sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_TRANSIENT);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                rc = db_fail(st, "write key check");
+        } else if (rc == 0) {
+            rc = db_fail(st, "write key check");
+        }
+        loa_free(sealed);
+    } else if (step != SQLITE_DONE) {
+        rc = db_fail(st, "read key check");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int migrate(struct loa_store *st, int target, struct loa_diags *diags)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, "read schema version");
+    sqlite3_step(s);
+    int version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version > loa_sqlite_latest_version) {
+        loa_diags_add(diags, 0, 0, st->path,
+                      "store has schema version %d but this loa knows only up to %d; upgrade loa",
+                      version, loa_sqlite_latest_version);
+        return LOA_EVERSION;
+    }
+    for (int v = version; v < target; v++) {
+        char sql[64];
+        int rc = exec(st, "BEGIN IMMEDIATE");
+        if (rc == 0)
+            rc = exec(st, loa_sqlite_migrations[v]);
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+        if (rc == 0)
+            rc = exec(st, sql);
+        if (rc == 0)
+            rc = exec(st, "COMMIT");
+        if (rc < 0) {
+            exec(st, "ROLLBACK");
+            loa_diags_add(diags, 0, 0, st->path, "schema migration to version %d failed", v + 1);
+            return rc;
+        }
+        LOA_INFO("store", "migrated schema", "version=%d", v + 1);
+    }
+    st->version = version > target ? version : target;
+    return 0;
+}
+
+int loa_store_latest_version(void)
+{
+    return loa_sqlite_latest_version;
+}
+
+int loa_store_schema_version(struct loa_store *st)
+{
+    return st->version;
+}
+
+int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
+                   struct loa_diags *diags)
+{
+    *out = NULL;
+    struct stat sb;
+    bool exists = stat(opts->path, &sb) == 0;
+    if (!exists && !opts->create) {
+        loa_diags_add(diags, 0, 0, opts->path, "no store here; create one with `loa init`");
+        return LOA_ENOENT;
+    }
+    struct loa_store *st = loa_calloc(1, sizeof(*st));
+    st->path = loa_strdup(opts->path);
+    memcpy(st->key, opts->key, sizeof(st->key));
+    int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->create ? SQLITE_OPEN_CREATE : 0);
+    int rc = 0;
+    if (sqlite3_open_v2(opts->path, &st->db, flags, NULL) != SQLITE_OK) {
+        loa_diags_add(diags, 0, 0, opts->path, "cannot open store: %s",
+                      st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        rc = LOA_ESTORE;
+        goto out;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    sqlite3_extended_result_codes(st->db, 0);
+    rc = exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                  "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+    if (rc < 0) {
+        loa_diags_add(diags, 0, 0, opts->path, "not a loa store (or not an SQLite file)");
+        goto out;
+    }
+    int target = opts->target_version > 0 ? opts->target_version : loa_sqlite_latest_version;
+    rc = migrate(st, target, diags);
+    if (rc < 0)
+        goto out;
+    rc = get_key_check(st, !exists || opts->create);
+    if (rc == LOA_ECRYPTO)
+        loa_diags_add(diags, 0, 0, opts->path,
+                      "the encryption key does not match this store (check LOA_SECRET_KEY or "
+                      "the key file)");
+out:
+    if (rc < 0) {
+        loa_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void loa_store_close(struct loa_store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(st->stmts[i]);
+    sqlite3_close(st->db);
+    sodium_memzero(st->key, sizeof(st->key));
+    loa_free(st->path);
+    loa_free(st);
+}
+
+int loa_store_begin(struct loa_store *st)
+{
+    return exec(st, "BEGIN IMMEDIATE");
+}
+
+int loa_store_commit(struct loa_store *st)
+{
+    return exec(st, "COMMIT");
+}
+
+int loa_store_rollback(struct loa_store *st)
+{
+    return exec(st, "ROLLBACK");
+}
+
+/* ---- Pages ------------------------------------------------------------------------------- */
+
+static void read_page(sqlite3_stmt *s, struct loa_page *p)
+{
+    p->id = sqlite3_column_int64(s, 0);
+    p->page_id = col_dup(s, 1);
+    p->name = col_dup(s, 2);
+    p->timezone = col_dup(s, 3);
+    p->activated_at = sqlite3_column_int64(s, 4);
+    p->daily_cap = sqlite3_column_int64(s, 5);
+    p->plan_quota = sqlite3_column_int64(s, 6);
+    p->created_at = sqlite3_column_int64(s, 7);
+    p->has_token = sqlite3_column_int(s, 8) != 0;
+    p->has_app_secret = sqlite3_column_int(s, 9) != 0;
+}
+
+void loa_page_release(struct loa_page *p)
+{
+    LOA_FREE(p->page_id);
+    LOA_FREE(p->name);
+    LOA_FREE(p->timezone);
+}
+
+static int set_page_secret(struct loa_store *st, const char *page_id, const char *column,
+                           const char *value)
+{
+    unsigned char *sealed;
+    size_t len;
+    int rc = loa__secret_seal(st->key, page_id, value, &sealed, &len);
+    if (rc < 0)
+        return rc;
+    char sql[96];
+    snprintf(sql, sizeof(sql), "UPDATE pages SET %s = ? WHERE page_id = ?", column);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        loa_free(sealed);
+        return db_fail(st, "prepare page secret update");
+    }
+    sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "update page secret");
+    sqlite3_finalize(s);
+    sodium_memzero(sealed, len);
+    loa_free(sealed);
+    return rc;
+}
+
+static int update_page_field(struct loa_store *st, const char *page_id, const char *column,
+                             const char *text, int64_t num)
+{
+    char sql[96];
+    snprintf(sql, sizeof(sql), "UPDATE pages SET %s = ? WHERE page_id = ?", column);
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, "prepare page update");
+    if (text)
+        sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 1, num);
+    sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "update page");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bool *created_out)
+{
+    if (!in->page_id || !*in->page_id)
+        return LOA_EINVAL;
+    int rc = exec(st, "SAVEPOINT page_put");
+    if (rc < 0)
+        return rc;
+    struct loa_page existing;
+    bool created = loa_store_page_get(st, in->page_id, &existing) == LOA_ENOENT;
+    if (created) {
+        int64_t now = loa_now_ms();
+        sqlite3_stmt *s = stmt(st, S_PAGE_INSERT);
+        if (!s) {
+            rc = LOA_ESTORE;
+            goto out;
+        }
+        sqlite3_bind_text(s, 1, in->page_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, in->name ? in->name : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, in->timezone ? in->timezone : "Asia/Ho_Chi_Minh", -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, in->activated_at > 0 ? in->activated_at : now);
+        sqlite3_bind_int64(s, 5, in->daily_cap > 0 ? in->daily_cap : 5000);
+        sqlite3_bind_int64(s, 6, in->plan_quota >= 0 ? in->plan_quota : 0);
+        sqlite3_bind_int64(s, 7, now);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            rc = db_fail(st, "insert page");
+            goto out;
+        }
+    } else {
+        loa_page_release(&existing);
+        if (in->name && (rc = update_page_field(st, in->page_id, "name", in->name, 0)) < 0)
+            goto out;
+        if (in->timezone &&
+            (rc = update_page_field(st, in->page_id, "timezone", in->timezone, 0)) < 0)
+            goto out;
+        if (in->activated_at > 0 &&
+            (rc = update_page_field(st, in->page_id, "activated_at", NULL, in->activated_at)) < 0)
+            goto out;
+        if (in->daily_cap > 0 &&
+            (rc = update_page_field(st, in->page_id, "daily_cap", NULL, in->daily_cap)) < 0)
+            goto out;
+        if (in->plan_quota >= 0 &&
+            (rc = update_page_field(st, in->page_id, "plan_quota", NULL, in->plan_quota)) < 0)
+            goto out;
+    }
+    if (in->access_token && (rc = set_page_secret(st, in->page_id, "token_enc", in->access_token)))
+        goto out;
+    if (in->app_secret && (rc = set_page_secret(st, in->page_id, "app_secret_enc", in->app_secret)))
+        goto out;
+out:
+    if (rc < 0) {
+        exec(st, "ROLLBACK TO page_put");
+        exec(st, "RELEASE page_put");
+        return rc;
+    }
+    if (created_out)
+        *created_out = created;
+    return exec(st, "RELEASE page_put");
+}
+
+int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *s = stmt(st, S_PAGE_GET);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_text(s, 1, page_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_DONE)
+        return LOA_ENOENT;
+    if (step != SQLITE_ROW)
+        return db_fail(st, "get page");
+    read_page(s, out);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int loa_store_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p, void *ud),
+                        void *ud)
+{
+    sqlite3_stmt *s = stmt(st, S_PAGE_LIST);
+    if (!s)
+        return LOA_ESTORE;
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct loa_page p;
+        read_page(s, &p);
+        int stop = fn(&p, ud);
+        loa_page_release(&p);
+        if (stop)
+            break;
+    }
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(st, "list pages");
+    sqlite3_reset(s);
+    return rc;
+}
+
+int loa_store_page_secrets(struct loa_store *st, const char *page_id, char **token_out,
+                           char **app_secret_out)
+{
+    if (token_out)
+        *token_out = NULL;
+    if (app_secret_out)
+        *app_secret_out = NULL;
+    sqlite3_stmt *s = stmt(st, S_PAGE_SECRETS);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_text(s, 1, page_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_DONE)
+        return LOA_ENOENT;
+    if (step != SQLITE_ROW)
+        return db_fail(st, "get page secrets");
+    int rc = 0;
+    char **outs[2] = { token_out, app_secret_out };
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (outs[i] && sqlite3_column_type(s, i) != SQLITE_NULL)
+            rc = loa__secret_open(st->key, page_id, sqlite3_column_blob(s, i),
+                                  (size_t)sqlite3_column_bytes(s, i), outs[i]);
+    }
+    sqlite3_reset(s);
+    if (rc < 0)
+        LOA_ERROR("store", "cannot decrypt page secret", "page=%s", page_id);
+    return rc;
+}
+
+/* ---- Subscribers ------------------------------------------------------------------------- */
+
+void loa_subscriber_release(struct loa_subscriber *s)
+{
+    LOA_FREE(s->psid);
+    LOA_FREE(s->first_name);
+    LOA_FREE(s->last_name);
+    LOA_FREE(s->gender);
+    LOA_FREE(s->locale);
+    LOA_FREE(s->phone);
+    LOA_FREE(s->email);
+    LOA_FREE(s->last_interaction_kind);
+    LOA_FREE(s->unreachable_reason);
+    LOA_FREE(s->attrs);
+}
+
+static void read_subscriber(sqlite3_stmt *s, struct loa_subscriber *o)
+{
+    o->id = sqlite3_column_int64(s, 0);
+    o->page_ref = sqlite3_column_int64(s, 1);
+    o->psid = col_dup(s, 2);
+    o->first_name = col_dup(s, 3);
+    o->last_name = col_dup(s, 4);
+    o->gender = col_dup(s, 5);
+    o->locale = col_dup(s, 6);
+    o->utc_offset_min = sqlite3_column_type(s, 7) == SQLITE_NULL
+                            ? LOA_UTC_OFFSET_UNKNOWN
+                            : (int32_t)sqlite3_column_int(s, 7);
+    o->phone = col_dup(s, 8);
+    o->email = col_dup(s, 9);
+    o->first_seen_at = sqlite3_column_int64(s, 10);
+    o->last_interaction_at = sqlite3_column_int64(s, 11);
+    o->last_interaction_kind = col_dup(s, 12);
+    o->unreachable = sqlite3_column_int(s, 13) != 0;
+    o->unreachable_reason = col_dup(s, 14);
+    o->attrs = col_dup(s, 15);
+    o->created_at = sqlite3_column_int64(s, 16);
+    o->updated_at = sqlite3_column_int64(s, 17);
+}
+
+/* Looks a subscriber up with one of the S_SUB_BY_* statements; 1 found, 0 not, < 0 error. */
+static int find_subscriber(struct loa_store *st, enum stmt_id id, int64_t page_ref,
+                           const char *value, struct loa_subscriber *out)
+{
+    sqlite3_stmt *s = stmt(st, id);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        read_subscriber(s, out);
+        sqlite3_reset(s);
+        return 1;
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_DONE ? 0 : db_fail(st, "find subscriber");
+}
+
+/* Merges the JSON object text add into base; returns new text (caller frees) or NULL if bad. */
+static char *merge_attrs(const char *base, const char *add)
+{
+    json_error_t err;
+    json_t *b = json_loads(base && *base ? base : "{}", 0, &err);
+    json_t *a = add ? json_loads(add, 0, &err) : NULL;
+    char *out = NULL;
+    if (b && json_is_object(b) && (!add || (a && json_is_object(a)))) {
+        if (a)
+            json_object_update(b, a);
+        char *dumped = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+        if (dumped) {
+            out = loa_strdup(dumped);
+            free(dumped); /* allocated by jansson with malloc */
+        }
+    }
+    json_decref(a);
+    json_decref(b);
+    return out;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void bind_subscriber(sqlite3_stmt *s, const struct loa_subscriber *v, int first)
+{
+    bind_text(s, first, v->psid);
+    bind_text(s, first + 1, v->first_name);
+    bind_text(s, first + 2, v->last_name);
+    bind_text(s, first + 3, v->gender);
+    bind_text(s, first + 4, v->locale);
+    if (v->utc_offset_min == LOA_UTC_OFFSET_UNKNOWN)
+        sqlite3_bind_null(s, first + 5);
+    else
+        sqlite3_bind_int(s, first + 5, v->utc_offset_min);
+    bind_text(s, first + 6, v->phone);
+    bind_text(s, first + 7, v->email);
+    sqlite3_bind_int64(s, first + 8, v->first_seen_at);
+    sqlite3_bind_int64(s, first + 9, v->last_interaction_at);
+    bind_text(s, first + 10, v->last_interaction_kind);
+    sqlite3_bind_int(s, first + 11, v->unreachable);
+    bind_text(s, first + 12, v->unreachable_reason);
+    bind_text(s, first + 13, v->attrs ? v->attrs : "{}");
+}
+
+#define TAKE(field)                                     \
+    do {                                                \
+        if (in->field && !str_eq(in->field, m.field)) { \
+            loa_free(m.field);                          \
+            m.field = loa_strdup(in->field);            \
+            changed = true;                             \
+        }                                               \
+    } while (0)
+
+int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *in,
+                                enum loa_upsert_result *result_out, int64_t *id_out)
+{
+    struct loa_subscriber m = { 0 };
+    int found = 0;
+    if (in->psid)
+        found = find_subscriber(st, S_SUB_BY_PSID, in->page_ref, in->psid, &m);
+    if (found == 0 && in->phone)
+        found = find_subscriber(st, in->psid ? S_SUB_BY_PHONE_NO_PSID : S_SUB_BY_PHONE,
+                                in->page_ref, in->phone, &m);
+    if (found < 0)
+        return found;
+    int64_t now = loa_now_ms();
+    int rc = 0;
+    if (!found) {
+        char *attrs = merge_attrs("{}", in->attrs);
+        if (!attrs)
+            return LOA_EINVAL;
+        struct loa_subscriber v = *in;
+        v.attrs = attrs;
+        sqlite3_stmt *s = stmt(st, S_SUB_INSERT);
+        if (!s) {
+            loa_free(attrs);
+            return LOA_ESTORE;
+        }
+        sqlite3_bind_int64(s, 1, in->page_ref);
+        bind_subscriber(s, &v, 2);
+        sqlite3_bind_int64(s, 16, now);
+        sqlite3_bind_int64(s, 17, now);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "insert subscriber");
+        sqlite3_reset(s);
+        loa_free(attrs);
+        if (rc == 0) {
+            *id_out = sqlite3_last_insert_rowid(st->db);
+            *result_out = LOA_UPSERT_INSERTED;
+        }
+        return rc;
+    }
+    bool changed = false;
+    TAKE(psid);
+    TAKE(first_name);
+    TAKE(last_name);
+    TAKE(gender);
+    TAKE(locale);
+    TAKE(phone);
+    TAKE(email);
+    TAKE(last_interaction_kind);
+    TAKE(unreachable_reason);
+    if (in->utc_offset_min != LOA_UTC_OFFSET_UNKNOWN && in->utc_offset_min != m.utc_offset_min) {
+        m.utc_offset_min = in->utc_offset_min;
+        changed = true;
+    }
+    if (in->first_seen_at && (!m.first_seen_at || in->first_seen_at < m.first_seen_at)) {
+        m.first_seen_at = in->first_seen_at; /* first seen only moves earlier */
+        changed = true;
+    }
+    if (in->last_interaction_at > m.last_interaction_at) {
+        m.last_interaction_at = in->last_interaction_at; /* last interaction only moves later */
+        changed = true;
+    }
+    if (in->unreachable && !m.unreachable) {
+        m.unreachable = true;
+        changed = true;
+    }
+    if (in->attrs) {
+        char *merged = merge_attrs(m.attrs, in->attrs);
+        if (!merged) {
+            loa_subscriber_release(&m);
+            return LOA_EINVAL;
+        }
+        if (!str_eq(merged, m.attrs)) {
+            loa_free(m.attrs);
+            m.attrs = merged;
+            changed = true;
+        } else {
+            loa_free(merged);
+        }
+    }
+    *id_out = m.id;
+    *result_out = changed ? LOA_UPSERT_UPDATED : LOA_UPSERT_UNCHANGED;
+    if (changed) {
+        sqlite3_stmt *s = stmt(st, S_SUB_UPDATE);
+        if (!s) {
+            rc = LOA_ESTORE;
+        } else {
+            sqlite3_bind_int64(s, 1, m.id);
+            bind_subscriber(s, &m, 2);
+            sqlite3_bind_int64(s, 16, now);
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "update subscriber");
+            sqlite3_reset(s);
+        }
+    }
+    loa_subscriber_release(&m);
+    return rc;
+}
+
+#undef TAKE
+
+int loa_store_subscriber_list(struct loa_store *st, const struct loa_subscriber_query *q,
+                              int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT " SUB_COLUMNS " FROM subscribers s WHERE id > ?1 "
+             "AND (?2 = 0 OR page_ref = ?2) "
+             "%s ORDER BY id LIMIT ?4",
+             q->tag ? "AND EXISTS (SELECT 1 FROM subscriber_tags st JOIN tags t ON t.id = "
+                      "st.tag_id WHERE st.subscriber_id = s.id AND t.name = ?3)"
+                    : "");
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_fail(st, "prepare subscriber list");
+    sqlite3_bind_int64(s, 1, q->after_id);
+    sqlite3_bind_int64(s, 2, q->page_ref);
+    if (q->tag)
+        sqlite3_bind_text(s, 3, q->tag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, q->limit > 0 ? q->limit : -1);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct loa_subscriber sub;
+        read_subscriber(s, &sub);
+        int stop = fn(&sub, ud);
+        loa_subscriber_release(&sub);
+        if (stop)
+            break;
+    }
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(st, "list subscribers");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int count_one(struct loa_store *st, enum stmt_id id, int64_t arg, bool bind,
+                     int64_t *count_out)
+{
+    sqlite3_stmt *s = stmt(st, id);
+    if (!s)
+        return LOA_ESTORE;
+    if (bind)
+        sqlite3_bind_int64(s, 1, arg);
+    if (sqlite3_step(s) != SQLITE_ROW)
+        return db_fail(st, "count");
+    *count_out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+int loa_store_subscriber_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
+{
+    return page_ref ? count_one(st, S_SUB_COUNT_PAGE, page_ref, true, count_out)
+                    : count_one(st, S_SUB_COUNT_ALL, 0, false, count_out);
+}
+
+int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char **out)
+{
+    sqlite3_stmt *s = stmt(st, S_SUB_TAGS);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, subscriber_id);
+    struct loa_buf b;
+    loa_buf_init(&b, SIZE_MAX / 2);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (b.len)
+            loa_buf_putc(&b, ',');
+        loa_buf_puts(&b, (const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE) {
+        loa_buf_release(&b);
+        return db_fail(st, "subscriber tags");
+    }
+    *out = loa_buf_detach(&b);
+    return 0;
+}
+
+/* ---- Tags and lists ---------------------------------------------------------------------- */
+
+/* Finds (page_ref, name) with get, or creates it with insert (extra = created_at or -1). */
+static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id insert,
+                        int64_t page_ref, const char *name, int64_t extra, int64_t *id_out)
+{
+    sqlite3_stmt *s = stmt(st, get);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *id_out = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return 0;
+    }
+    sqlite3_reset(s);
+    if (step != SQLITE_DONE)
+        return db_fail(st, "find by name");
+    s = stmt(st, insert);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    if (extra >= 0)
+        sqlite3_bind_int64(s, 3, extra);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_fail(st, "insert by name");
+    sqlite3_reset(s);
+    *id_out = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int loa_store_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
+{
+    return ensure_named(st, S_TAG_GET, S_TAG_INSERT, page_ref, name, -1, id_out);
+}
+
+/* Runs a two-int64 statement that changes rows; *changed_out gets whether it did. */
+static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b, bool *changed_out)
+{
+    sqlite3_stmt *s = stmt(st, id);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, a);
+    sqlite3_bind_int64(s, 2, b);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_fail(st, stmt_sql[id]);
+    sqlite3_reset(s);
+    if (changed_out)
+        *changed_out = sqlite3_changes(st->db) > 0;
+    return 0;
+}
+
+int loa_store_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id, bool *added_out)
+{
+    return exec_pair(st, S_TAG_ADD, subscriber_id, tag_id, added_out);
+}
+
+int loa_store_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t tag_id)
+{
+    return exec_pair(st, S_TAG_REMOVE, subscriber_id, tag_id, NULL);
+}
+
+int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to)
+{
+    sqlite3_stmt *s = stmt(st, S_TAG_GET);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (step == SQLITE_ROW)
+        return LOA_EEXIST;
+    s = stmt(st, S_TAG_RENAME);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_fail(st, "rename tag");
+    sqlite3_reset(s);
+    return sqlite3_changes(st->db) > 0 ? 0 : LOA_ENOENT;
+}
+
+int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *name)
+{
+    sqlite3_stmt *s = stmt(st, S_TAG_DELETE);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return db_fail(st, "delete tag");
+    sqlite3_reset(s);
+    return sqlite3_changes(st->db) > 0 ? 0 : LOA_ENOENT;
+}
+
+int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
+                       int (*fn)(const char *name, int64_t count, void *ud), void *ud)
+{
+    sqlite3_stmt *s = stmt(st, S_TAG_LIST);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), ud))
+            break;
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(st, "list tags");
+    sqlite3_reset(s);
+    return rc;
+}
+
+int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
+{
+    return ensure_named(st, S_LIST_GET, S_LIST_INSERT, page_ref, name, loa_now_ms(), id_out);
+}
+
+int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id)
+{
+    return exec_pair(st, S_LIST_ADD, list_id, subscriber_id, NULL);
+}
+
+int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out)
+{
+    return count_one(st, S_LIST_COUNT, list_id, true, count_out);
+}
