@@ -4,7 +4,9 @@
  *
  * The header row maps columns: psid, first_name, last_name, phone, email, gender, locale, tags
  * (separated by ',' or ';' inside the cell); any other column becomes a custom attribute
- * named as its header. UTF-8 is kept intact and checked. Phones are normalised to E.164 in
+ * named as its header, except the read-only columns an export writes (id, first_seen_at,
+ * last_interaction_at, last_interaction_kind, unreachable), which are ignored: only Messenger
+ * events may move the messaging window. UTF-8 is kept intact and checked. Phones are normalised to E.164 in
  * the default region. Every invalid row is reported with its line, column and reason.
  *
  * Atomicity: the whole file is one transaction. By default nothing is written when any row is

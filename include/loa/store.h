@@ -143,6 +143,10 @@ enum loa_upsert_result {
 int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *s,
                                 enum loa_upsert_result *result_out, int64_t *id_out);
 
+/** Finds a subscriber of Page page_ref by PSID. Returns 0 or LOA_ENOENT; release *out. */
+int loa_store_subscriber_find(struct loa_store *st, int64_t page_ref, const char *psid,
+                              struct loa_subscriber *out);
+
 struct loa_subscriber_query {
     int64_t page_ref; /* 0 = every Page */
     const char *tag;  /* only subscribers with this tag; NULL = any */

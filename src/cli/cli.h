@@ -13,15 +13,15 @@
 #include <stdio.h>
 
 /* Exit codes (sysexits.h values, documented in the README). */
-#define LOA_EXIT_OK       0  /* success */
-#define LOA_EXIT_FAIL     1  /* the operation ran and failed (e.g. some rows rejected) */
-#define LOA_EXIT_USAGE    64 /* bad command line */
-#define LOA_EXIT_DATAERR  65 /* bad input data (CSV, JSON, rules file) */
-#define LOA_EXIT_NOINPUT  66 /* an input file does not exist or cannot be read */
-#define LOA_EXIT_SOFTWARE 70 /* internal error */
+#define LOA_EXIT_OK        0  /* success */
+#define LOA_EXIT_FAIL      1  /* the operation ran and failed (e.g. some rows rejected) */
+#define LOA_EXIT_USAGE     64 /* bad command line */
+#define LOA_EXIT_DATAERR   65 /* bad input data (CSV, JSON, rules file) */
+#define LOA_EXIT_NOINPUT   66 /* an input file does not exist or cannot be read */
+#define LOA_EXIT_SOFTWARE  70 /* internal error */
 #define LOA_EXIT_CANTCREAT 73 /* cannot create an output file or the store */
-#define LOA_EXIT_IOERR    74 /* input/output error, including the store */
-#define LOA_EXIT_CONFIG   78 /* bad configuration */
+#define LOA_EXIT_IOERR     74 /* input/output error, including the store */
+#define LOA_EXIT_CONFIG    78 /* bad configuration */
 
 struct loa_config;
 

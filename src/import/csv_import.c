@@ -42,8 +42,14 @@ enum col_kind {
     COL_GENDER,
     COL_LOCALE,
     COL_TAGS,
+    COL_IGNORED, /* read-only columns that `loa subscribers export` writes */
     COL_ATTR,
 };
+
+/* Columns an export writes that an import must not take from a file: interaction times
+ * decide the messaging window and only Messenger events may set them. */
+static const char *const ignored_columns[] = { "id", "first_seen_at", "last_interaction_at",
+                                               "last_interaction_kind", "unreachable" };
 
 static const char *const known_columns[] = {
     [COL_PSID] = "psid",           [COL_FIRST_NAME] = "first_name",
@@ -175,6 +181,9 @@ static void read_header(struct importer *im)
                 has_identity |= k == COL_PSID || k == COL_PHONE;
             }
         }
+        for (size_t k = 0; k < sizeof(ignored_columns) / sizeof(ignored_columns[0]); k++)
+            if (strcasecmp(name, ignored_columns[k]) == 0)
+                im->cols[i].kind = COL_IGNORED;
         for (size_t j = 0; j < i; j++) {
             if (strcasecmp(im->cols[j].name, name) == 0) {
                 loa_diags_add(im->d, im->row_line, (long)i + 1, name,
@@ -358,6 +367,8 @@ static void process_row(struct importer *im)
             loa_free(copy);
             break;
         }
+        case COL_IGNORED:
+            break;
         case COL_ATTR:
             if (loa_utf8_count(v, strlen(v)) > MAX_ATTR_CHARS) {
                 complain(im, i, "longer than 1000 characters");

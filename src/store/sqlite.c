@@ -726,6 +726,14 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
 
 #undef TAKE
 
+int loa_store_subscriber_find(struct loa_store *st, int64_t page_ref, const char *psid,
+                              struct loa_subscriber *out)
+{
+    memset(out, 0, sizeof(*out));
+    int found = find_subscriber(st, S_SUB_BY_PSID, page_ref, psid, out);
+    return found < 0 ? found : found ? 0 : LOA_ENOENT;
+}
+
 int loa_store_subscriber_list(struct loa_store *st, const struct loa_subscriber_query *q,
                               int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
 {

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the subcommands of the loa CLI. */
+#include "cli/common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <loa/alloc.h>
+#include <loa/buf.h>
+#include <loa/clock.h>
+#include <loa/config.h>
+#include <loa/err.h>
+
+int cli_usage(struct loa_cli *cli, const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(cli->err, "loa %s: ", cmd);
+    vfprintf(cli->err, fmt, ap);
+    fprintf(cli->err, "\nTry 'loa %s --help'.\n", cmd);
+    va_end(ap);
+    return LOA_EXIT_USAGE;
+}
+
+int cli_report(struct loa_cli *cli, const struct loa_diags *d, const char *what, int exit)
+{
+    loa_diags_print(d, cli->err, what);
+    return exit;
+}
+
+int cli_open_store(struct loa_cli *cli, bool create, struct loa_store **out)
+{
+    const struct loa_config *c = cli->config;
+    struct loa_store_opts opts = { .path = loa_config_get(c, "store.path"), .create = create };
+    struct loa_diags d;
+    loa_diags_init(&d, 20);
+    int rc =
+        loa_store_key_load(loa_config_get(c, "store.secret_key"),
+                           loa_config_get(c, "store.key_file"), opts.path, create, opts.key, &d);
+    if (rc == 0)
+        rc = loa_store_open(&opts, out, &d);
+    int exit = LOA_EXIT_OK;
+    if (rc < 0) {
+        exit = rc == LOA_ENOENT    ? LOA_EXIT_NOINPUT
+               : rc == LOA_ECRYPTO ? LOA_EXIT_CONFIG
+                                   : LOA_EXIT_IOERR;
+        cli_report(cli, &d, "loa: store", exit);
+    }
+    loa_diags_release(&d);
+    return exit;
+}
+
+int cli_find_page(struct loa_cli *cli, struct loa_store *st, const char *page_id,
+                  struct loa_page *out)
+{
+    int rc = loa_store_page_get(st, page_id, out);
+    if (rc == LOA_ENOENT) {
+        fprintf(cli->err, "loa: no Page with id %s (see `loa page list`)\n", page_id);
+        return LOA_EXIT_DATAERR;
+    }
+    if (rc < 0) {
+        fprintf(cli->err, "loa: cannot read Page %s: %s\n", page_id, loa_strerror(rc));
+        return LOA_EXIT_IOERR;
+    }
+    return LOA_EXIT_OK;
+}
+
+bool cli_parse_count(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno || *end || n < 0)
+        return false;
+    *out = n;
+    return true;
+}
+
+int cli_read_secret(struct loa_cli *cli, const char *path, char **out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(cli->err, "loa: cannot open %s: %s\n", path, strerror(errno));
+        return LOA_EXIT_NOINPUT;
+    }
+    char line[4096];
+    bool ok = fgets(line, sizeof(line), f) != NULL;
+    if (f != stdin)
+        fclose(f);
+    size_t n = ok ? strcspn(line, "\r\n") : 0;
+    line[n] = '\0';
+    if (n == 0) {
+        fprintf(cli->err, "loa: %s holds no secret\n", path);
+        return LOA_EXIT_DATAERR;
+    }
+    *out = loa_strdup(line);
+    return LOA_EXIT_OK;
+}
+
+void cli_progress(struct loa_cli *cli, uint64_t done, uint64_t total, size_t items,
+                  const char *unit, int64_t started_mono_ms, bool final)
+{
+    if (!cli->tty)
+        return;
+    double secs = (double)(loa_mono_ms() - started_mono_ms) / 1000.0;
+    double rate = secs > 0 ? (double)items / secs : 0;
+    char bar[31];
+    double frac = total ? (double)done / (double)total : 0;
+    if (frac > 1)
+        frac = 1;
+    int fill = (int)(frac * 30);
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    if (total)
+        fprintf(cli->err, "\r[%s] %3d%%  %zu %s  %.0f %s/s", bar, (int)(frac * 100), items, unit,
+                rate, unit);
+    else
+        fprintf(cli->err, "\r%zu %s  %.0f %s/s", items, unit, rate, unit);
+    if (total && !final && frac > 0.01) {
+        double eta = secs / frac - secs;
+        fprintf(cli->err, "  ETA %.0fs ", eta);
+    }
+    fputs(final ? "\n" : "   ", cli->err);
+    fflush(cli->err);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the subcommands of the loa CLI. */
+#ifndef LOA_CLI_COMMON_H
+#define LOA_CLI_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <loa/diag.h>
+#include <loa/store.h>
+
+#include "cli/cli.h"
+
+/** Prints "loa CMD: message" to stderr and returns LOA_EXIT_USAGE. */
+int cli_usage(struct loa_cli *cli, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Prints diags to stderr prefixed with what; returns exit. */
+int cli_report(struct loa_cli *cli, const struct loa_diags *d, const char *what, int exit);
+
+/**
+ * Opens the configured store (with create, makes it and its key when missing). Prints
+ * precise errors. Returns LOA_EXIT_OK or the exit code to return.
+ */
+int cli_open_store(struct loa_cli *cli, bool create, struct loa_store **out);
+
+/** Looks up a Page by its Facebook id; prints an error when missing. Returns an exit code. */
+int cli_find_page(struct loa_cli *cli, struct loa_store *st, const char *page_id,
+                  struct loa_page *out);
+
+/** Parses a whole non-negative number; false on junk or overflow. */
+bool cli_parse_count(const char *s, int64_t *out);
+
+/** Reads a secret from FILE ("-" = stdin), trimming the final newline. Caller frees. */
+int cli_read_secret(struct loa_cli *cli, const char *path, char **out);
+
+/** Draws or clears a one-line progress bar on stderr (only on a terminal). */
+void cli_progress(struct loa_cli *cli, uint64_t done, uint64_t total, size_t items,
+                  const char *unit, int64_t started_mono_ms, bool final);
+
+#endif /* LOA_CLI_COMMON_H */
