@@ -134,14 +134,21 @@ enum loa_upsert_result {
     LOA_UPSERT_UNCHANGED,
 };
 
+/* Flags of loa_store_subscriber_upsert(). */
+#define LOA_UPSERT_NO_CONTACTS 1 /* the caller knows the Page has no contacts without a PSID */
+
 /**
  * Imports one subscriber into Page s->page_ref: matched by PSID, else (when the row has a phone)
- * by phone among contacts without a PSID; otherwise inserted. Non-NULL fields of s replace
+ * by phone among contacts without a PSID (skipped with LOA_UPSERT_NO_CONTACTS); a row without
+ * a PSID matches any subscriber with its phone; otherwise inserted. Non-NULL fields of s replace
  * stored ones; NULL fields keep them; s->attrs (a JSON object, may be NULL) is merged key by
  * key. Nothing is written when nothing would change. *id_out receives the subscriber's id.
  */
 int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *s,
-                                enum loa_upsert_result *result_out, int64_t *id_out);
+                                unsigned flags, enum loa_upsert_result *result_out,
+                                int64_t *id_out);
+/** Number of the Page's subscribers without a PSID (imported contacts). */
+int loa_store_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out);
 
 /** Finds a subscriber of Page page_ref by PSID. Returns 0 or LOA_ENOENT; release *out. */
 int loa_store_subscriber_find(struct loa_store *st, int64_t page_ref, const char *psid,

@@ -94,6 +94,7 @@ struct importer {
     bool writing; /* rows are still being written */
     int store_rc;
     int64_t list_id;
+    int64_t contacts; /* subscribers of the Page without a PSID */
     struct tag_entry *tags;
     uint64_t bytes_done, bytes_total;
 };
@@ -398,7 +399,10 @@ static void process_row(struct importer *im)
     s.attrs = attrs_text;
     enum loa_upsert_result res;
     int64_t id;
-    int rc = loa_store_subscriber_upsert(im->st, &s, &res, &id);
+    unsigned flags = im->contacts == 0 ? LOA_UPSERT_NO_CONTACTS : 0;
+    int rc = loa_store_subscriber_upsert(im->st, &s, flags, &res, &id);
+    if (rc == 0 && !s.psid && res == LOA_UPSERT_INSERTED)
+        im->contacts++;
     free(attrs_text); /* from jansson's malloc */
     if (rc == 0) {
         rep->inserted += res == LOA_UPSERT_INSERTED;
@@ -491,14 +495,16 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
 
     struct csv_parser p;
     int rc = 0;
-    if (csv_init(&p, CSV_STRICT | CSV_REPALL_NL) != 0) {
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
         rc = LOA_ENOMEM;
         goto out_close;
     }
     rc = loa_store_begin(st);
     if (rc < 0)
         goto out_csv;
-    if (opts->list)
+    if (rc == 0)
+        rc = loa_store_contacts_count(st, opts->page_ref, &im.contacts);
+    if (rc == 0 && opts->list)
         rc = loa_store_list_ensure(st, opts->page_ref, opts->list, &im.list_id);
 
     char *chunk = loa_malloc(READ_CHUNK);

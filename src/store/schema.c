@@ -45,7 +45,6 @@ const char *const loa_sqlite_migrations[] = {
     ");"
     "CREATE UNIQUE INDEX subscribers_psid ON subscribers(page_ref, psid) WHERE psid IS NOT NULL;"
     "CREATE INDEX subscribers_phone ON subscribers(page_ref, phone) WHERE phone IS NOT NULL;"
-    "CREATE INDEX subscribers_recent ON subscribers(page_ref, last_interaction_at DESC);"
     "CREATE TABLE tags ("
     "  id INTEGER PRIMARY KEY,"
     "  page_ref INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,"

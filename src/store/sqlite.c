@@ -38,6 +38,7 @@ enum stmt_id {
     S_SUB_UPDATE,
     S_SUB_COUNT_ALL,
     S_SUB_COUNT_PAGE,
+    S_SUB_COUNT_CONTACTS,
     S_SUB_TAGS,
     S_TAG_GET,
     S_TAG_INSERT,
@@ -84,6 +85,7 @@ static const char *const stmt_sql[S_COUNT] = {
                      "WHERE id = ?1",
     [S_SUB_COUNT_ALL] = "SELECT count(*) FROM subscribers",
     [S_SUB_COUNT_PAGE] = "SELECT count(*) FROM subscribers WHERE page_ref = ?",
+    [S_SUB_COUNT_CONTACTS] = "SELECT count(*) FROM subscribers WHERE page_ref = ? AND psid IS NULL",
     [S_SUB_TAGS] = "SELECT t.name FROM subscriber_tags st JOIN tags t ON t.id = st.tag_id "
                    "WHERE st.subscriber_id = ? ORDER BY t.name",
     [S_TAG_GET] = "SELECT id FROM tags WHERE page_ref = ? AND name = ?",
@@ -231,8 +233,11 @@ static int migrate(struct loa_store *st, int target, struct loa_diags *diags)
             loa_diags_add(diags, 0, 0, st->path, "schema migration to version %d failed", v + 1);
             return rc;
         }
-        LOA_INFO("store", "migrated schema", "version=%d", v + 1);
+        if (version > 0)
+            LOA_INFO("store", "upgraded schema", "from=%d to=%d", v, v + 1);
     }
+    if (version == 0)
+        LOA_DEBUG("store", "created schema", "version=%d", target);
     st->version = version > target ? version : target;
     return 0;
 }
@@ -272,7 +277,8 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 0);
     rc = exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                  "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;");
+                  "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+                  "PRAGMA cache_size = -65536;");
     if (rc < 0) {
         loa_diags_add(diags, 0, 0, opts->path, "not a loa store (or not an SQLite file)");
         goto out;
@@ -629,13 +635,13 @@ static void bind_subscriber(sqlite3_stmt *s, const struct loa_subscriber *v, int
     } while (0)
 
 int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *in,
-                                enum loa_upsert_result *result_out, int64_t *id_out)
+                                unsigned flags, enum loa_upsert_result *result_out, int64_t *id_out)
 {
     struct loa_subscriber m = { 0 };
     int found = 0;
     if (in->psid)
         found = find_subscriber(st, S_SUB_BY_PSID, in->page_ref, in->psid, &m);
-    if (found == 0 && in->phone)
+    if (found == 0 && in->phone && !(in->psid && (flags & LOA_UPSERT_NO_CONTACTS)))
         found = find_subscriber(st, in->psid ? S_SUB_BY_PHONE_NO_PSID : S_SUB_BY_PHONE,
                                 in->page_ref, in->phone, &m);
     if (found < 0)
@@ -643,9 +649,8 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
     int64_t now = loa_now_ms();
     int rc = 0;
     if (!found) {
-        char *attrs = merge_attrs("{}", in->attrs);
-        if (!attrs)
-            return LOA_EINVAL;
+        /* attrs is canonical by contract (see store.h); the table's CHECK rejects non-JSON. */
+        char *attrs = loa_strdup(in->attrs ? in->attrs : "{}");
         struct loa_subscriber v = *in;
         v.attrs = attrs;
         sqlite3_stmt *s = stmt(st, S_SUB_INSERT);
@@ -786,6 +791,11 @@ int loa_store_subscriber_count(struct loa_store *st, int64_t page_ref, int64_t *
 {
     return page_ref ? count_one(st, S_SUB_COUNT_PAGE, page_ref, true, count_out)
                     : count_one(st, S_SUB_COUNT_ALL, 0, false, count_out);
+}
+
+int loa_store_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
+{
+    return count_one(st, S_SUB_COUNT_CONTACTS, page_ref, true, count_out);
 }
 
 int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char **out)

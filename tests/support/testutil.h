@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for loa's cmocka tests: temporary paths and files. Header-only. */
+#ifndef LOA_TESTS_TESTUTIL_H
+#define LOA_TESTS_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A fresh path under LOA_TEST_TMPDIR (or /tmp), unique per process and call. */
+static inline void test_path(char *out, size_t size, const char *name)
+{
+    static int counter;
+    const char *dir = getenv("LOA_TEST_TMPDIR");
+    snprintf(out, size, "%s/%s-%d-%d", dir && *dir ? dir : "/tmp", name, (int)getpid(), ++counter);
+    unlink(out);
+}
+
+/* Writes text to a new temporary file and returns its path in out. */
+static inline void test_write_file(char *out, size_t size, const char *name, const char *text)
+{
+    test_path(out, size, name);
+    FILE *f = fopen(out, "wb");
+    if (f) {
+        fwrite(text, 1, strlen(text), f);
+        fclose(f);
+    }
+}
+
+/* Removes a store file and its WAL, shared-memory and key files. */
+static inline void test_remove_store(const char *path)
+{
+    const char *suffixes[] = { "", "-wal", "-shm", ".key" };
+    char p[1024];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+        unlink(p);
+    }
+}
+
+#endif /* LOA_TESTS_TESTUTIL_H */

@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/* The store: migrations, encryption at rest, Pages, subscriber upserts, tags and lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <loa/alloc.h>
+#include <loa/diag.h>
+#include <loa/err.h>
+#include <loa/store.h>
+
+#include "testutil.h"
+
+struct fixture {
+    char path[512];
+    struct loa_store_opts opts;
+    struct loa_store *st;
+    int64_t page_ref;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    test_path(f->path, sizeof(f->path), "store.db");
+    f->opts.path = f->path;
+    f->opts.create = true;
+    memset(f->opts.key, 7, sizeof(f->opts.key));
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    assert_int_equal(loa_store_open(&f->opts, &f->st, &d), 0);
+    loa_diags_release(&d);
+    struct loa_page_input in = { .page_id = "111",
+                                 .name = "Shop",
+                                 .access_token = "tok",
+                                 .daily_cap = -1,
+                                 .plan_quota = -1,
+                                 .activated_at = -1 };
+    assert_int_equal(loa_store_page_put(f->st, &in, NULL), 0);
+    struct loa_page p;
+    assert_int_equal(loa_store_page_get(f->st, "111", &p), 0);
+    f->page_ref = p.id;
+    loa_page_release(&p);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    loa_store_close(f->st);
+    test_remove_store(f->path);
+    free(f);
+    return 0;
+}
+
+static struct loa_subscriber sub(int64_t page_ref, const char *psid, const char *phone)
+{
+    struct loa_subscriber s = { .page_ref = page_ref, .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN };
+    s.psid = (char *)(uintptr_t)psid;
+    s.phone = (char *)(uintptr_t)phone;
+    return s;
+}
+
+/* A store made at schema version 1 upgrades in place and keeps its data. */
+static void upgrade_from_version_1(void **state)
+{
+    (void)state;
+    char path[512];
+    test_path(path, sizeof(path), "old.db");
+    struct loa_store_opts o = { .path = path, .create = true, .target_version = 1 };
+    memset(o.key, 3, sizeof(o.key));
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    struct loa_store *st;
+    assert_int_equal(loa_store_open(&o, &st, &d), 0);
+    assert_int_equal(loa_store_schema_version(st), 1);
+    struct loa_page_input in = { .page_id = "42",
+                                 .name = "Old shop",
+                                 .access_token = "secret-1",
+                                 .daily_cap = 300,
+                                 .plan_quota = -1,
+                                 .activated_at = -1 };
+    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
+    struct loa_page p;
+    assert_int_equal(loa_store_page_get(st, "42", &p), 0);
+    struct loa_subscriber s = sub(p.id, "900", "+84912345678");
+    s.first_name = (char *)(uintptr_t) "Lan";
+    enum loa_upsert_result res;
+    int64_t id;
+    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &res, &id), 0);
+    loa_store_close(st);
+
+    o.target_version = 0; /* latest */
+    o.create = false;
+    assert_int_equal(loa_store_open(&o, &st, &d), 0);
+    assert_int_equal(loa_store_schema_version(st), loa_store_latest_version());
+    assert_true(loa_store_latest_version() >= 2);
+    struct loa_page q;
+    assert_int_equal(loa_store_page_get(st, "42", &q), 0);
+    assert_int_equal(q.daily_cap, 300);
+    char *tok;
+    assert_int_equal(loa_store_page_secrets(st, "42", &tok, NULL), 0);
+    assert_string_equal(tok, "secret-1");
+    loa_free(tok);
+    struct loa_subscriber got;
+    assert_int_equal(loa_store_subscriber_find(st, q.id, "900", &got), 0);
+    assert_string_equal(got.first_name, "Lan");
+    loa_subscriber_release(&got);
+    /* Version 2 brought lists: they work on the upgraded store. */
+    int64_t list_id, n;
+    assert_int_equal(loa_store_list_ensure(st, q.id, "crm", &list_id), 0);
+    assert_int_equal(loa_store_list_add(st, list_id, id), 0);
+    assert_int_equal(loa_store_list_count(st, list_id, &n), 0);
+    assert_int_equal(n, 1);
+    loa_page_release(&p);
+    loa_page_release(&q);
+    loa_store_close(st);
+    assert_true(loa_diags_empty(&d));
+    loa_diags_release(&d);
+    test_remove_store(path);
+}
+
+static void wrong_key_and_missing_store_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct loa_store_opts o = f->opts;
+    o.create = false;
+    o.key[0] ^= 1;
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    struct loa_store *st = NULL;
+    assert_int_equal(loa_store_open(&o, &st, &d), LOA_ECRYPTO);
+    assert_null(st);
+    assert_non_null(strstr(d.items[0].reason, "key does not match"));
+    o.path = "/nonexistent/dir/x.db";
+    assert_int_equal(loa_store_open(&o, &st, &d), LOA_ENOENT);
+    loa_diags_release(&d);
+}
+
+static void secrets_encrypted_at_rest(void **state)
+{
+    struct fixture *f = *state;
+    const char *token = "EAAGm0PX4ZCpsBAKZCZAsecret-token-value";
+    struct loa_page_input in = { .page_id = "111",
+                                 .access_token = token,
+                                 .app_secret = "app-secret-value-123",
+                                 .daily_cap = -1,
+                                 .plan_quota = -1,
+                                 .activated_at = -1 };
+    bool created = true;
+    assert_int_equal(loa_store_page_put(f->st, &in, &created), 0);
+    assert_false(created);
+    char *tok, *sec;
+    assert_int_equal(loa_store_page_secrets(f->st, "111", &tok, &sec), 0);
+    assert_string_equal(tok, token);
+    assert_string_equal(sec, "app-secret-value-123");
+    loa_free(tok);
+    loa_free(sec);
+    /* Neither secret appears in the database or its WAL. */
+    loa_store_close(f->st);
+    const char *files[] = { "", "-wal" };
+    for (int i = 0; i < 2; i++) {
+        char p[600];
+        snprintf(p, sizeof(p), "%s%s", f->path, files[i]);
+        FILE *fp = fopen(p, "rb");
+        if (!fp)
+            continue;
+        static char buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof(buf), fp);
+        fclose(fp);
+        assert_null(memmem(buf, n, "secret-token-value", 18));
+        assert_null(memmem(buf, n, "app-secret-value", 16));
+    }
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    f->opts.create = false;
+    assert_int_equal(loa_store_open(&f->opts, &f->st, &d), 0);
+    loa_diags_release(&d);
+}
+
+static void key_file_created_once_and_reused(void **state)
+{
+    (void)state;
+    char store[512];
+    test_path(store, sizeof(store), "keyed.db");
+    unsigned char k1[LOA_STORE_KEY_BYTES], k2[LOA_STORE_KEY_BYTES];
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    assert_int_equal(loa_store_key_load("", "", store, false, k1, &d), LOA_ENOENT);
+    assert_int_equal(loa_store_key_load("", "", store, true, k1, &d), 0);
+    assert_int_equal(loa_store_key_load("", "", store, false, k2, &d), 0);
+    assert_memory_equal(k1, k2, sizeof(k1));
+    assert_int_equal(loa_store_key_load("zz", "", store, false, k2, &d), LOA_ECRYPTO);
+    const char *hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    assert_int_equal(loa_store_key_load(hex, "", store, false, k2, &d), 0);
+    assert_int_equal(k2[31], 0x1f);
+    loa_diags_release(&d);
+    test_remove_store(store);
+}
+
+static void upsert_by_psid_merges_and_reports_unchanged(void **state)
+{
+    struct fixture *f = *state;
+    enum loa_upsert_result res;
+    int64_t id1, id2;
+    struct loa_subscriber s = sub(f->page_ref, "1001", "+84912345678");
+    s.first_name = (char *)(uintptr_t) "Ngọc";
+    s.attrs = (char *)(uintptr_t) "{\"city\":\"Huế\"}";
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id1), 0);
+    assert_int_equal(res, LOA_UPSERT_INSERTED);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id2), 0);
+    assert_int_equal(res, LOA_UPSERT_UNCHANGED);
+    assert_int_equal(id1, id2);
+    /* NULL fields keep stored values; attributes merge key by key. */
+    struct loa_subscriber t = sub(f->page_ref, "1001", NULL);
+    t.email = (char *)(uintptr_t) "ngoc@example.vn";
+    t.attrs = (char *)(uintptr_t) "{\"size\":\"M\"}";
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &t, 0, &res, &id2), 0);
+    assert_int_equal(res, LOA_UPSERT_UPDATED);
+    struct loa_subscriber got;
+    assert_int_equal(loa_store_subscriber_find(f->st, f->page_ref, "1001", &got), 0);
+    assert_string_equal(got.first_name, "Ngọc");
+    assert_string_equal(got.phone, "+84912345678");
+    assert_string_equal(got.email, "ngoc@example.vn");
+    assert_string_equal(got.attrs, "{\"city\":\"Huế\",\"size\":\"M\"}");
+    loa_subscriber_release(&got);
+}
+
+static void contact_without_psid_is_matched_by_phone(void **state)
+{
+    struct fixture *f = *state;
+    enum loa_upsert_result res;
+    int64_t contact, later, other;
+    /* A CRM contact known only by phone... */
+    struct loa_subscriber c = sub(f->page_ref, NULL, "+84987654321");
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &c, 0, &res, &contact), 0);
+    assert_int_equal(res, LOA_UPSERT_INSERTED);
+    int64_t n;
+    assert_int_equal(loa_store_contacts_count(f->st, f->page_ref, &n), 0);
+    assert_int_equal(n, 1);
+    /* ...becomes the Messenger subscriber with that phone (it gains the PSID). */
+    struct loa_subscriber s = sub(f->page_ref, "2002", "+84987654321");
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &later), 0);
+    assert_int_equal(res, LOA_UPSERT_UPDATED);
+    assert_int_equal(later, contact);
+    /* A different PSID with the same phone is another person. */
+    struct loa_subscriber o = sub(f->page_ref, "3003", "+84987654321");
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &o, 0, &res, &other), 0);
+    assert_int_equal(res, LOA_UPSERT_INSERTED);
+    assert_int_not_equal(other, contact);
+    /* A phone-only row matches an existing subscriber with that phone. */
+    struct loa_subscriber p = sub(f->page_ref, NULL, "+84987654321");
+    p.last_name = (char *)(uintptr_t) "Trần";
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &p, 0, &res, &later), 0);
+    assert_int_equal(res, LOA_UPSERT_UPDATED);
+    assert_int_equal(later, contact);
+}
+
+static int count_tag(const char *name, int64_t count, void *ud)
+{
+    if (strcmp(name, "vip") == 0)
+        *(int64_t *)ud = count;
+    return 0;
+}
+
+static void tags_add_remove_rename_delete(void **state)
+{
+    struct fixture *f = *state;
+    enum loa_upsert_result res;
+    int64_t id, tag;
+    struct loa_subscriber s = sub(f->page_ref, "4004", NULL);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id), 0);
+    assert_int_equal(loa_store_tag_ensure(f->st, f->page_ref, "vip", &tag), 0);
+    bool added;
+    assert_int_equal(loa_store_tag_add(f->st, id, tag, &added), 0);
+    assert_true(added);
+    assert_int_equal(loa_store_tag_add(f->st, id, tag, &added), 0);
+    assert_false(added);
+    int64_t n = 0;
+    assert_int_equal(loa_store_tag_list(f->st, f->page_ref, count_tag, &n), 0);
+    assert_int_equal(n, 1);
+    int64_t tag2;
+    assert_int_equal(loa_store_tag_ensure(f->st, f->page_ref, "da-mua", &tag2), 0);
+    assert_int_equal(loa_store_tag_rename(f->st, f->page_ref, "vip", "da-mua"), LOA_EEXIST);
+    assert_int_equal(loa_store_tag_rename(f->st, f->page_ref, "nope", "x"), LOA_ENOENT);
+    assert_int_equal(loa_store_tag_rename(f->st, f->page_ref, "vip", "khach-vip"), 0);
+    char *tags;
+    assert_int_equal(loa_store_subscriber_tags(f->st, id, &tags), 0);
+    assert_string_equal(tags, "khach-vip");
+    loa_free(tags);
+    assert_int_equal(loa_store_tag_delete(f->st, f->page_ref, "khach-vip"), 0);
+    assert_int_equal(loa_store_tag_delete(f->st, f->page_ref, "khach-vip"), LOA_ENOENT);
+    assert_int_equal(loa_store_subscriber_tags(f->st, id, &tags), 0);
+    assert_string_equal(tags, "");
+    loa_free(tags);
+}
+
+static void transaction_rollback_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    int64_t before, after, id;
+    enum loa_upsert_result res;
+    assert_int_equal(loa_store_subscriber_count(f->st, f->page_ref, &before), 0);
+    assert_int_equal(loa_store_begin(f->st), 0);
+    struct loa_subscriber s = sub(f->page_ref, "5005", NULL);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id), 0);
+    assert_int_equal(loa_store_rollback(f->st), 0);
+    assert_int_equal(loa_store_subscriber_count(f->st, f->page_ref, &after), 0);
+    assert_int_equal(before, after);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(upgrade_from_version_1),
+        cmocka_unit_test(key_file_created_once_and_reused),
+        cmocka_unit_test_setup_teardown(wrong_key_and_missing_store_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(secrets_encrypted_at_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(upsert_by_psid_merges_and_reports_unchanged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(contact_without_psid_is_matched_by_phone, setup, teardown),
+        cmocka_unit_test_setup_teardown(tags_add_remove_rename_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(transaction_rollback_leaves_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
