@@ -7,7 +7,7 @@ packages=(build-essential cmake pkg-config clang-format tzdata ca-certificates
           libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev libpq-dev
           libsodium-dev libcsv-dev libcmocka-dev libinih-dev uthash-dev nodejs)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk nginx time)
+    packages+=(wrk nginx time sqlite3)
 fi
 
 missing=()

@@ -103,6 +103,7 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         if (rc == LOA_ENOENT) {
             fprintf(cli->err, "loa tag: no subscriber with PSID %s on Page %s\n", psid, page_id);
             exit = LOA_EXIT_DATAERR;
+            rc = 0;
             break;
         }
         for (int i = 0; rc == 0 && i < nargs; i++) {

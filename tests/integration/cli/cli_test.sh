@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The loa CLI as a user drives it: exit codes, precise errors, secrets never shown, and an
+# export that imports back unchanged.
+set -uo pipefail
+loa="${LOA_BIN:?set LOA_BIN to the bin directory of a build}/loa"
+tmp=$(mktemp -d "${LOA_TEST_TMPDIR:-/tmp}/cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+export LOA_STORE="$tmp/t.db"
+pass=0 fail=0
+
+# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code, keeps its output.
+expect() {
+    local want=$1 what=$2
+    shift 3
+    "$@" >out.txt 2>err.txt
+    local got=$?
+    if [[ $got == "$want" ]]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $what: exit $got, expected $want"
+        sed 's/^/  out: /' out.txt | head -5
+        sed 's/^/  err: /' err.txt | head -5
+    fi
+}
+# has FILE TEXT DESCRIPTION: FILE contains TEXT.
+has() {
+    if grep -qF -- "$2" "$1"; then pass=$((pass + 1)); else
+        fail=$((fail + 1))
+        echo "FAIL: $3: '$2' not in $1:"
+        head -5 "$1" | sed 's/^/  /'
+    fi
+}
+lacks() {
+    if grep -qF -- "$2" "$1"; then
+        fail=$((fail + 1))
+        echo "FAIL: $3: '$2' found in $1"
+    else pass=$((pass + 1)); fi
+}
+
+expect 0 "help" -- "$loa" --help
+has out.txt "subscribers" "help lists commands"
+expect 64 "unknown command" -- "$loa" frobnicate
+has err.txt "unknown command 'frobnicate'" "unknown command named"
+expect 64 "no command" -- "$loa"
+expect 66 "store missing before init" -- "$loa" page list
+has err.txt "loa init" "missing store points at init"
+
+expect 0 "init" -- "$loa" init
+[[ $(stat -c %a "$tmp/t.db.key") == 600 ]] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: key file mode"; }
+expect 0 "init again is harmless" -- "$loa" init
+
+printf 'EAAB-secret-page-token-xyz\n' >token
+expect 64 "page add needs a token" -- "$loa" page add --id 123 --name Shop
+expect 64 "page id must be digits" -- "$loa" page add --id abc --name Shop --token-file token
+expect 64 "bad timezone" -- "$loa" page add --id 123 --name Shop --token-file token --timezone Mars/Base
+expect 0 "page add" -- "$loa" page add --id 123 --name "Shop Hoa" --token-file token
+expect 0 "page show" -- "$loa" page show 123
+has out.txt "set (encrypted)" "page show says the token is set"
+lacks out.txt "secret-page-token" "page show never prints the token"
+lacks t.db "secret-page-token" "token not stored in clear"
+expect 65 "page show unknown" -- "$loa" page show 999
+
+cat >good.csv <<'CSV'
+psid,first_name,last_name,phone,email,gender,tags,city
+1001,Lan,Nguyễn,0912 345 678,lan@example.vn,nữ,"vip,da-mua",Huế
+1002,Minh,Trần,+84 987 654 321,,nam,vip,Hà Nội
+1003,"Thu, Hà",Lê,84912000111,,,"",Đà Nẵng
+CSV
+expect 0 "import" -- "$loa" subscribers import good.csv --page 123
+has out.txt "inserted 3, updated 0, unchanged 0, invalid 0" "import counts"
+expect 0 "import again" -- "$loa" subscribers import good.csv --page 123
+has out.txt "inserted 0, updated 0, unchanged 3" "re-import changes nothing"
+expect 64 "import needs --page" -- "$loa" subscribers import good.csv
+expect 66 "import missing file" -- "$loa" subscribers import nope.csv --page 123
+
+cat >bad.csv <<'CSV'
+psid,first_name,phone
+2001,Ok,0912000222
+2002,Bad,12
+CSV
+expect 65 "invalid row: nothing imported" -- "$loa" subscribers import bad.csv --page 123
+has err.txt "bad.csv:3:3: phone: '12' is not a phone number" "error names file, line, column"
+has err.txt "nothing imported" "says nothing was imported"
+expect 0 "list after refused import" -- "$loa" subscribers list --page 123
+lacks out.txt "2001" "refused import wrote nothing"
+expect 1 "skip-invalid imports the rest" -- "$loa" subscribers import bad.csv --page 123 --skip-invalid --list crm
+has out.txt "inserted 1" "valid row imported"
+
+expect 0 "list by tag" -- "$loa" subscribers list --page 123 --tag vip --limit 10
+has out.txt "1001" "vip listed"
+lacks out.txt "1003" "non-vip not listed"
+
+expect 0 "export" -- "$loa" subscribers export --page 123 -o export1.csv
+has export1.csv "\"Thu, Hà\"" "export quotes commas"
+has export1.csv "+84912345678" "export has E.164 phones"
+export LOA_STORE="$tmp/t2.db"
+expect 0 "init second store" -- "$loa" init
+expect 0 "page in second store" -- "$loa" page add --id 123 --name Copy --token-file token
+expect 0 "import the export" -- "$loa" subscribers import export1.csv --page 123
+expect 0 "export again" -- "$loa" subscribers export --page 123 -o export2.csv
+if diff -u export1.csv export2.csv >diff.txt; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: export round trip"; head -20 diff.txt
+fi
+export LOA_STORE="$tmp/t.db"
+
+expect 0 "tag add" -- "$loa" tag add --page 123 --psid 1003 khach-moi
+expect 0 "tag rename" -- "$loa" tag rename --page 123 khach-moi khach-moi-2026
+expect 0 "tag list" -- "$loa" tag list --page 123
+has out.txt "khach-moi-2026" "renamed tag listed"
+expect 65 "tag delete unknown" -- "$loa" tag delete --page 123 nope
+expect 65 "tag add unknown psid" -- "$loa" tag add --page 123 --psid 9 vip
+expect 64 "tag name with comma" -- "$loa" tag add --page 123 --psid 1003 "a,b"
+
+printf '[page]\ndaily_cap = many\n' >bad.ini
+expect 78 "bad config file" -- "$loa" --config bad.ini page list
+has err.txt "bad.ini:2: page.daily_cap: 'many' is not a whole number" "config error names file, line, key"
+expect 78 "bad env" -- env LOA_LOG_LEVEL=loud "$loa" page list
+expect 78 "wrong key" -- env LOA_SECRET_KEY=0000000000000000000000000000000000000000000000000000000000000000 "$loa" page list
+has err.txt "does not match" "wrong key explained"
+expect 0 "config show" -- "$loa" config show
+has out.txt "store.path" "config show lists options"
+
+unset LOA_STORE
+expect 0 "demo" -- "$loa" demo --count 300
+has out.txt "import again (nothing should change)" "demo imports twice"
+has out.txt "0 inserted, 0 updated" "demo re-import changes nothing"
+
+echo "cli: $pass passed, $fail failed"
+[[ $fail == 0 ]]
