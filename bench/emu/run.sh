@@ -11,6 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 bin="${1:-$root/build/bin/loa-graph}"
+[[ -d "$bin" ]] && bin="$bin/loa-graph" # bench/run passes the bin directory
 runs="${2:-3}"
 duration="${LOA_BENCH_DURATION:-10s}"
 [[ -x "$bin" ]] || { echo "bench/emu: no loa-graph at $bin (build the release first)" >&2; exit 1; }
@@ -30,14 +31,19 @@ admin people "{\"page_id\":\"1000\",\"psid\":\"bench-user\",\"first_name\":\"Ben
 admin config '{"rate_limit_per_s":0}'
 
 export LOA_BENCH_TOKEN=BENCH_TOKEN LOA_BENCH_PSID=bench-user
-results=()
+results=() p50s=() p99s=()
 for i in $(seq "$runs"); do
     out="$(wrk -t1 -c64 -d"$duration" -s "$here/send.lua" "$base")"
     echo "run $i:"
     echo "$out" | grep -E '^(requests/s|p50_ms|p99_ms|non_2xx)'
     results+=("$(echo "$out" | awk '$1=="loa-graph"{print $2}')")
+    p50s+=("$(echo "$out" | awk '$1=="p50_ms"{print $2}')")
+    p99s+=("$(echo "$out" | awk '$1=="p99_ms"{print $2}')")
 done
 stats="$(curl -sf "$base/_admin/stats")"
 echo "stats: $stats"
-median="$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+median="$(med "${results[@]}")"
 echo "loa-graph  $median"
+echo "result|emu|loa-graph Send API (wrk -t1 -c64)|requests/s|$median|req/s|median of $runs; target >= 50,000"
+echo "result|emu|loa-graph Send API (wrk -t1 -c64)|p50 / p99|$(med "${p50s[@]}") / $(med "${p99s[@]}")|ms|median of $runs"

@@ -6,8 +6,8 @@
  * (separated by ',' or ';' inside the cell); any other column becomes a custom attribute
  * named as its header, except the read-only columns an export writes (id, first_seen_at,
  * last_interaction_at, last_interaction_kind, unreachable), which are ignored: only Messenger
- * events may move the messaging window. UTF-8 is kept intact and checked. Phones are normalised to E.164 in
- * the default region. Every invalid row is reported with its line, column and reason.
+ * events may move the messaging window. UTF-8 is kept intact and checked. Phones are normalised to
+ * E.164 in the default region. Every invalid row is reported with its line, column and reason.
  *
  * Atomicity: the whole file is one transaction. By default nothing is written when any row is
  * invalid; with skip_invalid the valid rows are written and the others reported. Importing the
