@@ -27,6 +27,23 @@ const struct loa_option loa_options[] = {
       "Graph API version used in request paths" },
     { "http.listen", "listen", "LOA_LISTEN", LOA_OPT_STRING, "127.0.0.1:8080", 0, 0,
       "address:port that `loa serve` listens on" },
+    { "http.threads", "http-threads", "LOA_HTTP_THREADS", LOA_OPT_INT, "4", 1, 64,
+      "threads serving HTTP requests in `loa serve` (each with its own store connection)" },
+    { "http.body_limit", "body-limit", "LOA_HTTP_BODY_LIMIT", LOA_OPT_INT, "1048576", 1024,
+      67108864, "largest REST API request body in bytes (larger ones get 413)" },
+    { "webhook.verify_token", NULL, "LOA_WEBHOOK_VERIFY_TOKEN", LOA_OPT_SECRET, "", 0, 0,
+      "the Verify Token entered in Meta's dashboard for the webhook handshake (environment or "
+      "file only)" },
+    { "webhook.app_secret", NULL, "LOA_WEBHOOK_APP_SECRET", LOA_OPT_SECRET, "", 0, 0,
+      "app secret that signs webhooks (X-Hub-Signature-256); the app secrets of the stored "
+      "Pages are tried too (environment or file only)" },
+    { "webhook.body_limit", "webhook-body-limit", "LOA_WEBHOOK_BODY_LIMIT", LOA_OPT_INT, "1048576",
+      1024, 67108864, "largest webhook body in bytes (larger ones get 413)" },
+    { "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", LOA_OPT_BOOL, "true", 0, 0,
+      "fetch the Graph profile of each new person in the background" },
+    { "store.durable", "durable", "LOA_STORE_DURABLE", LOA_OPT_BOOL, "true", 0, 0,
+      "`loa serve` syncs every commit to disk (SQLite synchronous=FULL), so an acknowledged "
+      "webhook survives a power loss, not only a crash" },
     { "phone.region", "region", "LOA_PHONE_REGION", LOA_OPT_REGION, "VN", 0, 0,
       "default region for phone numbers written without a country code" },
     { "page.timezone", "default-timezone", "LOA_DEFAULT_TIMEZONE", LOA_OPT_TIMEZONE,

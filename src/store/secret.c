@@ -50,3 +50,18 @@ int loa__secret_open(const unsigned char *key, const char *ad, const unsigned ch
     *plain_out = plain;
     return 0;
 }
+
+int loa__secret_hash(const unsigned char *key, const char *purpose, const void *data, size_t len,
+                     unsigned char out[32])
+{
+    if (sodium_init() < 0)
+        return LOA_ECRYPTO;
+    unsigned char sub[crypto_generichash_KEYBYTES];
+    char ctx[crypto_kdf_CONTEXTBYTES] = { 0 };
+    memcpy(ctx, purpose, strnlen(purpose, sizeof(ctx)));
+    _Static_assert(LOA_STORE_KEY_BYTES == crypto_kdf_KEYBYTES, "kdf key size");
+    crypto_kdf_derive_from_key(sub, sizeof(sub), 1, ctx, key);
+    crypto_generichash(out, 32, data, len, sub, sizeof(sub));
+    sodium_memzero(sub, sizeof(sub));
+    return 0;
+}

@@ -53,6 +53,7 @@ enum stmt_id {
     S_LIST_COUNT,
     S_COUNT
 };
+_Static_assert(S_COUNT <= LOA__STMT_MAX, "raise LOA__STMT_MAX");
 
 #define SUB_COLUMNS                                                                                \
     "id, page_ref, psid, first_name, last_name, gender, locale, utc_offset_min, phone, email, "    \
@@ -103,16 +104,24 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_LIST_COUNT] = "SELECT count(*) FROM list_members WHERE list_id = ?",
 };
 
-struct loa_store {
-    sqlite3 *db;
-    char *path;
-    unsigned char key[LOA_STORE_KEY_BYTES];
-    sqlite3_stmt *stmts[S_COUNT];
-    int version;
+#define SUB_COLUMNS_V3 SUB_COLUMNS ", ad_referral_at, after_ctm_ad, profile_fetched_at"
+#define PAGE_COLUMNS                                                                 \
+    "id, page_id, name, timezone, activated_at, daily_cap, plan_quota, created_at, " \
+    "token_enc IS NOT NULL, app_secret_enc IS NOT NULL"
+
+/* From schema version 3 on, these statements read the columns that version added. */
+static const char *const stmt_sql_v3[S_COUNT] = {
+    [S_PAGE_GET] = "SELECT " PAGE_COLUMNS ", send_rate FROM pages WHERE page_id = ?",
+    [S_PAGE_LIST] = "SELECT " PAGE_COLUMNS ", send_rate FROM pages ORDER BY page_id",
+    [S_SUB_BY_PSID] = "SELECT " SUB_COLUMNS_V3 " FROM subscribers WHERE page_ref = ? AND psid = ?",
+    [S_SUB_BY_PHONE] = "SELECT " SUB_COLUMNS_V3 " FROM subscribers WHERE page_ref = ? AND "
+                       "phone = ? ORDER BY id LIMIT 1",
+    [S_SUB_BY_PHONE_NO_PSID] = "SELECT " SUB_COLUMNS_V3 " FROM subscribers WHERE page_ref = ? "
+                               "AND phone = ? AND psid IS NULL ORDER BY id LIMIT 1",
 };
 
 /* Logs a SQLite failure once, where it is seen, and maps it to a loa error. */
-static int db_fail(struct loa_store *st, const char *what)
+int loa__db_fail(struct loa_store *st, const char *what)
 {
     int code = sqlite3_errcode(st->db);
     LOA_ERROR("store", "sqlite call failed", "op=\"%s\" code=%d error=\"%s\"", what, code,
@@ -124,7 +133,7 @@ static int db_fail(struct loa_store *st, const char *what)
     return LOA_ESTORE;
 }
 
-static int exec(struct loa_store *st, const char *sql)
+int loa__exec(struct loa_store *st, const char *sql)
 {
     char *err = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
@@ -135,24 +144,30 @@ static int exec(struct loa_store *st, const char *sql)
     return 0;
 }
 
-/* The statement for id, reset and with its bindings cleared. */
-static sqlite3_stmt *stmt(struct loa_store *st, enum stmt_id id)
+sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const char *sql)
 {
-    sqlite3_stmt *s = st->stmts[id];
+    sqlite3_stmt *s = *slot;
     if (!s) {
-        if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmts[id],
-                               NULL) != SQLITE_OK) {
-            db_fail(st, stmt_sql[id]);
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) !=
+            SQLITE_OK) {
+            loa__db_fail(st, sql);
             return NULL;
         }
-        return st->stmts[id];
+        return *slot;
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return s;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+/* The statement for id, reset and with its bindings cleared. */
+static sqlite3_stmt *stmt(struct loa_store *st, enum stmt_id id)
+{
+    const char *sql = st->version >= 3 && stmt_sql_v3[id] ? stmt_sql_v3[id] : stmt_sql[id];
+    return loa__stmt_cached(st, &st->stmts[id], sql);
+}
+
+void loa__bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
@@ -160,7 +175,7 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static char *col_dup(sqlite3_stmt *s, int i)
+char *loa__col_dup(sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? loa_strdup((const char *)t) : NULL;
@@ -172,7 +187,7 @@ static int get_key_check(struct loa_store *st, bool create)
     int rc = 0;
     if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'key_check'", -1, &s,
                            NULL) != SQLITE_OK)
-        return db_fail(st, "read key check");
+        return loa__db_fail(st, "read key check");
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         char *plain = NULL;
@@ -192,13 +207,13 @@ static int get_key_check(struct loa_store *st, bool create)
                                &s, NULL) == SQLITE_OK) {
             sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_TRANSIENT);
             if (sqlite3_step(s) != SQLITE_DONE)
-                rc = db_fail(st, "write key check");
+                rc = loa__db_fail(st, "write key check");
         } else if (rc == 0) {
-            rc = db_fail(st, "write key check");
+            rc = loa__db_fail(st, "write key check");
         }
         loa_free(sealed);
     } else if (step != SQLITE_DONE) {
-        rc = db_fail(st, "read key check");
+        rc = loa__db_fail(st, "read key check");
     }
     sqlite3_finalize(s);
     return rc;
@@ -208,7 +223,7 @@ static int migrate(struct loa_store *st, int target, struct loa_diags *diags)
 {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, "read schema version");
+        return loa__db_fail(st, "read schema version");
     sqlite3_step(s);
     int version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
@@ -220,16 +235,16 @@ static int migrate(struct loa_store *st, int target, struct loa_diags *diags)
     }
     for (int v = version; v < target; v++) {
         char sql[64];
-        int rc = exec(st, "BEGIN IMMEDIATE");
+        int rc = loa__exec(st, "BEGIN IMMEDIATE");
         if (rc == 0)
-            rc = exec(st, loa_sqlite_migrations[v]);
+            rc = loa__exec(st, loa_sqlite_migrations[v]);
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
         if (rc == 0)
-            rc = exec(st, sql);
+            rc = loa__exec(st, sql);
         if (rc == 0)
-            rc = exec(st, "COMMIT");
+            rc = loa__exec(st, "COMMIT");
         if (rc < 0) {
-            exec(st, "ROLLBACK");
+            loa__exec(st, "ROLLBACK");
             loa_diags_add(diags, 0, 0, st->path, "schema migration to version %d failed", v + 1);
             return rc;
         }
@@ -276,13 +291,15 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
     }
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 0);
-    rc = exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                  "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
-                  "PRAGMA cache_size = -65536;");
+    rc = loa__exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                       "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
+                       "PRAGMA cache_size = -65536;");
     if (rc < 0) {
         loa_diags_add(diags, 0, 0, opts->path, "not a loa store (or not an SQLite file)");
         goto out;
     }
+    if (opts->durable && (rc = loa__exec(st, "PRAGMA synchronous = FULL;")) < 0)
+        goto out;
     int target = opts->target_version > 0 ? opts->target_version : loa_sqlite_latest_version;
     rc = migrate(st, target, diags);
     if (rc < 0)
@@ -307,6 +324,8 @@ void loa_store_close(struct loa_store *st)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
+    for (int i = 0; i < LOA__XSTMT_MAX; i++)
+        sqlite3_finalize(st->xstmts[i]);
     sqlite3_close(st->db);
     sodium_memzero(st->key, sizeof(st->key));
     loa_free(st->path);
@@ -315,17 +334,17 @@ void loa_store_close(struct loa_store *st)
 
 int loa_store_begin(struct loa_store *st)
 {
-    return exec(st, "BEGIN IMMEDIATE");
+    return loa__exec(st, "BEGIN IMMEDIATE");
 }
 
 int loa_store_commit(struct loa_store *st)
 {
-    return exec(st, "COMMIT");
+    return loa__exec(st, "COMMIT");
 }
 
 int loa_store_rollback(struct loa_store *st)
 {
-    return exec(st, "ROLLBACK");
+    return loa__exec(st, "ROLLBACK");
 }
 
 /* ---- Pages ------------------------------------------------------------------------------- */
@@ -333,15 +352,16 @@ int loa_store_rollback(struct loa_store *st)
 static void read_page(sqlite3_stmt *s, struct loa_page *p)
 {
     p->id = sqlite3_column_int64(s, 0);
-    p->page_id = col_dup(s, 1);
-    p->name = col_dup(s, 2);
-    p->timezone = col_dup(s, 3);
+    p->page_id = loa__col_dup(s, 1);
+    p->name = loa__col_dup(s, 2);
+    p->timezone = loa__col_dup(s, 3);
     p->activated_at = sqlite3_column_int64(s, 4);
     p->daily_cap = sqlite3_column_int64(s, 5);
     p->plan_quota = sqlite3_column_int64(s, 6);
     p->created_at = sqlite3_column_int64(s, 7);
     p->has_token = sqlite3_column_int(s, 8) != 0;
     p->has_app_secret = sqlite3_column_int(s, 9) != 0;
+    p->send_rate = sqlite3_column_count(s) > 10 ? sqlite3_column_int64(s, 10) : 0;
 }
 
 void loa_page_release(struct loa_page *p)
@@ -364,11 +384,11 @@ static int set_page_secret(struct loa_store *st, const char *page_id, const char
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
         loa_free(sealed);
-        return db_fail(st, "prepare page secret update");
+        return loa__db_fail(st, "prepare page secret update");
     }
     sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "update page secret");
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "update page secret");
     sqlite3_finalize(s);
     sodium_memzero(sealed, len);
     loa_free(sealed);
@@ -382,13 +402,13 @@ static int update_page_field(struct loa_store *st, const char *page_id, const ch
     snprintf(sql, sizeof(sql), "UPDATE pages SET %s = ? WHERE page_id = ?", column);
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, "prepare page update");
+        return loa__db_fail(st, "prepare page update");
     if (text)
         sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(s, 1, num);
     sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "update page");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "update page");
     sqlite3_finalize(s);
     return rc;
 }
@@ -397,7 +417,7 @@ int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bo
 {
     if (!in->page_id || !*in->page_id)
         return LOA_EINVAL;
-    int rc = exec(st, "SAVEPOINT page_put");
+    int rc = loa__exec(st, "SAVEPOINT page_put");
     if (rc < 0)
         return rc;
     struct loa_page existing;
@@ -418,7 +438,7 @@ int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bo
         sqlite3_bind_int64(s, 6, in->plan_quota >= 0 ? in->plan_quota : 0);
         sqlite3_bind_int64(s, 7, now);
         if (sqlite3_step(s) != SQLITE_DONE) {
-            rc = db_fail(st, "insert page");
+            rc = loa__db_fail(st, "insert page");
             goto out;
         }
     } else {
@@ -438,19 +458,22 @@ int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bo
             (rc = update_page_field(st, in->page_id, "plan_quota", NULL, in->plan_quota)) < 0)
             goto out;
     }
+    if (in->send_rate > 0 && st->version >= 3 &&
+        (rc = update_page_field(st, in->page_id, "send_rate", NULL, in->send_rate)) < 0)
+        goto out;
     if (in->access_token && (rc = set_page_secret(st, in->page_id, "token_enc", in->access_token)))
         goto out;
     if (in->app_secret && (rc = set_page_secret(st, in->page_id, "app_secret_enc", in->app_secret)))
         goto out;
 out:
     if (rc < 0) {
-        exec(st, "ROLLBACK TO page_put");
-        exec(st, "RELEASE page_put");
+        loa__exec(st, "ROLLBACK TO page_put");
+        loa__exec(st, "RELEASE page_put");
         return rc;
     }
     if (created_out)
         *created_out = created;
-    return exec(st, "RELEASE page_put");
+    return loa__exec(st, "RELEASE page_put");
 }
 
 int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
@@ -464,7 +487,7 @@ int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_pag
     if (step == SQLITE_DONE)
         return LOA_ENOENT;
     if (step != SQLITE_ROW)
-        return db_fail(st, "get page");
+        return loa__db_fail(st, "get page");
     read_page(s, out);
     sqlite3_reset(s);
     return 0;
@@ -485,7 +508,7 @@ int loa_store_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p
         if (stop)
             break;
     }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(st, "list pages");
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list pages");
     sqlite3_reset(s);
     return rc;
 }
@@ -505,7 +528,7 @@ int loa_store_page_secrets(struct loa_store *st, const char *page_id, char **tok
     if (step == SQLITE_DONE)
         return LOA_ENOENT;
     if (step != SQLITE_ROW)
-        return db_fail(st, "get page secrets");
+        return loa__db_fail(st, "get page secrets");
     int rc = 0;
     char **outs[2] = { token_out, app_secret_out };
     for (int i = 0; i < 2 && rc == 0; i++) {
@@ -539,24 +562,29 @@ static void read_subscriber(sqlite3_stmt *s, struct loa_subscriber *o)
 {
     o->id = sqlite3_column_int64(s, 0);
     o->page_ref = sqlite3_column_int64(s, 1);
-    o->psid = col_dup(s, 2);
-    o->first_name = col_dup(s, 3);
-    o->last_name = col_dup(s, 4);
-    o->gender = col_dup(s, 5);
-    o->locale = col_dup(s, 6);
+    o->psid = loa__col_dup(s, 2);
+    o->first_name = loa__col_dup(s, 3);
+    o->last_name = loa__col_dup(s, 4);
+    o->gender = loa__col_dup(s, 5);
+    o->locale = loa__col_dup(s, 6);
     o->utc_offset_min = sqlite3_column_type(s, 7) == SQLITE_NULL
                             ? LOA_UTC_OFFSET_UNKNOWN
                             : (int32_t)sqlite3_column_int(s, 7);
-    o->phone = col_dup(s, 8);
-    o->email = col_dup(s, 9);
+    o->phone = loa__col_dup(s, 8);
+    o->email = loa__col_dup(s, 9);
     o->first_seen_at = sqlite3_column_int64(s, 10);
     o->last_interaction_at = sqlite3_column_int64(s, 11);
-    o->last_interaction_kind = col_dup(s, 12);
+    o->last_interaction_kind = loa__col_dup(s, 12);
     o->unreachable = sqlite3_column_int(s, 13) != 0;
-    o->unreachable_reason = col_dup(s, 14);
-    o->attrs = col_dup(s, 15);
+    o->unreachable_reason = loa__col_dup(s, 14);
+    o->attrs = loa__col_dup(s, 15);
     o->created_at = sqlite3_column_int64(s, 16);
     o->updated_at = sqlite3_column_int64(s, 17);
+    if (sqlite3_column_count(s) > 20) {
+        o->ad_referral_at = sqlite3_column_int64(s, 18);
+        o->first_after_ctm_ad = sqlite3_column_int(s, 19) != 0;
+        o->profile_fetched_at = sqlite3_column_int64(s, 20);
+    }
 }
 
 /* Looks a subscriber up with one of the S_SUB_BY_* statements; 1 found, 0 not, < 0 error. */
@@ -575,7 +603,7 @@ static int find_subscriber(struct loa_store *st, enum stmt_id id, int64_t page_r
         return 1;
     }
     sqlite3_reset(s);
-    return step == SQLITE_DONE ? 0 : db_fail(st, "find subscriber");
+    return step == SQLITE_DONE ? 0 : loa__db_fail(st, "find subscriber");
 }
 
 /* Merges the JSON object text add into base; returns new text (caller frees) or NULL if bad. */
@@ -606,23 +634,23 @@ static bool str_eq(const char *a, const char *b)
 
 static void bind_subscriber(sqlite3_stmt *s, const struct loa_subscriber *v, int first)
 {
-    bind_text(s, first, v->psid);
-    bind_text(s, first + 1, v->first_name);
-    bind_text(s, first + 2, v->last_name);
-    bind_text(s, first + 3, v->gender);
-    bind_text(s, first + 4, v->locale);
+    loa__bind_text(s, first, v->psid);
+    loa__bind_text(s, first + 1, v->first_name);
+    loa__bind_text(s, first + 2, v->last_name);
+    loa__bind_text(s, first + 3, v->gender);
+    loa__bind_text(s, first + 4, v->locale);
     if (v->utc_offset_min == LOA_UTC_OFFSET_UNKNOWN)
         sqlite3_bind_null(s, first + 5);
     else
         sqlite3_bind_int(s, first + 5, v->utc_offset_min);
-    bind_text(s, first + 6, v->phone);
-    bind_text(s, first + 7, v->email);
+    loa__bind_text(s, first + 6, v->phone);
+    loa__bind_text(s, first + 7, v->email);
     sqlite3_bind_int64(s, first + 8, v->first_seen_at);
     sqlite3_bind_int64(s, first + 9, v->last_interaction_at);
-    bind_text(s, first + 10, v->last_interaction_kind);
+    loa__bind_text(s, first + 10, v->last_interaction_kind);
     sqlite3_bind_int(s, first + 11, v->unreachable);
-    bind_text(s, first + 12, v->unreachable_reason);
-    bind_text(s, first + 13, v->attrs ? v->attrs : "{}");
+    loa__bind_text(s, first + 12, v->unreachable_reason);
+    loa__bind_text(s, first + 13, v->attrs ? v->attrs : "{}");
 }
 
 #define TAKE(field)                                     \
@@ -662,7 +690,7 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
         bind_subscriber(s, &v, 2);
         sqlite3_bind_int64(s, 16, now);
         sqlite3_bind_int64(s, 17, now);
-        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "insert subscriber");
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "insert subscriber");
         sqlite3_reset(s);
         loa_free(attrs);
         if (rc == 0) {
@@ -721,7 +749,7 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
             sqlite3_bind_int64(s, 1, m.id);
             bind_subscriber(s, &m, 2);
             sqlite3_bind_int64(s, 16, now);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(st, "update subscriber");
+            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "update subscriber");
             sqlite3_reset(s);
         }
     }
@@ -742,22 +770,32 @@ int loa_store_subscriber_find(struct loa_store *st, int64_t page_ref, const char
 int loa_store_subscriber_list(struct loa_store *st, const struct loa_subscriber_query *q,
                               int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
 {
-    char sql[512];
+    char sql[1024];
     snprintf(sql, sizeof(sql),
-             "SELECT " SUB_COLUMNS " FROM subscribers s WHERE id > ?1 "
+             "SELECT %s FROM subscribers s WHERE id > ?1 "
              "AND (?2 = 0 OR page_ref = ?2) "
-             "%s ORDER BY id LIMIT ?4",
+             "%s%s%s ORDER BY id LIMIT ?4",
+             st->version >= 3 ? SUB_COLUMNS_V3 : SUB_COLUMNS,
              q->tag ? "AND EXISTS (SELECT 1 FROM subscriber_tags st JOIN tags t ON t.id = "
-                      "st.tag_id WHERE st.subscriber_id = s.id AND t.name = ?3)"
-                    : "");
+                      "st.tag_id WHERE st.subscriber_id = s.id AND t.name = ?3) "
+                    : "",
+             q->has_phone > 0   ? "AND phone IS NOT NULL "
+             : q->has_phone < 0 ? "AND phone IS NULL "
+                                : "",
+             q->q ? "AND (instr(lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') "
+                    "|| ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' || "
+                    "coalesce(psid, '')), lower(?5)) > 0) "
+                  : "");
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return db_fail(st, "prepare subscriber list");
+        return loa__db_fail(st, "prepare subscriber list");
     sqlite3_bind_int64(s, 1, q->after_id);
     sqlite3_bind_int64(s, 2, q->page_ref);
     if (q->tag)
         sqlite3_bind_text(s, 3, q->tag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, q->limit > 0 ? q->limit : -1);
+    if (q->q)
+        sqlite3_bind_text(s, 5, q->q, -1, SQLITE_STATIC);
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct loa_subscriber sub;
@@ -767,7 +805,7 @@ int loa_store_subscriber_list(struct loa_store *st, const struct loa_subscriber_
         if (stop)
             break;
     }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(st, "list subscribers");
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list subscribers");
     sqlite3_finalize(s);
     return rc;
 }
@@ -781,7 +819,7 @@ static int count_one(struct loa_store *st, enum stmt_id id, int64_t arg, bool bi
     if (bind)
         sqlite3_bind_int64(s, 1, arg);
     if (sqlite3_step(s) != SQLITE_ROW)
-        return db_fail(st, "count");
+        return loa__db_fail(st, "count");
     *count_out = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return 0;
@@ -815,7 +853,7 @@ int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char 
     sqlite3_reset(s);
     if (step != SQLITE_DONE) {
         loa_buf_release(&b);
-        return db_fail(st, "subscriber tags");
+        return loa__db_fail(st, "subscriber tags");
     }
     *out = loa_buf_detach(&b);
     return 0;
@@ -840,7 +878,7 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     }
     sqlite3_reset(s);
     if (step != SQLITE_DONE)
-        return db_fail(st, "find by name");
+        return loa__db_fail(st, "find by name");
     s = stmt(st, insert);
     if (!s)
         return LOA_ESTORE;
@@ -849,7 +887,7 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     if (extra >= 0)
         sqlite3_bind_int64(s, 3, extra);
     if (sqlite3_step(s) != SQLITE_DONE)
-        return db_fail(st, "insert by name");
+        return loa__db_fail(st, "insert by name");
     sqlite3_reset(s);
     *id_out = sqlite3_last_insert_rowid(st->db);
     return 0;
@@ -869,7 +907,7 @@ static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
     if (sqlite3_step(s) != SQLITE_DONE)
-        return db_fail(st, stmt_sql[id]);
+        return loa__db_fail(st, stmt_sql[id]);
     sqlite3_reset(s);
     if (changed_out)
         *changed_out = sqlite3_changes(st->db) > 0;
@@ -904,7 +942,7 @@ int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *fro
     sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
-        return db_fail(st, "rename tag");
+        return loa__db_fail(st, "rename tag");
     sqlite3_reset(s);
     return sqlite3_changes(st->db) > 0 ? 0 : LOA_ENOENT;
 }
@@ -917,7 +955,7 @@ int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *nam
     sqlite3_bind_int64(s, 1, page_ref);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
-        return db_fail(st, "delete tag");
+        return loa__db_fail(st, "delete tag");
     sqlite3_reset(s);
     return sqlite3_changes(st->db) > 0 ? 0 : LOA_ENOENT;
 }
@@ -933,7 +971,7 @@ int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if (fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), ud))
             break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_fail(st, "list tags");
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list tags");
     sqlite3_reset(s);
     return rc;
 }

@@ -1,19 +1,60 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to src/store. */
+/*
+ * Private to src/store: the definition of struct loa_store and the helpers that the backend's
+ * files share (sqlite.c: Pages, subscribers, tags, lists; sqlite_intake.c: webhook events,
+ * conversations, notification tokens; sqlite_keys.c: API keys).
+ *
+ * Threading: a struct loa_store belongs to one thread at a time (SQLITE_OPEN_NOMUTEX).
+ */
 #ifndef LOA_STORE_STORE_INT_H
 #define LOA_STORE_STORE_INT_H
 
 #include <stddef.h>
 
+#include <sqlite3.h>
+
 #include <loa/store.h>
+
+#define LOA__STMT_MAX  48 /* statements of sqlite.c */
+#define LOA__XSTMT_MAX 48 /* statements of the other files, slots assigned in each file */
+
+/* Statement slots of sqlite_intake.c [0, 32) and sqlite_keys.c [32, 48). */
+#define LOA__XSTMT_INTAKE 0
+#define LOA__XSTMT_KEYS   32
+
+struct loa_store {
+    sqlite3 *db;                            /* the connection (owned) */
+    char *path;                             /* the file (owned) */
+    unsigned char key[LOA_STORE_KEY_BYTES]; /* encryption key of secrets at rest */
+    sqlite3_stmt *stmts[LOA__STMT_MAX];     /* prepared once, by enum stmt_id of sqlite.c */
+    sqlite3_stmt *xstmts[LOA__XSTMT_MAX];   /* prepared once, slots above */
+    int version;                            /* schema version */
+};
 
 extern const char *const loa_sqlite_migrations[];
 extern const int loa_sqlite_latest_version;
+
+/* Logs a SQLite failure once, where it is seen, and maps it to a loa error. */
+int loa__db_fail(struct loa_store *st, const char *what);
+/* Runs SQL without results. Returns 0 or LOA_ESTORE (logged). */
+int loa__exec(struct loa_store *st, const char *sql);
+/* The statement cached in *slot (prepared on first use), reset, bindings cleared; NULL on error. */
+sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const char *sql);
+/* Binds text, or NULL when v is NULL (borrowed until the statement is reset). */
+void loa__bind_text(sqlite3_stmt *s, int i, const char *v);
+/* A copy of a text column, or NULL. */
+char *loa__col_dup(sqlite3_stmt *s, int i);
 
 /* Secrets at rest: XChaCha20-Poly1305, nonce || ciphertext, the Page id as associated data. */
 int loa__secret_seal(const unsigned char *key, const char *ad, const char *plain,
                      unsigned char **out, size_t *out_len);
 int loa__secret_open(const unsigned char *key, const char *ad, const unsigned char *sealed,
                      size_t sealed_len, char **plain_out);
+/*
+ * Keyed BLAKE2b-256 of data under a subkey of the store key derived for purpose (8 chars, such
+ * as "apikeys_"): a lookup hash for secrets that must be found again (API keys, tokens).
+ */
+int loa__secret_hash(const unsigned char *key, const char *purpose, const void *data, size_t len,
+                     unsigned char out[32]);
 
 #endif /* LOA_STORE_STORE_INT_H */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -314,6 +315,81 @@ static void transaction_rollback_leaves_nothing(void **state)
     assert_int_equal(before, after);
 }
 
+/* API keys: shown once, stored as a keyed hash, verified, revoked. */
+static void api_keys_hashed_verified_revoked(void **state)
+{
+    struct fixture *f = *state;
+    char *key = NULL;
+    struct loa_apikey k;
+    assert_int_equal(loa_store_apikey_create(f->st, LOA_ROLE_STAFF, "ci", &key, &k), 0);
+    assert_int_equal(strlen(key), 4 + 12 + 1 + 43);
+    assert_int_equal(strncmp(key, k.prefix, strlen(k.prefix)), 0);
+    struct loa_apikey v;
+    assert_int_equal(loa_store_apikey_verify(f->st, key, 1767225600000, &v), 0);
+    assert_int_equal(v.role, LOA_ROLE_STAFF);
+    assert_int_equal(v.last_used_at, 1767225600000);
+    loa_apikey_release(&v);
+    /* A changed secret with the right prefix, a malformed key, an unknown prefix. */
+    char bad[80];
+    snprintf(bad, sizeof(bad), "%s", key);
+    bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'A' ? 'B' : 'A';
+    assert_int_equal(loa_store_apikey_verify(f->st, bad, 1000, &v), LOA_EPERM);
+    assert_int_equal(loa_store_apikey_verify(f->st, "loa_x", 1000, &v), LOA_EPERM);
+    assert_int_equal(loa_store_apikey_verify(f->st, NULL, 1000, &v), LOA_EPERM);
+    /* The key itself is nowhere in the file. */
+    FILE *db = fopen(f->path, "rb");
+    assert_non_null(db);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), db);
+    fclose(db);
+    assert_null(memmem(buf, n, key + 17, 43));
+    assert_int_equal(loa_store_apikey_revoke(f->st, k.prefix + 4, 1767225601000), 0);
+    assert_int_equal(loa_store_apikey_revoke(f->st, k.prefix, 1767225601000), LOA_ENOENT);
+    assert_int_equal(loa_store_apikey_verify(f->st, key, 1767225602000, &v), LOA_EPERM);
+    memset(key, 0, strlen(key));
+    loa_free(key);
+    loa_apikey_release(&k);
+}
+
+/* Webhook touches: created once, window kinds move forward only, the ad window flag. */
+static void subscriber_touch_window(void **state)
+{
+    struct fixture *f = *state;
+    struct loa_touch t = {
+        .page_ref = f->page_ref, .psid = "p1", .at = 5000, .kind = "reaction", .opens_window = true
+    };
+    bool created = false;
+    int64_t id = 0;
+    assert_int_equal(loa_store_subscriber_touch(f->st, &t, &created, &id), 0);
+    assert_true(created);
+    t.at = 4000;
+    t.kind = "message";
+    t.is_message = true;
+    assert_int_equal(loa_store_subscriber_touch(f->st, &t, &created, NULL), 0);
+    assert_false(created);
+    struct loa_subscriber s;
+    assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
+    assert_int_equal(s.last_interaction_at, 5000);
+    assert_string_equal(s.last_interaction_kind, "reaction");
+    assert_int_equal(s.first_seen_at, 4000);
+    loa_subscriber_release(&s);
+    /* A delivery (no window) changes neither. */
+    struct loa_touch dl = { .page_ref = f->page_ref, .psid = "p1", .at = 9000 };
+    assert_int_equal(loa_store_subscriber_touch(f->st, &dl, NULL, NULL), 0);
+    assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
+    assert_int_equal(s.last_interaction_at, 5000);
+    loa_subscriber_release(&s);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":1,\"b\":2}"), 0);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":null}"), 0);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "[1]"), LOA_EINVAL);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{bad"), LOA_EINVAL);
+    assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
+    assert_string_equal(s.attrs, "{\"b\":2}");
+    loa_subscriber_release(&s);
+    assert_int_equal(loa_store_subscriber_delete(f->st, id), 0);
+    assert_int_equal(loa_store_subscriber_delete(f->st, id), LOA_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +402,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(contact_without_psid_is_matched_by_phone, setup, teardown),
         cmocka_unit_test_setup_teardown(tags_add_remove_rename_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(transaction_rollback_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(api_keys_hashed_verified_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(subscriber_touch_window, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
