@@ -28,6 +28,10 @@ static const struct command commands[] = {
 #ifdef LOA_HAVE_RULES
     { "rules", loa_cmd_rules, "explain, list and check the messaging rules" },
 #endif
+#ifdef LOA_HAVE_SERVE
+    { "serve", loa_cmd_serve, "run the daemon: webhook, REST API, metrics" },
+#endif
+    { "apikey", loa_cmd_apikey, "create, list and revoke API keys" },
     { "config", loa_cmd_config, "show the effective configuration" },
     { "demo", loa_cmd_demo, "run the demo on a local store" },
 };

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers of the REST handlers: JSON bodies in and out, and the one mapping from loa error
+ * codes to HTTP statuses and JSON error bodies.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <loa/clock.h>
+#include <loa/err.h>
+
+#include "serve/serve_int.h"
+
+json_t *api_body(const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    if (req->body_len == 0) {
+        loa_http_error(resp, 400, "body", "a JSON object is required");
+        return NULL;
+    }
+    json_error_t err;
+    json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!o) {
+        loa_http_error(resp, 400, "body", "malformed JSON at line %d column %d: %s", err.line,
+                       err.column, err.text);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        loa_http_error(resp, 400, "body", "must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+void api_reply(struct loa_http_resp *resp, int status, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (!text) {
+        loa_http_error(resp, 500, NULL, "cannot encode the response");
+    } else {
+        loa_http_json(resp, status, text);
+        free(text); /* jansson allocates with malloc */
+    }
+    json_decref(o);
+}
+
+void api_fail(struct loa_http_resp *resp, int rc, const char *field, const char *what)
+{
+    switch (rc) {
+    case LOA_ENOENT:
+        loa_http_error(resp, 404, field, "%s not found", what);
+        break;
+    case LOA_EEXIST:
+        loa_http_error(resp, 409, field, "%s already exists", what);
+        break;
+    case LOA_EINVAL:
+    case LOA_EPARSE:
+        loa_http_error(resp, 400, field, "%s: invalid value", what);
+        break;
+    case LOA_EBUSY:
+    case LOA_EAGAIN:
+        loa_http_error(resp, 503, NULL, "the store is busy; try again");
+        break;
+    default:
+        loa_http_error(resp, 500, NULL, "%s failed: %s", what, loa_strerror(rc));
+        break;
+    }
+}
+
+struct loa_store *api_store(struct serve_app *app, struct loa_http_resp *resp)
+{
+    struct loa_store *st = serve_store(app);
+    if (!st)
+        loa_http_error(resp, 503, NULL, "the store cannot be opened");
+    return st;
+}
+
+json_t *api_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char buf[40];
+    loa_time_format(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+bool api_parse_id(const char *s, int64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v <= 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,
+              struct loa_page *out)
+{
+    struct loa_store *st = api_store(app, resp);
+    if (!st)
+        return false;
+    int rc = loa_store_page_get(st, req->params[0], out);
+    if (rc < 0) {
+        api_fail(resp, rc, "page_id", "Page");
+        return false;
+    }
+    return true;
+}

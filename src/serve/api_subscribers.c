@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /api/v1/pages/{page_id}/subscribers (list with filters and a cursor), /api/v1/subscribers/{id}
+ * (get, change tags and attributes, delete) and the Page's tags (list with counts, rename,
+ * delete).
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include <loa/alloc.h>
+#include <loa/err.h>
+#include <loa/utf8.h>
+
+#include "serve/serve_int.h"
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX     500
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *sub_json(const struct loa_subscriber *s, const char *tags)
+{
+    json_error_t err;
+    json_t *attrs = json_loads(s->attrs ? s->attrs : "{}", 0, &err);
+    json_t *o = json_pack(
+        "{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:o,s:o}", "id",
+        (json_int_t)s->id, "psid", str_or_null(s->psid), "first_name", str_or_null(s->first_name),
+        "last_name", str_or_null(s->last_name), "gender", str_or_null(s->gender), "locale",
+        str_or_null(s->locale), "utc_offset_min",
+        s->utc_offset_min == LOA_UTC_OFFSET_UNKNOWN ? json_null() : json_integer(s->utc_offset_min),
+        "phone", str_or_null(s->phone), "email", str_or_null(s->email), "first_seen_at",
+        api_time(s->first_seen_at), "last_interaction_at", api_time(s->last_interaction_at),
+        "last_interaction_kind", str_or_null(s->last_interaction_kind), "first_after_ctm_ad",
+        s->first_after_ctm_ad, "unreachable", s->unreachable, "attrs",
+        attrs ? attrs : json_object(), "updated_at", api_time(s->updated_at));
+    if (o && tags) {
+        json_t *arr = json_array();
+        const char *p = tags;
+        while (*p) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            json_array_append_new(arr, json_stringn(p, n));
+            p += n + (comma ? 1 : 0);
+        }
+        json_object_set_new(o, "tags", arr);
+    }
+    return o;
+}
+
+struct list_ud {
+    struct loa_store *st;
+    json_t *arr;
+    int64_t last_id;
+};
+
+static int add_sub(const struct loa_subscriber *s, void *ud)
+{
+    struct list_ud *l = ud;
+    char *tags = NULL;
+    loa_store_subscriber_tags(l->st, s->id, &tags);
+    json_array_append_new(l->arr, sub_json(s, tags ? tags : ""));
+    loa_free(tags);
+    l->last_id = s->id;
+    return 0;
+}
+
+static bool parse_limit(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t *out)
+{
+    const char *l = loa_http_query(req, "limit");
+    *out = PAGE_DEFAULT;
+    if (l && (!api_parse_id(l, out) || *out > PAGE_MAX)) {
+        loa_http_error(resp, 400, "limit", "must be an integer from 1 to %d", PAGE_MAX);
+        return false;
+    }
+    return true;
+}
+
+void api_subscribers_list(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    struct loa_subscriber_query q = { .page_ref = p.id };
+    loa_page_release(&p);
+    q.tag = loa_http_query(req, "tag");
+    q.q = loa_http_query(req, "q");
+    const char *hp = loa_http_query(req, "has_phone");
+    if (hp) {
+        if (strcmp(hp, "true") == 0)
+            q.has_phone = 1;
+        else if (strcmp(hp, "false") == 0)
+            q.has_phone = -1;
+        else {
+            loa_http_error(resp, 400, "has_phone", "must be true or false");
+            return;
+        }
+    }
+    if ((q.q && strlen(q.q) > 200) || (q.tag && strlen(q.tag) > 200)) {
+        loa_http_error(resp, 400, q.q && strlen(q.q) > 200 ? "q" : "tag", "too long");
+        return;
+    }
+    const char *cursor = loa_http_query(req, "cursor");
+    if (cursor && !api_parse_id(cursor, &q.after_id)) {
+        loa_http_error(resp, 400, "cursor", "not a cursor from a previous page");
+        return;
+    }
+    if (!parse_limit(req, resp, &q.limit))
+        return;
+    int64_t want = q.limit;
+    q.limit = want + 1; /* one more tells whether there is a next page */
+    struct loa_store *st = api_store(ctx, resp);
+    if (!st)
+        return;
+    struct list_ud l = { .st = st, .arr = json_array() };
+    int rc = loa_store_subscriber_list(st, &q, add_sub, &l);
+    if (rc < 0) {
+        json_decref(l.arr);
+        api_fail(resp, rc, NULL, "listing subscribers");
+        return;
+    }
+    json_t *next = json_null();
+    if ((int64_t)json_array_size(l.arr) > want) {
+        json_array_remove(l.arr, (size_t)want);
+        json_t *last = json_array_get(l.arr, (size_t)want - 1);
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld",
+                 (long long)json_integer_value(json_object_get(last, "id")));
+        json_decref(next);
+        next = json_string(buf);
+    }
+    api_reply(resp, 200, json_pack("{s:o,s:o}", "data", l.arr, "next_cursor", next));
+}
+
+static bool sub_id(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t *id)
+{
+    if (!api_parse_id(req->params[0], id)) {
+        loa_http_error(resp, 400, "id", "a subscriber id is a positive integer");
+        return false;
+    }
+    return true;
+}
+
+static int add_token(const struct loa_ntoken *t, void *ud)
+{
+    json_array_append_new(
+        ud, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o}", "id", (json_int_t)t->id, "title",
+                      str_or_null(t->title), "payload", str_or_null(t->payload), "frequency",
+                      str_or_null(t->frequency), "timezone", str_or_null(t->timezone), "expires_at",
+                      api_time(t->expires_at), "status", t->status, "user_token_status",
+                      str_or_null(t->user_token_status), "created_at", api_time(t->created_at)));
+    return 0;
+}
+
+static void reply_sub(struct loa_store *st, int64_t id, int status, struct loa_http_resp *resp)
+{
+    struct loa_subscriber s;
+    int rc = loa_store_subscriber_get(st, id, &s);
+    if (rc < 0) {
+        api_fail(resp, rc, "id", "subscriber");
+        return;
+    }
+    char *tags = NULL;
+    loa_store_subscriber_tags(st, id, &tags);
+    json_t *o = sub_json(&s, tags ? tags : "");
+    json_t *toks = json_array();
+    if (s.psid)
+        loa_store_ntoken_list(st, s.page_ref, s.psid, add_token, toks);
+    json_object_set_new(o, "notification_tokens", toks);
+    loa_free(tags);
+    loa_subscriber_release(&s);
+    api_reply(resp, status, o);
+}
+
+void api_subscribers_get(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    int64_t id;
+    struct loa_store *st;
+    if (!sub_id(req, resp, &id) || !(st = api_store(ctx, resp)))
+        return;
+    reply_sub(st, id, 200, resp);
+}
+
+static bool tag_name_ok(const char *t)
+{
+    size_t n = t ? strlen(t) : 0;
+    return n > 0 && loa_utf8_valid(t, n) && loa_utf8_count(t, n) <= 64 && !strpbrk(t, ",;");
+}
+
+/* Validates a {"add":[...],"remove":[...]} tag change; false with 400 set. */
+static bool tags_ok(json_t *tags, struct loa_http_resp *resp)
+{
+    if (!json_is_object(tags)) {
+        loa_http_error(resp, 400, "tags", "must be an object with add and/or remove arrays");
+        return false;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(tags, k, v) {
+        char where[64];
+        snprintf(where, sizeof(where), "tags.%s", k);
+        if (strcmp(k, "add") != 0 && strcmp(k, "remove") != 0) {
+            loa_http_error(resp, 400, where, "unknown field (add or remove)");
+            return false;
+        }
+        if (!json_is_array(v) || json_array_size(v) > 100) {
+            loa_http_error(resp, 400, where, "must be an array of at most 100 tag names");
+            return false;
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(v, i, t) {
+            if (!tag_name_ok(json_string_value(t))) {
+                snprintf(where, sizeof(where), "tags.%s[%zu]", k, i);
+                loa_http_error(resp, 400, where,
+                               "a tag name is 1 to 64 characters without ',' or ';'");
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    int64_t id;
+    struct loa_store *st;
+    if (!sub_id(req, resp, &id))
+        return;
+    json_t *o = api_body(req, resp);
+    if (!o)
+        return;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (strcmp(k, "tags") != 0 && strcmp(k, "attrs") != 0) {
+            loa_http_error(resp, 400, k, "unknown field (tags or attrs)");
+            goto out;
+        }
+    }
+    json_t *tags = json_object_get(o, "tags");
+    json_t *attrs = json_object_get(o, "attrs");
+    if (tags && !tags_ok(tags, resp))
+        goto out;
+    if (attrs && !json_is_object(attrs)) {
+        loa_http_error(resp, 400, "attrs", "must be an object (a JSON merge patch: null removes)");
+        goto out;
+    }
+    if (!(st = api_store(ctx, resp)))
+        goto out;
+    struct loa_subscriber s;
+    int rc = loa_store_subscriber_get(st, id, &s);
+    if (rc < 0) {
+        api_fail(resp, rc, "id", "subscriber");
+        goto out;
+    }
+    int64_t page_ref = s.page_ref;
+    loa_subscriber_release(&s);
+    rc = loa_store_begin(st);
+    if (rc == 0 && attrs) {
+        char *patch = json_dumps(attrs, JSON_COMPACT);
+        rc = loa_store_subscriber_patch_attrs(st, id, patch);
+        free(patch);
+    }
+    for (int which = 0; which < 2 && rc == 0 && tags; which++) {
+        json_t *arr = json_object_get(tags, which == 0 ? "add" : "remove");
+        size_t i;
+        json_t *t;
+        json_array_foreach(arr, i, t) {
+            int64_t tag_id;
+            rc = loa_store_tag_ensure(st, page_ref, json_string_value(t), &tag_id);
+            if (rc == 0)
+                rc = which == 0 ? loa_store_tag_add(st, id, tag_id, NULL)
+                                : loa_store_tag_remove(st, id, tag_id);
+            if (rc < 0)
+                break;
+        }
+    }
+    if (rc == 0)
+        rc = loa_store_commit(st);
+    if (rc < 0) {
+        loa_store_rollback(st);
+        api_fail(resp, rc, attrs ? "attrs" : "tags", "changing the subscriber");
+        goto out;
+    }
+    reply_sub(st, id, 200, resp);
+out:
+    json_decref(o);
+}
+
+void api_subscribers_delete(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    int64_t id;
+    struct loa_store *st;
+    if (!sub_id(req, resp, &id) || !(st = api_store(ctx, resp)))
+        return;
+    int rc = loa_store_subscriber_delete(st, id);
+    if (rc < 0) {
+        api_fail(resp, rc, "id", "subscriber");
+        return;
+    }
+    resp->status = 204;
+}
+
+/* ---- Tags ------------------------------------------------------------------------------ */
+
+static int add_tag(const char *name, int64_t count, void *ud)
+{
+    json_array_append_new(ud,
+                          json_pack("{s:s,s:I}", "name", name, "subscribers", (json_int_t)count));
+    return 0;
+}
+
+void api_tags_list(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    json_t *arr = json_array();
+    int rc = loa_store_tag_list(serve_store(ctx), p.id, add_tag, arr);
+    loa_page_release(&p);
+    if (rc < 0) {
+        json_decref(arr);
+        api_fail(resp, rc, NULL, "listing tags");
+        return;
+    }
+    api_reply(resp, 200, json_pack("{s:o}", "data", arr));
+}
+
+void api_tags_rename(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    json_t *o = api_body(req, resp);
+    if (o) {
+        const char *to = json_string_value(json_object_get(o, "name"));
+        if (json_object_size(o) != 1 || !tag_name_ok(to)) {
+            loa_http_error(resp, 400, "name",
+                           "the body is {\"name\": NEW} with 1 to 64 characters without ',' "
+                           "or ';'");
+        } else {
+            int rc = loa_store_tag_rename(serve_store(ctx), p.id, req->params[1], to);
+            if (rc < 0)
+                api_fail(resp, rc, rc == LOA_EEXIST ? "name" : "tag",
+                         rc == LOA_EEXIST ? "a tag with that name" : "the tag");
+            else
+                api_reply(resp, 200, json_pack("{s:s}", "name", to));
+        }
+        json_decref(o);
+    }
+    loa_page_release(&p);
+}
+
+void api_tags_delete(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    int rc = loa_store_tag_delete(serve_store(ctx), p.id, req->params[1]);
+    loa_page_release(&p);
+    if (rc < 0)
+        api_fail(resp, rc, "tag", "the tag");
+    else
+        resp->status = 204;
+}

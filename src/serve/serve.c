@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `loa serve`: wiring. Reads the configuration, opens (and migrates) the store, loads the
+ * rules, starts the profile worker and the HTTP server with the route table below, then waits
+ * for SIGTERM/SIGINT with sigwait() (the signals are blocked in every thread, so no handler
+ * runs on a pool thread). Shutdown: stop accepting, wait for requests in flight, stop the
+ * threads, close every store connection.
+ */
+#include "serve/serve.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include <loa/alloc.h>
+#include <loa/buf.h>
+#include <loa/clock.h>
+#include <loa/err.h>
+#include <loa/log.h>
+
+#include "serve/serve_int.h"
+
+#define SECRETS_RELOAD_MS 2000
+#define DRAIN_MS          10000
+
+/* ---- The route table ------------------------------------------------------------------- */
+
+#define ADMIN  LOA_ROLE_ADMIN
+#define STAFF  LOA_ROLE_STAFF
+#define PUBLIC LOA_ROLE_NONE
+
+static const struct loa_http_route routes[] = {
+    { LOA_HTTP_GET, "/healthz", serve_healthz, PUBLIC, 0 },
+    { LOA_HTTP_GET, "/metrics", serve_metrics, PUBLIC, 0 },
+    { LOA_HTTP_GET, "/webhook", serve_webhook_verify, PUBLIC, 0 },
+    { LOA_HTTP_POST, "/webhook", serve_webhook_post, PUBLIC, 1 /* set at start */ },
+    { LOA_HTTP_GET, "/api/v1/openapi.json", serve_openapi, PUBLIC, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages", api_pages_list, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/pages", api_pages_create, ADMIN, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages/{page_id}", api_pages_get, STAFF, 0 },
+    { LOA_HTTP_PATCH, "/api/v1/pages/{page_id}", api_pages_update, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages/{page_id}/subscribers", api_subscribers_list, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/subscribers/{id}", api_subscribers_get, STAFF, 0 },
+    { LOA_HTTP_PATCH, "/api/v1/subscribers/{id}", api_subscribers_update, STAFF, 0 },
+    { LOA_HTTP_DELETE, "/api/v1/subscribers/{id}", api_subscribers_delete, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages/{page_id}/tags", api_tags_list, STAFF, 0 },
+    { LOA_HTTP_PATCH, "/api/v1/pages/{page_id}/tags/{name}", api_tags_rename, STAFF, 0 },
+    { LOA_HTTP_DELETE, "/api/v1/pages/{page_id}/tags/{name}", api_tags_delete, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages/{page_id}/conversations", api_conversations_list, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages/{page_id}/conversations/{psid}/messages",
+      api_conversations_messages, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/rules/explain", api_rules_explain, STAFF, 0 },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+const struct loa_http_route *loa__serve_routes(size_t *n)
+{
+    *n = NROUTES;
+    return routes;
+}
+
+/* ---- Per-thread store connections ------------------------------------------------------ */
+
+struct loa_store *serve_store(struct serve_app *app)
+{
+    struct loa_store *st = pthread_getspecific(app->store_key);
+    if (st)
+        return st;
+    struct loa_diags d;
+    loa_diags_init(&d, 4);
+    int rc = loa_store_open(&app->store_opts, &st, &d);
+    if (rc < 0) {
+        LOA_ERROR("serve", "cannot open store connection", "error=%s reason=\"%s\"",
+                  loa_err_name(rc), d.count ? d.items[0].reason : "");
+        loa_diags_release(&d);
+        return NULL;
+    }
+    loa_diags_release(&d);
+    pthread_setspecific(app->store_key, st);
+    pthread_mutex_lock(&app->stores_lock);
+    app->stores = loa_reallocarray(app->stores, app->nstores + 1, sizeof(*app->stores));
+    app->stores[app->nstores++] = st;
+    pthread_mutex_unlock(&app->stores_lock);
+    return st;
+}
+
+/* ---- Webhook secrets ------------------------------------------------------------------- */
+
+struct secrets_acc {
+    struct loa_store *st;
+    char **v;
+    size_t n;
+};
+
+static int add_page_secret(const struct loa_page *p, void *ud)
+{
+    struct secrets_acc *a = ud;
+    if (!p->has_app_secret)
+        return 0;
+    char *s = NULL;
+    if (loa_store_page_secrets(a->st, p->page_id, NULL, &s) == 0 && s) {
+        a->v = loa_reallocarray(a->v, a->n + 1, sizeof(*a->v));
+        a->v[a->n++] = s;
+    }
+    return 0;
+}
+
+static void free_secrets(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sodium_memzero(v[i], strlen(v[i]));
+        loa_free(v[i]);
+    }
+    loa_free(v);
+}
+
+/* Reloads the Pages' app secrets; called with secrets_lock held. */
+static void reload_secrets(struct serve_app *app)
+{
+    struct loa_store *st = serve_store(app);
+    struct secrets_acc a = { .st = st };
+    if (*app->app_secret) {
+        a.v = loa_malloc(sizeof(*a.v));
+        a.v[a.n++] = loa_strdup(app->app_secret);
+    }
+    if (st)
+        loa_store_page_list(st, add_page_secret, &a);
+    free_secrets(app->secrets, app->nsecrets);
+    app->secrets = a.v;
+    app->nsecrets = a.n;
+    app->secrets_loaded_ms = loa_mono_ms();
+    atomic_store(&app->secrets_stale, false);
+}
+
+bool serve_signature_ok(struct serve_app *app, const char *header, const void *body, size_t len)
+{
+    pthread_mutex_lock(&app->secrets_lock);
+    if (atomic_load(&app->secrets_stale))
+        reload_secrets(app);
+    bool ok = loa__webhook_signature_ok(header, body, len, (const char *const *)app->secrets,
+                                        app->nsecrets);
+    /* A Page added with the CLI while we run: look again, at most every 2 s. */
+    if (!ok && header && loa_mono_ms() - app->secrets_loaded_ms > SECRETS_RELOAD_MS) {
+        reload_secrets(app);
+        ok = loa__webhook_signature_ok(header, body, len, (const char *const *)app->secrets,
+                                       app->nsecrets);
+    }
+    pthread_mutex_unlock(&app->secrets_lock);
+    return ok;
+}
+
+/* ---- Operations endpoints -------------------------------------------------------------- */
+
+void serve_healthz(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    (void)req;
+    struct serve_app *app = ctx;
+    if (!serve_store(app)) {
+        loa_http_error(resp, 503, NULL, "the store cannot be opened");
+        return;
+    }
+    loa_buf_printf(&resp->body, "{\"status\":\"ok\",\"version\":\"%s\",\"uptime_s\":%lld}",
+                   LOA_VERSION, (long long)((loa_now_ms() - app->started_ms) / 1000));
+}
+
+void serve_metrics(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    (void)req;
+    struct serve_app *app = ctx;
+    struct loa_buf *b = &resp->body;
+    resp->content_type = "text/plain; version=0.0.4";
+    loa_http_metrics_format(app->http, b);
+    loa_buf_puts(b, "# HELP loa_webhook_events_total New webhook events stored, by kind.\n"
+                    "# TYPE loa_webhook_events_total counter\n");
+    for (int k = 0; k < WH_KIND_COUNT; k++)
+        loa_buf_printf(b, "loa_webhook_events_total{kind=\"%s\"} %llu\n",
+                       loa__wh_kind_name((enum wh_kind)k),
+                       (unsigned long long)atomic_load(&app->wh_events[k]));
+    struct {
+        const char *name, *help;
+        _Atomic uint64_t *v;
+    } c[] = {
+        { "loa_webhook_batches_total", "Webhook POSTs stored and acknowledged.", &app->wh_batches },
+        { "loa_webhook_duplicates_total", "Redelivered events (already stored).",
+          &app->wh_duplicates },
+        { "loa_webhook_unknown_page_events_total", "Events for Pages loa does not know.",
+          &app->wh_unknown_page },
+        { "loa_webhook_bad_signature_total", "Webhook POSTs refused for their signature.",
+          &app->wh_bad_signature },
+        { "loa_webhook_malformed_total", "Webhook POSTs refused as malformed.",
+          &app->wh_malformed },
+        { "loa_webhook_store_errors_total", "Webhook batches that could not be stored.",
+          &app->wh_store_errors },
+        { "loa_profiles_fetched_total", "Profiles fetched and stored.", &app->profiles_fetched },
+        { "loa_profiles_failed_total", "Profile look-ups that failed.", &app->profiles_failed },
+        { "loa_profiles_dropped_total", "Profile look-ups dropped (queue full).",
+          &app->profiles_dropped },
+    };
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        loa_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", c[i].name, c[i].help,
+                       c[i].name, c[i].name, (unsigned long long)atomic_load(c[i].v));
+}
+
+void serve_openapi(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    (void)ctx;
+    (void)req;
+    loa_http_json(resp, 200, loa__openapi_json);
+}
+
+/* ---- API keys -------------------------------------------------------------------------- */
+
+static int auth(void *ctx, const char *key, enum loa_role *role_out, char *prefix_out)
+{
+    struct serve_app *app = ctx;
+    struct loa_store *st = serve_store(app);
+    if (!st)
+        return LOA_ESTORE;
+    struct loa_apikey k;
+    int rc = loa_store_apikey_verify(st, key, loa_now_ms(), &k);
+    if (rc < 0)
+        return LOA_EPERM;
+    *role_out = k.role;
+    snprintf(prefix_out, 32, "%s", k.prefix);
+    loa_apikey_release(&k);
+    return 0;
+}
+
+/* ---- Run ------------------------------------------------------------------------------- */
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return LOA_EIO;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return LOA_EIO;
+    return 0;
+}
+
+int loa_serve_run(const struct loa_serve_opts *o)
+{
+    const struct loa_config *cfg = o->config;
+    struct serve_app *app = loa_calloc(1, sizeof(*app));
+    app->cfg = cfg;
+    app->started_ms = loa_now_ms();
+    app->verify_token = loa_config_get(cfg, "webhook.verify_token");
+    app->app_secret = loa_config_get(cfg, "webhook.app_secret");
+    pthread_key_create(&app->store_key, NULL);
+    pthread_mutex_init(&app->stores_lock, NULL);
+    pthread_mutex_init(&app->secrets_lock, NULL);
+    int rc = 0;
+    struct loa_http_route table[NROUTES];
+    memcpy(table, routes, sizeof(table));
+
+    /* Block the stop signals before any thread starts, so every thread inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct loa_diags d;
+    loa_diags_init(&d, 20);
+    app->store_path = loa_strdup(loa_config_get(cfg, "store.path"));
+    app->store_opts.path = app->store_path;
+    app->store_opts.durable = loa_config_get_bool(cfg, "store.durable");
+    rc = loa_store_key_load(loa_config_get(cfg, "store.secret_key"),
+                            loa_config_get(cfg, "store.key_file"), app->store_path, false,
+                            app->store_opts.key, &d);
+    if (rc == 0 && !serve_store(app)) /* the main thread's connection migrates the schema */
+        rc = LOA_ESTORE;
+    if (rc < 0) {
+        loa_diags_print(&d, stderr, "loa serve: store");
+        goto out;
+    }
+    if (loa_rules_load(loa_config_get(cfg, "rules.file"), &app->rules, &d) < 0) {
+        LOA_WARN("serve", "rules file not loaded; /api/v1/rules/explain answers 503", "path=%s",
+                 loa_config_get(cfg, "rules.file"));
+        app->rules = NULL;
+    }
+    pthread_mutex_lock(&app->secrets_lock);
+    reload_secrets(app);
+    pthread_mutex_unlock(&app->secrets_lock);
+    if (!*app->verify_token)
+        LOA_WARN("serve", "webhook.verify_token is not set; the webhook handshake will fail", NULL);
+    if (app->nsecrets == 0)
+        LOA_WARN("serve",
+                 "no app secret (webhook.app_secret or a Page's); every webhook POST "
+                 "will be refused",
+                 NULL);
+    if (loa_config_get_bool(cfg, "webhook.profiles") &&
+        serve_profiles_start(app, &app->profiles) < 0)
+        LOA_WARN("serve", "profile worker not started; new subscribers keep empty profiles", NULL);
+
+    for (size_t i = 0; i < NROUTES; i++)
+        if (table[i].handler == serve_webhook_post)
+            table[i].body_limit = (size_t)loa_config_get_int(cfg, "webhook.body_limit");
+    struct loa_http_opts ho = {
+        .listen = loa_config_get(cfg, "http.listen"),
+        .threads = (unsigned)loa_config_get_int(cfg, "http.threads"),
+        .body_limit = (size_t)loa_config_get_int(cfg, "http.body_limit"),
+        .routes = table,
+        .nroutes = NROUTES,
+        .auth = auth,
+        .app = app,
+    };
+    if ((rc = loa_http_start(&ho, &app->http)) < 0)
+        goto out;
+    int port = loa_http_port(app->http);
+    LOA_INFO("serve", "listening", "listen=%s port=%d threads=%u durable=%s", ho.listen, port,
+             ho.threads, app->store_opts.durable ? "true" : "false");
+    if (o->port_file && write_port_file(o->port_file, port) < 0)
+        LOA_WARN("serve", "cannot write port file", "path=%s", o->port_file);
+
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
+    LOA_INFO("serve", "stopping", "signal=%s in_flight=%zu", sig == SIGTERM ? "TERM" : "INT",
+             loa_http_in_flight(app->http));
+    loa_http_quiesce(app->http);
+    int64_t deadline = loa_mono_ms() + DRAIN_MS;
+    while (loa_http_in_flight(app->http) > 0 && loa_mono_ms() < deadline) {
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+out:
+    loa_http_stop(app->http);
+    serve_profiles_stop(app->profiles);
+    for (size_t i = 0; i < app->nstores; i++)
+        loa_store_close(app->stores[i]);
+    loa_free(app->stores);
+    free_secrets(app->secrets, app->nsecrets);
+    loa_rules_free(app->rules);
+    loa_diags_release(&d);
+    pthread_key_delete(app->store_key);
+    pthread_mutex_destroy(&app->stores_lock);
+    pthread_mutex_destroy(&app->secrets_lock);
+    sodium_memzero(app->store_opts.key, sizeof(app->store_opts.key));
+    loa_free(app->store_path);
+    loa_free(app);
+    if (rc == 0)
+        LOA_INFO("serve", "stopped", NULL);
+    return rc;
+}

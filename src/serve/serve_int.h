@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/serve: the daemon's shared state and the handlers of the route table.
+ *
+ * Threading: struct serve_app is shared by every HTTP thread and the profile worker. Its
+ * fields are set before the server starts and then only read, except the counters (atomics),
+ * the secrets cache (secrets_lock) and the store registry (stores_lock). Each thread gets its
+ * own store connection through serve_store().
+ */
+#ifndef LOA_SERVE_SERVE_INT_H
+#define LOA_SERVE_SERVE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <loa/config.h>
+#include <loa/rules.h>
+#include <loa/store.h>
+
+#include "http/http.h"
+#include "serve/webhook.h"
+
+struct profile_worker;
+
+struct serve_app {
+    const struct loa_config *cfg;     /* borrowed */
+    struct loa_store_opts store_opts; /* path, key, durable: for each thread's connection */
+    char *store_path;                 /* owned copy behind store_opts.path */
+    struct loa_rules *rules;          /* NULL when the rules file failed to load */
+    const char *verify_token;         /* borrowed from cfg; "" = handshake refused */
+    const char *app_secret;           /* borrowed from cfg; "" = only Pages' secrets */
+    int64_t started_ms;
+
+    pthread_key_t store_key;     /* this thread's struct loa_store */
+    pthread_mutex_t stores_lock; /* guards stores/nstores */
+    struct loa_store **stores;   /* every connection opened, closed at exit */
+    size_t nstores;
+
+    pthread_mutex_t secrets_lock; /* guards the three below */
+    char **secrets;               /* app secrets of the stored Pages (+ configured) */
+    size_t nsecrets;
+    int64_t secrets_loaded_ms; /* monotonic */
+    atomic_bool secrets_stale; /* a Page changed: reload before the next check */
+
+    struct profile_worker *profiles; /* NULL when disabled */
+    struct loa_http_server *http;
+
+    /* Counters for /metrics. */
+    _Atomic uint64_t wh_events[WH_KIND_COUNT]; /* new events stored, by kind */
+    _Atomic uint64_t wh_duplicates;
+    _Atomic uint64_t wh_unknown_page;
+    _Atomic uint64_t wh_batches;
+    _Atomic uint64_t wh_bad_signature;
+    _Atomic uint64_t wh_malformed;
+    _Atomic uint64_t wh_store_errors;
+    _Atomic uint64_t profiles_fetched;
+    _Atomic uint64_t profiles_failed;
+    _Atomic uint64_t profiles_dropped;
+};
+
+/** This thread's store connection (opened on first use); NULL when it cannot be opened. */
+struct loa_store *serve_store(struct serve_app *app);
+
+/** Checks a webhook signature against the known secrets, reloading them once when stale. */
+bool serve_signature_ok(struct serve_app *app, const char *header, const void *body, size_t len);
+
+/* Profile worker (profile.c). */
+int serve_profiles_start(struct serve_app *app, struct profile_worker **out);
+/** Queues a look-up; never blocks (drops and counts when the queue is full). */
+void serve_profiles_enqueue(struct profile_worker *w, int64_t subscriber_id);
+void serve_profiles_stop(struct profile_worker *w);
+
+/* Handlers (webhook.c, api_*.c). */
+void serve_webhook_verify(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void serve_webhook_post(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void serve_healthz(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void serve_metrics(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void serve_openapi(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_pages_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_pages_create(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_pages_get(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_pages_update(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_subscribers_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_subscribers_get(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_subscribers_update(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_subscribers_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_tags_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_tags_rename(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_tags_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_conversations_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_conversations_messages(void *app, const struct loa_http_req *req,
+                                struct loa_http_resp *resp);
+void api_rules_explain(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+
+/* Helpers shared by the handlers (api_common.c). jansson stays inside src/serve. */
+struct json_t;
+/** The request body as a JSON object, or NULL with a 400 already set. Caller decrefs. */
+struct json_t *api_body(const struct loa_http_req *req, struct loa_http_resp *resp);
+/** Sets status and the JSON body; steals o. */
+void api_reply(struct loa_http_resp *resp, int status, struct json_t *o);
+/** Maps a store/loa error to an HTTP error (the only such mapping): 404, 409, 400, 503, 500. */
+void api_fail(struct loa_http_resp *resp, int rc, const char *field, const char *what);
+/** This thread's store or NULL with 503 set. */
+struct loa_store *api_store(struct serve_app *app, struct loa_http_resp *resp);
+/** ISO 8601 string of ms, or JSON null for 0. New reference. */
+struct json_t *api_time(int64_t ms);
+/** Parses a whole positive number; false when it is not one. */
+bool api_parse_id(const char *s, int64_t *out);
+/** Finds the Page of the path's first parameter; false with 404/503 set. */
+bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,
+              struct loa_page *out);
+
+#endif /* LOA_SERVE_SERVE_INT_H */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The webhook endpoints. GET answers Meta's verification handshake. POST checks the signature
+ * on the raw body, parses, applies the batch in one transaction and answers 200 only after
+ * the commit (so an acknowledged event is on disk; with store.durable it is fsynced too), then
+ * hands new subscribers to the profile worker.
+ *
+ * Which app secret: the signature is checked before the body is trusted, so the Page named in
+ * the body cannot choose the secret. loa accepts a signature made with the configured
+ * webhook.app_secret or with the app secret of any stored Page (one app usually serves every
+ * Page of an install; an agency may run several apps). See serve_signature_ok().
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include <loa/alloc.h>
+#include <loa/clock.h>
+#include <loa/err.h>
+#include <loa/log.h>
+
+#include "serve/serve_int.h"
+
+#define BUSY_RETRIES 5
+
+void serve_webhook_verify(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct serve_app *app = ctx;
+    const char *mode = loa_http_query(req, "hub.mode");
+    const char *token = loa_http_query(req, "hub.verify_token");
+    const char *challenge = loa_http_query(req, "hub.challenge");
+    const char *want = app->verify_token;
+    size_t wl = strlen(want);
+    bool ok = mode && strcmp(mode, "subscribe") == 0 && token && challenge && wl > 0 &&
+              strlen(token) == wl && sodium_memcmp(token, want, wl) == 0;
+    if (!ok) {
+        LOA_WARN("webhook", "verification refused",
+                 "mode_ok=%s token_present=%s challenge_present=%s configured=%s",
+                 mode && strcmp(mode, "subscribe") == 0 ? "true" : "false",
+                 token ? "true" : "false", challenge ? "true" : "false", wl ? "true" : "false");
+        loa_http_error(resp, 403, "hub.verify_token",
+                       "the verification request does not match the configured verify token");
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "text/plain";
+    loa_buf_puts(&resp->body, challenge);
+}
+
+void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct serve_app *app = ctx;
+    const char *sig = loa_http_header(req, "X-Hub-Signature-256");
+    if (!serve_signature_ok(app, sig, req->body, req->body_len)) {
+        atomic_fetch_add(&app->wh_bad_signature, 1);
+        LOA_WARN("webhook", "signature refused", "present=%s bytes=%zu", sig ? "true" : "false",
+                 req->body_len);
+        loa_http_error(resp, 403, "X-Hub-Signature-256",
+                       sig ? "the signature does not match the body"
+                           : "the X-Hub-Signature-256 header is missing");
+        return;
+    }
+    struct loa_diags d;
+    loa_diags_init(&d, 1);
+    struct wh_batch batch;
+    int rc = loa__wh_parse(req->body, req->body_len, &batch, &d);
+    if (rc < 0) {
+        atomic_fetch_add(&app->wh_malformed, 1);
+        const struct loa_diag *g = d.count ? &d.items[0] : NULL;
+        if (g && g->line)
+            loa_http_error(resp, 400, g->where[0] ? g->where : "body", "%s (line %ld column %ld)",
+                           g->reason, g->line, g->column);
+        else
+            loa_http_error(resp, 400, g && g->where[0] ? g->where : "body", "%s",
+                           g ? g->reason : "malformed webhook");
+        goto out;
+    }
+    struct loa_store *st = api_store(app, resp);
+    if (!st)
+        goto out;
+    struct wh_result res;
+    for (int attempt = 0; attempt < BUSY_RETRIES; attempt++) {
+        rc = loa__wh_apply(st, &batch, &res);
+        if (rc != LOA_EBUSY)
+            break;
+    }
+    if (rc < 0) {
+        atomic_fetch_add(&app->wh_store_errors, 1);
+        /* Not acknowledged: Meta delivers it again. */
+        loa_http_error(resp, 503, NULL, "the batch could not be stored; it will be redelivered");
+        goto out;
+    }
+    atomic_fetch_add(&app->wh_batches, 1);
+    atomic_fetch_add(&app->wh_duplicates, res.duplicates);
+    atomic_fetch_add(&app->wh_unknown_page, res.unknown_page);
+    for (int k = 0; k < WH_KIND_COUNT; k++)
+        if (res.by_kind[k])
+            atomic_fetch_add(&app->wh_events[k], res.by_kind[k]);
+    if (app->profiles)
+        for (size_t i = 0; i < res.nnew; i++)
+            serve_profiles_enqueue(app->profiles, res.new_subscribers[i]);
+    if (res.unknown_page)
+        LOA_WARN("webhook", "events for unknown pages kept raw only", "events=%zu",
+                 res.unknown_page);
+    resp->status = 200;
+    loa_buf_printf(&resp->body, "{\"stored\":%zu,\"duplicates\":%zu,\"new_subscribers\":%zu}",
+                   res.stored, res.duplicates, res.nnew);
+    loa_free(res.new_subscribers);
+out:
+    loa__wh_batch_release(&batch);
+    loa_diags_release(&d);
+}

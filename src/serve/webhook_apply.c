@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The effects of a parsed webhook batch on the store, all in one transaction:
+ *
+ *   - every event is kept raw (webhook_events), keyed for de-duplication; an event whose key is
+ *     already stored is a redelivery and has no further effect;
+ *   - the person becomes a subscriber the first time any event names them (first_seen_at);
+ *   - actions that open the standard window (messenger-platform.md §4.1: message, postback,
+ *     referral, reaction; not opt-ins, deliveries, reads or echoes) move the last interaction;
+ *     an ad referral is remembered so the next message gets the click-to-Messenger window;
+ *   - messages and echoes are stored in their conversation, postbacks too (title and payload);
+ *   - deliveries and reads move watermarks; reactions mark the message; notification opt-ins
+ *     store or update the topic token (STOP/RESUME);
+ *   - events for a Page loa does not know are kept raw only.
+ *
+ * The interaction kinds written are the rules module's action names (loa_rules_action_parse).
+ */
+#include <string.h>
+
+#include <loa/alloc.h>
+#include <loa/err.h>
+#include <loa/log.h>
+
+#include "serve/webhook.h"
+
+#define PAGE_CACHE 8
+
+struct page_cache {
+    const char *page_id[PAGE_CACHE];
+    int64_t ref[PAGE_CACHE]; /* 0 = unknown Page */
+    size_t n;
+};
+
+static int page_ref(struct loa_store *st, struct page_cache *c, const char *page_id, int64_t *out)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->page_id[i], page_id) == 0) {
+            *out = c->ref[i];
+            return 0;
+        }
+    struct loa_page p;
+    int rc = loa_store_page_get(st, page_id, &p);
+    if (rc < 0 && rc != LOA_ENOENT)
+        return rc;
+    *out = rc == 0 ? p.id : 0;
+    if (rc == 0)
+        loa_page_release(&p);
+    if (c->n < PAGE_CACHE) {
+        c->page_id[c->n] = page_id;
+        c->ref[c->n++] = *out;
+    }
+    return 0;
+}
+
+/* The window-opening kind of an event (a rules action name), or NULL when it opens none. */
+static const char *window_kind(const struct wh_event *e)
+{
+    switch (e->kind) {
+    case WH_MESSAGE:
+        return e->quick_reply ? "quick_reply" : "message";
+    case WH_POSTBACK:
+        /* A postback with a referral starts a new thread: Get Started. */
+        return e->ref_source != WH_REF_NONE ? "get_started" : "postback";
+    case WH_REFERRAL:
+        return e->ref_source == WH_REF_ADS         ? "referral_ad"
+               : e->ref_source == WH_REF_SHORTLINK ? "referral_mme"
+               : e->ref_source == WH_REF_PLUGIN    ? "referral_plugin"
+                                                   : "referral";
+    case WH_REACTION:
+        return e->unreact ? NULL : "reaction";
+    case WH_OPTIN:
+        /* Plugin opt-ins (Send to Messenger, checkbox) start a conversation; topic opt-ins
+           do not open the window. */
+        return e->ntoken ? NULL : "referral_plugin";
+    default:
+        return NULL;
+    }
+}
+
+static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref,
+                     struct wh_result *res, size_t *cap)
+{
+    int rc = 0;
+    if (e->psid && *e->psid) {
+        const char *kind = window_kind(e);
+        struct loa_touch t = {
+            .page_ref = ref,
+            .psid = e->psid,
+            .at = e->at,
+            .kind = kind,
+            .opens_window = kind != NULL,
+            .ad_referral = e->ref_source == WH_REF_ADS && e->kind != WH_ECHO,
+            .is_message = e->kind == WH_MESSAGE,
+        };
+        bool created = false;
+        int64_t id = 0;
+        if ((rc = loa_store_subscriber_touch(st, &t, &created, &id)) < 0)
+            return rc;
+        if (created) {
+            if (res->nnew == *cap) {
+                *cap = *cap ? *cap * 2 : 16;
+                res->new_subscribers =
+                    loa_reallocarray(res->new_subscribers, *cap, sizeof(int64_t));
+            }
+            res->new_subscribers[res->nnew++] = id;
+        }
+    }
+    switch (e->kind) {
+    case WH_MESSAGE:
+    case WH_ECHO:
+    case WH_POSTBACK: {
+        if (!e->mid || !e->psid)
+            break;
+        struct loa_message m = {
+            .page_ref = ref,
+            .psid = (char *)(uintptr_t)e->psid,
+            .mid = (char *)(uintptr_t)e->mid,
+            .direction = e->kind == WH_ECHO ? LOA_DIR_OUT : LOA_DIR_IN,
+            .text = (char *)(uintptr_t)e->text,
+            .quick_reply = (char *)(uintptr_t)e->quick_reply,
+            .attachments = e->attachments,
+            .app_id = (char *)(uintptr_t)e->app_id,
+            .metadata = (char *)(uintptr_t)e->metadata,
+            .sent_at = e->at,
+        };
+        rc = loa_store_message_record(st, &m, NULL);
+        break;
+    }
+    case WH_DELIVERY:
+        if (e->psid)
+            rc =
+                loa_store_conversation_delivered(st, ref, e->psid, e->watermark, e->mids, e->nmids);
+        break;
+    case WH_READ:
+        if (e->psid && e->watermark > 0)
+            rc = loa_store_conversation_read(st, ref, e->psid, e->watermark);
+        break;
+    case WH_REACTION:
+        if (e->reaction_mid)
+            rc = loa_store_message_react(st, e->reaction_mid,
+                                         e->unreact ? NULL : (e->reaction ? e->reaction : "other"),
+                                         NULL);
+        break;
+    case WH_OPTIN:
+        if (e->ntoken && e->psid) {
+            struct loa_ntoken_input in = {
+                .page_ref = ref,
+                .psid = e->psid,
+                .token = e->token,
+                .title = e->title,
+                .payload = e->optin_payload,
+                .frequency = e->frequency,
+                .timezone = e->timezone,
+                .expires_at = e->token_expiry,
+                .user_token_status = e->user_token_status,
+                .stop = e->stop,
+                .at = e->at,
+            };
+            rc = loa_store_ntoken_apply(st, &in);
+        }
+        break;
+    default:
+        break;
+    }
+    return rc;
+}
+
+int loa__wh_apply(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    int rc = loa_store_begin(st);
+    if (rc < 0)
+        return rc;
+    struct page_cache pages = { .n = 0 };
+    size_t cap = 0;
+    for (size_t i = 0; i < b->count && rc == 0; i++) {
+        const struct wh_event *e = &b->events[i];
+        const char *kind =
+            e->kind == WH_UNKNOWN && e->raw_kind ? e->raw_kind : loa__wh_kind_name(e->kind);
+        struct loa_event_input in = {
+            .key = e->key,
+            .kind = e->kind == WH_UNKNOWN ? "unknown" : kind,
+            .page_id = e->page_id,
+            .psid = e->psid,
+            .at = e->at,
+            .payload = e->payload,
+        };
+        bool inserted = false;
+        if ((rc = loa_store_event_record(st, &in, &inserted)) < 0)
+            break;
+        if (!inserted) {
+            res->duplicates++;
+            continue;
+        }
+        res->stored++;
+        res->by_kind[e->kind]++;
+        if (e->kind == WH_UNKNOWN)
+            continue;
+        int64_t ref = 0;
+        if ((rc = page_ref(st, &pages, e->page_id, &ref)) < 0)
+            break;
+        if (!ref) {
+            res->unknown_page++;
+            continue;
+        }
+        rc = apply_one(st, e, ref, res, &cap);
+    }
+    if (rc == 0)
+        rc = loa_store_commit(st);
+    if (rc < 0) {
+        loa_store_rollback(st);
+        LOA_FREE(res->new_subscribers);
+        size_t keep_dups = 0;
+        memset(res, 0, sizeof(*res));
+        res->duplicates = keep_dups;
+    }
+    return rc;
+}

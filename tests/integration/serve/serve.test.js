@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// `loa serve` as a user drives it: the webhook (handshake, signature, limits, every event kind,
+// redelivery) and the REST API (pages, subscribers, tags, conversations, rules explain), API
+// keys and roles, errors as JSON, OpenAPI, metrics, and a clean stop on SIGTERM.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const S = require('./support.js');
+
+const PAGE = '1111';
+
+test('loa serve: webhook and REST API', async (t) => {
+  const s = S.makeStore();
+  const d = await S.serve(s);
+  const api = (method, p, opts = {}) => S.request(d.url, method, p, { key: s.admin, ...opts });
+  try {
+    await t.test('health, openapi, unknown routes', async () => {
+      let r = await S.request(d.url, 'GET', '/healthz');
+      assert.equal(r.status, 200);
+      assert.equal(r.json.status, 'ok');
+      r = await S.request(d.url, 'GET', '/api/v1/openapi.json');
+      assert.equal(r.status, 200);
+      const source = process.env.LOA_SOURCE_DIR || path.join(__dirname, '..', '..', '..');
+      assert.deepEqual(r.json, JSON.parse(fs.readFileSync(path.join(source, 'docs', 'openapi.json'))));
+      r = await api('GET', '/api/v1/nothing');
+      assert.equal(r.status, 404);
+      assert.equal(r.json.error.status, 404);
+      r = await api('PUT', '/api/v1/pages');
+      assert.equal(r.status, 405);
+    });
+
+    await t.test('verification handshake', async () => {
+      let r = await S.request(d.url, 'GET', `/webhook?hub.mode=subscribe&hub.verify_token=${S.VERIFY}&hub.challenge=1158201444`);
+      assert.equal(r.status, 200);
+      assert.equal(r.text, '1158201444');
+      for (const q of [
+        `hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1`,
+        `hub.mode=unsubscribe&hub.verify_token=${S.VERIFY}&hub.challenge=1`,
+        `hub.mode=subscribe&hub.challenge=1`,
+        `hub.mode=subscribe&hub.verify_token=${S.VERIFY}`,
+      ]) {
+        r = await S.request(d.url, 'GET', `/webhook?${q}`);
+        assert.equal(r.status, 403, q);
+      }
+      assert.doesNotMatch(d.log(), new RegExp(S.VERIFY));
+    });
+
+    await t.test('API keys and roles', async () => {
+      let r = await S.request(d.url, 'GET', '/api/v1/pages');
+      assert.equal(r.status, 401);
+      assert.equal(r.json.error.field, 'Authorization');
+      r = await S.request(d.url, 'GET', '/api/v1/pages', { key: 'loa_000000000000_' + 'x'.repeat(43) });
+      assert.equal(r.status, 401);
+      r = await S.request(d.url, 'GET', '/api/v1/pages', { key: s.admin.slice(0, -1) + (s.admin.endsWith('A') ? 'B' : 'A') });
+      assert.equal(r.status, 401);
+      // staff may read but not add a Page (it carries a token)
+      r = await S.request(d.url, 'GET', '/api/v1/pages', { key: s.staff });
+      assert.equal(r.status, 200);
+      r = await S.request(d.url, 'POST', '/api/v1/pages', { key: s.staff, body: { id: '5', access_token: 'x' } });
+      assert.equal(r.status, 403);
+      // a revoked key stops working
+      const extra = s.run('apikey', 'create', '--role', 'admin');
+      r = await S.request(d.url, 'GET', '/api/v1/pages', { key: extra });
+      assert.equal(r.status, 200);
+      s.run('apikey', 'revoke', extra.split('_').slice(0, 2).join('_'));
+      r = await S.request(d.url, 'GET', '/api/v1/pages', { key: extra });
+      assert.equal(r.status, 401);
+      // keys never reach the log
+      assert.doesNotMatch(d.log(), new RegExp(s.admin.split('_')[2]));
+    });
+
+    await t.test('pages', async () => {
+      let r = await api('POST', '/api/v1/pages', {
+        body: { id: PAGE, name: 'Shop', access_token: 'PAGE-TOKEN-SECRET', app_secret: 'page-secret', timezone: 'Asia/Ho_Chi_Minh' },
+      });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.has_access_token, true);
+      assert.doesNotMatch(r.text, /PAGE-TOKEN-SECRET/);
+      r = await api('POST', '/api/v1/pages', { body: { id: PAGE, access_token: 'x' } });
+      assert.equal(r.status, 409);
+      r = await api('PATCH', `/api/v1/pages/${PAGE}`, { body: { daily_cap: 300, plan_quota: 1000, send_rate: 50, timezone: 'Europe/Paris' } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.daily_cap, 300);
+      assert.equal(r.json.send_rate, 50);
+      assert.equal(r.json.timezone, 'Europe/Paris');
+      r = await S.request(d.url, 'PATCH', `/api/v1/pages/${PAGE}`, { key: s.staff, body: { daily_cap: 400 } });
+      assert.equal(r.status, 200);
+      r = await S.request(d.url, 'PATCH', `/api/v1/pages/${PAGE}`, { key: s.staff, body: { access_token: 'new' } });
+      assert.equal(r.status, 403);
+      r = await api('GET', `/api/v1/pages/${PAGE}`);
+      assert.equal(r.json.daily_cap, 400);
+      r = await api('GET', '/api/v1/pages/999');
+      assert.equal(r.status, 404);
+      for (const [body, field] of [
+        [{ daily_cap: 0 }, 'daily_cap'],
+        [{ daily_cap: 'x' }, 'daily_cap'],
+        [{ timezone: 'Mars/Olympus' }, 'timezone'],
+        [{ timezone: '../../etc/passwd' }, 'timezone'],
+        [{ colour: 'red' }, 'colour'],
+        [{ id: '5' }, 'id'],
+      ]) {
+        r = await api('PATCH', `/api/v1/pages/${PAGE}`, { body });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.equal(r.json.error.field, field);
+      }
+      r = await api('POST', '/api/v1/pages', { body: { id: 'abc', access_token: 't' } });
+      assert.equal(r.json.error.field, 'id');
+      r = await api('POST', '/api/v1/pages', { body: { id: '77' } });
+      assert.equal(r.json.error.field, 'access_token');
+    });
+
+    await t.test('webhook: signature, limits, malformed', async () => {
+      const body = JSON.stringify(S.envelope(PAGE, [S.message(PAGE, 'u-sig', 'm_sig', 'x')]));
+      let r = await S.request(d.url, 'POST', '/webhook', { body });
+      assert.equal(r.status, 403);
+      r = await S.request(d.url, 'POST', '/webhook', { body, headers: { 'X-Hub-Signature-256': S.sign(body, 'wrong') } });
+      assert.equal(r.status, 403);
+      r = await S.request(d.url, 'POST', '/webhook', { body, headers: { 'X-Hub-Signature-256': S.sign(body + ' ') } });
+      assert.equal(r.status, 403);
+      // the Page's own app secret is accepted too
+      r = await S.postWebhook(d.url, S.envelope(PAGE, [S.message(PAGE, 'u-pagesecret', 'm_ps', 'x')]), 'page-secret');
+      assert.equal(r.status, 200, r.text);
+      // nothing was stored for the refused ones
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=u-sig`);
+      assert.equal(r.json.data.length, 0);
+      // over 1 MiB: 413, even when signed
+      const big = JSON.stringify({ object: 'page', entry: [], pad: 'x'.repeat(1024 * 1024) });
+      r = await S.request(d.url, 'POST', '/webhook', { body: big, headers: { 'X-Hub-Signature-256': S.sign(big) } });
+      assert.equal(r.status, 413);
+      // malformed JSON and a bad envelope: 400 with a JSON error
+      r = await S.postWebhook(d.url, '{"object":"page","entry":[');
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.status, 400);
+      r = await S.postWebhook(d.url, '{"object":"page","entry":{}}');
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'entry');
+    });
+
+    await t.test('webhook: every event kind, redelivery changes nothing', async () => {
+      const t0 = Date.UTC(2026, 0, 1);
+      const from = (psid, ts) => ({ sender: { id: psid }, recipient: { id: PAGE }, timestamp: ts });
+      const batch = S.envelope(PAGE, [
+        { ...from('u1', t0 + 1), message: { mid: 'm_1', text: 'hello', quick_reply: { payload: 'QR1' } } },
+        { ...from('u1', t0 + 2), message: { mid: 'm_2', attachments: [{ type: 'image', payload: { url: 'https://x/y.jpg' } }] } },
+        { sender: { id: PAGE }, recipient: { id: 'u1' }, timestamp: t0 + 3, message: { is_echo: true, app_id: 1517776481860111, metadata: 'campaign:9', mid: 'm_echo', text: 'promo' } },
+        { ...from('u2', t0 + 4), postback: { mid: 'm_pb', title: 'Get Started', payload: 'GET_STARTED', referral: { ref: 'r', source: 'SHORTLINK', type: 'OPEN_THREAD' } } },
+        { ...from('u3', t0 + 5), referral: { ref: 'ad', ad_id: '123', source: 'ADS', type: 'OPEN_THREAD' } },
+        { ...from('u3', t0 + 6), message: { mid: 'm_ad', text: 'price?' } },
+        { ...from('u1', t0 + 7), optin: { type: 'notification_messages', payload: 'p', notification_messages_token: 'NTOKEN-X', notification_messages_frequency: 'DAILY', notification_messages_timezone: 'UTC', token_expiry_timestamp: 1800000000, user_token_status: 'NOT_REFRESHED', title: 'Deals' } },
+        { ...from('u1', t0 + 8), delivery: { mids: ['m_echo'], watermark: t0 + 8 } },
+        { ...from('u1', t0 + 9), read: { watermark: t0 + 9 } },
+        { ...from('u1', t0 + 10), reaction: { reaction: 'love', emoji: '❤', action: 'react', mid: 'm_echo' } },
+        { ...from('u1', t0 + 11), message_edit: { mid: 'm_1', text: 'hello!' } },
+      ]);
+      let r = await S.postWebhook(d.url, batch);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.stored, 11);
+      r = await S.postWebhook(d.url, batch);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json, { stored: 0, duplicates: 11, new_subscribers: 0 });
+
+      r = await api('GET', `/api/v1/pages/${PAGE}/conversations/u1/messages`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json.data.map((m) => [m.mid, m.direction]), [['m_1', 'in'], ['m_2', 'in'], ['m_echo', 'out']]);
+      const echo = r.json.data[2];
+      assert.equal(echo.metadata, 'campaign:9');
+      assert.ok(echo.delivered_at && echo.read_at);
+      assert.equal(echo.reaction, 'love');
+      assert.equal(r.json.data[0].quick_reply_payload, 'QR1');
+
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=u3`);
+      const u3 = r.json.data[0];
+      assert.equal(u3.last_interaction_kind, 'message');
+      assert.equal(u3.first_after_ctm_ad, true);
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=u2`);
+      assert.equal(r.json.data[0].last_interaction_kind, 'get_started');
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=u1`);
+      const u1 = r.json.data.find((x) => x.psid === 'u1');
+      assert.equal(u1.last_interaction_kind, 'reaction');
+      r = await api('GET', `/api/v1/subscribers/${u1.id}`);
+      assert.equal(r.json.notification_tokens.length, 1);
+      assert.equal(r.json.notification_tokens[0].title, 'Deals');
+      assert.doesNotMatch(r.text, /NTOKEN-X/);
+
+      r = await api('GET', `/api/v1/pages/${PAGE}/conversations?limit=2`);
+      assert.equal(r.json.data.length, 2);
+      assert.ok(r.json.next_cursor);
+      const next = await api('GET', `/api/v1/pages/${PAGE}/conversations?limit=2&cursor=${encodeURIComponent(r.json.next_cursor)}`);
+      assert.ok(next.json.data.length >= 1);
+      const seen = new Set([...r.json.data, ...next.json.data].map((c) => c.psid));
+      assert.equal(seen.size, r.json.data.length + next.json.data.length);
+
+      r = await S.request(d.url, 'GET', '/metrics');
+      assert.match(r.text, /loa_webhook_events_total\{kind="message"\} \d+/);
+      assert.match(r.text, /loa_webhook_events_total\{kind="unknown"\} 1/);
+      assert.match(r.text, /loa_webhook_duplicates_total 11/);
+      assert.match(r.text, /loa_http_requests_total\{route="\/webhook",method="POST",status="403"\} 3/);
+    });
+
+    await t.test('subscribers: filters, pagination, tags, attributes, delete', async () => {
+      const items = [];
+      for (let i = 0; i < 7; i++) items.push(S.message(PAGE, `p${i}`, `m_p${i}`, `hi ${i}`));
+      assert.equal((await S.postWebhook(d.url, S.envelope(PAGE, items))).status, 200);
+      let r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?limit=3`);
+      assert.equal(r.json.data.length, 3);
+      const ids = r.json.data.map((x) => x.id);
+      let cursor = r.json.next_cursor;
+      while (cursor) {
+        r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?limit=3&cursor=${cursor}`);
+        ids.push(...r.json.data.map((x) => x.id));
+        cursor = r.json.next_cursor;
+      }
+      assert.equal(new Set(ids).size, ids.length);
+      assert.ok(ids.length >= 11);
+      const id = ids[ids.length - 1];
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { tags: { add: ['vip', 'hà nội'] }, attrs: { size: 'M', city: 'HN' } } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.tags.sort(), ['hà nội', 'vip']);
+      assert.deepEqual(r.json.attrs, { city: 'HN', size: 'M' });
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { tags: { remove: ['hà nội'] }, attrs: { size: null } } });
+      assert.deepEqual(r.json.tags, ['vip']);
+      assert.deepEqual(r.json.attrs, { city: 'HN' });
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=vip`);
+      assert.deepEqual(r.json.data.map((x) => x.id), [id]);
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?has_phone=true`);
+      assert.equal(r.json.data.length, 0);
+      r = await api('GET', `/api/v1/pages/${PAGE}/tags`);
+      assert.deepEqual(r.json.data.find((x) => x.name === 'vip'), { name: 'vip', subscribers: 1 });
+      r = await api('PATCH', `/api/v1/pages/${PAGE}/tags/vip`, { body: { name: 'gold' } });
+      assert.equal(r.status, 200);
+      r = await api('PATCH', `/api/v1/pages/${PAGE}/tags/nope`, { body: { name: 'x' } });
+      assert.equal(r.status, 404);
+      r = await api('DELETE', `/api/v1/pages/${PAGE}/tags/gold`);
+      assert.equal(r.status, 204);
+      for (const [body, field] of [
+        [{ tags: { add: ['a,b'] } }, 'tags.add[0]'],
+        [{ tags: { put: [] } }, 'tags.put'],
+        [{ attrs: [1] }, 'attrs'],
+        [{ name: 'x' }, 'name'],
+      ]) {
+        r = await api('PATCH', `/api/v1/subscribers/${id}`, { body });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.equal(r.json.error.field, field);
+      }
+      r = await api('DELETE', `/api/v1/subscribers/${id}`);
+      assert.equal(r.status, 204);
+      r = await api('GET', `/api/v1/subscribers/${id}`);
+      assert.equal(r.status, 404);
+      for (const q of ['limit=0', 'limit=x', 'limit=501', 'cursor=abc', 'has_phone=maybe']) {
+        r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?${q}`);
+        assert.equal(r.status, 400, q);
+      }
+    });
+
+    await t.test('rules explain', async () => {
+      let r = await api('POST', '/api/v1/rules/explain', {
+        body: { at: '2026-05-01T10:00Z', last_interaction: '2026-04-29T10:00Z', kind: 'message', purpose: 'promotional' },
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.allowed, false);
+      r = await api('POST', '/api/v1/rules/explain', {
+        body: { at: '2026-05-01T10:00Z', last_interaction: '2026-05-01T09:00Z', kind: 'message', purpose: 'promotional' },
+      });
+      assert.equal(r.json.allowed, true);
+      r = await api('POST', '/api/v1/rules/explain', { body: { at: 'soon' } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'at');
+      r = await api('POST', '/api/v1/rules/explain', { body: { route: 'carrier-pigeon' } });
+      assert.equal(r.json.error.field, 'route');
+    });
+
+    await t.test('bad input never gets a 500', async () => {
+      const bodies = ['', 'null', '[]', '{', '{"a":1,"a":2}', '"x"', '{"id":null}', '{"tags":{"add":[null]}}', '\u0000'];
+      const targets = [
+        ['POST', '/api/v1/pages'], ['PATCH', `/api/v1/pages/${PAGE}`], ['PATCH', '/api/v1/subscribers/1'],
+        ['PATCH', `/api/v1/pages/${PAGE}/tags/x`], ['POST', '/api/v1/rules/explain'],
+        ['GET', '/api/v1/subscribers/-1'], ['GET', '/api/v1/subscribers/99999999999999999999'],
+        ['GET', `/api/v1/pages/${PAGE}/conversations?cursor=1`], ['GET', `/api/v1/pages/${PAGE}/conversations?cursor=x:`],
+      ];
+      for (const [m, p] of targets) {
+        for (const b of bodies) {
+          const r = await api(m, p, m === 'GET' ? {} : { body: b });
+          assert.ok(r.status >= 400 && r.status < 500, `${m} ${p} ${JSON.stringify(b)} -> ${r.status}`);
+          assert.equal(typeof r.json.error.reason, 'string');
+        }
+      }
+      const big = '{"name":"' + 'x'.repeat(1024 * 1024 + 10) + '"}';
+      const r = await api('POST', '/api/v1/pages', { body: big });
+      assert.equal(r.status, 413);
+    });
+
+    await t.test('log lines carry method, route, status and duration', () => {
+      assert.match(d.log(), /sub=http msg="request" method=GET route=\/api\/v1\/pages\/\{page_id\}\/subscribers status=200 ms=\d/);
+      assert.doesNotMatch(d.log(), /PAGE-TOKEN-SECRET|page-secret|NTOKEN-X|app-secret-1/);
+    });
+  } finally {
+    const r = await d.stop();
+    assert.equal(r.code, 0, d.log());
+    S.cleanup(s);
+  }
+});
