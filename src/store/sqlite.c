@@ -558,7 +558,7 @@ void loa_subscriber_release(struct loa_subscriber *s)
     LOA_FREE(s->attrs);
 }
 
-static void read_subscriber(sqlite3_stmt *s, struct loa_subscriber *o)
+void loa__read_subscriber(sqlite3_stmt *s, struct loa_subscriber *o)
 {
     o->id = sqlite3_column_int64(s, 0);
     o->page_ref = sqlite3_column_int64(s, 1);
@@ -598,7 +598,7 @@ static int find_subscriber(struct loa_store *st, enum stmt_id id, int64_t page_r
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
-        read_subscriber(s, out);
+        loa__read_subscriber(s, out);
         sqlite3_reset(s);
         return 1;
     }
@@ -799,7 +799,7 @@ int loa_store_subscriber_list(struct loa_store *st, const struct loa_subscriber_
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct loa_subscriber sub;
-        read_subscriber(s, &sub);
+        loa__read_subscriber(s, &sub);
         int stop = fn(&sub, ud);
         loa_subscriber_release(&sub);
         if (stop)

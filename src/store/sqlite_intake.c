@@ -291,33 +291,6 @@ int loa_store_subscriber_touch(struct loa_store *st, const struct loa_touch *t, 
     return rc;
 }
 
-static void read_sub(sqlite3_stmt *s, struct loa_subscriber *o)
-{
-    o->id = sqlite3_column_int64(s, 0);
-    o->page_ref = sqlite3_column_int64(s, 1);
-    o->psid = loa__col_dup(s, 2);
-    o->first_name = loa__col_dup(s, 3);
-    o->last_name = loa__col_dup(s, 4);
-    o->gender = loa__col_dup(s, 5);
-    o->locale = loa__col_dup(s, 6);
-    o->utc_offset_min = sqlite3_column_type(s, 7) == SQLITE_NULL
-                            ? LOA_UTC_OFFSET_UNKNOWN
-                            : (int32_t)sqlite3_column_int(s, 7);
-    o->phone = loa__col_dup(s, 8);
-    o->email = loa__col_dup(s, 9);
-    o->first_seen_at = sqlite3_column_int64(s, 10);
-    o->last_interaction_at = sqlite3_column_int64(s, 11);
-    o->last_interaction_kind = loa__col_dup(s, 12);
-    o->unreachable = sqlite3_column_int(s, 13) != 0;
-    o->unreachable_reason = loa__col_dup(s, 14);
-    o->attrs = loa__col_dup(s, 15);
-    o->created_at = sqlite3_column_int64(s, 16);
-    o->updated_at = sqlite3_column_int64(s, 17);
-    o->ad_referral_at = sqlite3_column_int64(s, 18);
-    o->first_after_ctm_ad = sqlite3_column_int(s, 19) != 0;
-    o->profile_fetched_at = sqlite3_column_int64(s, 20);
-}
-
 int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out)
 {
     memset(out, 0, sizeof(*out));
@@ -328,7 +301,7 @@ int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscr
     int step = sqlite3_step(s);
     int rc = 0;
     if (step == SQLITE_ROW)
-        read_sub(s, out);
+        loa__read_subscriber(s, out);
     else
         rc = step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, "get subscriber");
     sqlite3_reset(s);

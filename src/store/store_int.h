@@ -44,6 +44,8 @@ sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const 
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v);
 /* A copy of a text column, or NULL. */
 char *loa__col_dup(sqlite3_stmt *s, int i);
+/* Reads a row selected with SUB_COLUMNS (18 columns, or 21 from schema version 3) into *o. */
+void loa__read_subscriber(sqlite3_stmt *s, struct loa_subscriber *o);
 
 /* Secrets at rest: XChaCha20-Poly1305, nonce || ciphertext, the Page id as associated data. */
 int loa__secret_seal(const unsigned char *key, const char *ad, const char *plain,
