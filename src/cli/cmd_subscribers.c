@@ -87,14 +87,10 @@ static int do_import(struct loa_cli *cli, int argc, char **argv)
     io.path = argv[optind];
 
     struct loa_store *st;
-    int exit = cli_open_store(cli, false, &st);
+    struct loa_page page;
+    int exit = cli_open_page(cli, page_id, &st, &page);
     if (exit)
         return exit;
-    struct loa_page page;
-    if ((exit = cli_find_page(cli, st, page_id, &page))) {
-        loa_store_close(st);
-        return exit;
-    }
     io.page_ref = page.id;
     struct progress_ctx pc = { cli, loa_mono_ms() };
     io.progress = on_progress;
@@ -247,14 +243,10 @@ static int do_export(struct loa_cli *cli, int argc, char **argv)
     if (!page_id)
         return cli_usage(cli, "subscribers export", "--page is required");
     struct loa_store *st;
-    int exit = cli_open_store(cli, false, &st);
+    struct loa_page page;
+    int exit = cli_open_page(cli, page_id, &st, &page);
     if (exit)
         return exit;
-    struct loa_page page;
-    if ((exit = cli_find_page(cli, st, page_id, &page))) {
-        loa_store_close(st);
-        return exit;
-    }
     FILE *out = output ? fopen(output, "w") : cli->out;
     if (!out) {
         fprintf(cli->err, "loa subscribers export: cannot create %s\n", output);

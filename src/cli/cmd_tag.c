@@ -83,14 +83,10 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
                              args[i]);
 
     struct loa_store *st;
-    int exit = cli_open_store(cli, false, &st);
+    struct loa_page page;
+    int exit = cli_open_page(cli, page_id, &st, &page);
     if (exit)
         return exit;
-    struct loa_page page;
-    if ((exit = cli_find_page(cli, st, page_id, &page))) {
-        loa_store_close(st);
-        return exit;
-    }
     int rc = 0;
     switch (which) {
     case 0:

@@ -68,6 +68,19 @@ int cli_find_page(struct loa_cli *cli, struct loa_store *st, const char *page_id
     return LOA_EXIT_OK;
 }
 
+int cli_open_page(struct loa_cli *cli, const char *page_id, struct loa_store **st_out,
+                  struct loa_page *page_out)
+{
+    int exit = cli_open_store(cli, false, st_out);
+    if (exit)
+        return exit;
+    if ((exit = cli_find_page(cli, *st_out, page_id, page_out))) {
+        loa_store_close(*st_out);
+        *st_out = NULL;
+    }
+    return exit;
+}
+
 bool cli_parse_count(const char *s, int64_t *out)
 {
     if (!s || !*s)

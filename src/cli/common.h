@@ -29,6 +29,13 @@ int cli_open_store(struct loa_cli *cli, bool create, struct loa_store **out);
 int cli_find_page(struct loa_cli *cli, struct loa_store *st, const char *page_id,
                   struct loa_page *out);
 
+/**
+ * Opens the store and finds the Page: on success *st_out is open and *page_out filled
+ * (release both); on failure nothing is left open. Returns an exit code.
+ */
+int cli_open_page(struct loa_cli *cli, const char *page_id, struct loa_store **st_out,
+                  struct loa_page *page_out);
+
 /** Parses a whole non-negative number; false on junk or overflow. */
 bool cli_parse_count(const char *s, int64_t *out);
 
