@@ -61,4 +61,45 @@ struct loa_import_report {
 int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
                    struct loa_import_report *report, struct loa_diags *diags);
 
+/* ---- CRM phone lists (src/import/phone_list.c) ---------------------------------------- */
+
+/**
+ * A CRM list: a CSV whose header names a phone column ("phone", "phone_number", "mobile",
+ * "sdt" or "số điện thoại", any case; other columns are ignored). Each number is normalised in
+ * the default region and matched to the Page's subscribers by phone; the subscribers matched
+ * become members of the named list (created when missing).
+ */
+struct loa_phone_list_opts {
+    const char *path; /* CSV file ("-" = standard input); NULL when data is given */
+    const char *data; /* CSV text in memory (len bytes), used when path is NULL */
+    size_t len;
+    int64_t page_ref;   /* internal id of the Page */
+    const char *name;   /* list name, 1-64 characters */
+    const char *region; /* default phone region, e.g. "VN" */
+    bool replace;       /* remove the list's current members first */
+};
+
+struct loa_phone_list_report {
+    size_t rows;       /* data rows read (header and blank lines excluded) */
+    size_t matched;    /* rows whose number belongs to at least one subscriber */
+    size_t unmatched;  /* rows with a valid number no subscriber has */
+    size_t invalid;    /* rows whose number did not parse (each one in diags) */
+    size_t duplicates; /* rows repeating a number of an earlier row */
+    int64_t added;     /* subscribers that became members */
+    int64_t members;   /* members of the list afterwards */
+    int64_t list_id;
+    bool created; /* the list is new */
+    bool written; /* the transaction was committed */
+};
+
+/**
+ * Uploads a CRM phone list. Rows that do not parse are reported in diags (line, column
+ * "phone", reason) and skipped; everything else is written in one transaction, so a store
+ * failure leaves nothing behind. Returns 0 (also when some rows were invalid: see
+ * report->invalid), LOA_EPARSE (not CSV, no header, no phone column), LOA_EINVAL (bad list
+ * name), LOA_ENOENT (the file cannot be opened) or the store's error.
+ */
+int loa_import_phone_list(struct loa_store *st, const struct loa_phone_list_opts *opts,
+                          struct loa_phone_list_report *report, struct loa_diags *diags);
+
 #endif /* LOA_IMPORT_H */

@@ -200,6 +200,65 @@ int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *na
 int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id);
 int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out);
 
+/* ---- Lists and audiences (schema 4; src/store/sqlite_audience.c) ------------------------ */
+
+/** Looks up an imported list by name. Returns 0 or LOA_ENOENT. */
+int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out);
+/** Removes every member of a list (the list stays). */
+int loa_store_list_clear(struct loa_store *st, int64_t list_id);
+/**
+ * Adds to the list every subscriber of Page page_ref whose phone is one of phones[0..n)
+ * (E.164). matched[i] receives how many subscribers have phones[i]; *added_out (may be NULL)
+ * how many were not members yet. Runs in the caller's transaction when one is open.
+ */
+int loa_store_list_add_phones(struct loa_store *st, int64_t list_id, int64_t page_ref,
+                              const char *const *phones, size_t n, int64_t *matched,
+                              int64_t *added_out);
+/** Calls fn for each list of the Page with its member count, by name. */
+int loa_store_list_list(struct loa_store *st, int64_t page_ref,
+                        int (*fn)(const char *name, int64_t members, int64_t created_at, void *ud),
+                        void *ud);
+
+struct loa_audience_node;   /* include/loa/audience.h */
+struct loa_audience_member; /* include/loa/audience.h */
+
+enum loa_audience_order {
+    LOA_AUDIENCE_BY_ID = 0, /* id ascending (stable: new subscribers come last) */
+    LOA_AUDIENCE_BY_RECENT, /* last interaction descending, then id descending */
+    LOA_AUDIENCE_UNORDERED, /* whatever order is fastest (tallies); no cursor */
+};
+
+/** Where a page of an audience listing starts: after this member in the chosen order. */
+struct loa_audience_cursor {
+    bool set;                    /* false = from the start */
+    int64_t last_interaction_at; /* BY_RECENT: the last member's last interaction */
+    int64_t id;                  /* the last member's id */
+};
+
+/**
+ * Counts the subscribers of Page page_ref that the filter (NULL = everyone) matches. The tree
+ * is compiled to SQL with bound parameters only. Returns 0 or LOA_ESTORE.
+ */
+int loa_store_audience_count(struct loa_store *st, int64_t page_ref,
+                             const struct loa_audience_node *filter, int64_t *count_out);
+/**
+ * Calls fn for each matching subscriber in order, after cursor (may be NULL), at most limit
+ * (0 = no limit); fn returns non-zero to stop. The subscriber is borrowed for the call.
+ */
+int loa_store_audience_list(struct loa_store *st, int64_t page_ref,
+                            const struct loa_audience_node *filter, enum loa_audience_order order,
+                            const struct loa_audience_cursor *cursor, int64_t limit,
+                            int (*fn)(const struct loa_subscriber *s, void *ud), void *ud);
+/**
+ * Calls fn for every matching subscriber with only what the rules need (strings borrowed for
+ * the call, no allocation per row): the fast path for tallies and snapshots. Same order and
+ * cursor as loa_store_audience_list().
+ */
+int loa_store_audience_scan(struct loa_store *st, int64_t page_ref,
+                            const struct loa_audience_node *filter, enum loa_audience_order order,
+                            const struct loa_audience_cursor *cursor, int64_t limit,
+                            int (*fn)(const struct loa_audience_member *m, void *ud), void *ud);
+
 /* ---- Webhook intake (schema 3) -------------------------------------------------------- *
  *
  * Every function below writes inside the caller's transaction when one is open: the webhook

@@ -150,6 +150,16 @@ const char *const loa_sqlite_migrations[] = {
     "  last_used_at INTEGER NOT NULL DEFAULT 0,"
     "  revoked_at INTEGER NOT NULL DEFAULT 0"
     ");",
+
+    /*
+     * 4: audiences. Counting and listing a Page's subscribers (every audience query starts
+     * with page_ref) most recently active first, and last-interaction / first-seen ranges,
+     * read these indexes instead of the table; list_members gets the reverse index that
+     * deleting a subscriber (ON DELETE CASCADE) and "not in list" need.
+     */
+    "CREATE INDEX subscribers_recent ON subscribers(page_ref, last_interaction_at);"
+    "CREATE INDEX subscribers_first_seen ON subscribers(page_ref, first_seen_at);"
+    "CREATE INDEX list_members_subscriber ON list_members(subscriber_id);",
 };
 
 const int loa_sqlite_latest_version =
