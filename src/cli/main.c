@@ -25,6 +25,10 @@ static const struct command commands[] = {
     { "page", loa_cmd_page, "add, change, list and show Facebook Pages" },
     { "subscribers", loa_cmd_subscribers, "import, export, list and generate subscribers" },
     { "tag", loa_cmd_tag, "list, add, remove, rename and delete tags" },
+    { "lists", loa_cmd_lists, "upload CRM phone lists, list them with member counts" },
+#ifdef LOA_HAVE_AUDIENCE
+    { "audience", loa_cmd_audience, "preview an audience filter: count, reachability, who" },
+#endif
 #ifdef LOA_HAVE_RULES
     { "rules", loa_cmd_rules, "explain, list and check the messaging rules" },
 #endif

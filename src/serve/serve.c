@@ -35,6 +35,8 @@
 #define STAFF  LOA_ROLE_STAFF
 #define PUBLIC LOA_ROLE_NONE
 
+#define LISTS_BODY_LIMIT (64 * 1024 * 1024) /* a CRM phone list CSV */
+
 static const struct loa_http_route routes[] = {
     { LOA_HTTP_GET, "/healthz", serve_healthz, PUBLIC, 0 },
     { LOA_HTTP_GET, "/metrics", serve_metrics, PUBLIC, 0 },
@@ -56,6 +58,9 @@ static const struct loa_http_route routes[] = {
     { LOA_HTTP_GET, "/api/v1/pages/{page_id}/conversations/{psid}/messages",
       api_conversations_messages, STAFF, 0 },
     { LOA_HTTP_POST, "/api/v1/rules/explain", api_rules_explain, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/pages/{page_id}/lists", api_lists_list, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/pages/{page_id}/lists", api_lists_upload, STAFF, LISTS_BODY_LIMIT },
+    { LOA_HTTP_POST, "/api/v1/pages/{page_id}/audience/preview", api_audience_preview, STAFF, 0 },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

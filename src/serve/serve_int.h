@@ -93,6 +93,9 @@ void api_conversations_list(void *app, const struct loa_http_req *req, struct lo
 void api_conversations_messages(void *app, const struct loa_http_req *req,
                                 struct loa_http_resp *resp);
 void api_rules_explain(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_lists_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_lists_upload(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_audience_preview(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 
 /* Helpers shared by the handlers (api_common.c). jansson stays inside src/serve. */
 struct json_t;

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* loa lists upload|list: CRM phone lists (src/import/phone_list.c does the work). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <loa/config.h>
+#include <loa/err.h>
+#include <loa/import.h>
+#include <loa/store.h>
+
+#include "cli/common.h"
+
+static const char lists_help[] =
+    "usage: loa lists upload FILE.csv --page PAGE_ID --name NAME [--replace]\n"
+    "       loa lists list --page PAGE_ID\n\n"
+    "upload: FILE (\"-\" = standard input) is a CSV whose header names a phone column (phone,\n"
+    "        phone_number, mobile, sdt or \"số điện thoại\"); other columns are ignored.\n"
+    "        Numbers are normalised (--region, default VN) and matched to the Page's\n"
+    "        subscribers by phone; the matched subscribers join list NAME (created when\n"
+    "        missing; --replace empties it first). Rows that do not parse are printed with\n"
+    "        their line and skipped; the rest is written in one transaction.\n"
+    "list:   the Page's lists with their member counts.\n"
+    "Use a list in an audience filter as {\"list\":\"NAME\"}.\n";
+
+static int print_list(const char *name, int64_t members, int64_t created_at, void *ud)
+{
+    (void)created_at;
+    struct loa_cli *cli = ud;
+    fprintf(cli->out, "%-40s %lld\n", name, (long long)members);
+    return 0;
+}
+
+int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "page", required_argument, NULL, 'p' },
+        { "name", required_argument, NULL, 'n' },
+        { "replace", no_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    if (argc < 2)
+        return cli_usage(cli, "lists", "expected upload or list");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        fputs(lists_help, cli->out);
+        return LOA_EXIT_OK;
+    }
+    bool upload = strcmp(sub, "upload") == 0;
+    if (!upload && strcmp(sub, "list") != 0)
+        return cli_usage(cli, "lists", "unknown subcommand '%s'", sub);
+    const char *page_id = NULL, *name = NULL;
+    bool replace = false;
+    argc--;
+    argv++;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'p')
+            page_id = optarg;
+        else if (c == 'n')
+            name = optarg;
+        else if (c == 'r')
+            replace = true;
+        else if (c == 'h') {
+            fputs(lists_help, cli->out);
+            return LOA_EXIT_OK;
+        } else
+            return cli_usage(cli, "lists", "unknown option");
+    }
+    int nargs = argc - optind;
+    if (!page_id)
+        return cli_usage(cli, "lists", "--page is required");
+    if (upload && (nargs != 1 || !name))
+        return cli_usage(cli, "lists", "upload needs FILE and --name");
+    if (!upload && nargs != 0)
+        return cli_usage(cli, "lists", "list takes no arguments");
+
+    struct loa_store *st = NULL;
+    int exit = cli_open_store(cli, false, &st);
+    if (exit)
+        return exit;
+    struct loa_page page = { 0 };
+    if ((exit = cli_find_page(cli, st, page_id, &page)))
+        goto out;
+    if (!upload) {
+        int rc = loa_store_list_list(st, page.id, print_list, cli);
+        exit = rc < 0 ? LOA_EXIT_IOERR : LOA_EXIT_OK;
+        goto out;
+    }
+    const char *file = argv[optind];
+    struct loa_phone_list_opts o = {
+        .path = file,
+        .page_ref = page.id,
+        .name = name,
+        .region = loa_config_get(cli->config, "phone.region"),
+        .replace = replace,
+    };
+    struct loa_phone_list_report rep;
+    struct loa_diags d;
+    loa_diags_init(&d, 100);
+    int rc = loa_import_phone_list(st, &o, &rep, &d);
+    loa_diags_print(&d, cli->err, strcmp(file, "-") == 0 ? "stdin" : file);
+    if (d.dropped)
+        fprintf(cli->err, "%s: %zu more rows that did not parse not shown\n", file, d.dropped);
+    loa_diags_release(&d);
+    if (rc < 0) {
+        exit = rc == LOA_ENOENT                       ? LOA_EXIT_NOINPUT
+               : rc == LOA_EPARSE || rc == LOA_EINVAL ? LOA_EXIT_DATAERR
+                                                      : LOA_EXIT_IOERR;
+        if (exit == LOA_EXIT_IOERR)
+            fprintf(cli->err, "loa lists: upload failed: %s (nothing written)\n", loa_strerror(rc));
+        goto out;
+    }
+    fprintf(cli->out,
+            "list %s%s: %zu rows, %zu matched, %zu unmatched, %zu did not parse, %zu "
+            "duplicates; %lld added, %lld members\n",
+            name, rep.created ? " (new)" : "", rep.rows, rep.matched, rep.unmatched, rep.invalid,
+            rep.duplicates, (long long)rep.added, (long long)rep.members);
+    exit = rep.invalid ? LOA_EXIT_FAIL : LOA_EXIT_OK;
+out:
+    loa_page_release(&page);
+    loa_store_close(st);
+    return exit;
+}

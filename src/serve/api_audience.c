@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /api/v1/pages/{page_id}/lists (CRM phone lists: upload a CSV, list with member counts) and
+ * /api/v1/pages/{page_id}/audience/preview (count, reachability under the rules, who).
+ * The filter language and the preview live in src/audience; this file only maps HTTP to them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <loa/alloc.h>
+#include <loa/audience.h>
+#include <loa/buf.h>
+#include <loa/clock.h>
+#include <loa/err.h>
+#include <loa/import.h>
+
+#include "serve/serve_int.h"
+
+#define PREVIEW_DEFAULT 50
+#define PREVIEW_MAX     500
+#define MAX_ERRORS      100
+
+/* A 400 (or status) answer listing every complaint; the first one is the "error". */
+static void reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d,
+                        json_t *extra)
+{
+    json_t *errors = json_array();
+    for (size_t i = 0; i < d->count; i++) {
+        const struct loa_diag *x = &d->items[i];
+        json_t *e = json_pack("{s:s,s:s}", "field", x->where ? x->where : "", "reason",
+                              x->reason ? x->reason : "");
+        if (x->line)
+            json_object_set_new(e, "line", json_integer(x->line));
+        if (x->column)
+            json_object_set_new(e, "column", json_integer(x->column));
+        json_array_append_new(errors, e);
+    }
+    const struct loa_diag *first = d->count ? &d->items[0] : NULL;
+    json_t *o = extra ? extra : json_object();
+    json_object_set_new(o, "error",
+                        json_pack("{s:i,s:s,s:s}", "status", status, "field",
+                                  first && first->where ? first->where : "", "reason",
+                                  first && first->reason ? first->reason : "invalid request"));
+    json_object_set_new(o, "errors", errors);
+    if (d->dropped)
+        json_object_set_new(o, "errors_not_shown", json_integer((json_int_t)d->dropped));
+    api_reply(resp, status, o);
+}
+
+/* ---- Lists -------------------------------------------------------------------------------- */
+
+static int add_list(const char *name, int64_t members, int64_t created_at, void *ud)
+{
+    json_array_append_new(ud, json_pack("{s:s,s:I,s:o}", "name", name, "members",
+                                        (json_int_t)members, "created_at", api_time(created_at)));
+    return 0;
+}
+
+void api_lists_list(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    struct loa_store *st = api_store(ctx, resp);
+    json_t *arr = json_array();
+    int rc = st ? loa_store_list_list(st, p.id, add_list, arr) : LOA_ESTORE;
+    loa_page_release(&p);
+    if (rc < 0) {
+        json_decref(arr);
+        if (st)
+            api_fail(resp, rc, NULL, "listing lists");
+        return;
+    }
+    api_reply(resp, 200, json_pack("{s:o}", "data", arr));
+}
+
+void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct serve_app *app = ctx;
+    const char *name = loa_http_query(req, "name");
+    if (!name || !*name) {
+        loa_http_error(resp, 400, "name", "the list name is required (?name=...)");
+        return;
+    }
+    const char *replace = loa_http_query(req, "replace");
+    if (replace && strcmp(replace, "true") != 0 && strcmp(replace, "false") != 0) {
+        loa_http_error(resp, 400, "replace", "must be true or false");
+        return;
+    }
+    if (req->body_len == 0) {
+        loa_http_error(resp, 400, "body", "a CSV file with a phone column is required");
+        return;
+    }
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    struct loa_store *st = api_store(ctx, resp);
+    if (!st) {
+        loa_page_release(&p);
+        return;
+    }
+    struct loa_phone_list_opts o = {
+        .data = req->body,
+        .len = req->body_len,
+        .page_ref = p.id,
+        .name = name,
+        .region = loa_config_get(app->cfg, "phone.region"),
+        .replace = replace && strcmp(replace, "true") == 0,
+    };
+    struct loa_phone_list_report rep;
+    struct loa_diags d;
+    loa_diags_init(&d, MAX_ERRORS);
+    int rc = loa_import_phone_list(st, &o, &rep, &d);
+    loa_page_release(&p);
+    if (rc == LOA_EPARSE || rc == LOA_EINVAL) {
+        reply_diags(resp, 400, &d, NULL);
+    } else if (rc < 0) {
+        api_fail(resp, rc, NULL, "uploading the list");
+    } else {
+        json_t *errors = json_array();
+        for (size_t i = 0; i < d.count; i++)
+            json_array_append_new(errors, json_pack("{s:i,s:s}", "line", (int)d.items[i].line,
+                                                    "reason", d.items[i].reason));
+        json_t *out =
+            json_pack("{s:{s:s,s:I,s:I,s:b},s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "list", "name", name,
+                      "id", (json_int_t)rep.list_id, "members", (json_int_t)rep.members, "created",
+                      rep.created, "rows", (json_int_t)rep.rows, "matched", (json_int_t)rep.matched,
+                      "unmatched", (json_int_t)rep.unmatched, "invalid", (json_int_t)rep.invalid,
+                      "duplicates", (json_int_t)rep.duplicates, "added", (json_int_t)rep.added,
+                      "invalid_rows", errors, "invalid_rows_not_shown", (json_int_t)d.dropped);
+        api_reply(resp, rep.created ? 201 : 200, out);
+    }
+    loa_diags_release(&d);
+}
+
+/* ---- Preview ------------------------------------------------------------------------------ */
+
+static const char *const preview_keys[] = { "filter", "purpose", "structured", "limit",
+                                            "cursor", "at",      "order" };
+
+void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct serve_app *app = ctx;
+    json_t *body = api_body(req, resp);
+    if (!body)
+        return;
+    struct loa_audience_node *filter = NULL;
+    struct loa_diags d;
+    loa_diags_init(&d, MAX_ERRORS);
+    struct loa_audience_preview_opts o = {
+        .purpose = LOA_AUD_PROMOTIONAL,
+        .limit = PREVIEW_DEFAULT,
+        .recent_first = true,
+        .at = loa_now_ms(),
+    };
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof(preview_keys) / sizeof(preview_keys[0]); i++)
+            known |= strcmp(key, preview_keys[i]) == 0;
+        if (!known)
+            loa_diags_add(&d, 0, 0, key, "unknown field");
+    }
+    if ((v = json_object_get(body, "purpose"))) {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, "promotional") == 0)
+            o.purpose = LOA_AUD_PROMOTIONAL;
+        else if (s && strcmp(s, "non_promotional") == 0)
+            o.purpose = LOA_AUD_NON_PROMOTIONAL;
+        else
+            loa_diags_add(&d, 0, 0, "purpose", "must be \"promotional\" or \"non_promotional\"");
+    }
+    if ((v = json_object_get(body, "structured"))) {
+        if (json_is_boolean(v))
+            o.structured = json_is_true(v);
+        else
+            loa_diags_add(&d, 0, 0, "structured", "must be true or false");
+    }
+    if ((v = json_object_get(body, "limit"))) {
+        json_int_t l = json_is_integer(v) ? json_integer_value(v) : -1;
+        if (l < 0 || l > PREVIEW_MAX)
+            loa_diags_add(&d, 0, 0, "limit", "must be an integer from 0 to %d", PREVIEW_MAX);
+        else
+            o.limit = l;
+    }
+    if ((v = json_object_get(body, "cursor")) && !json_is_null(v)) {
+        if (json_is_string(v))
+            o.cursor = json_string_value(v);
+        else
+            loa_diags_add(&d, 0, 0, "cursor", "must be a cursor from a previous answer");
+    }
+    if ((v = json_object_get(body, "at")) && !json_is_null(v)) {
+        if (!json_is_string(v) || loa_time_parse(json_string_value(v), &o.at) < 0)
+            loa_diags_add(&d, 0, 0, "at", "must be an ISO 8601 time such as 2026-05-01T10:00Z");
+    }
+    if ((v = json_object_get(body, "order"))) {
+        const char *s = json_string_value(v);
+        if (s && strcmp(s, "recent") == 0)
+            o.recent_first = true;
+        else if (s && strcmp(s, "id") == 0)
+            o.recent_first = false;
+        else
+            loa_diags_add(&d, 0, 0, "order", "must be \"recent\" or \"id\"");
+    }
+    json_t *fv = json_object_get(body, "filter");
+    if (fv && !json_is_object(fv)) {
+        loa_diags_add(&d, 0, 0, "filter",
+                      "must be an object such as {\"tags\":{\"any\":[\"vip\"]}}");
+    } else if (fv) {
+        char *text = json_dumps(fv, JSON_COMPACT);
+        if (text)
+            loa_audience_parse(text, strlen(text), o.at, "filter", &filter, &d);
+        free(text); /* jansson allocates with malloc */
+    }
+    if (!loa_diags_empty(&d)) {
+        reply_diags(resp, 400, &d, NULL);
+        goto out;
+    }
+    if (!app->rules) {
+        loa_http_error(resp, 503, NULL, "the rules file is not loaded (see the log)");
+        goto out;
+    }
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        goto out;
+    o.page_ref = p.id;
+    o.page_activated = p.activated_at;
+    loa_page_release(&p);
+    struct loa_store *st = api_store(ctx, resp);
+    if (!st)
+        goto out;
+    struct loa_audience_preview pv;
+    int rc = loa_audience_preview(st, app->rules, filter, &o, &pv, &d);
+    if (rc == LOA_EINVAL) {
+        reply_diags(resp, 400, &d, NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        api_fail(resp, rc, NULL, "the preview");
+        goto out;
+    }
+    struct loa_buf b;
+    loa_buf_init(&b, 64 * 1024 * 1024);
+    if (loa_audience_preview_format(&pv, &b) == 0)
+        loa_http_json(resp, 200, loa_buf_cstr(&b));
+    else
+        loa_http_error(resp, 500, NULL, "cannot encode the response");
+    loa_buf_release(&b);
+    loa_audience_preview_release(&pv);
+out:
+    loa_audience_free(filter);
+    loa_diags_release(&d);
+    json_decref(body);
+}
