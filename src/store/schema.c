@@ -157,9 +157,10 @@ const char *const loa_sqlite_migrations[] = {
      * read these indexes instead of the table; list_members gets the reverse index that
      * deleting a subscriber (ON DELETE CASCADE) and "not in list" need.
      */
+    "DROP INDEX IF EXISTS subscribers_recent;" /* a development build had one by that name */
     "CREATE INDEX subscribers_recent ON subscribers(page_ref, last_interaction_at);"
-    "CREATE INDEX subscribers_first_seen ON subscribers(page_ref, first_seen_at);"
-    "CREATE INDEX list_members_subscriber ON list_members(subscriber_id);",
+    "CREATE INDEX IF NOT EXISTS subscribers_first_seen ON subscribers(page_ref, first_seen_at);"
+    "CREATE INDEX IF NOT EXISTS list_members_subscriber ON list_members(subscriber_id);",
 };
 
 const int loa_sqlite_latest_version =
