@@ -495,4 +495,241 @@ int loa_store_apikey_list(struct loa_store *st, int (*fn)(const struct loa_apike
 /** Revokes the key with this prefix ("loa_..." or its 12 hex digits). LOA_ENOENT when none. */
 int loa_store_apikey_revoke(struct loa_store *st, const char *prefix, int64_t now);
 
+/* ---- Campaigns and deliveries (schema 5; src/store/sqlite_campaign.c, docs/campaigns.md) -- */
+
+enum loa_campaign_status {
+    LOA_CAMPAIGN_DRAFT = 0,
+    LOA_CAMPAIGN_SCHEDULED,
+    LOA_CAMPAIGN_RUNNING,
+    LOA_CAMPAIGN_PAUSED,
+    LOA_CAMPAIGN_COMPLETED,
+    LOA_CAMPAIGN_CANCELLED,
+    LOA_CAMPAIGN_STATUS_COUNT
+};
+
+/** "draft", "scheduled", ... */
+const char *loa_campaign_status_name(enum loa_campaign_status s);
+/** Returns 0 or LOA_EINVAL. */
+int loa_campaign_status_parse(const char *s, enum loa_campaign_status *out);
+
+/** A campaign. Owned strings; release with loa_campaign_release(). */
+struct loa_campaign {
+    int64_t id;
+    int64_t page_ref;
+    char *name;
+    char *goal;                /* "promotion", "care", "engagement" */
+    char *purpose;             /* "promotional", "non_promotional" */
+    char *tag;                 /* message tag for non-promotional sends; NULL = none */
+    char *blocks;              /* the composed message, JSON text */
+    char *filter;              /* the audience filter, JSON text ("{}" = everyone) */
+    int64_t scheduled_at;      /* 0 = when started */
+    int64_t batch_size;        /* 0 = no batches */
+    int64_t batch_interval_ms; /* pause after each batch */
+    int64_t rate_per_s;        /* 0 = the Page's send rate */
+    int32_t window_from_min;   /* daily send window in the Page's time zone, minutes after */
+    int32_t window_to_min;     /* midnight; -1 = no window */
+    enum loa_campaign_status status;
+    char *status_reason; /* why it is paused (e.g. "stop_page:invalid_token"); NULL = none */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t started_at;   /* snapshot taken; 0 = not yet */
+    int64_t completed_at; /* completed or cancelled; 0 = not yet */
+    int64_t total;        /* deliveries in the snapshot */
+};
+
+void loa_campaign_release(struct loa_campaign *c);
+
+/** Fields to create or change (a draft). NULL strings / negative numbers keep a field. */
+struct loa_campaign_input {
+    const char *name;
+    const char *goal;
+    const char *purpose;
+    const char *tag; /* "" clears it */
+    const char *blocks;
+    const char *filter;
+    int64_t scheduled_at; /* 0 clears, < 0 keeps */
+    int64_t batch_size;
+    int64_t batch_interval_ms;
+    int64_t rate_per_s;
+    int32_t window_from_min; /* -1 clears the window (with window_to_min -1); < -1 keeps */
+    int32_t window_to_min;
+};
+
+/** Creates a draft of Page page_ref (every string but tag required). *id_out gets its id. */
+int loa_store_campaign_create(struct loa_store *st, int64_t page_ref,
+                              const struct loa_campaign_input *in, int64_t now, int64_t *id_out);
+/** Changes a draft. Returns 0, LOA_ENOENT, or LOA_ESTATE (not a draft). */
+int loa_store_campaign_update(struct loa_store *st, int64_t id, const struct loa_campaign_input *in,
+                              int64_t now);
+/** Returns 0 or LOA_ENOENT; release *out. */
+int loa_store_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign *out);
+/**
+ * Calls fn for campaigns of Page page_ref (0 = every Page) with status in status_mask
+ * (bit 1 << status; 0 = any), newest first. The campaign is borrowed for the call.
+ */
+int loa_store_campaign_list(struct loa_store *st, int64_t page_ref, unsigned status_mask,
+                            int (*fn)(const struct loa_campaign *c, void *ud), void *ud);
+/**
+ * Moves a campaign to status `to` when its status is in from_mask, with reason (NULL clears
+ * it). Completed/cancelled set completed_at; cancelling turns pending deliveries into skipped
+ * ("cancelled"). Returns 0, LOA_ENOENT, or LOA_ESTATE (status not in from_mask).
+ */
+int loa_store_campaign_set_status(struct loa_store *st, int64_t id, unsigned from_mask,
+                                  enum loa_campaign_status to, const char *reason, int64_t now);
+/**
+ * Pauses every running campaign of the Page with reason. *count_out (may be NULL) gets how many.
+ */
+int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
+                                  int64_t now, int64_t *count_out);
+/**
+ * Snapshots the audience into deliveries and sets the campaign running, in one transaction
+ * (the caller must not have one open): one pending delivery per member of filter (NULL =
+ * everyone), most recently active first; beyond plan_quota (0 = none) the deliveries are
+ * skipped with reason "plan_quota". The campaign must be draft or scheduled (else LOA_ESTATE).
+ */
+int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
+                                const struct loa_audience_node *filter, int64_t plan_quota,
+                                int64_t now, int64_t *total_out);
+/** Completes a running campaign when no delivery is pending or in flight; *done_out says. */
+int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now,
+                                      bool *done_out);
+
+enum loa_delivery_state {
+    LOA_DELIVERY_PENDING = 0,
+    LOA_DELIVERY_IN_FLIGHT,
+    LOA_DELIVERY_SENT,
+    LOA_DELIVERY_FAILED,
+    LOA_DELIVERY_SKIPPED,
+    LOA_DELIVERY_UNKNOWN,
+    LOA_DELIVERY_STATE_COUNT
+};
+
+const char *loa_delivery_state_name(enum loa_delivery_state s);
+int loa_delivery_state_parse(const char *s, enum loa_delivery_state *out);
+
+/** A delivery as listed. Strings borrowed during the callback. */
+struct loa_delivery {
+    int64_t id;
+    int64_t campaign_id;
+    int64_t subscriber_id;
+    const char *psid; /* NULL for a contact without a PSID */
+    int64_t position;
+    enum loa_delivery_state state;
+    const char *reason; /* NULL = none */
+    const char *rule;   /* rules entry that refused it; NULL = none */
+    int64_t attempts;
+    int64_t next_at;
+    const char *mid;
+    int64_t claimed_at;
+    int64_t sent_at;
+    int64_t delivered_at;
+    int64_t read_at;
+    int64_t clicked_at;
+    int64_t replied_at;
+};
+
+/** A claimed delivery with what sending needs. Owned; release with loa_claim_release(). */
+struct loa_claim {
+    int64_t id;
+    int64_t campaign_id;
+    int64_t subscriber_id;
+    int64_t attempts; /* including this one */
+    char *psid;
+    char *first_name;
+    char *last_name;
+    char *attrs; /* JSON object text */
+    int64_t first_seen_at;
+    int64_t last_interaction_at;
+    char *last_interaction_kind;
+    bool first_after_ctm_ad;
+    bool unreachable;
+};
+
+void loa_claim_release(struct loa_claim *c);
+
+/**
+ * Claims up to max pending deliveries of campaign campaign_id that are due (next_at <= now),
+ * in position order: marks them in_flight (attempts + 1) and commits before returning, in its
+ * own transaction. out must hold max entries; *n_out gets how many were claimed.
+ */
+int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t now, size_t max,
+                             struct loa_claim *out, size_t *n_out);
+
+/** How to settle a claimed delivery. */
+struct loa_delivery_outcome {
+    enum loa_delivery_state state; /* SENT, FAILED, SKIPPED, UNKNOWN, or PENDING (re-queue) */
+    const char *reason;            /* may be NULL */
+    const char *rule;              /* rules entry id (skipped by the rules); may be NULL */
+    const char *mid;               /* SENT: the message id */
+    int64_t at;                    /* now */
+    int64_t next_at;               /* PENDING: when it is due again */
+    int64_t page_ref;              /* SENT: the Page (ledger, conversation) */
+    const char *text;              /* SENT: the text recorded in the conversation; may be NULL */
+    bool refund_attempt;           /* PENDING: this attempt does not count (slow/stop Page) */
+};
+
+/**
+ * Settles an in_flight delivery (an already sent one only gets its mid). SENT adds to the
+ * Page's send ledger and records the outgoing message in the conversation. Runs in the
+ * caller's transaction when one is open. *changed_out (may be NULL): the state changed.
+ */
+int loa_store_delivery_settle(struct loa_store *st, int64_t id,
+                              const struct loa_delivery_outcome *o, bool *changed_out);
+/** At start: every in_flight delivery becomes unknown ("interrupted"). */
+int loa_store_delivery_recover(struct loa_store *st, int64_t now, int64_t *count_out);
+
+/** Counts of a campaign's deliveries. */
+struct loa_campaign_stats {
+    int64_t by_state[LOA_DELIVERY_STATE_COUNT];
+    int64_t total;
+    int64_t delivered;
+    int64_t read;
+    int64_t clicked;
+    int64_t replied;
+};
+
+/** Counts by state and funnel stage; fn (may be NULL) gets each (state, reason, count). */
+int loa_store_campaign_stats(struct loa_store *st, int64_t id, struct loa_campaign_stats *out,
+                             int (*fn)(enum loa_delivery_state state, const char *reason,
+                                       int64_t count, void *ud),
+                             void *ud);
+/**
+ * Calls fn for deliveries of the campaign in position order after position after (cursor),
+ * with state in state_mask (0 = any), at most limit; for UNKNOWN lists only those whose
+ * claimed_at is before older_than (0 = any).
+ */
+int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned state_mask,
+                            int64_t after, int64_t limit, int64_t older_than,
+                            int (*fn)(const struct loa_delivery *d, void *ud), void *ud);
+/** Re-queues the campaign's failed deliveries whose reason is in reasons[0..n). */
+int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
+                                    const char *const *reasons, size_t n, int64_t now,
+                                    int64_t *count_out);
+/** Re-queues the listed unknown deliveries of the campaign (operator's explicit resend). */
+int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
+                                      size_t n, int64_t now, int64_t *count_out);
+/** Accepted sends of the Page in [since, now): the rolling cap's usage. */
+int loa_store_ledger_count(struct loa_store *st, int64_t page_ref, int64_t since,
+                           int64_t *count_out);
+/** The earliest ledger minute at or after since that holds sends; 0 when none. */
+int loa_store_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t since,
+                            int64_t *minute_out);
+/** Adds n accepted sends at instant at (minute buckets). In the caller's transaction. */
+int loa_store_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n);
+/** Marks a subscriber unreachable with reason (NULL reason clears the flag). */
+int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason);
+
+/* Webhook effects on deliveries (in the caller's transaction). */
+/** An echo with metadata "loa:d:<id>": settles an in_flight/unknown delivery as sent. */
+int loa_store_delivery_echo(struct loa_store *st, int64_t id, const char *mid, int64_t at,
+                            bool *settled_out);
+/** After delivery/read watermarks moved: copies messages' delivered/read times to deliveries. */
+int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char *psid);
+/** A postback/quick reply with "loa:c:<campaign>:" payload: sets clicked_at. */
+int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
+                               const char *psid, int64_t at);
+/** A message from the person: sets replied_at on deliveries sent to them in the 24 h before. */
+int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid,
+                               int64_t at);
+
 #endif /* LOA_STORE_H */

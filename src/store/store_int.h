@@ -2,7 +2,8 @@
 /*
  * Private to src/store: the definition of struct loa_store and the helpers that the backend's
  * files share (sqlite.c: Pages, subscribers, tags, lists; sqlite_intake.c: webhook events,
- * conversations, notification tokens; sqlite_keys.c: API keys).
+ * conversations, notification tokens; sqlite_keys.c: API keys; sqlite_campaign.c: campaigns,
+ * deliveries, the send ledger).
  *
  * Threading: a struct loa_store belongs to one thread at a time (SQLITE_OPEN_NOMUTEX).
  */
@@ -16,11 +17,13 @@
 #include <loa/store.h>
 
 #define LOA__STMT_MAX  48 /* statements of sqlite.c */
-#define LOA__XSTMT_MAX 48 /* statements of the other files, slots assigned in each file */
+#define LOA__XSTMT_MAX 80 /* statements of the other files, slots assigned in each file */
 
-/* Statement slots of sqlite_intake.c [0, 32) and sqlite_keys.c [32, 48). */
-#define LOA__XSTMT_INTAKE 0
-#define LOA__XSTMT_KEYS   32
+/* Statement slots of sqlite_intake.c [0, 32), sqlite_keys.c [32, 48), sqlite_campaign.c
+   [48, 80). */
+#define LOA__XSTMT_INTAKE   0
+#define LOA__XSTMT_KEYS     32
+#define LOA__XSTMT_CAMPAIGN 48
 
 struct loa_store {
     sqlite3 *db;                            /* the connection (owned) */
