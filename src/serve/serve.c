@@ -21,6 +21,7 @@
 #include <loa/alloc.h>
 #include <loa/buf.h>
 #include <loa/clock.h>
+#include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/log.h>
 
@@ -309,6 +310,25 @@ int loa_serve_run(const struct loa_serve_opts *o)
         serve_profiles_start(app, &app->profiles) < 0)
         LOA_WARN("serve", "profile worker not started; new subscribers keep empty profiles", NULL);
 
+    if (app->rules) {
+        /* The dispatcher turns in-flight deliveries of the last run into unknown ones, then
+           sends for running campaigns and starts scheduled ones when due. */
+        struct loa_dispatch_opts dopts = {
+            .store = &app->store_opts,
+            .rules = app->rules,
+            .graph_url = loa_config_get(cfg, "graph.url"),
+            .graph_version = loa_config_get(cfg, "graph.version"),
+            .recover = true,
+        };
+        if (loa_dispatch_new(&dopts, &app->dispatch) < 0 || loa_dispatch_start(app->dispatch) < 0) {
+            LOA_ERROR("serve", "dispatcher not started; campaigns will not send", NULL);
+            loa_dispatch_free(app->dispatch);
+            app->dispatch = NULL;
+        }
+    } else {
+        LOA_WARN("serve", "no rules: the dispatcher is not started; campaigns will not send", NULL);
+    }
+
     for (size_t i = 0; i < NROUTES; i++)
         if (table[i].handler == serve_webhook_post)
             table[i].body_limit = (size_t)loa_config_get_int(cfg, "webhook.body_limit");
@@ -342,6 +362,7 @@ int loa_serve_run(const struct loa_serve_opts *o)
     }
 out:
     loa_http_stop(app->http);
+    loa_dispatch_stop(app->dispatch);
     serve_profiles_stop(app->profiles);
     for (size_t i = 0; i < app->nstores; i++)
         loa_store_close(app->stores[i]);

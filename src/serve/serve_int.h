@@ -23,6 +23,7 @@
 #include "serve/webhook.h"
 
 struct profile_worker;
+struct loa_dispatch;
 
 struct serve_app {
     const struct loa_config *cfg;     /* borrowed */
@@ -45,6 +46,7 @@ struct serve_app {
     atomic_bool secrets_stale; /* a Page changed: reload before the next check */
 
     struct profile_worker *profiles; /* NULL when disabled */
+    struct loa_dispatch *dispatch;   /* the send pipeline's thread; NULL without rules */
     struct loa_http_server *http;
 
     /* Counters for /metrics. */

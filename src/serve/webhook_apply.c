@@ -11,10 +11,16 @@
  *   - messages and echoes are stored in their conversation, postbacks too (title and payload);
  *   - deliveries and reads move watermarks; reactions mark the message; notification opt-ins
  *     store or update the topic token (STOP/RESUME);
- *   - events for a Page loa does not know are kept raw only.
+ *   - events for a Page loa does not know are kept raw only;
+ *   - campaign deliveries (docs/campaigns.md): an echo whose metadata is "loa:d:<id>" settles
+ *     that delivery as sent; delivery/read watermarks copy onto the person's deliveries; a
+ *     postback or quick reply whose payload is "loa:c:<campaign>:..." marks it clicked; a
+ *     message from the person marks deliveries sent in the 24 h before as replied.
  *
  * The interaction kinds written are the rules module's action names (loa_rules_action_parse).
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <loa/alloc.h>
@@ -74,6 +80,44 @@ static const char *window_kind(const struct wh_event *e)
         return e->ntoken ? NULL : "referral_plugin";
     default:
         return NULL;
+    }
+}
+
+/* The number after prefix at the start of s ("loa:d:42" -> 42); 0 when s does not match. */
+static int64_t tagged_id(const char *s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (!s || strncmp(s, prefix, n) != 0 || s[n] < '0' || s[n] > '9')
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s + n, &end, 10);
+    return errno || v <= 0 ? 0 : v;
+}
+
+/* Campaign effects of one event (in the batch's transaction). */
+static int apply_delivery(struct loa_store *st, const struct wh_event *e, int64_t ref)
+{
+    if (!e->psid)
+        return 0;
+    switch (e->kind) {
+    case WH_ECHO: {
+        int64_t id = tagged_id(e->metadata, "loa:d:");
+        return id ? loa_store_delivery_echo(st, id, e->mid, e->at, NULL) : 0;
+    }
+    case WH_DELIVERY:
+    case WH_READ:
+        return loa_store_delivery_funnel(st, ref, e->psid);
+    case WH_MESSAGE:
+    case WH_POSTBACK: {
+        int64_t cid = tagged_id(e->quick_reply, "loa:c:");
+        int rc = cid ? loa_store_delivery_clicked(st, cid, ref, e->psid, e->at) : 0;
+        if (rc == 0 && e->kind == WH_MESSAGE)
+            rc = loa_store_delivery_replied(st, ref, e->psid, e->at);
+        return rc;
+    }
+    default:
+        return 0;
     }
 }
 
@@ -162,6 +206,8 @@ static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref
     default:
         break;
     }
+    if (rc == 0)
+        rc = apply_delivery(st, e, ref);
     return rc;
 }
 

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dispatcher: turns due deliveries (include/loa/store.h) into Send API requests through one
+ * Graph client (include/loa/client.h), paced per Page, checked against the rules at the moment
+ * each one is sent, and settles them from the client's answers (docs/campaigns.md).
+ *
+ * Three parts:
+ *   - pacing: pure functions (token bucket, rolling 24 h cap, daily send window) that take the
+ *     time as an argument, so tests choose it;
+ *   - campaign plans: validation of a campaign's parts (blocks, filter, purpose, tag) with
+ *     JSON paths, and the compiled message a campaign sends;
+ *   - the dispatcher itself: one thread (or the caller's, for `loa campaign run`) owning one
+ *     client and one store connection.
+ *
+ * Threading: a struct loa_dispatch is driven by one thread; loa_dispatch_wakeup() may be called
+ * from any thread. The pacing functions are pure and thread-safe; loa_tz_offset() serialises
+ * itself (it uses the C library's TZ machinery under a lock).
+ */
+#ifndef LOA_DISPATCH_H
+#define LOA_DISPATCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <loa/diag.h>
+#include <loa/store.h>
+
+struct loa_rules;
+struct loa_msg;
+struct loa_limits;
+
+/* ---- Pacing (pure) ------------------------------------------------------------------------ */
+
+/** Default send rate per Page (messages/s) when neither the campaign nor the Page sets one. */
+#define LOA_DISPATCH_DEFAULT_RATE 40
+
+/** A token bucket: rate tokens per second, at most burst stored. Caller's storage. */
+struct loa_bucket {
+    double rate;   /* tokens per second (> 0) */
+    double burst;  /* capacity (>= 1) */
+    double tokens; /* available now */
+    int64_t at;    /* when tokens was computed (ms) */
+};
+
+/** Starts a full bucket at now. */
+void loa_bucket_init(struct loa_bucket *b, double rate, double burst, int64_t now);
+/** Changes the rate (and burst) keeping the tokens earned so far. */
+void loa_bucket_set_rate(struct loa_bucket *b, double rate, double burst, int64_t now);
+/** Whole tokens available at now (refills first). */
+int64_t loa_bucket_available(struct loa_bucket *b, int64_t now);
+/** Takes up to want whole tokens at now; returns how many were taken. */
+int64_t loa_bucket_take(struct loa_bucket *b, int64_t now, int64_t want);
+/** Gives back n tokens (claimed fewer than taken). */
+void loa_bucket_refund(struct loa_bucket *b, int64_t n);
+/** Milliseconds from now until one whole token is available (0 when one is). */
+int64_t loa_bucket_wait_ms(const struct loa_bucket *b, int64_t now);
+
+/**
+ * The rolling cap: how many more sends may start now when used were accepted in the last
+ * 24 h and in_flight are under way. Never negative.
+ */
+int64_t loa_pacing_cap_allowance(int64_t cap, int64_t used, int64_t in_flight);
+/** When a Page at its cap can send again: the oldest ledger minute leaves the 24 h window. */
+int64_t loa_pacing_cap_reopens(int64_t oldest_minute);
+
+/**
+ * Whether at falls in the daily window [from_min, to_min) (minutes after local midnight; a
+ * window with from > to wraps midnight; from == to or either < 0 means no window) for a Page
+ * whose UTC offset at that instant is utc_offset_min. When outside, *next_open_out (may be
+ * NULL) receives the next instant the window opens.
+ */
+bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_min,
+                          int64_t *next_open_out);
+
+/** The UTC offset (minutes) of IANA zone tz at instant at. Returns 0 or LOA_EINVAL. */
+int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out);
+
+/* ---- Campaign plans ----------------------------------------------------------------------- */
+
+/** The metadata prefix of a delivery ("loa:d:<id>") and the payload prefix of a campaign. */
+#define LOA_DISPATCH_META_PREFIX    "loa:d:"
+#define LOA_DISPATCH_PAYLOAD_PREFIX "loa:c:"
+
+/**
+ * Compiles a campaign's blocks (JSON text {"blocks":[...]}) for campaign_id: every postback
+ * button and quick-reply payload gets the prefix "loa:c:<campaign_id>:" and the result is
+ * parsed and validated (limits may be NULL). Complaints go to diags with JSON paths under
+ * "blocks". Returns 0 with *out (free with loa_msg_free()), LOA_EPARSE or LOA_EINVAL.
+ */
+int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct loa_limits *limits,
+                         struct loa_msg **out, struct loa_diags *diags);
+
+/**
+ * Validates the parts of a campaign before it is stored: blocks (as compiled, with the longest
+ * campaign id), filter (NULL = everyone; paths under "filter"), purpose ("promotional" or
+ * "non_promotional"), tag (NULL/"" = none; only with non_promotional, a tag the rules know and
+ * have not retired at now), goal ("promotion", "care", "engagement"). Every complaint goes to
+ * diags. Returns 0 or LOA_EINVAL.
+ */
+int loa_campaign_validate(const struct loa_rules *rules, const char *goal, const char *blocks,
+                          const char *filter, const char *purpose, const char *tag, int64_t now,
+                          struct loa_diags *diags);
+
+/** Parses "HH:MM" into minutes after midnight. Returns 0 or LOA_EINVAL. */
+int loa_dispatch_parse_hhmm(const char *s, int *min_out);
+
+/**
+ * Starts a draft or scheduled campaign now: parses its filter and snapshots the audience
+ * (plan quota applied). Returns 0, LOA_ENOENT, LOA_ESTATE, LOA_EINVAL (stored filter no longer
+ * valid) or a store error.
+ */
+int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out);
+
+/* ---- The dispatcher ----------------------------------------------------------------------- */
+
+struct loa_dispatch;
+
+struct loa_dispatch_opts {
+    const struct loa_store_opts *store; /* the dispatcher opens its own connection (copied) */
+    const struct loa_rules *rules;      /* borrowed for the dispatcher's life */
+    const char *graph_url;              /* copied */
+    const char *graph_version;          /* copied */
+    int64_t only_campaign;              /* 0 = every campaign (serve); else only this one */
+    bool recover;                       /* at start: in_flight deliveries become unknown */
+    int max_attempts;                   /* retries before failed; 0 = 5 */
+    int64_t retry_base_ms;              /* backoff base; 0 = 1000 */
+    int64_t retry_cap_ms;               /* backoff cap; 0 = 300000 */
+    int64_t tick_ms;                    /* how often campaigns are re-read; 0 = 500 */
+};
+
+/**
+ * Creates a dispatcher (opens its store connection and client). Returns 0, LOA_ESTORE,
+ * LOA_EINVAL or a client error. Ownership: free with loa_dispatch_free().
+ */
+int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out);
+/**
+ * Runs until *stop becomes non-zero (or, with only_campaign, until that campaign is no longer
+ * running and nothing is in flight), then lets requests in flight finish (up to 10 s).
+ * Returns 0 or a store error.
+ */
+int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop);
+/** Starts loa_dispatch_run() on a thread of its own. Returns 0 or LOA_EIO. */
+int loa_dispatch_start(struct loa_dispatch *d);
+/** Interrupts a wait so that changed campaigns are seen now. Any thread. */
+void loa_dispatch_wakeup(struct loa_dispatch *d);
+/** Stops the thread started by loa_dispatch_start() (waits for it) and frees d. */
+void loa_dispatch_stop(struct loa_dispatch *d);
+/** Frees a dispatcher that is not running. NULL is a no-op. */
+void loa_dispatch_free(struct loa_dispatch *d);
+
+/** Counters (any thread; approximate while running). */
+struct loa_dispatch_stats {
+    uint64_t claimed;
+    uint64_t sent;
+    uint64_t failed;
+    uint64_t skipped;
+    uint64_t unknown;
+    uint64_t retried;
+    uint64_t requests;
+};
+void loa_dispatch_get_stats(const struct loa_dispatch *d, struct loa_dispatch_stats *out);
+
+#endif /* LOA_DISPATCH_H */

@@ -1,0 +1,844 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dispatcher (docs/campaigns.md). One thread owns the Graph client and a store connection
+ * and loops:
+ *
+ *   1. every tick: start scheduled campaigns that are due, re-read the running ones (a pause,
+ *      resume or cancel from the REST API is seen here, between claims);
+ *   2. for each running campaign whose Page may send now (not held back, inside the send
+ *      window, batch pause over, under the rolling cap, tokens in the bucket): claim exactly
+ *      as many deliveries as it will submit now — the claim commits them as in_flight before
+ *      any request is written — decide each with the rules, encode it with its metadata and
+ *      submit it;
+ *   3. run the client; every completion settles its delivery (the settles of one round share
+ *      a transaction, committed after the round).
+ *
+ * A message of several blocks is several requests, submitted one after the other for the
+ * same delivery. Campaign and Page records live until the dispatcher is freed, so jobs in
+ * flight never point at freed memory when a campaign is paused under them.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include <loa/alloc.h>
+#include <loa/audience.h>
+#include <loa/buf.h>
+#include <loa/client.h>
+#include <loa/clock.h>
+#include <loa/dispatch.h>
+#include <loa/err.h>
+#include <loa/log.h>
+#include <loa/msg.h>
+#include <loa/rules.h>
+
+#define CLAIM_MAX     256
+#define DRAIN_MS      10000
+#define LEDGER_TTL_MS 1000
+#define TZ_TTL_MS     60000
+#define BODY_MAX      (256 * 1024)
+
+struct dpage {
+    int64_t ref;
+    char page_id[72];
+    char *token;  /* decrypted access token (wiped at free) */
+    char *secret; /* app secret or NULL */
+    char tz[64];
+    int utc_offset_min;
+    int64_t tz_at; /* when utc_offset_min was computed; 0 = never */
+    int64_t activated_at;
+    int64_t cap;
+    int64_t send_rate;
+    struct loa_bucket bucket;
+    int64_t bucket_rate; /* the rate the bucket was set up with; 0 = not yet */
+    int64_t slow_until;
+    int64_t in_flight; /* deliveries of this Page in flight */
+    int64_t used;      /* ledger: accepted in the last 24 h, as of used_at */
+    int64_t oldest;    /* ledger: oldest minute in the window */
+    int64_t used_at;
+    int64_t sent_since; /* accepted since used_at (not in used yet) */
+    bool seen;
+};
+
+struct dcamp {
+    int64_t id;
+    struct dpage *page;
+    struct loa_msg *msg; /* compiled; NULL when it failed (campaign paused) */
+    bool promotional;
+    char tag[64];
+    bool structured;
+    size_t nblocks;
+    int64_t batch_size, batch_interval_ms, rate;
+    int window_from, window_to;
+    int64_t batch_count, batch_until;
+    int64_t in_flight;
+    bool running;
+    bool check_done; /* something settled: see whether it completed */
+};
+
+struct job {
+    struct loa_dispatch *d;
+    struct dcamp *c;
+    struct loa_claim claim;
+    size_t block;
+    char *first_mid;
+    char *text; /* block 0's text, for the conversation */
+    json_t *attrs;
+    char num[64];
+};
+
+struct loa_dispatch {
+    struct loa_dispatch_opts o;
+    struct loa_store_opts store_opts;
+    char *graph_url, *graph_version;
+    struct loa_store *st;
+    struct loa_client *client;
+    struct dpage **pages;
+    size_t npages;
+    struct dcamp **camps;
+    size_t ncamps;
+    bool txn; /* a settle transaction is open */
+    int64_t next_tick;
+    struct loa_buf body;
+    uint64_t rnd;
+    pthread_t thread;
+    atomic_int stop_flag; /* loa_dispatch_stop() */
+    atomic_bool kick;     /* loa_dispatch_wakeup(): re-read campaigns now */
+    int64_t in_flight;    /* deliveries in flight */
+    struct loa_dispatch_stats stats;
+    int rc; /* first store error */
+};
+
+/* ---- Store helpers ------------------------------------------------------------------------ */
+
+static void txn_begin(struct loa_dispatch *d)
+{
+    if (!d->txn && loa_store_begin(d->st) == 0)
+        d->txn = true;
+}
+
+static void txn_commit(struct loa_dispatch *d)
+{
+    if (!d->txn)
+        return;
+    if (loa_store_commit(d->st) < 0) {
+        LOA_ERROR("dispatch", "cannot commit settles; rolling back", NULL);
+        loa_store_rollback(d->st);
+    }
+    d->txn = false;
+}
+
+static void job_free(struct job *j)
+{
+    loa_claim_release(&j->claim);
+    loa_free(j->first_mid);
+    loa_free(j->text);
+    json_decref(j->attrs);
+    loa_free(j);
+}
+
+/* Settles a job's delivery and forgets the job. */
+static void settle(struct loa_dispatch *d, struct job *j, const struct loa_delivery_outcome *o)
+{
+    txn_begin(d);
+    int rc = loa_store_delivery_settle(d->st, j->claim.id, o, NULL);
+    if (rc < 0)
+        LOA_ERROR("dispatch", "cannot settle delivery", "delivery=%lld state=%s error=%s",
+                  (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
+    switch (o->state) {
+    case LOA_DELIVERY_SENT:
+        d->stats.sent++;
+        j->c->page->sent_since++;
+        break;
+    case LOA_DELIVERY_FAILED:
+        d->stats.failed++;
+        break;
+    case LOA_DELIVERY_SKIPPED:
+        d->stats.skipped++;
+        break;
+    case LOA_DELIVERY_UNKNOWN:
+        d->stats.unknown++;
+        break;
+    default:
+        d->stats.retried++;
+        break;
+    }
+    j->c->in_flight--;
+    j->c->page->in_flight--;
+    j->c->check_done = true;
+    d->in_flight--;
+    job_free(j);
+}
+
+static void settle_simple(struct loa_dispatch *d, struct job *j, enum loa_delivery_state state,
+                          const char *reason, const char *rule)
+{
+    struct loa_delivery_outcome o = {
+        .state = state, .reason = reason, .rule = rule, .at = loa_now_ms()
+    };
+    settle(d, j, &o);
+}
+
+/* ---- Pages and campaigns ------------------------------------------------------------------ */
+
+static struct dpage *page_by_ref(struct loa_dispatch *d, int64_t ref)
+{
+    for (size_t i = 0; i < d->npages; i++)
+        if (d->pages[i]->ref == ref)
+            return d->pages[i];
+    return NULL;
+}
+
+static int load_page(const struct loa_page *p, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    struct dpage *dp = page_by_ref(d, p->id);
+    if (!dp) {
+        dp = loa_calloc(1, sizeof(*dp));
+        dp->ref = p->id;
+        snprintf(dp->page_id, sizeof(dp->page_id), "%s", p->page_id);
+        d->pages = loa_reallocarray(d->pages, d->npages + 1, sizeof(*d->pages));
+        d->pages[d->npages++] = dp;
+    }
+    if (!dp->token && p->has_token)
+        loa_store_page_secrets(d->st, p->page_id, &dp->token, &dp->secret);
+    if (strcmp(dp->tz, p->timezone ? p->timezone : "") != 0) {
+        snprintf(dp->tz, sizeof(dp->tz), "%s", p->timezone ? p->timezone : "UTC");
+        dp->tz_at = 0;
+    }
+    dp->activated_at = p->activated_at;
+    dp->cap = p->daily_cap > 0 ? p->daily_cap : 5000;
+    dp->send_rate = p->send_rate > 0 ? p->send_rate : LOA_DISPATCH_DEFAULT_RATE;
+    return 0;
+}
+
+static void page_free(struct dpage *p)
+{
+    if (p->token)
+        sodium_memzero(p->token, strlen(p->token));
+    if (p->secret)
+        sodium_memzero(p->secret, strlen(p->secret));
+    loa_free(p->token);
+    loa_free(p->secret);
+    loa_free(p);
+}
+
+static struct dcamp *camp_by_id(struct loa_dispatch *d, int64_t id)
+{
+    for (size_t i = 0; i < d->ncamps; i++)
+        if (d->camps[i]->id == id)
+            return d->camps[i];
+    return NULL;
+}
+
+static void pause_campaign(struct loa_dispatch *d, int64_t id, const char *reason)
+{
+    txn_commit(d);
+    loa_store_campaign_set_status(d->st, id, 1u << LOA_CAMPAIGN_RUNNING, LOA_CAMPAIGN_PAUSED,
+                                  reason, loa_now_ms());
+}
+
+static int load_campaign(const struct loa_campaign *c, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    if (d->o.only_campaign && c->id != d->o.only_campaign)
+        return 0;
+    struct dcamp *dc = camp_by_id(d, c->id);
+    if (!dc) {
+        struct dpage *p = page_by_ref(d, c->page_ref);
+        if (!p)
+            return 0;
+        dc = loa_calloc(1, sizeof(*dc));
+        dc->id = c->id;
+        dc->page = p;
+        struct loa_diags diags;
+        loa_diags_init(&diags, 4);
+        if (loa_campaign_compile(c->blocks, c->id, NULL, &dc->msg, &diags) < 0) {
+            LOA_ERROR("dispatch", "campaign message does not compile; paused", "campaign=%lld",
+                      (long long)c->id);
+        } else {
+            dc->structured = loa_msg_is_structured(dc->msg);
+            dc->nblocks = loa_msg_sendable_count(dc->msg);
+        }
+        loa_diags_release(&diags);
+        d->camps = loa_reallocarray(d->camps, d->ncamps + 1, sizeof(*d->camps));
+        d->camps[d->ncamps++] = dc;
+    }
+    dc->promotional = strcmp(c->purpose, "promotional") == 0;
+    snprintf(dc->tag, sizeof(dc->tag), "%s", c->tag ? c->tag : "");
+    dc->batch_size = c->batch_size;
+    dc->batch_interval_ms = c->batch_interval_ms;
+    dc->rate = c->rate_per_s;
+    dc->window_from = c->window_from_min;
+    dc->window_to = c->window_to_min;
+    dc->running = true;
+    if (!dc->msg) {
+        dc->running = false;
+        pause_campaign(d, c->id, "invalid_message");
+    }
+    return 0;
+}
+
+struct due_ud {
+    int64_t now;
+    int64_t ids[64];
+    size_t n;
+    int64_t only;
+};
+
+static int collect_due(const struct loa_campaign *c, void *ud)
+{
+    struct due_ud *u = ud;
+    if (u->only && c->id != u->only)
+        return 0;
+    if (c->scheduled_at <= u->now && u->n < 64)
+        u->ids[u->n++] = c->id;
+    return 0;
+}
+
+static void tick(struct loa_dispatch *d, int64_t now)
+{
+    txn_commit(d);
+    struct due_ud due = { .now = now, .only = d->o.only_campaign };
+    loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
+    for (size_t i = 0; i < due.n; i++) {
+        int64_t total = 0;
+        int rc = loa_campaign_start(d->st, due.ids[i], now, &total);
+        if (rc == 0)
+            LOA_INFO("dispatch", "scheduled campaign started", "campaign=%lld deliveries=%lld",
+                     (long long)due.ids[i], (long long)total);
+        else if (rc != LOA_ESTATE)
+            LOA_ERROR("dispatch", "cannot start scheduled campaign", "campaign=%lld error=%s",
+                      (long long)due.ids[i], loa_err_name(rc));
+    }
+    loa_store_page_list(d->st, load_page, d);
+    for (size_t i = 0; i < d->ncamps; i++)
+        d->camps[i]->running = false;
+    int rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_RUNNING, load_campaign, d);
+    if (rc < 0)
+        LOA_ERROR("dispatch", "cannot read campaigns", "error=%s", loa_err_name(rc));
+    for (size_t i = 0; i < d->ncamps; i++)
+        if (d->camps[i]->running)
+            d->camps[i]->check_done = true;
+}
+
+/* ---- Sending ------------------------------------------------------------------------------ */
+
+static const char *attr_lookup(void *ctx, const char *name)
+{
+    struct job *j = ctx;
+    if (!j->attrs)
+        return NULL;
+    json_t *v = json_object_get(j->attrs, name);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(j->num, sizeof(j->num), "%lld", (long long)json_integer_value(v));
+        return j->num;
+    }
+    if (json_is_real(v)) {
+        snprintf(j->num, sizeof(j->num), "%g", json_real_value(v));
+        return j->num;
+    }
+    return NULL;
+}
+
+static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_rules_decision *dec)
+{
+    char meta[40];
+    snprintf(meta, sizeof(meta), LOA_DISPATCH_META_PREFIX "%lld", (long long)j->claim.id);
+    struct loa_msg_person person = {
+        .first_name = j->claim.first_name,
+        .last_name = j->claim.last_name,
+        .attr_cb = attr_lookup,
+        .attr_ctx = j,
+    };
+    struct loa_msg_send_opts so = {
+        .recipient_kind = LOA_MSG_TO_PSID,
+        .recipient = j->claim.psid,
+        .messaging_type = dec->messaging_type == LOA_RULES_MT_RESPONSE      ? LOA_MSG_RESPONSE
+                          : dec->messaging_type == LOA_RULES_MT_MESSAGE_TAG ? LOA_MSG_MESSAGE_TAG
+                                                                            : LOA_MSG_UPDATE,
+        .tag = dec->messaging_type == LOA_RULES_MT_MESSAGE_TAG ? dec->tag : NULL,
+        .metadata = meta,
+    };
+    loa_buf_reset(&d->body);
+    int rc = loa_msg_encode(j->c->msg, j->block, &person, &so, &d->body);
+    if (rc < 0)
+        return rc;
+    if (j->block == 0 && !j->text) {
+        /* What the conversation shows: the block's text when it is a text block. */
+        json_t *root = json_loadb(loa_buf_cstr(&d->body), d->body.len, 0, NULL);
+        const char *t =
+            json_string_value(json_object_get(json_object_get(root, "message"), "text"));
+        j->text = t ? loa_strdup(t) : NULL;
+        json_decref(root);
+    }
+    struct loa_client_request req = {
+        .page_id = j->c->page->page_id,
+        .access_token = j->c->page->token,
+        .app_secret = j->c->page->secret,
+        .user = j,
+    };
+    rc = loa_client_submit_send(d->client, &req, loa_buf_cstr(&d->body), d->body.len);
+    if (rc == 0)
+        d->stats.requests++;
+    return rc;
+}
+
+/* The rules' decision for a claimed delivery, now: auto route, then the campaign's tag. */
+static void decide(struct loa_dispatch *d, struct job *j, int64_t now,
+                   struct loa_rules_decision *out)
+{
+    const struct loa_claim *c = &j->claim;
+    struct loa_audience_member m = {
+        .id = c->subscriber_id,
+        .psid = c->psid,
+        .first_seen_at = c->first_seen_at,
+        .last_interaction_at = c->last_interaction_at,
+        .last_interaction_kind = c->last_interaction_kind,
+        .first_after_ctm_ad = c->first_after_ctm_ad,
+        .unreachable = c->unreachable,
+    };
+    enum loa_audience_purpose purpose =
+        j->c->promotional ? LOA_AUD_PROMOTIONAL : LOA_AUD_NON_PROMOTIONAL;
+    loa_audience_decide(d->o.rules, &m, j->c->page->activated_at, purpose, j->c->structured, now,
+                        out);
+    if (out->allowed || j->c->promotional || !j->c->tag[0] || !c->psid || c->unreachable)
+        return;
+    enum loa_rules_action act = LOA_RULES_ACT_NONE;
+    if (c->last_interaction_kind)
+        loa_rules_action_parse(c->last_interaction_kind, &act);
+    struct loa_rules_person p = {
+        .last_interaction = c->last_interaction_at,
+        .last_action = act,
+        .first_after_ctm_ad = c->first_after_ctm_ad,
+        .first_seen = c->first_seen_at,
+        .page_activated = j->c->page->activated_at,
+    };
+    struct loa_rules_request q = {
+        .person = &p,
+        .purpose = LOA_RULES_NON_PROMOTIONAL,
+        .structured = j->c->structured,
+        .route = { .kind = LOA_RULES_ROUTE_TAG, .tag = j->c->tag },
+        .at = now,
+    };
+    struct loa_rules_decision alt;
+    if (loa_rules_decide(d->o.rules, &q, &alt) == 0 && alt.allowed)
+        *out = alt;
+}
+
+static void start_job(struct loa_dispatch *d, struct dcamp *c, struct loa_claim *claim, int64_t now)
+{
+    struct job *j = loa_calloc(1, sizeof(*j));
+    j->d = d;
+    j->c = c;
+    j->claim = *claim;
+    memset(claim, 0, sizeof(*claim));
+    c->in_flight++;
+    c->page->in_flight++;
+    d->in_flight++;
+    d->stats.claimed++;
+    struct loa_rules_decision dec;
+    decide(d, j, now, &dec);
+    if (!dec.allowed) {
+        settle_simple(d, j, LOA_DELIVERY_SKIPPED, dec.code, dec.rule_id);
+        return;
+    }
+    if (j->claim.attrs)
+        j->attrs = json_loads(j->claim.attrs, 0, NULL);
+    int rc = submit_block(d, j, &dec);
+    if (rc == LOA_EINVAL || rc == LOA_ETOOBIG || rc == LOA_ERANGE) {
+        settle_simple(d, j, LOA_DELIVERY_FAILED, "encode", NULL);
+    } else if (rc < 0) {
+        /* Nothing was written: back to pending, this attempt does not count. */
+        struct loa_delivery_outcome o = {
+            .state = LOA_DELIVERY_PENDING, .at = now, .next_at = now + 1000, .refund_attempt = true
+        };
+        settle(d, j, &o);
+    }
+}
+
+/* How many deliveries campaign c may start now; *wake_out gets when to look again. */
+static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, int64_t *wake_out)
+{
+    struct dpage *p = c->page;
+    if (!p->token)
+        return 0;
+    if (p->slow_until > now) {
+        *wake_out = p->slow_until < *wake_out ? p->slow_until : *wake_out;
+        return 0;
+    }
+    if (c->window_from >= 0 && c->window_to >= 0) {
+        if (!p->tz_at || now - p->tz_at > TZ_TTL_MS) {
+            if (loa_tz_offset(p->tz, now, &p->utc_offset_min) < 0)
+                p->utc_offset_min = 0;
+            p->tz_at = now;
+        }
+        int64_t open = 0;
+        if (!loa_pacing_in_window(c->window_from, c->window_to, now, p->utc_offset_min, &open)) {
+            *wake_out = open < *wake_out ? open : *wake_out;
+            return 0;
+        }
+    }
+    if (c->batch_until > now) {
+        *wake_out = c->batch_until < *wake_out ? c->batch_until : *wake_out;
+        return 0;
+    }
+    int64_t n = CLAIM_MAX;
+    if (c->batch_size > 0 && c->batch_size - c->batch_count < n)
+        n = c->batch_size - c->batch_count;
+    if (!p->used_at || now - p->used_at > LEDGER_TTL_MS) {
+        txn_commit(d);
+        loa_store_ledger_count(d->st, p->ref, now - LOA_DAY_MS, &p->used);
+        loa_store_ledger_oldest(d->st, p->ref, now - LOA_DAY_MS, &p->oldest);
+        p->used_at = now;
+        p->sent_since = 0;
+    }
+    int64_t cap = loa_pacing_cap_allowance(p->cap, p->used + p->sent_since, p->in_flight);
+    if (cap == 0) {
+        int64_t reopen = p->oldest ? loa_pacing_cap_reopens(p->oldest) : now + LEDGER_TTL_MS;
+        *wake_out = reopen < *wake_out ? reopen : *wake_out;
+        return 0;
+    }
+    n = cap < n ? cap : n;
+    int64_t rate = c->rate > 0 && c->rate < p->send_rate ? c->rate : p->send_rate;
+    if (p->bucket_rate != rate) {
+        if (p->bucket_rate == 0)
+            loa_bucket_init(&p->bucket, (double)rate, (double)rate, now);
+        else
+            loa_bucket_set_rate(&p->bucket, (double)rate, (double)rate, now);
+        p->bucket_rate = rate;
+    }
+    int64_t tokens = loa_bucket_available(&p->bucket, now);
+    if (tokens == 0) {
+        int64_t w = now + loa_bucket_wait_ms(&p->bucket, now);
+        *wake_out = w < *wake_out ? w : *wake_out;
+        return 0;
+    }
+    return tokens < n ? tokens : n;
+}
+
+static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
+{
+    struct loa_claim claims[CLAIM_MAX];
+    for (size_t i = 0; i < d->ncamps; i++) {
+        struct dcamp *c = d->camps[i];
+        if (!c->running || !c->msg)
+            continue;
+        int64_t n = allowance(d, c, now, wake_out);
+        size_t room = 1024 - loa_client_in_flight(d->client);
+        if (n > (int64_t)room)
+            n = (int64_t)room;
+        if (n <= 0)
+            continue;
+        txn_commit(d); /* the claim is a transaction of its own */
+        size_t got = 0;
+        int rc = loa_store_delivery_claim(d->st, c->id, now, (size_t)n, claims, &got);
+        if (rc < 0) {
+            LOA_ERROR("dispatch", "cannot claim deliveries", "campaign=%lld error=%s",
+                      (long long)c->id, loa_err_name(rc));
+            continue;
+        }
+        loa_bucket_take(&c->page->bucket, now, (int64_t)got);
+        if (c->batch_size > 0) {
+            c->batch_count += (int64_t)got;
+            if (c->batch_count >= c->batch_size) {
+                c->batch_count = 0;
+                c->batch_until = now + c->batch_interval_ms;
+            }
+        }
+        for (size_t k = 0; k < got; k++)
+            start_job(d, c, &claims[k], now);
+        if ((int64_t)got == n)
+            *wake_out = now; /* more may be due at once */
+    }
+    txn_commit(d);
+}
+
+static bool person_gone(const char *reason)
+{
+    static const char *const gone[] = { "blocked", "no_matching_user", "no_such_object",
+                                        "no_profile" };
+    for (size_t i = 0; reason && i < sizeof(gone) / sizeof(gone[0]); i++)
+        if (strcmp(reason, gone[i]) == 0)
+            return true;
+    return false;
+}
+
+static void on_done(void *arg, const struct loa_client_result *r)
+{
+    struct loa_dispatch *d = arg;
+    struct job *j = r->user;
+    int64_t now = loa_now_ms();
+    struct dpage *p = j->c->page;
+    if (r->action == LOA_CLIENT_SLOW_PAGE) {
+        int64_t until = now + (r->delay_ms > 0 ? r->delay_ms : 60000);
+        if (until > p->slow_until)
+            p->slow_until = until;
+        LOA_WARN("dispatch", "Page slowed down", "page=%s reason=%s delay_ms=%lld", p->page_id,
+                 r->reason, (long long)(until - now));
+    }
+    if (r->accepted) {
+        if (j->block == 0 && r->message_id)
+            j->first_mid = loa_strdup(r->message_id);
+        if (j->block + 1 < j->c->nblocks) {
+            j->block++;
+            struct loa_rules_decision dec;
+            decide(d, j, now, &dec);
+            if (dec.allowed && submit_block(d, j, &dec) == 0)
+                return;
+            struct loa_delivery_outcome o = { .state = LOA_DELIVERY_SENT,
+                                              .reason = "partial",
+                                              .mid = j->first_mid,
+                                              .at = now,
+                                              .text = j->text };
+            settle(d, j, &o);
+            return;
+        }
+        struct loa_delivery_outcome o = {
+            .state = LOA_DELIVERY_SENT, .mid = j->first_mid, .at = now, .text = j->text
+        };
+        settle(d, j, &o);
+        return;
+    }
+    if (j->block > 0) {
+        /* The person has the first blocks: the delivery is sent, with what went wrong. */
+        struct loa_delivery_outcome o = { .state = LOA_DELIVERY_SENT,
+                                          .reason = "partial",
+                                          .mid = j->first_mid,
+                                          .at = now,
+                                          .text = j->text };
+        settle(d, j, &o);
+        return;
+    }
+    switch (r->action) {
+    case LOA_CLIENT_DONE: /* not accepted but done cannot happen; treat as unknown */
+    case LOA_CLIENT_UNKNOWN:
+        LOA_WARN("dispatch", "delivery outcome unknown", "delivery=%lld reason=%s",
+                 (long long)j->claim.id, r->reason);
+        settle_simple(d, j, LOA_DELIVERY_UNKNOWN, r->reason, NULL);
+        break;
+    case LOA_CLIENT_RETRY: {
+        int max = d->o.max_attempts > 0 ? d->o.max_attempts : 5;
+        if (j->claim.attempts >= max) {
+            settle_simple(d, j, LOA_DELIVERY_FAILED, r->reason, NULL);
+            break;
+        }
+        d->rnd = d->rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t wait = loa_client_backoff_ms(d->o.retry_base_ms > 0 ? d->o.retry_base_ms : 1000,
+                                             d->o.retry_cap_ms > 0 ? d->o.retry_cap_ms : 300000,
+                                             (unsigned)(j->claim.attempts - 1), d->rnd);
+        if (r->delay_ms > wait)
+            wait = r->delay_ms;
+        struct loa_delivery_outcome o = {
+            .state = LOA_DELIVERY_PENDING, .reason = r->reason, .at = now, .next_at = now + wait
+        };
+        settle(d, j, &o);
+        break;
+    }
+    case LOA_CLIENT_SLOW_PAGE: {
+        struct loa_delivery_outcome o = { .state = LOA_DELIVERY_PENDING,
+                                          .reason = r->reason,
+                                          .at = now,
+                                          .next_at = p->slow_until,
+                                          .refund_attempt = true };
+        settle(d, j, &o);
+        break;
+    }
+    case LOA_CLIENT_SKIP_PERSON:
+        if (person_gone(r->reason)) {
+            txn_begin(d);
+            loa_store_subscriber_set_unreachable(d->st, j->claim.subscriber_id, r->reason);
+        }
+        settle_simple(d, j, LOA_DELIVERY_SKIPPED, r->reason, NULL);
+        break;
+    case LOA_CLIENT_STOP_PAGE: {
+        struct loa_delivery_outcome o = { .state = LOA_DELIVERY_PENDING,
+                                          .reason = r->reason,
+                                          .at = now,
+                                          .next_at = now,
+                                          .refund_attempt = true };
+        char reason[96];
+        snprintf(reason, sizeof(reason), "stop_page:%s", r->reason ? r->reason : "unknown");
+        txn_begin(d);
+        int64_t n = 0;
+        loa_store_campaign_pause_page(d->st, p->ref, reason, now, &n);
+        for (size_t i = 0; i < d->ncamps; i++)
+            if (d->camps[i]->page == p)
+                d->camps[i]->running = false;
+        LOA_ERROR("dispatch", "Page stopped; its campaigns are paused",
+                  "page=%s reason=%s campaigns=%lld", p->page_id, reason, (long long)n);
+        settle(d, j, &o);
+        break;
+    }
+    }
+}
+
+/* ---- Lifecycle ---------------------------------------------------------------------------- */
+
+int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out)
+{
+    *out = NULL;
+    if (!o->store || !o->rules)
+        return LOA_EINVAL;
+    struct loa_dispatch *d = loa_calloc(1, sizeof(*d));
+    d->o = *o;
+    d->store_opts = *o->store;
+    d->store_opts.create = false;
+    d->graph_url = loa_strdup(o->graph_url ? o->graph_url : "https://graph.facebook.com");
+    d->graph_version = loa_strdup(o->graph_version ? o->graph_version : "v25.0");
+    d->o.graph_url = d->graph_url;
+    d->o.graph_version = d->graph_version;
+    d->o.store = &d->store_opts;
+    randombytes_buf(&d->rnd, sizeof(d->rnd));
+    loa_buf_init(&d->body, BODY_MAX);
+    struct loa_diags diags;
+    loa_diags_init(&diags, 4);
+    int rc = loa_store_open(&d->store_opts, &d->st, &diags);
+    loa_diags_release(&diags);
+    if (rc < 0)
+        goto fail;
+    struct loa_client_options co;
+    loa_client_options_init(&co);
+    co.base_url = d->graph_url;
+    co.api_version = d->graph_version;
+    co.done = on_done;
+    co.done_arg = d;
+    if ((rc = loa_client_new(&co, &d->client)) < 0)
+        goto fail;
+    *out = d;
+    return 0;
+fail:
+    loa_dispatch_free(d);
+    return rc;
+}
+
+void loa_dispatch_free(struct loa_dispatch *d)
+{
+    if (!d)
+        return;
+    loa_client_free(d->client); /* cancels what is in flight: the callbacks settle it */
+    d->client = NULL;
+    txn_commit(d);
+    for (size_t i = 0; i < d->ncamps; i++) {
+        loa_msg_free(d->camps[i]->msg);
+        loa_free(d->camps[i]);
+    }
+    loa_free(d->camps);
+    for (size_t i = 0; i < d->npages; i++)
+        page_free(d->pages[i]);
+    loa_free(d->pages);
+    loa_store_close(d->st);
+    loa_buf_release(&d->body);
+    loa_free(d->graph_url);
+    loa_free(d->graph_version);
+    loa_free(d);
+}
+
+static bool only_campaign_over(struct loa_dispatch *d)
+{
+    if (!d->o.only_campaign || d->in_flight > 0)
+        return false;
+    struct loa_campaign c;
+    if (loa_store_campaign_get(d->st, d->o.only_campaign, &c) < 0)
+        return true;
+    bool over = c.status != LOA_CAMPAIGN_RUNNING && c.status != LOA_CAMPAIGN_SCHEDULED;
+    loa_campaign_release(&c);
+    return over;
+}
+
+int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
+{
+    int64_t tick_ms = d->o.tick_ms > 0 ? d->o.tick_ms : 500;
+    if (d->o.recover) {
+        int64_t n = 0;
+        int rc = loa_store_delivery_recover(d->st, loa_now_ms(), &n);
+        if (rc < 0)
+            return rc;
+        if (n > 0)
+            LOA_WARN("dispatch", "deliveries in flight at the last stop are now unknown",
+                     "count=%lld", (long long)n);
+    }
+    while (!*stop && !atomic_load(&d->stop_flag)) {
+        int64_t now = loa_now_ms();
+        if (atomic_exchange(&d->kick, false) || now >= d->next_tick) {
+            tick(d, now);
+            d->next_tick = now + tick_ms;
+            if (only_campaign_over(d))
+                break;
+        }
+        int64_t wake = d->next_tick;
+        send_round(d, now, &wake);
+        int64_t wait = wake - loa_now_ms();
+        if (wait < 0)
+            wait = 0;
+        if (wait > tick_ms)
+            wait = tick_ms;
+        loa_client_run(d->client, (int)wait);
+        /* Completions of this round: commit their settles, then look for finished ones. */
+        txn_commit(d);
+        for (size_t i = 0; i < d->ncamps; i++) {
+            struct dcamp *c = d->camps[i];
+            if (!c->check_done || c->in_flight > 0)
+                continue;
+            c->check_done = false;
+            bool done = false;
+            if (loa_store_campaign_finish_if_done(d->st, c->id, loa_now_ms(), &done) == 0 && done) {
+                c->running = false;
+                LOA_INFO("dispatch", "campaign completed", "campaign=%lld", (long long)c->id);
+                d->next_tick = 0;
+            }
+        }
+    }
+    /* Let what is in flight finish, then settle it. */
+    int64_t deadline = loa_mono_ms() + DRAIN_MS;
+    while (d->in_flight > 0 && loa_client_in_flight(d->client) > 0 && loa_mono_ms() < deadline) {
+        loa_client_run(d->client, 100);
+        txn_commit(d);
+    }
+    loa_client_cancel_all(d->client);
+    txn_commit(d);
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    struct loa_dispatch *d = arg;
+    static volatile sig_atomic_t never;
+    d->rc = loa_dispatch_run(d, &never);
+    return NULL;
+}
+
+int loa_dispatch_start(struct loa_dispatch *d)
+{
+    return pthread_create(&d->thread, NULL, thread_main, d) == 0 ? 0 : LOA_EIO;
+}
+
+void loa_dispatch_wakeup(struct loa_dispatch *d)
+{
+    if (!d)
+        return;
+    atomic_store(&d->kick, true);
+    loa_client_wakeup(d->client);
+}
+
+void loa_dispatch_stop(struct loa_dispatch *d)
+{
+    if (!d)
+        return;
+    atomic_store(&d->stop_flag, 1);
+    loa_client_wakeup(d->client);
+    pthread_join(d->thread, NULL);
+    loa_dispatch_free(d);
+}
+
+void loa_dispatch_get_stats(const struct loa_dispatch *d, struct loa_dispatch_stats *out)
+{
+    *out = d->stats;
+}

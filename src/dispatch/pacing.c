@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pacing arithmetic of the dispatcher: a token bucket per Page, the rolling 24 h cap and the
+ * daily send window. Pure functions of their arguments (the time included), except
+ * loa_tz_offset(), which asks the C library for a zone's offset under a lock: setting TZ is
+ * process-wide, so every caller goes through this one function.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <loa/alloc.h>
+#include <loa/clock.h>
+#include <loa/dispatch.h>
+#include <loa/err.h>
+
+void loa_bucket_init(struct loa_bucket *b, double rate, double burst, int64_t now)
+{
+    b->rate = rate > 0 ? rate : 1;
+    b->burst = burst >= 1 ? burst : 1;
+    b->tokens = b->burst;
+    b->at = now;
+}
+
+static void refill(struct loa_bucket *b, int64_t now)
+{
+    if (now > b->at) {
+        b->tokens += (double)(now - b->at) * b->rate / 1000.0;
+        if (b->tokens > b->burst)
+            b->tokens = b->burst;
+    }
+    b->at = now > b->at ? now : b->at;
+}
+
+void loa_bucket_set_rate(struct loa_bucket *b, double rate, double burst, int64_t now)
+{
+    refill(b, now);
+    b->rate = rate > 0 ? rate : 1;
+    b->burst = burst >= 1 ? burst : 1;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+}
+
+int64_t loa_bucket_available(struct loa_bucket *b, int64_t now)
+{
+    refill(b, now);
+    return (int64_t)b->tokens;
+}
+
+int64_t loa_bucket_take(struct loa_bucket *b, int64_t now, int64_t want)
+{
+    int64_t n = loa_bucket_available(b, now);
+    if (want < n)
+        n = want;
+    if (n < 0)
+        n = 0;
+    b->tokens -= (double)n;
+    return n;
+}
+
+void loa_bucket_refund(struct loa_bucket *b, int64_t n)
+{
+    b->tokens += (double)n;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+}
+
+int64_t loa_bucket_wait_ms(const struct loa_bucket *b, int64_t now)
+{
+    struct loa_bucket c = *b;
+    refill(&c, now);
+    if (c.tokens >= 1.0)
+        return 0;
+    double ms = (1.0 - c.tokens) * 1000.0 / c.rate;
+    int64_t w = (int64_t)ms;
+    return (double)w < ms ? w + 1 : w;
+}
+
+int64_t loa_pacing_cap_allowance(int64_t cap, int64_t used, int64_t in_flight)
+{
+    int64_t n = cap - used - in_flight;
+    return n > 0 ? n : 0;
+}
+
+int64_t loa_pacing_cap_reopens(int64_t oldest_minute)
+{
+    return oldest_minute + LOA_MINUTE_MS + LOA_DAY_MS;
+}
+
+bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_min,
+                          int64_t *next_open_out)
+{
+    if (from_min < 0 || to_min < 0 || from_min == to_min)
+        return true;
+    int64_t local = (at + (int64_t)utc_offset_min * LOA_MINUTE_MS) % LOA_DAY_MS;
+    if (local < 0)
+        local += LOA_DAY_MS;
+    int64_t from = (int64_t)from_min * LOA_MINUTE_MS, to = (int64_t)to_min * LOA_MINUTE_MS;
+    bool in = from < to ? local >= from && local < to : local >= from || local < to;
+    if (!in && next_open_out)
+        *next_open_out = at + ((from - local) % LOA_DAY_MS + LOA_DAY_MS) % LOA_DAY_MS;
+    return in;
+}
+
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out)
+{
+    if (!tz || !*tz || strstr(tz, "..") || tz[0] == '/' || tz[0] == ':')
+        return LOA_EINVAL;
+    time_t t = (time_t)(at / 1000);
+    struct tm tm;
+    int rc = 0;
+    pthread_mutex_lock(&tz_lock);
+    const char *old = getenv("TZ");
+    char *saved = old ? loa_strdup(old) : NULL; /* getenv's string changes with setenv */
+    setenv("TZ", tz, 1);
+    tzset();
+    if (!localtime_r(&t, &tm))
+        rc = LOA_EINVAL;
+    /* An unknown zone reads as UTC with the name "UTC" or the zone's own text: refuse it. */
+    else if (tm.tm_gmtoff == 0 && strcmp(tz, "UTC") != 0 && strcmp(tz, "Etc/UTC") != 0 &&
+             (!tm.tm_zone || strcmp(tm.tm_zone, "UTC") != 0) && strcmp(tz, "GMT") != 0 &&
+             (!tm.tm_zone || strcmp(tm.tm_zone, "GMT") != 0))
+        rc = LOA_EINVAL;
+    if (saved)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    pthread_mutex_unlock(&tz_lock);
+    loa_free(saved);
+    if (rc == 0)
+        *offset_min_out = (int)(tm.tm_gmtoff / 60);
+    return rc;
+}

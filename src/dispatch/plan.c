@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Campaign plans: validating a campaign's parts with JSON paths before it is stored, compiling
+ * its blocks with the campaign's click-tracking payload prefix, and starting it (the audience
+ * snapshot). The payload prefix ("loa:c:<id>:") is how a postback or quick reply names the
+ * campaign it came from (docs/campaigns.md, "Funnel").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <loa/alloc.h>
+#include <loa/audience.h>
+#include <loa/dispatch.h>
+#include <loa/err.h>
+#include <loa/msg.h>
+#include <loa/rules.h>
+
+/* The longest id a campaign can have, for validating payload lengths before it exists. */
+#define LONGEST_ID 999999999999LL
+
+static void prefix_payload(json_t *holder, const char *prefix)
+{
+    json_t *p = json_object_get(holder, "payload");
+    if (!json_is_string(p))
+        return;
+    size_t n = strlen(prefix) + json_string_length(p) + 1;
+    char *v = loa_malloc(n);
+    snprintf(v, n, "%s%s", prefix, json_string_value(p));
+    json_object_set_new(holder, "payload", json_string(v));
+    loa_free(v);
+}
+
+static void prefix_buttons(json_t *buttons, const char *prefix)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(buttons, i, b) {
+        const char *type = json_string_value(json_object_get(b, "type"));
+        if (type && strcmp(type, "postback") == 0)
+            prefix_payload(b, prefix);
+    }
+}
+
+/* Adds the campaign prefix to every postback and quick-reply payload; leaves bad shapes to
+   the msg module's validation. */
+static void rewrite(json_t *root, const char *prefix)
+{
+    json_t *blocks = json_object_get(root, "blocks");
+    size_t i, j;
+    json_t *blk, *x;
+    json_array_foreach(blocks, i, blk) {
+        if (!json_is_object(blk))
+            continue;
+        json_array_foreach(json_object_get(blk, "quick_replies"), j, x) {
+            if (json_is_object(x))
+                prefix_payload(x, prefix);
+        }
+        prefix_buttons(json_object_get(blk, "buttons"), prefix);
+        json_array_foreach(json_object_get(blk, "cards"), j, x) {
+            if (json_is_object(x))
+                prefix_buttons(json_object_get(x, "buttons"), prefix);
+        }
+        json_array_foreach(json_object_get(blk, "elements"), j, x) {
+            if (json_is_object(x))
+                prefix_buttons(json_object_get(x, "buttons"), prefix);
+        }
+    }
+}
+
+int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct loa_limits *limits,
+                         struct loa_msg **out, struct loa_diags *diags)
+{
+    *out = NULL;
+    json_error_t err;
+    json_t *root = json_loads(blocks, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        /* Let the msg module word the complaint (line and column). */
+        return loa_msg_parse(blocks, strlen(blocks), limits, diags, out);
+    }
+    char prefix[48];
+    snprintf(prefix, sizeof(prefix), LOA_DISPATCH_PAYLOAD_PREFIX "%lld:", (long long)campaign_id);
+    if (json_is_object(root))
+        rewrite(root, prefix);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return LOA_ENOMEM;
+    int rc = loa_msg_parse(text, strlen(text), limits, diags, out);
+    free(text); /* jansson allocates with malloc */
+    return rc;
+}
+
+static int check_one_of(const char *v, const char *const *allowed, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        if (strcmp(v, allowed[i]) == 0)
+            return 0;
+    return LOA_EINVAL;
+}
+
+int loa_campaign_validate(const struct loa_rules *rules, const char *goal, const char *blocks,
+                          const char *filter, const char *purpose, const char *tag, int64_t now,
+                          struct loa_diags *diags)
+{
+    int rc = 0;
+    static const char *const goals[] = { "promotion", "care", "engagement" };
+    static const char *const purposes[] = { "promotional", "non_promotional" };
+    if (goal && check_one_of(goal, goals, 3) < 0) {
+        loa_diags_add(diags, 0, 0, "goal", "must be \"promotion\", \"care\" or \"engagement\"");
+        rc = LOA_EINVAL;
+    }
+    if (purpose && check_one_of(purpose, purposes, 2) < 0) {
+        loa_diags_add(diags, 0, 0, "purpose", "must be \"promotional\" or \"non_promotional\"");
+        rc = LOA_EINVAL;
+    }
+    if (blocks) {
+        struct loa_msg *m = NULL;
+        if (loa_campaign_compile(blocks, LONGEST_ID, NULL, &m, diags) < 0)
+            rc = LOA_EINVAL;
+        loa_msg_free(m);
+    }
+    if (filter) {
+        struct loa_audience_node *f = NULL;
+        if (loa_audience_parse(filter, strlen(filter), now, "filter", &f, diags) < 0)
+            rc = LOA_EINVAL;
+        loa_audience_free(f);
+    }
+    if (tag && *tag) {
+        if (purpose && strcmp(purpose, "promotional") == 0) {
+            loa_diags_add(diags, 0, 0, "tag",
+                          "a promotional campaign cannot use a message tag (tags are for "
+                          "non-promotional updates)");
+            rc = LOA_EINVAL;
+        } else if (rules) {
+            /* Ask the rules about a person outside the window: the tag route decides alone. */
+            struct loa_rules_person p = { .last_interaction = 1, .page_activated = 1 };
+            struct loa_rules_request q = {
+                .person = &p,
+                .purpose = LOA_RULES_NON_PROMOTIONAL,
+                .route = { .kind = LOA_RULES_ROUTE_TAG, .tag = tag },
+                .at = now,
+            };
+            struct loa_rules_decision d;
+            loa_rules_decide(rules, &q, &d);
+            if (!d.allowed &&
+                (strcmp(d.code, "tag_unknown") == 0 || strcmp(d.code, "tag_retired") == 0)) {
+                loa_diags_add(diags, 0, 0, "tag", "%s (rule %s)", d.reason,
+                              d.rule_id ? d.rule_id : "-");
+                rc = LOA_EINVAL;
+            }
+        }
+    }
+    return rc;
+}
+
+int loa_dispatch_parse_hhmm(const char *s, int *min_out)
+{
+    if (!s || strlen(s) != 5 || s[2] != ':')
+        return LOA_EINVAL;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9'))
+            return LOA_EINVAL;
+    int h = (s[0] - '0') * 10 + (s[1] - '0');
+    int m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 24 || m > 59 || (h == 24 && m != 0))
+        return LOA_EINVAL;
+    *min_out = h * 60 + m;
+    return 0;
+}
+
+struct page_find {
+    int64_t ref;
+    int64_t quota;
+    bool found;
+};
+
+static int find_page(const struct loa_page *p, void *ud)
+{
+    struct page_find *f = ud;
+    if (p->id != f->ref)
+        return 0;
+    f->quota = p->plan_quota;
+    f->found = true;
+    return 1;
+}
+
+int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out)
+{
+    struct loa_campaign c;
+    int rc = loa_store_campaign_get(st, id, &c);
+    if (rc < 0)
+        return rc;
+    struct loa_audience_node *filter = NULL;
+    struct page_find f = { .ref = c.page_ref };
+    if (c.status != LOA_CAMPAIGN_DRAFT && c.status != LOA_CAMPAIGN_SCHEDULED) {
+        rc = LOA_ESTATE;
+        goto out;
+    }
+    if ((rc = loa_audience_parse(c.filter, strlen(c.filter), now, "filter", &filter, NULL)) < 0) {
+        rc = LOA_EINVAL;
+        goto out;
+    }
+    if ((rc = loa_store_page_list(st, find_page, &f)) < 0)
+        goto out;
+    rc = loa_store_campaign_snapshot(st, id, filter, f.quota, now, total_out);
+out:
+    loa_audience_free(filter);
+    loa_campaign_release(&c);
+    return rc;
+}
