@@ -618,35 +618,6 @@ int loa_store_audience_count(struct loa_store *st, int64_t page_ref,
     "s.last_interaction_kind, s.unreachable, s.unreachable_reason, s.attrs, s.created_at, " \
     "s.updated_at, s.ad_referral_at, s.after_ctm_ad, s.profile_fetched_at"
 
-/* Reads a row of AUD_SUB_COLUMNS; release with loa_subscriber_release(). */
-static void read_row(sqlite3_stmt *s, struct loa_subscriber *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->id = sqlite3_column_int64(s, 0);
-    o->page_ref = sqlite3_column_int64(s, 1);
-    o->psid = loa__col_dup(s, 2);
-    o->first_name = loa__col_dup(s, 3);
-    o->last_name = loa__col_dup(s, 4);
-    o->gender = loa__col_dup(s, 5);
-    o->locale = loa__col_dup(s, 6);
-    o->utc_offset_min = sqlite3_column_type(s, 7) == SQLITE_NULL
-                            ? LOA_UTC_OFFSET_UNKNOWN
-                            : (int32_t)sqlite3_column_int(s, 7);
-    o->phone = loa__col_dup(s, 8);
-    o->email = loa__col_dup(s, 9);
-    o->first_seen_at = sqlite3_column_int64(s, 10);
-    o->last_interaction_at = sqlite3_column_int64(s, 11);
-    o->last_interaction_kind = loa__col_dup(s, 12);
-    o->unreachable = sqlite3_column_int(s, 13) != 0;
-    o->unreachable_reason = loa__col_dup(s, 14);
-    o->attrs = loa__col_dup(s, 15);
-    o->created_at = sqlite3_column_int64(s, 16);
-    o->updated_at = sqlite3_column_int64(s, 17);
-    o->ad_referral_at = sqlite3_column_int64(s, 18);
-    o->first_after_ctm_ad = sqlite3_column_int(s, 19) != 0;
-    o->profile_fetched_at = sqlite3_column_int64(s, 20);
-}
-
 int loa_store_audience_list(struct loa_store *st, int64_t page_ref,
                             const struct loa_audience_node *filter, enum loa_audience_order order,
                             const struct loa_audience_cursor *cursor, int64_t limit,
@@ -661,7 +632,8 @@ int loa_store_audience_list(struct loa_store *st, int64_t page_ref,
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct loa_subscriber sub;
-        read_row(s, &sub);
+        memset(&sub, 0, sizeof(sub));
+        loa__read_subscriber(s, &sub);
         int stop = fn(&sub, ud);
         loa_subscriber_release(&sub);
         if (stop)

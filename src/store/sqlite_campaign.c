@@ -864,15 +864,30 @@ static int reopen(struct loa_store *st, int64_t campaign_id, int64_t now)
     return rc;
 }
 
-int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
-                                    const char *const *reasons, size_t n, int64_t now,
-                                    int64_t *count_out)
+/* Binds item i of a requeue list to parameter 2 of the statement. */
+typedef void (*requeue_bind_fn)(sqlite3_stmt *s, const void *items, size_t i);
+
+static void bind_reason(sqlite3_stmt *s, const void *items, size_t i)
+{
+    sqlite3_bind_text(s, 2, ((const char *const *)items)[i], -1, SQLITE_STATIC);
+}
+
+static void bind_id(sqlite3_stmt *s, const void *items, size_t i)
+{
+    sqlite3_bind_int64(s, 2, ((const int64_t *)items)[i]);
+}
+
+/*
+ * Runs an UPDATE (?1 campaign, ?2 item, ?3 now) that puts deliveries back to pending once per
+ * item, in one transaction (the caller's, if one is open), and reopens the campaign when any
+ * delivery changed. *count_out gets how many did.
+ */
+static int requeue(struct loa_store *st, const char *sql, const char *what, int64_t campaign_id,
+                   const void *items, size_t n, requeue_bind_fn bind, int64_t now,
+                   int64_t *count_out)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "UPDATE deliveries SET state = 'pending', reason = NULL, attempts = 0,"
-                     " next_at = ?3 WHERE campaign_id = ?1 AND state = 'failed' AND reason = ?2",
-                     &s);
+    int rc = prepare(st, sql, &s);
     if (rc < 0)
         return rc;
     bool own = !in_txn(st);
@@ -884,9 +899,9 @@ int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, campaign_id);
-        sqlite3_bind_text(s, 2, reasons[i], -1, SQLITE_STATIC);
+        bind(s, items, i);
         sqlite3_bind_int64(s, 3, now);
-        if ((rc = step_done(st, s, "retry failed deliveries")) == 0)
+        if ((rc = step_done(st, s, what)) == 0)
             total += sqlite3_changes(st->db);
     }
     sqlite3_finalize(s);
@@ -903,42 +918,23 @@ int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
     return rc;
 }
 
+int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
+                                    const char *const *reasons, size_t n, int64_t now,
+                                    int64_t *count_out)
+{
+    return requeue(st,
+                   "UPDATE deliveries SET state = 'pending', reason = NULL, attempts = 0,"
+                   " next_at = ?3 WHERE campaign_id = ?1 AND state = 'failed' AND reason = ?2",
+                   "retry failed deliveries", campaign_id, reasons, n, bind_reason, now, count_out);
+}
+
 int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
                                       size_t n, int64_t now, int64_t *count_out)
 {
-    sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "UPDATE deliveries SET state = 'pending', reason = NULL, next_at = ?3"
-                     " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'",
-                     &s);
-    if (rc < 0)
-        return rc;
-    bool own = !in_txn(st);
-    if (own && (rc = loa_store_begin(st)) < 0) {
-        sqlite3_finalize(s);
-        return rc;
-    }
-    int64_t total = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, campaign_id);
-        sqlite3_bind_int64(s, 2, ids[i]);
-        sqlite3_bind_int64(s, 3, now);
-        if ((rc = step_done(st, s, "resend unknown deliveries")) == 0)
-            total += sqlite3_changes(st->db);
-    }
-    sqlite3_finalize(s);
-    if (rc == 0 && total > 0)
-        rc = reopen(st, campaign_id, now);
-    if (own) {
-        if (rc == 0)
-            rc = loa_store_commit(st);
-        if (rc < 0)
-            loa_store_rollback(st);
-    }
-    if (rc == 0 && count_out)
-        *count_out = total;
-    return rc;
+    return requeue(st,
+                   "UPDATE deliveries SET state = 'pending', reason = NULL, next_at = ?3"
+                   " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'",
+                   "resend unknown deliveries", campaign_id, ids, n, bind_id, now, count_out);
 }
 
 int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason)
