@@ -36,7 +36,11 @@ struct serve_app {
 
     pthread_key_t store_key;     /* this thread's struct loa_store */
     pthread_mutex_t stores_lock; /* guards stores/nstores */
-    struct loa_store **stores;   /* every connection opened, closed at exit */
+    /* Serialises webhook write transactions: SQLite has one writer, and threads that wait here
+     * wait only as long as the transaction ahead of them, where SQLite's busy handler would
+     * sleep in growing steps (up to 100 ms) and let latency climb to seconds under load. */
+    pthread_mutex_t write_lock;
+    struct loa_store **stores; /* every connection opened, closed at exit */
     size_t nstores;
 
     pthread_mutex_t secrets_lock; /* guards the three below */

@@ -79,11 +79,13 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     if (!st)
         goto out;
     struct wh_result res;
+    pthread_mutex_lock(&app->write_lock);
     for (int attempt = 0; attempt < BUSY_RETRIES; attempt++) {
         rc = loa__wh_apply(st, &batch, &res);
-        if (rc != LOA_EBUSY)
+        if (rc != LOA_EBUSY) /* busy now only means another process (the CLI) is writing */
             break;
     }
+    pthread_mutex_unlock(&app->write_lock);
     if (rc < 0) {
         atomic_fetch_add(&app->wh_store_errors, 1);
         /* Not acknowledged: Meta delivers it again. */
