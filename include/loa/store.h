@@ -62,6 +62,13 @@ int loa_store_latest_version(void);
 int loa_store_begin(struct loa_store *st);
 int loa_store_commit(struct loa_store *st);
 int loa_store_rollback(struct loa_store *st);
+/**
+ * A savepoint inside a transaction (one at a time), so one step of a transaction that carries
+ * several can be undone alone: _release keeps its writes, _rollback undoes them.
+ */
+int loa_store_savepoint(struct loa_store *st);
+int loa_store_savepoint_release(struct loa_store *st);
+int loa_store_savepoint_rollback(struct loa_store *st);
 
 /* ---- Pages ------------------------------------------------------------------------------- */
 

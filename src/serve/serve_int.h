@@ -25,6 +25,8 @@
 struct profile_worker;
 struct loa_dispatch;
 
+struct wh_job;
+
 struct serve_app {
     const struct loa_config *cfg;     /* borrowed */
     struct loa_store_opts store_opts; /* path, key, durable: for each thread's connection */
@@ -36,11 +38,15 @@ struct serve_app {
 
     pthread_key_t store_key;     /* this thread's struct loa_store */
     pthread_mutex_t stores_lock; /* guards stores/nstores */
-    /* Serialises webhook write transactions: SQLite has one writer, and threads that wait here
-     * wait only as long as the transaction ahead of them, where SQLite's busy handler would
-     * sleep in growing steps (up to 100 ms) and let latency climb to seconds under load. */
-    pthread_mutex_t write_lock;
-    struct loa_store **stores; /* every connection opened, closed at exit */
+    /* Group commit of webhook batches (webhook.c): requests queue their parsed batch; the
+     * thread that finds no commit under way takes the whole queue, writes every batch in one
+     * transaction (one fsync) and wakes the others. Waiting here instead of in SQLite's busy
+     * handler, which sleeps in growing steps, keeps latency flat under load. */
+    pthread_mutex_t write_lock; /* guards the three below */
+    pthread_cond_t write_done;  /* broadcast when a group is committed */
+    struct wh_job *write_queue; /* batches waiting for the next group, oldest first */
+    bool write_busy;            /* a thread is committing a group */
+    struct loa_store **stores;  /* every connection opened, closed at exit */
     size_t nstores;
 
     pthread_mutex_t secrets_lock; /* guards the three below */

@@ -47,6 +47,68 @@ void serve_webhook_verify(void *ctx, const struct loa_http_req *req, struct loa_
     loa_buf_puts(&resp->body, challenge);
 }
 
+/* One request's batch waiting for, or written by, a group commit. Lives on its thread's stack
+ * until done is set under write_lock. */
+struct wh_job {
+    const struct wh_batch *batch;
+    struct wh_result res;
+    int rc;
+    bool done;
+    struct wh_job *next;
+};
+
+/* Writes a group of batches in one transaction, each batch in its own savepoint. */
+static void commit_group(struct loa_store *st, struct wh_job *group)
+{
+    int rc = LOA_EBUSY;
+    for (int attempt = 0; attempt < BUSY_RETRIES && rc == LOA_EBUSY; attempt++)
+        rc = loa_store_begin(st); /* busy only when another process (the CLI) is writing */
+    for (struct wh_job *j = group; j; j = j->next)
+        j->rc = rc < 0 ? rc : loa__wh_apply_step(st, j->batch, &j->res);
+    if (rc == 0 && (rc = loa_store_commit(st)) < 0)
+        loa_store_rollback(st);
+    if (rc < 0) {
+        for (struct wh_job *j = group; j; j = j->next) {
+            if (j->rc == 0)
+                LOA_FREE(j->res.new_subscribers);
+            j->rc = rc;
+        }
+    }
+}
+
+/* Stores batch durably, possibly in one transaction with other requests' batches. */
+static int store_batch(struct serve_app *app, struct loa_store *st, const struct wh_batch *batch,
+                       struct wh_result *res)
+{
+    struct wh_job job = { .batch = batch };
+    pthread_mutex_lock(&app->write_lock);
+    struct wh_job **tail = &app->write_queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &job;
+    while (!job.done) {
+        if (app->write_busy) {
+            pthread_cond_wait(&app->write_done, &app->write_lock);
+            continue;
+        }
+        app->write_busy = true;
+        struct wh_job *group = app->write_queue;
+        app->write_queue = NULL;
+        pthread_mutex_unlock(&app->write_lock);
+        commit_group(st, group);
+        pthread_mutex_lock(&app->write_lock);
+        for (struct wh_job *j = group, *next; j; j = next) {
+            next = j->next;
+            j->done = true; /* j may be gone once the lock is released */
+        }
+        app->write_busy = false;
+        pthread_cond_broadcast(&app->write_done);
+    }
+    pthread_mutex_unlock(&app->write_lock);
+    *res = job.res;
+    return job.rc;
+}
+
 void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
     struct serve_app *app = ctx;
@@ -79,13 +141,7 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     if (!st)
         goto out;
     struct wh_result res;
-    pthread_mutex_lock(&app->write_lock);
-    for (int attempt = 0; attempt < BUSY_RETRIES; attempt++) {
-        rc = loa__wh_apply(st, &batch, &res);
-        if (rc != LOA_EBUSY) /* busy now only means another process (the CLI) is writing */
-            break;
-    }
-    pthread_mutex_unlock(&app->write_lock);
+    rc = store_batch(app, st, &batch, &res);
     if (rc < 0) {
         atomic_fetch_add(&app->wh_store_errors, 1);
         /* Not acknowledged: Meta delivers it again. */

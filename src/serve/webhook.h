@@ -143,4 +143,10 @@ struct wh_result {
  */
 int loa__wh_apply(struct loa_store *st, const struct wh_batch *b, struct wh_result *res);
 
+/**
+ * The same inside the caller's open transaction, as one savepoint: on failure only this
+ * batch's writes are undone and res is cleared. Used by group commit (webhook.c).
+ */
+int loa__wh_apply_step(struct loa_store *st, const struct wh_batch *b, struct wh_result *res);
+
 #endif /* LOA_SERVE_WEBHOOK_H */

@@ -211,12 +211,10 @@ static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref
     return rc;
 }
 
-int loa__wh_apply(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+/* Applies the batch's events inside the caller's transaction; on failure the caller undoes. */
+static int apply_events(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
 {
-    memset(res, 0, sizeof(*res));
-    int rc = loa_store_begin(st);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     struct page_cache pages = { .n = 0 };
     size_t cap = 0;
     for (size_t i = 0; i < b->count && rc == 0; i++) {
@@ -251,14 +249,43 @@ int loa__wh_apply(struct loa_store *st, const struct wh_batch *b, struct wh_resu
         }
         rc = apply_one(st, e, ref, res, &cap);
     }
+    return rc;
+}
+
+static void clear_result(struct wh_result *res)
+{
+    LOA_FREE(res->new_subscribers);
+    memset(res, 0, sizeof(*res));
+}
+
+int loa__wh_apply(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    int rc = loa_store_begin(st);
+    if (rc < 0)
+        return rc;
+    rc = apply_events(st, b, res);
     if (rc == 0)
         rc = loa_store_commit(st);
     if (rc < 0) {
         loa_store_rollback(st);
-        LOA_FREE(res->new_subscribers);
-        size_t keep_dups = 0;
-        memset(res, 0, sizeof(*res));
-        res->duplicates = keep_dups;
+        clear_result(res);
+    }
+    return rc;
+}
+
+int loa__wh_apply_step(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    int rc = loa_store_savepoint(st);
+    if (rc < 0)
+        return rc;
+    rc = apply_events(st, b, res);
+    if (rc == 0)
+        rc = loa_store_savepoint_release(st);
+    if (rc < 0) {
+        loa_store_savepoint_rollback(st);
+        clear_result(res);
     }
     return rc;
 }

@@ -342,6 +342,21 @@ int loa_store_commit(struct loa_store *st)
     return loa__exec(st, "COMMIT");
 }
 
+int loa_store_savepoint(struct loa_store *st)
+{
+    return loa__exec(st, "SAVEPOINT loa_step");
+}
+
+int loa_store_savepoint_release(struct loa_store *st)
+{
+    return loa__exec(st, "RELEASE loa_step");
+}
+
+int loa_store_savepoint_rollback(struct loa_store *st)
+{
+    return loa__exec(st, "ROLLBACK TO loa_step; RELEASE loa_step");
+}
+
 int loa_store_rollback(struct loa_store *st)
 {
     return loa__exec(st, "ROLLBACK");
