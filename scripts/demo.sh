@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh release
-exec build/loa demo "$@"
+exec build/bin/loa demo "$@"

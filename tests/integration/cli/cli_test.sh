@@ -127,5 +127,13 @@ expect 0 "demo" -- "$loa" demo --count 300
 has out.txt "import again (nothing should change)" "demo imports twice"
 has out.txt "0 inserted, 0 updated" "demo re-import changes nothing"
 
+# The README's main command execs the binary from the release build's bin directory, the
+# same directory every build puts loa in: the script must name that path.
+if [[ -n "${LOA_SOURCE_DIR:-}" ]]; then
+    has "$LOA_SOURCE_DIR/scripts/demo.sh" 'exec build/bin/loa demo' "demo.sh runs build/bin/loa"
+    [[ "$(basename "$(dirname "$loa")")" == bin ]] && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL: binaries are not in a bin directory"; }
+fi
+
 echo "cli: $pass passed, $fail failed"
 [[ $fail == 0 ]]
