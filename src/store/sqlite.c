@@ -133,6 +133,15 @@ int loa__db_fail(struct loa_store *st, const char *what)
     return LOA_ESTORE;
 }
 
+int loa__prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
+        *out = NULL;
+        return loa__db_fail(st, "prepare statement");
+    }
+    return 0;
+}
+
 int loa__exec(struct loa_store *st, const char *sql)
 {
     char *err = NULL;

@@ -39,19 +39,10 @@
 
 /* ---- Lists ------------------------------------------------------------------------------ */
 
-static int prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out)
-{
-    if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
-        *out = NULL;
-        return loa__db_fail(st, "prepare audience statement");
-    }
-    return 0;
-}
-
 int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st, "SELECT id FROM lists WHERE page_ref = ? AND name = ?", &s);
+    int rc = loa__prepare(st, "SELECT id FROM lists WHERE page_ref = ? AND name = ?", &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, page_ref);
@@ -68,7 +59,7 @@ int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name
 int loa_store_list_clear(struct loa_store *st, int64_t list_id)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st, "DELETE FROM list_members WHERE list_id = ?", &s);
+    int rc = loa__prepare(st, "DELETE FROM list_members WHERE list_id = ?", &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, list_id);
@@ -84,13 +75,13 @@ int loa_store_list_add_phones(struct loa_store *st, int64_t list_id, int64_t pag
 {
     sqlite3_stmt *count = NULL, *add = NULL;
     int64_t added = 0;
-    int rc =
-        prepare(st, "SELECT count(*) FROM subscribers WHERE page_ref = ? AND phone = ?", &count);
+    int rc = loa__prepare(st, "SELECT count(*) FROM subscribers WHERE page_ref = ? AND phone = ?",
+                          &count);
     if (rc == 0)
-        rc = prepare(st,
-                     "INSERT OR IGNORE INTO list_members (list_id, subscriber_id) "
-                     "SELECT ?, id FROM subscribers WHERE page_ref = ? AND phone = ?",
-                     &add);
+        rc = loa__prepare(st,
+                          "INSERT OR IGNORE INTO list_members (list_id, subscriber_id) "
+                          "SELECT ?, id FROM subscribers WHERE page_ref = ? AND phone = ?",
+                          &add);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         sqlite3_reset(count);
         sqlite3_bind_int64(count, 1, page_ref);
@@ -124,7 +115,8 @@ int loa_store_list_list(struct loa_store *st, int64_t page_ref,
                         void *ud)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "SELECT l.name, (SELECT count(*) FROM list_members m WHERE m.list_id = l.id), "
                      "l.created_at FROM lists l WHERE l.page_ref = ? ORDER BY l.name",
                      &s);
@@ -519,14 +511,14 @@ static bool prefer_table_scan(struct loa_store *st, int64_t page_ref)
 {
     sqlite3_stmt *s = NULL;
     bool yes = false;
-    if (prepare(st,
-                "SELECT (SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE page_ref = ?1 "
-                "LIMIT ?2)) >= ?2",
-                &s) < 0)
+    if (loa__prepare(st,
+                     "SELECT (SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE page_ref = ?1 "
+                     "LIMIT ?2)) >= ?2",
+                     &s) < 0)
         return false;
     sqlite3_stmt *m = NULL;
     int64_t max_id = 0;
-    if (prepare(st, "SELECT coalesce(max(id), 0) FROM subscribers", &m) == 0 &&
+    if (loa__prepare(st, "SELECT coalesce(max(id), 0) FROM subscribers", &m) == 0 &&
         sqlite3_step(m) == SQLITE_ROW)
         max_id = sqlite3_column_int64(m, 0);
     sqlite3_finalize(m);
@@ -590,7 +582,7 @@ static int build(struct loa_store *st, const char *columns, int64_t page_ref,
     if (rc == 0 && c.uses_attrs)
         rc = register_functions(st);
     if (rc == 0)
-        rc = prepare(st, loa_buf_cstr(&c.sql), out);
+        rc = loa__prepare(st, loa_buf_cstr(&c.sql), out);
     if (rc == 0)
         apply_binds(*out, &c, 1);
     compiler_release(&c);

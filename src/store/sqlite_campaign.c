@@ -72,15 +72,6 @@ static sqlite3_stmt *cstmt(struct loa_store *st, enum cstmt id)
     return loa__stmt_cached(st, &st->xstmts[LOA__XSTMT_CAMPAIGN + id], csql[id]);
 }
 
-static int prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out)
-{
-    if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
-        *out = NULL;
-        return loa__db_fail(st, "prepare campaign statement");
-    }
-    return 0;
-}
-
 static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
@@ -199,7 +190,8 @@ int loa_store_campaign_create(struct loa_store *st, int64_t page_ref,
     if (!in->name || !in->goal || !in->purpose || !in->blocks)
         return LOA_EINVAL;
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "INSERT INTO campaigns (page_ref, name, goal, purpose, tag, blocks, filter,"
                      " scheduled_at, batch_size, batch_interval_ms, rate_per_s, window_from_min,"
                      " window_to_min, created_at, updated_at)"
@@ -235,7 +227,7 @@ int loa_store_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign
     if (st->version < 5)
         return LOA_EVERSION;
     sqlite3_stmt *s;
-    int rc = prepare(st, "SELECT " CAMPAIGN_COLUMNS " FROM campaigns WHERE id = ?", &s);
+    int rc = loa__prepare(st, "SELECT " CAMPAIGN_COLUMNS " FROM campaigns WHERE id = ?", &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -260,12 +252,13 @@ int loa_store_campaign_update(struct loa_store *st, int64_t id, const struct loa
         return LOA_ESTATE;
     }
     sqlite3_stmt *s;
-    rc = prepare(st,
-                 "UPDATE campaigns SET name = ?2, goal = ?3, purpose = ?4, tag = ?5, blocks = ?6,"
-                 " filter = ?7, scheduled_at = ?8, batch_size = ?9, batch_interval_ms = ?10,"
-                 " rate_per_s = ?11, window_from_min = ?12, window_to_min = ?13,"
-                 " updated_at = ?14 WHERE id = ?1 AND status = 'draft'",
-                 &s);
+    rc = loa__prepare(
+        st,
+        "UPDATE campaigns SET name = ?2, goal = ?3, purpose = ?4, tag = ?5, blocks = ?6,"
+        " filter = ?7, scheduled_at = ?8, batch_size = ?9, batch_interval_ms = ?10,"
+        " rate_per_s = ?11, window_from_min = ?12, window_to_min = ?13,"
+        " updated_at = ?14 WHERE id = ?1 AND status = 'draft'",
+        &s);
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_text(s, 2, in->name ? in->name : c.name, -1, SQLITE_STATIC);
@@ -300,7 +293,8 @@ int loa_store_campaign_list(struct loa_store *st, int64_t page_ref, unsigned sta
     if (st->version < 5)
         return LOA_EVERSION;
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "SELECT " CAMPAIGN_COLUMNS " FROM campaigns WHERE (?1 = 0 OR page_ref = ?1)"
                      " ORDER BY id DESC",
                      &s);
@@ -350,7 +344,7 @@ static int set_status_txn(struct loa_store *st, void *ud)
 {
     struct status_args *a = ud;
     sqlite3_stmt *s;
-    int rc = prepare(st, "SELECT status FROM campaigns WHERE id = ?", &s);
+    int rc = loa__prepare(st, "SELECT status FROM campaigns WHERE id = ?", &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, a->id);
@@ -364,10 +358,10 @@ static int set_status_txn(struct loa_store *st, void *ud)
     if (!(a->from_mask & (1u << cur)))
         return LOA_ESTATE;
     bool final = a->to == LOA_CAMPAIGN_COMPLETED || a->to == LOA_CAMPAIGN_CANCELLED;
-    rc = prepare(st,
-                 "UPDATE campaigns SET status = ?2, status_reason = ?3, updated_at = ?4,"
-                 " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END WHERE id = ?1",
-                 &s);
+    rc = loa__prepare(st,
+                      "UPDATE campaigns SET status = ?2, status_reason = ?3, updated_at = ?4,"
+                      " completed_at = CASE WHEN ?5 THEN ?4 ELSE completed_at END WHERE id = ?1",
+                      &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, a->id);
@@ -378,10 +372,10 @@ static int set_status_txn(struct loa_store *st, void *ud)
     rc = step_done(st, s, "set campaign status");
     sqlite3_finalize(s);
     if (rc == 0 && a->to == LOA_CAMPAIGN_CANCELLED) {
-        rc = prepare(st,
-                     "UPDATE deliveries SET state = 'skipped', reason = 'cancelled'"
-                     " WHERE campaign_id = ? AND state = 'pending'",
-                     &s);
+        rc = loa__prepare(st,
+                          "UPDATE deliveries SET state = 'skipped', reason = 'cancelled'"
+                          " WHERE campaign_id = ? AND state = 'pending'",
+                          &s);
         if (rc == 0) {
             sqlite3_bind_int64(s, 1, a->id);
             rc = step_done(st, s, "cancel deliveries");
@@ -404,7 +398,8 @@ int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const 
                                   int64_t now, int64_t *count_out)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "UPDATE campaigns SET status = 'paused', status_reason = ?2, updated_at = ?3"
                      " WHERE page_ref = ?1 AND status = 'running'",
                      &s);
@@ -483,10 +478,10 @@ int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
     if (rc < 0)
         goto out;
     sqlite3_stmt *s;
-    if ((rc = prepare(st,
-                      "UPDATE campaigns SET status = 'running', status_reason = NULL,"
-                      " started_at = ?2, updated_at = ?2, total = ?3 WHERE id = ?1",
-                      &s)) < 0)
+    if ((rc = loa__prepare(st,
+                           "UPDATE campaigns SET status = 'running', status_reason = NULL,"
+                           " started_at = ?2, updated_at = ?2, total = ?3 WHERE id = ?1",
+                           &s)) < 0)
         goto out;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now);
@@ -517,10 +512,10 @@ int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t 
     sqlite3_reset(s);
     if (open > 0)
         return 0;
-    int rc = prepare(st,
-                     "UPDATE campaigns SET status = 'completed', completed_at = ?2,"
-                     " updated_at = ?2 WHERE id = ?1 AND status = 'running'",
-                     &s);
+    int rc = loa__prepare(st,
+                          "UPDATE campaigns SET status = 'completed', completed_at = ?2,"
+                          " updated_at = ?2 WHERE id = ?1 AND status = 'running'",
+                          &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -745,17 +740,17 @@ int loa_store_delivery_recover(struct loa_store *st, int64_t now, int64_t *count
     if (st->version < 5)
         return LOA_EVERSION;
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "UPDATE deliveries SET state = 'unknown', reason = 'interrupted'"
-                     " WHERE state = 'in_flight'",
-                     &s);
+    int rc = loa__prepare(st,
+                          "UPDATE deliveries SET state = 'unknown', reason = 'interrupted'"
+                          " WHERE state = 'in_flight'",
+                          &s);
     if (rc < 0)
         return rc;
     rc = step_done(st, s, "recover deliveries");
     if (rc == 0 && count_out)
         *count_out = sqlite3_changes(st->db);
     sqlite3_finalize(s);
-    if (rc == 0 && prepare(st, "DELETE FROM send_ledger WHERE minute < ?", &s) == 0) {
+    if (rc == 0 && loa__prepare(st, "DELETE FROM send_ledger WHERE minute < ?", &s) == 0) {
         sqlite3_bind_int64(s, 1, now - 2 * LOA_DAY_MS);
         rc = step_done(st, s, "prune send ledger");
         sqlite3_finalize(s);
@@ -772,11 +767,11 @@ int loa_store_campaign_stats(struct loa_store *st, int64_t id, struct loa_campai
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "SELECT state, reason, count(*), sum(delivered_at > 0), sum(read_at > 0),"
-                     " sum(clicked_at > 0), sum(replied_at > 0) FROM deliveries"
-                     " WHERE campaign_id = ? GROUP BY state, reason ORDER BY count(*) DESC",
-                     &s);
+    int rc = loa__prepare(st,
+                          "SELECT state, reason, count(*), sum(delivered_at > 0), sum(read_at > 0),"
+                          " sum(clicked_at > 0), sum(replied_at > 0) FROM deliveries"
+                          " WHERE campaign_id = ? GROUP BY state, reason ORDER BY count(*) DESC",
+                          &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -803,7 +798,8 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
                             int (*fn)(const struct loa_delivery *d, void *ud), void *ud)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "SELECT id, campaign_id, subscriber_id, psid, position, state, reason, rule,"
                      " attempts, next_at, mid, claimed_at, sent_at, delivered_at, read_at,"
                      " clicked_at, replied_at FROM deliveries WHERE campaign_id = ?1"
@@ -851,7 +847,8 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
 static int reopen(struct loa_store *st, int64_t campaign_id, int64_t now)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "UPDATE campaigns SET status = 'running', completed_at = 0, updated_at = ?2"
                      " WHERE id = ?1 AND status = 'completed'",
                      &s);
@@ -887,7 +884,7 @@ static int requeue(struct loa_store *st, const char *sql, const char *what, int6
                    int64_t *count_out)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st, sql, &s);
+    int rc = loa__prepare(st, sql, &s);
     if (rc < 0)
         return rc;
     bool own = !in_txn(st);
@@ -940,10 +937,10 @@ int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
 int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "UPDATE subscribers SET unreachable = ?2, unreachable_reason = ?3,"
-                     " updated_at = ?4 WHERE id = ?1",
-                     &s);
+    int rc = loa__prepare(st,
+                          "UPDATE subscribers SET unreachable = ?2, unreachable_reason = ?3,"
+                          " updated_at = ?4 WHERE id = ?1",
+                          &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -1009,7 +1006,8 @@ int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char
     if (st->version < 5)
         return 0;
     sqlite3_stmt *s;
-    int rc = prepare(st,
+    int rc =
+        loa__prepare(st,
                      "UPDATE deliveries SET"
                      " delivered_at = CASE WHEN deliveries.delivered_at > 0"
                      "   THEN deliveries.delivered_at"
@@ -1037,10 +1035,10 @@ int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_
     if (st->version < 5)
         return 0;
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
-                     " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
-                     &s);
+    int rc = loa__prepare(st,
+                          "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
+                          " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
+                          &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, campaign_id);
@@ -1057,11 +1055,11 @@ int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const cha
     if (st->version < 5)
         return 0;
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "UPDATE deliveries SET replied_at = ?3 WHERE page_ref = ?1 AND psid = ?2"
-                     " AND state = 'sent' AND replied_at = 0 AND sent_at > 0"
-                     " AND sent_at <= ?3 AND ?3 - sent_at < 86400000",
-                     &s);
+    int rc = loa__prepare(st,
+                          "UPDATE deliveries SET replied_at = ?3 WHERE page_ref = ?1 AND psid = ?2"
+                          " AND state = 'sent' AND replied_at = 0 AND sent_at > 0"
+                          " AND sent_at <= ?3 AND ?3 - sent_at < 86400000",
+                          &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, page_ref);

@@ -41,6 +41,8 @@ extern const int loa_sqlite_latest_version;
 int loa__db_fail(struct loa_store *st, const char *what);
 /* Runs SQL without results. Returns 0 or LOA_ESTORE (logged). */
 int loa__exec(struct loa_store *st, const char *sql);
+/* Prepares a one-off statement (finalize it yourself); *out is NULL on failure. */
+int loa__prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out);
 /* The statement cached in *slot (prepared on first use), reset, bindings cleared; NULL on error. */
 sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const char *sql);
 /* Binds text, or NULL when v is NULL (borrowed until the statement is reset). */
