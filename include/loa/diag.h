@@ -31,7 +31,7 @@ struct loa_diags {
 
 void loa_diags_init(struct loa_diags *d, size_t limit);
 void loa_diags_release(struct loa_diags *d);
-/** Adds one complaint. where may be NULL. */
+/** Adds one complaint. where may be NULL; d may be NULL (complaints are then dropped). */
 void loa_diags_add(struct loa_diags *d, long line, long column, const char *where, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
 /** Total complaints, kept or dropped. */

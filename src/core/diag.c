@@ -30,6 +30,8 @@ void loa_diags_release(struct loa_diags *d)
 void loa_diags_add(struct loa_diags *d, long line, long column, const char *where, const char *fmt,
                    ...)
 {
+    if (!d)
+        return; /* the caller does not collect complaints */
     if (d->limit && d->count >= d->limit) {
         d->dropped++;
         return;
