@@ -128,6 +128,8 @@ struct loa_dispatch_opts {
     int64_t retry_base_ms;              /* backoff base; 0 = 1000 */
     int64_t retry_cap_ms;               /* backoff cap; 0 = 300000 */
     int64_t tick_ms;                    /* how often campaigns are re-read; 0 = 500 */
+    int concurrency; /* deliveries in flight at most; 0 = 64. A crash can leave at most this
+                        many unknown, so keep it near the client's connections. */
 };
 
 /**

@@ -657,7 +657,9 @@ void loa_claim_release(struct loa_claim *c);
 /**
  * Claims up to max pending deliveries of campaign campaign_id that are due (next_at <= now),
  * in position order: marks them in_flight (attempts + 1) and commits before returning, in its
- * own transaction. out must hold max entries; *n_out gets how many were claimed.
+ * own transaction — or, when the caller has a transaction open, as a savepoint of it, and then
+ * the caller must commit before it submits any of them (several claims, one commit). out must
+ * hold max entries; *n_out gets how many were claimed.
  */
 int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t now, size_t max,
                              struct loa_claim *out, size_t *n_out);

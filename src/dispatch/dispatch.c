@@ -37,11 +37,12 @@
 #include <loa/msg.h>
 #include <loa/rules.h>
 
-#define CLAIM_MAX     256
-#define DRAIN_MS      10000
-#define LEDGER_TTL_MS 1000
-#define TZ_TTL_MS     60000
-#define BODY_MAX      (256 * 1024)
+#define CLAIM_MAX           256
+#define DEFAULT_CONCURRENCY 64
+#define DRAIN_MS            10000
+#define LEDGER_TTL_MS       1000
+#define TZ_TTL_MS           60000
+#define BODY_MAX            (256 * 1024)
 
 struct dpage {
     int64_t ref;
@@ -102,7 +103,11 @@ struct loa_dispatch {
     size_t npages;
     struct dcamp **camps;
     size_t ncamps;
-    bool txn; /* a settle transaction is open */
+    size_t next_camp;           /* where the next round starts looking (round robin) */
+    size_t concurrency;         /* deliveries in flight at most */
+    struct loa_claim *claims;   /* one round's claims [concurrency] */
+    struct dcamp **claim_camps; /* and their campaigns */
+    bool txn;                   /* a transaction is open */
     int64_t next_tick;
     struct loa_buf body;
     uint64_t rnd;
@@ -122,15 +127,18 @@ static void txn_begin(struct loa_dispatch *d)
         d->txn = true;
 }
 
-static void txn_commit(struct loa_dispatch *d)
+/* Commits the open transaction; on failure rolls it back and returns the error. */
+static int txn_commit(struct loa_dispatch *d)
 {
     if (!d->txn)
-        return;
-    if (loa_store_commit(d->st) < 0) {
-        LOA_ERROR("dispatch", "cannot commit settles; rolling back", NULL);
+        return 0;
+    d->txn = false;
+    int rc = loa_store_commit(d->st);
+    if (rc < 0) {
+        LOA_ERROR("dispatch", "cannot commit; rolling back", "error=%s", loa_err_name(rc));
         loa_store_rollback(d->st);
     }
-    d->txn = false;
+    return rc;
 }
 
 static void job_free(struct job *j)
@@ -494,7 +502,6 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
     if (c->batch_size > 0 && c->batch_size - c->batch_count < n)
         n = c->batch_size - c->batch_count;
     if (!p->used_at || now - p->used_at > LEDGER_TTL_MS) {
-        txn_commit(d);
         loa_store_ledger_count(d->st, p->ref, now - LOA_DAY_MS, &p->used);
         loa_store_ledger_oldest(d->st, p->ref, now - LOA_DAY_MS, &p->oldest);
         p->used_at = now;
@@ -524,41 +531,61 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
     return tokens < n ? tokens : n;
 }
 
+/*
+ * One round: claims for every campaign that may send now, in one transaction, up to the room
+ * left under the concurrency limit (so a crash can leave at most that many in flight), commits
+ * it — the checkpoint — and only then submits. Campaigns are visited round robin so that, with
+ * more Pages than room, none waits behind the others.
+ */
 static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
 {
-    struct loa_claim claims[CLAIM_MAX];
-    for (size_t i = 0; i < d->ncamps; i++) {
+    if (d->in_flight >= (int64_t)d->concurrency || d->ncamps == 0)
+        return;
+    size_t room = d->concurrency - (size_t)d->in_flight;
+    size_t total = 0, start = d->next_camp % d->ncamps;
+    txn_begin(d);
+    if (!d->txn)
+        return;
+    for (size_t k = 0; k < d->ncamps && total < room; k++) {
+        size_t i = (start + k) % d->ncamps;
         struct dcamp *c = d->camps[i];
         if (!c->running || !c->msg)
             continue;
         int64_t n = allowance(d, c, now, wake_out);
-        size_t room = 1024 - loa_client_in_flight(d->client);
-        if (n > (int64_t)room)
-            n = (int64_t)room;
+        if (n > (int64_t)(room - total))
+            n = (int64_t)(room - total);
         if (n <= 0)
             continue;
-        txn_commit(d); /* the claim is a transaction of its own */
         size_t got = 0;
-        int rc = loa_store_delivery_claim(d->st, c->id, now, (size_t)n, claims, &got);
+        int rc = loa_store_delivery_claim(d->st, c->id, now, (size_t)n, d->claims + total, &got);
         if (rc < 0) {
             LOA_ERROR("dispatch", "cannot claim deliveries", "campaign=%lld error=%s",
                       (long long)c->id, loa_err_name(rc));
             continue;
         }
-        loa_bucket_take(&c->page->bucket, now, (int64_t)got);
-        if (c->batch_size > 0) {
-            c->batch_count += (int64_t)got;
-            if (c->batch_count >= c->batch_size) {
-                c->batch_count = 0;
-                c->batch_until = now + c->batch_interval_ms;
-            }
-        }
-        for (size_t k = 0; k < got; k++)
-            start_job(d, c, &claims[k], now);
+        for (size_t m = 0; m < got; m++)
+            d->claim_camps[total + m] = c;
+        total += got;
+        d->next_camp = i + 1;
         if ((int64_t)got == n)
             *wake_out = now; /* more may be due at once */
     }
-    txn_commit(d);
+    if (txn_commit(d) < 0) {
+        /* Not checkpointed, so not submitted: they are still pending in the store. */
+        for (size_t i = 0; i < total; i++)
+            loa_claim_release(&d->claims[i]);
+        *wake_out = now + 1000;
+        return;
+    }
+    for (size_t i = 0; i < total; i++) {
+        struct dcamp *c = d->claim_camps[i];
+        loa_bucket_take(&c->page->bucket, now, 1);
+        if (c->batch_size > 0 && ++c->batch_count >= c->batch_size) {
+            c->batch_count = 0;
+            c->batch_until = now + c->batch_interval_ms;
+        }
+        start_job(d, c, &d->claims[i], now);
+    }
 }
 
 static bool person_gone(const char *reason)
@@ -696,6 +723,9 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->o.graph_url = d->graph_url;
     d->o.graph_version = d->graph_version;
     d->o.store = &d->store_opts;
+    d->concurrency = o->concurrency > 0 ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
+    d->claims = loa_calloc(d->concurrency, sizeof(*d->claims));
+    d->claim_camps = loa_calloc(d->concurrency, sizeof(*d->claim_camps));
     randombytes_buf(&d->rnd, sizeof(d->rnd));
     loa_buf_init(&d->body, BODY_MAX);
     struct loa_diags diags;
@@ -731,6 +761,8 @@ void loa_dispatch_free(struct loa_dispatch *d)
         loa_free(d->camps[i]);
     }
     loa_free(d->camps);
+    loa_free(d->claims);
+    loa_free(d->claim_camps);
     for (size_t i = 0; i < d->npages; i++)
         page_free(d->pages[i]);
     loa_free(d->pages);

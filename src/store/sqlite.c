@@ -5,6 +5,7 @@
  * a million times).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,90 @@ int loa__prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out)
         return loa__db_fail(st, "prepare statement");
     }
     return 0;
+}
+
+/* ---- The in-process write lock ----------------------------------------------------------
+ *
+ * SQLite has one writer per file. Connections of one process (the webhook threads, the
+ * dispatcher, the REST handlers of `loa serve`) that want to write take this mutex before
+ * BEGIN IMMEDIATE and give it back when the transaction ends, so a writer waits exactly as
+ * long as the one ahead of it instead of sleeping in SQLite's busy handler (steps of up to
+ * 100 ms). Another process (the CLI while the daemon runs) still meets the busy handler. The
+ * wait is bounded like the busy timeout, so a thread that begins on two connections of the
+ * same file gets LOA_EBUSY as it would from SQLite, not a deadlock.
+ */
+#define WLOCK_TIMEOUT_MS 5000
+
+struct loa__wlock {
+    struct loa__wlock *next;
+    char *path;
+    int refs;
+    pthread_mutex_t mu;
+};
+
+static pthread_mutex_t wlocks_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct loa__wlock *wlocks;
+
+static struct loa__wlock *wlock_get(const char *path)
+{
+    char *real = realpath(path, NULL);
+    const char *key = real ? real : path;
+    pthread_mutex_lock(&wlocks_mu);
+    struct loa__wlock *w = wlocks;
+    while (w && strcmp(w->path, key) != 0)
+        w = w->next;
+    if (!w) {
+        w = loa_calloc(1, sizeof(*w));
+        w->path = loa_strdup(key);
+        pthread_mutex_init(&w->mu, NULL);
+        w->next = wlocks;
+        wlocks = w;
+    }
+    w->refs++;
+    pthread_mutex_unlock(&wlocks_mu);
+    free(real);
+    return w;
+}
+
+static void wlock_put(struct loa__wlock *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&wlocks_mu);
+    if (--w->refs == 0) {
+        struct loa__wlock **pp = &wlocks;
+        while (*pp != w)
+            pp = &(*pp)->next;
+        *pp = w->next;
+        pthread_mutex_destroy(&w->mu);
+        loa_free(w->path);
+        loa_free(w);
+    }
+    pthread_mutex_unlock(&wlocks_mu);
+}
+
+static int wlock_take(struct loa_store *st)
+{
+    if (!st->wlock || st->wlock_held)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += WLOCK_TIMEOUT_MS / 1000;
+    if (pthread_mutex_timedlock(&st->wlock->mu, &ts) != 0) {
+        LOA_ERROR("store", "write lock not obtained", "timeout_ms=%d", WLOCK_TIMEOUT_MS);
+        return LOA_EBUSY;
+    }
+    st->wlock_held = true;
+    return 0;
+}
+
+/* Gives the lock back once the connection is out of its transaction. */
+static void wlock_sync(struct loa_store *st)
+{
+    if (st->wlock_held && sqlite3_get_autocommit(st->db)) {
+        st->wlock_held = false;
+        pthread_mutex_unlock(&st->wlock->mu);
+    }
 }
 
 int loa__exec(struct loa_store *st, const char *sql)
@@ -300,6 +385,7 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
     }
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 0);
+    st->wlock = wlock_get(opts->path);
     rc = loa__exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
                        "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; "
                        "PRAGMA cache_size = -65536;");
@@ -336,6 +422,9 @@ void loa_store_close(struct loa_store *st)
     for (int i = 0; i < LOA__XSTMT_MAX; i++)
         sqlite3_finalize(st->xstmts[i]);
     sqlite3_close(st->db);
+    if (st->wlock_held)
+        pthread_mutex_unlock(&st->wlock->mu);
+    wlock_put(st->wlock);
     sodium_memzero(st->key, sizeof(st->key));
     loa_free(st->path);
     loa_free(st);
@@ -343,12 +432,19 @@ void loa_store_close(struct loa_store *st)
 
 int loa_store_begin(struct loa_store *st)
 {
-    return loa__exec(st, "BEGIN IMMEDIATE");
+    int rc = wlock_take(st);
+    if (rc < 0)
+        return rc;
+    rc = loa__exec(st, "BEGIN IMMEDIATE");
+    wlock_sync(st);
+    return rc;
 }
 
 int loa_store_commit(struct loa_store *st)
 {
-    return loa__exec(st, "COMMIT");
+    int rc = loa__exec(st, "COMMIT");
+    wlock_sync(st);
+    return rc;
 }
 
 int loa_store_savepoint(struct loa_store *st)
@@ -368,7 +464,9 @@ int loa_store_savepoint_rollback(struct loa_store *st)
 
 int loa_store_rollback(struct loa_store *st)
 {
-    return loa__exec(st, "ROLLBACK");
+    int rc = loa__exec(st, "ROLLBACK");
+    wlock_sync(st);
+    return rc;
 }
 
 /* ---- Pages ------------------------------------------------------------------------------- */

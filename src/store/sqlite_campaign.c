@@ -546,7 +546,10 @@ int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t 
     *n_out = 0;
     if (max == 0)
         return 0;
-    int rc = loa_store_begin(st);
+    /* Inside the caller's transaction the claim is a savepoint of it, and the caller commits
+     * before it submits anything; otherwise the claim is a transaction of its own. */
+    bool own = !in_txn(st);
+    int rc = own ? loa_store_begin(st) : loa_store_savepoint(st);
     if (rc < 0)
         return rc;
     size_t n = 0;
@@ -593,9 +596,12 @@ int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t 
     }
 out:
     if (rc == 0)
-        rc = loa_store_commit(st);
+        rc = own ? loa_store_commit(st) : loa_store_savepoint_release(st);
     if (rc < 0) {
-        loa_store_rollback(st);
+        if (own)
+            loa_store_rollback(st);
+        else
+            loa_store_savepoint_rollback(st);
         for (size_t i = 0; i < n; i++)
             loa_claim_release(&out[i]);
         n = 0;

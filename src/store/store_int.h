@@ -32,6 +32,8 @@ struct loa_store {
     sqlite3_stmt *stmts[LOA__STMT_MAX];     /* prepared once, by enum stmt_id of sqlite.c */
     sqlite3_stmt *xstmts[LOA__XSTMT_MAX];   /* prepared once, slots above */
     int version;                            /* schema version */
+    struct loa__wlock *wlock;               /* the file's in-process write lock (shared) */
+    bool wlock_held;                        /* this connection holds it */
 };
 
 extern const char *const loa_sqlite_migrations[];
