@@ -30,4 +30,11 @@ int loa_time_parse(const char *s, int64_t *ms_out);
 /** Formats ms as "2026-11-21T20:00:05.123Z" into out (at least 32 bytes). */
 void loa_time_format(int64_t ms, char *out, size_t size);
 
+/**
+ * The UTC offset (minutes east) of IANA zone tz ("Asia/Ho_Chi_Minh") at instant at, from the
+ * system's zone files ($TZDIR or /usr/share/zoneinfo); never touches the TZ variable, so any
+ * thread may call it. Returns 0, LOA_EINVAL (not a zone name, or no such zone) or LOA_EIO.
+ */
+int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out);
+
 #endif /* LOA_CLOCK_H */

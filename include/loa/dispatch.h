@@ -13,8 +13,7 @@
  *     client and one store connection.
  *
  * Threading: a struct loa_dispatch is driven by one thread; loa_dispatch_wakeup() may be called
- * from any thread. The pacing functions are pure and thread-safe; loa_tz_offset() serialises
- * itself (it uses the C library's TZ machinery under a lock).
+ * from any thread. The pacing functions are pure and thread-safe.
  */
 #ifndef LOA_DISPATCH_H
 #define LOA_DISPATCH_H
@@ -24,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <loa/clock.h>
 #include <loa/diag.h>
 #include <loa/store.h>
 
@@ -73,9 +73,6 @@ int64_t loa_pacing_cap_reopens(int64_t oldest_minute);
  */
 bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_min,
                           int64_t *next_open_out);
-
-/** The UTC offset (minutes) of IANA zone tz at instant at. Returns 0 or LOA_EINVAL. */
-int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out);
 
 /* ---- Campaign plans ----------------------------------------------------------------------- */
 

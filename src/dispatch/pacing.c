@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pacing arithmetic of the dispatcher: a token bucket per Page, the rolling 24 h cap and the
- * daily send window. Pure functions of their arguments (the time included), except
- * loa_tz_offset(), which asks the C library for a zone's offset under a lock: setting TZ is
- * process-wide, so every caller goes through this one function.
+ * daily send window. Pure functions of their arguments (the time included); a Page's UTC
+ * offset comes from loa_tz_offset() (include/loa/clock.h).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -101,37 +99,4 @@ bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_m
     if (!in && next_open_out)
         *next_open_out = at + ((from - local) % LOA_DAY_MS + LOA_DAY_MS) % LOA_DAY_MS;
     return in;
-}
-
-static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out)
-{
-    if (!tz || !*tz || strstr(tz, "..") || tz[0] == '/' || tz[0] == ':')
-        return LOA_EINVAL;
-    time_t t = (time_t)(at / 1000);
-    struct tm tm;
-    int rc = 0;
-    pthread_mutex_lock(&tz_lock);
-    const char *old = getenv("TZ");
-    char *saved = old ? loa_strdup(old) : NULL; /* getenv's string changes with setenv */
-    setenv("TZ", tz, 1);
-    tzset();
-    if (!localtime_r(&t, &tm))
-        rc = LOA_EINVAL;
-    /* An unknown zone reads as UTC with the name "UTC" or the zone's own text: refuse it. */
-    else if (tm.tm_gmtoff == 0 && strcmp(tz, "UTC") != 0 && strcmp(tz, "Etc/UTC") != 0 &&
-             (!tm.tm_zone || strcmp(tm.tm_zone, "UTC") != 0) && strcmp(tz, "GMT") != 0 &&
-             (!tm.tm_zone || strcmp(tm.tm_zone, "GMT") != 0))
-        rc = LOA_EINVAL;
-    if (saved)
-        setenv("TZ", saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    pthread_mutex_unlock(&tz_lock);
-    loa_free(saved);
-    if (rc == 0)
-        *offset_min_out = (int)(tm.tm_gmtoff / 60);
-    return rc;
 }

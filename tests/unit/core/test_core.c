@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -95,6 +97,42 @@ static void error_names(void **state)
     assert_string_equal(loa_strerror(12345), "unknown error");
 }
 
+/* The zone reader agrees with the C library (the oracle; this test is single-threaded, so it
+ * may set TZ) at many instants across DST changes, and refuses what is not a zone. */
+static void tz_offsets_match_libc(void **state)
+{
+    (void)state;
+    static const char *const zones[] = { "Asia/Ho_Chi_Minh",    "America/New_York", "Europe/London",
+                                         "Australia/Lord_Howe", "Asia/Kolkata",     "UTC",
+                                         "Etc/GMT+5",           "America/Sao_Paulo" };
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        setenv("TZ", zones[z], 1);
+        tzset();
+        /* Every 7 h 13 min from 1960 to 2036: hits both sides of each DST change. */
+        for (int64_t t = -315619200; t < 2082758400; t += 7 * 3600 + 13 * 60) {
+            time_t tt = (time_t)t;
+            struct tm tm;
+            assert_non_null(localtime_r(&tt, &tm));
+            int off = -1;
+            assert_int_equal(loa_tz_offset(zones[z], t * 1000, &off), 0);
+            if (off != (int)(tm.tm_gmtoff / 60))
+                fail_msg("%s at %lld: %d, libc says %ld", zones[z], (long long)t, off,
+                         tm.tm_gmtoff / 60);
+        }
+    }
+    unsetenv("TZ");
+    tzset();
+    int off;
+    assert_int_equal(loa_tz_offset("Asia/Ho_Chi_Minh", 1790000000000, &off), 0);
+    assert_int_equal(off, 420);
+    assert_int_equal(loa_tz_offset("Nowhere/Atlantis", 0, &off), LOA_EINVAL);
+    assert_int_equal(loa_tz_offset("../etc/passwd", 0, &off), LOA_EINVAL);
+    assert_int_equal(loa_tz_offset("/etc/passwd", 0, &off), LOA_EINVAL);
+    assert_int_equal(loa_tz_offset("Asia", 0, &off), LOA_EINVAL); /* a directory */
+    assert_int_equal(loa_tz_offset("", 0, &off), LOA_EINVAL);
+    assert_int_equal(loa_tz_offset("Asia/Ho Chi Minh", 0, &off), LOA_EINVAL);
+}
+
 static void utf8_counts_and_cuts_by_character(void **state)
 {
     (void)state;
@@ -116,9 +154,13 @@ static void utf8_counts_and_cuts_by_character(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buf_grows_and_caps), cmocka_unit_test(diags_keep_limit_and_count_rest),
-        cmocka_unit_test(time_parse_forms),   cmocka_unit_test(fake_clock),
-        cmocka_unit_test(error_names),        cmocka_unit_test(utf8_counts_and_cuts_by_character),
+        cmocka_unit_test(buf_grows_and_caps),
+        cmocka_unit_test(diags_keep_limit_and_count_rest),
+        cmocka_unit_test(time_parse_forms),
+        cmocka_unit_test(fake_clock),
+        cmocka_unit_test(error_names),
+        cmocka_unit_test(utf8_counts_and_cuts_by_character),
+        cmocka_unit_test(tz_offsets_match_libc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
