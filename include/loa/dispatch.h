@@ -52,6 +52,11 @@ void loa_bucket_set_rate(struct loa_bucket *b, double rate, double burst, int64_
 int64_t loa_bucket_available(struct loa_bucket *b, int64_t now);
 /** Takes up to want whole tokens at now; returns how many were taken. */
 int64_t loa_bucket_take(struct loa_bucket *b, int64_t now, int64_t want);
+/**
+ * Takes n tokens at now even when fewer are available: the bucket goes into debt and has no
+ * whole token until it has refilled past it (the later blocks of a message of several).
+ */
+void loa_bucket_charge(struct loa_bucket *b, int64_t now, int64_t n);
 /** Gives back n tokens (claimed fewer than taken). */
 void loa_bucket_refund(struct loa_bucket *b, int64_t n);
 /** Milliseconds from now until one whole token is available (0 when one is). */
@@ -120,13 +125,13 @@ struct loa_dispatch_opts {
     const char *graph_url;              /* copied */
     const char *graph_version;          /* copied */
     int64_t only_campaign;              /* 0 = every campaign (serve); else only this one */
-    bool recover;                       /* at start: in_flight deliveries become unknown */
-    int max_attempts;                   /* retries before failed; 0 = 5 */
-    int64_t retry_base_ms;              /* backoff base; 0 = 1000 */
-    int64_t retry_cap_ms;               /* backoff cap; 0 = 300000 */
-    int64_t tick_ms;                    /* how often campaigns are re-read; 0 = 500 */
-    int concurrency; /* deliveries in flight at most; 0 = 64. A crash can leave at most this
-                        many unknown, so keep it near the client's connections. */
+    bool recover; /* at start: in_flight deliveries (of only_campaign, else all) become unknown */
+    int max_attempts;      /* retries before failed; 0 = 5 */
+    int64_t retry_base_ms; /* backoff base; 0 = 1000 */
+    int64_t retry_cap_ms;  /* backoff cap; 0 = 300000 */
+    int64_t tick_ms;       /* how often campaigns are re-read; 0 = 500 */
+    int concurrency;       /* deliveries in flight at most; 0 = 64. A crash can leave at most this
+                              many unknown, so keep it near the client's connections. */
 };
 
 /**

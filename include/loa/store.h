@@ -684,8 +684,12 @@ struct loa_delivery_outcome {
  */
 int loa_store_delivery_settle(struct loa_store *st, int64_t id,
                               const struct loa_delivery_outcome *o, bool *changed_out);
-/** At start: every in_flight delivery becomes unknown ("interrupted"). */
-int loa_store_delivery_recover(struct loa_store *st, int64_t now, int64_t *count_out);
+/**
+ * At start: every in_flight delivery of campaign campaign_id (0 = of every campaign) becomes
+ * unknown ("interrupted").
+ */
+int loa_store_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
+                               int64_t *count_out);
 
 /** Counts of a campaign's deliveries. */
 struct loa_campaign_stats {
@@ -710,11 +714,17 @@ int loa_store_campaign_stats(struct loa_store *st, int64_t id, struct loa_campai
 int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned state_mask,
                             int64_t after, int64_t limit, int64_t older_than,
                             int (*fn)(const struct loa_delivery *d, void *ud), void *ud);
-/** Re-queues the campaign's failed deliveries whose reason is in reasons[0..n). */
+/**
+ * Re-queues the campaign's failed deliveries whose reason is in reasons[0..n), when the
+ * campaign is running, paused or completed (else nothing changes).
+ */
 int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
                                     const char *const *reasons, size_t n, int64_t now,
                                     int64_t *count_out);
-/** Re-queues the listed unknown deliveries of the campaign (operator's explicit resend). */
+/**
+ * Re-queues the listed unknown deliveries of the campaign (operator's explicit resend), when
+ * the campaign is running, paused or completed (else nothing changes).
+ */
 int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
                                       size_t n, int64_t now, int64_t *count_out);
 /** Accepted sends of the Page in [since, now): the rolling cap's usage. */
@@ -740,5 +750,11 @@ int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_
 /** A message from the person: sets replied_at on deliveries sent to them in the 24 h before. */
 int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid,
                                int64_t at);
+
+/**
+ * Deletes a campaign whose status is in from_mask (bit 1 << status), with its deliveries.
+ * Returns 0, LOA_ENOENT, or LOA_ESTATE (status not in from_mask).
+ */
+int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask);
 
 #endif /* LOA_STORE_H */

@@ -87,6 +87,7 @@ struct job {
     struct dcamp *c;
     struct loa_claim claim;
     size_t block;
+    int64_t submitted_at; /* when block 0 went out: the message's time (reads compare it) */
     char *first_mid;
     char *text; /* block 0's text, for the conversation */
     json_t *attrs;
@@ -288,6 +289,12 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
     if (!dc->msg) {
         dc->running = false;
         pause_campaign(d, c->id, "invalid_message");
+    } else if (!dc->page->token) {
+        /* Nothing can be sent for this Page: say so instead of waiting forever. */
+        dc->running = false;
+        LOA_WARN("dispatch", "Page has no access token; campaign paused", "campaign=%lld page=%s",
+                 (long long)c->id, dc->page->page_id);
+        pause_campaign(d, c->id, "stop_page:no_access_token");
     }
     return 0;
 }
@@ -460,6 +467,9 @@ static void start_job(struct loa_dispatch *d, struct dcamp *c, struct loa_claim 
     }
     if (j->claim.attrs)
         j->attrs = json_loads(j->claim.attrs, 0, NULL);
+    /* The platform stamps the message when it receives it, after this: a read watermark at or
+     * after the platform's time is then also after ours. */
+    j->submitted_at = now;
     int rc = submit_block(d, j, &dec);
     if (rc == LOA_EINVAL || rc == LOA_ETOOBIG || rc == LOA_ERANGE) {
         settle_simple(d, j, LOA_DELIVERY_FAILED, "encode", NULL);
@@ -579,7 +589,11 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
     }
     for (size_t i = 0; i < total; i++) {
         struct dcamp *c = d->claim_camps[i];
+        /* A message of k blocks is k requests: k tokens, the ones beyond the first as debt
+         * that holds the Page's next claims back, so requests never outrun the rate. */
         loa_bucket_take(&c->page->bucket, now, 1);
+        if (c->nblocks > 1)
+            loa_bucket_charge(&c->page->bucket, now, (int64_t)c->nblocks - 1);
         if (c->batch_size > 0 && ++c->batch_count >= c->batch_size) {
             c->batch_count = 0;
             c->batch_until = now + c->batch_interval_ms;
@@ -623,13 +637,13 @@ static void on_done(void *arg, const struct loa_client_result *r)
             struct loa_delivery_outcome o = { .state = LOA_DELIVERY_SENT,
                                               .reason = "partial",
                                               .mid = j->first_mid,
-                                              .at = now,
+                                              .at = j->submitted_at,
                                               .text = j->text };
             settle(d, j, &o);
             return;
         }
         struct loa_delivery_outcome o = {
-            .state = LOA_DELIVERY_SENT, .mid = j->first_mid, .at = now, .text = j->text
+            .state = LOA_DELIVERY_SENT, .mid = j->first_mid, .at = j->submitted_at, .text = j->text
         };
         settle(d, j, &o);
         return;
@@ -639,7 +653,7 @@ static void on_done(void *arg, const struct loa_client_result *r)
         struct loa_delivery_outcome o = { .state = LOA_DELIVERY_SENT,
                                           .reason = "partial",
                                           .mid = j->first_mid,
-                                          .at = now,
+                                          .at = j->submitted_at,
                                           .text = j->text };
         settle(d, j, &o);
         return;
@@ -790,7 +804,7 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
     int64_t tick_ms = d->o.tick_ms > 0 ? d->o.tick_ms : 500;
     if (d->o.recover) {
         int64_t n = 0;
-        int rc = loa_store_delivery_recover(d->st, loa_now_ms(), &n);
+        int rc = loa_store_delivery_recover(d->st, d->o.only_campaign, loa_now_ms(), &n);
         if (rc < 0)
             return rc;
         if (n > 0)

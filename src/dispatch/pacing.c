@@ -43,7 +43,7 @@ void loa_bucket_set_rate(struct loa_bucket *b, double rate, double burst, int64_
 int64_t loa_bucket_available(struct loa_bucket *b, int64_t now)
 {
     refill(b, now);
-    return (int64_t)b->tokens;
+    return b->tokens >= 1.0 ? (int64_t)b->tokens : 0; /* none while in debt */
 }
 
 int64_t loa_bucket_take(struct loa_bucket *b, int64_t now, int64_t want)
@@ -55,6 +55,12 @@ int64_t loa_bucket_take(struct loa_bucket *b, int64_t now, int64_t want)
         n = 0;
     b->tokens -= (double)n;
     return n;
+}
+
+void loa_bucket_charge(struct loa_bucket *b, int64_t now, int64_t n)
+{
+    refill(b, now);
+    b->tokens -= (double)n;
 }
 
 void loa_bucket_refund(struct loa_bucket *b, int64_t n)

@@ -741,17 +741,19 @@ int loa_store_delivery_settle(struct loa_store *st, int64_t id,
     return rc;
 }
 
-int loa_store_delivery_recover(struct loa_store *st, int64_t now, int64_t *count_out)
+int loa_store_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
+                               int64_t *count_out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
     sqlite3_stmt *s;
     int rc = loa__prepare(st,
                           "UPDATE deliveries SET state = 'unknown', reason = 'interrupted'"
-                          " WHERE state = 'in_flight'",
+                          " WHERE state = 'in_flight' AND (?1 = 0 OR campaign_id = ?1)",
                           &s);
     if (rc < 0)
         return rc;
+    sqlite3_bind_int64(s, 1, campaign_id);
     rc = step_done(st, s, "recover deliveries");
     if (rc == 0 && count_out)
         *count_out = sqlite3_changes(st->db);
@@ -803,20 +805,32 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
                             int64_t after, int64_t limit, int64_t older_than,
                             int (*fn)(const struct loa_delivery *d, void *ud), void *ud)
 {
+    /* The state filter is SQL (names from our own table), so listing the few failed or unknown
+     * deliveries of a large campaign walks the (campaign_id, state, position) index, not the
+     * whole campaign. */
+    char sql[768], states[160] = "";
+    size_t used = 0;
+    for (int i = 0; i < LOA_DELIVERY_STATE_COUNT; i++)
+        if (state_mask & (1u << i))
+            used += (size_t)snprintf(states + used, sizeof(states) - used, "%s'%s'",
+                                     used ? ", " : "", state_names[i]);
+    snprintf(sql, sizeof(sql),
+             "SELECT id, campaign_id, subscriber_id, psid, position, state, reason, rule,"
+             " attempts, next_at, mid, claimed_at, sent_at, delivered_at, read_at,"
+             " clicked_at, replied_at FROM deliveries WHERE campaign_id = ?1"
+             " AND position > ?2%s%s%s"
+             " AND NOT (?3 > 0 AND state = 'unknown' AND claimed_at >= ?3)"
+             " ORDER BY position LIMIT ?4",
+             used ? " AND state IN (" : "", states, used ? ")" : "");
     sqlite3_stmt *s;
-    int rc =
-        loa__prepare(st,
-                     "SELECT id, campaign_id, subscriber_id, psid, position, state, reason, rule,"
-                     " attempts, next_at, mid, claimed_at, sent_at, delivered_at, read_at,"
-                     " clicked_at, replied_at FROM deliveries WHERE campaign_id = ?1"
-                     " AND position > ?2 ORDER BY position",
-                     &s);
+    int rc = loa__prepare(st, sql, &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, campaign_id);
     sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int64(s, 3, older_than);
+    sqlite3_bind_int64(s, 4, limit > 0 ? limit : -1);
     int step;
-    int64_t n = 0;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct loa_delivery d = {
             .id = sqlite3_column_int64(s, 0),
@@ -837,11 +851,7 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
             .clicked_at = sqlite3_column_int64(s, 15),
             .replied_at = sqlite3_column_int64(s, 16),
         };
-        if (state_mask && !(state_mask & (1u << d.state)))
-            continue;
-        if (older_than > 0 && d.state == LOA_DELIVERY_UNKNOWN && d.claimed_at >= older_than)
-            continue;
-        if (fn(&d, ud) || (limit > 0 && ++n >= limit))
+        if (fn(&d, ud))
             break;
     }
     rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list deliveries");
@@ -885,6 +895,10 @@ static void bind_id(sqlite3_stmt *s, const void *items, size_t i)
  * item, in one transaction (the caller's, if one is open), and reopens the campaign when any
  * delivery changed. *count_out gets how many did.
  */
+/* Re-queues apply only to a campaign that has started and is not cancelled: anything else
+ * would leave pending deliveries that never send. */
+#define STARTED " ('running', 'paused', 'completed')"
+
 static int requeue(struct loa_store *st, const char *sql, const char *what, int64_t campaign_id,
                    const void *items, size_t n, requeue_bind_fn bind, int64_t now,
                    int64_t *count_out)
@@ -927,7 +941,8 @@ int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
 {
     return requeue(st,
                    "UPDATE deliveries SET state = 'pending', reason = NULL, attempts = 0,"
-                   " next_at = ?3 WHERE campaign_id = ?1 AND state = 'failed' AND reason = ?2",
+                   " next_at = ?3 WHERE campaign_id = ?1 AND state = 'failed' AND reason = ?2"
+                   " AND (SELECT status FROM campaigns WHERE id = ?1) IN" STARTED,
                    "retry failed deliveries", campaign_id, reasons, n, bind_reason, now, count_out);
 }
 
@@ -936,7 +951,8 @@ int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
 {
     return requeue(st,
                    "UPDATE deliveries SET state = 'pending', reason = NULL, next_at = ?3"
-                   " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'",
+                   " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'"
+                   " AND (SELECT status FROM campaigns WHERE id = ?1) IN" STARTED,
                    "resend unknown deliveries", campaign_id, ids, n, bind_id, now, count_out);
 }
 
@@ -1074,4 +1090,45 @@ int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const cha
     rc = step_done(st, s, "delivery replied");
     sqlite3_finalize(s);
     return rc;
+}
+
+/* ---- Deleting ----------------------------------------------------------------------------- */
+
+struct delete_args {
+    int64_t id;
+    unsigned from_mask;
+};
+
+static int delete_txn(struct loa_store *st, void *ud)
+{
+    struct delete_args *a = ud;
+    sqlite3_stmt *s;
+    int rc = loa__prepare(st, "SELECT status FROM campaigns WHERE id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, a->id);
+    int step = sqlite3_step(s);
+    enum loa_campaign_status cur = LOA_CAMPAIGN_DRAFT;
+    if (step == SQLITE_ROW)
+        loa_campaign_status_parse((const char *)sqlite3_column_text(s, 0), &cur);
+    sqlite3_finalize(s);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, "get campaign status");
+    if (!(a->from_mask & (1u << cur)))
+        return LOA_ESTATE;
+    /* Its deliveries go with it (ON DELETE CASCADE); the send ledger keeps what was sent. */
+    if ((rc = loa__prepare(st, "DELETE FROM campaigns WHERE id = ?", &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, a->id);
+    rc = step_done(st, s, "delete campaign");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask)
+{
+    if (st->version < 5)
+        return LOA_EVERSION;
+    struct delete_args a = { id, from_mask };
+    return with_txn(st, delete_txn, &a);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -52,6 +53,25 @@ static void bucket_rate(void **state)
     assert_int_equal(n, 80);
     loa_bucket_set_rate(&b, 10, 10, 1000);
     assert_true(loa_bucket_available(&b, 1000) <= 10);
+    /* Messages of 3 blocks: each claim takes 1 token and charges 2 as debt, so over 10 s at
+     * 10 requests/s at most 10 + 100 requests start (burst + refill), whatever the blocks. */
+    loa_bucket_init(&b, 10, 10, 0);
+    int64_t requests = 0;
+    for (int64_t t = 0; t <= 10000; t += 10) {
+        while (loa_bucket_take(&b, t, 1) == 1) {
+            loa_bucket_charge(&b, t, 2);
+            requests += 3;
+        }
+    }
+    assert_true(requests <= 110 + 2);
+    assert_true(requests >= 100);
+    /* In debt: nothing available, and the wait covers the debt. */
+    loa_bucket_init(&b, 10, 10, 0);
+    assert_int_equal(loa_bucket_take(&b, 0, 10), 10);
+    loa_bucket_charge(&b, 0, 5);
+    assert_int_equal(loa_bucket_available(&b, 0), 0);
+    assert_int_equal(loa_bucket_wait_ms(&b, 0), 600);
+    assert_int_equal(loa_bucket_available(&b, 600), 1);
 }
 
 static struct loa_store *open_store(char *path, size_t size)
@@ -262,7 +282,9 @@ static void state_machine(void **state)
 
     /* The second is in flight when the process "dies": recovery makes it unknown, and the
        echo carrying its id settles it as sent. */
-    assert_int_equal(loa_store_delivery_recover(st, now, &total), 0);
+    assert_int_equal(loa_store_delivery_recover(st, id + 1000, now, &total), 0);
+    assert_int_equal(total, 0); /* `loa campaign run` of another campaign leaves it alone */
+    assert_int_equal(loa_store_delivery_recover(st, 0, now, &total), 0);
     assert_int_equal(total, 1);
     bool settled = false;
     assert_int_equal(loa_store_delivery_echo(st, cl[1].id, "m_2", now, &settled), 0);
@@ -419,8 +441,9 @@ static void validation(void **state)
 struct graph {
     pthread_mutex_t lock;
     int requests;
-    int per_psid[64]; /* by psid number "pN" */
-    int retry_left;   /* "p7" answers 500 this many times */
+    int per_psid[64];    /* by psid number "pN" */
+    int retry_left;      /* "p7" answers 500 this many times */
+    int64_t seen_at[64]; /* when the accepted request of "pN" arrived */
     char last_body[2048];
 };
 
@@ -440,9 +463,12 @@ static void graph_fn(void *arg, const char *method, const char *path, const char
     bool fail = n == 7 && g->retry_left > 0;
     if (fail)
         g->retry_left--;
-    else if (n < 64)
+    else if (n < 64) {
         g->per_psid[n]++;
+        g->seen_at[n] = loa_now_ms();
+    }
     pthread_mutex_unlock(&g->lock);
+    usleep(3000); /* the answer comes later than the platform's time (checked below) */
     if (n == 9) { /* blocked the Page */
         out->status = 400;
         out->body =
@@ -457,6 +483,15 @@ static void graph_fn(void *arg, const char *method, const char *path, const char
     snprintf(reply, sizeof(reply), "{\"recipient_id\":\"p%d\",\"message_id\":\"m_%d\"}", n, n);
     out->status = 200;
     out->body = reply;
+}
+
+static int check_sent_at(const struct loa_delivery *dl, void *ud)
+{
+    struct graph *g = ud;
+    int n = atoi(dl->psid + 1);
+    assert_true(dl->sent_at > 0);
+    assert_true(dl->sent_at <= g->seen_at[n]);
+    return 0;
 }
 
 static void dispatcher_end_to_end(void **state)
@@ -530,6 +565,10 @@ static void dispatcher_end_to_end(void **state)
     assert_int_equal(g.per_psid[11] + g.per_psid[12], 0);
     assert_int_equal(g.requests, 12); /* 10 people + 2 failed attempts for p7 */
     assert_non_null(strstr(g.last_body, "\"metadata\":\"loa:d:"));
+    /* A sent delivery's time is no later than the platform received it, so a read watermark
+     * (the platform's time) that covers the message covers the delivery too. */
+    assert_int_equal(
+        loa_store_delivery_list(st, id, 1u << LOA_DELIVERY_SENT, 0, 100, 0, check_sent_at, &g), 0);
     struct loa_subscriber p9;
     struct loa_page pg;
     assert_int_equal(loa_store_page_get(st, "111", &pg), 0);
