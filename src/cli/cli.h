@@ -47,5 +47,6 @@ int loa_cmd_serve(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv);
+int loa_cmd_campaign(struct loa_cli *cli, int argc, char **argv);
 
 #endif /* LOA_CLI_CLI_H */

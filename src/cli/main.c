@@ -32,6 +32,9 @@ static const struct command commands[] = {
 #ifdef LOA_HAVE_RULES
     { "rules", loa_cmd_rules, "explain, list and check the messaging rules" },
 #endif
+#ifdef LOA_HAVE_CAMPAIGN
+    { "campaign", loa_cmd_campaign, "create, start, pause and follow broadcast campaigns" },
+#endif
 #ifdef LOA_HAVE_SERVE
     { "serve", loa_cmd_serve, "run the daemon: webhook, REST API, metrics" },
 #endif

@@ -25,6 +25,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 
+#include "serve/api_campaigns.h"
 #include "serve/serve_int.h"
 
 #define SECRETS_RELOAD_MS 2000
@@ -62,6 +63,20 @@ static const struct loa_http_route routes[] = {
     { LOA_HTTP_GET, "/api/v1/pages/{page_id}/lists", api_lists_list, STAFF, 0 },
     { LOA_HTTP_POST, "/api/v1/pages/{page_id}/lists", api_lists_upload, STAFF, LISTS_BODY_LIMIT },
     { LOA_HTTP_POST, "/api/v1/pages/{page_id}/audience/preview", api_audience_preview, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/campaigns", api_campaigns_list, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns", api_campaigns_create, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/campaigns/{id}", api_campaigns_get, STAFF, 0 },
+    { LOA_HTTP_PATCH, "/api/v1/campaigns/{id}", api_campaigns_update, STAFF, 0 },
+    { LOA_HTTP_DELETE, "/api/v1/campaigns/{id}", api_campaigns_delete, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/start", api_campaigns_start, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/schedule", api_campaigns_schedule, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/pause", api_campaigns_pause, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/resume", api_campaigns_resume, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/cancel", api_campaigns_cancel, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/retry-failed", api_campaigns_retry_failed, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/campaigns/{id}/deliveries", api_campaigns_deliveries, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/campaigns/{id}/unknowns", api_campaigns_unknowns, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/campaigns/{id}/unknowns/resend", api_campaigns_resend, STAFF, 0 },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
