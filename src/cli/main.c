@@ -38,6 +38,9 @@ static const struct command commands[] = {
 #ifdef LOA_HAVE_SERVE
     { "serve", loa_cmd_serve, "run the daemon: webhook, REST API, metrics" },
 #endif
+#ifdef LOA_HAVE_SIMULATE
+    { "simulate", loa_cmd_simulate, "fill Pages with simulated people (store and loa-graph)" },
+#endif
     { "apikey", loa_cmd_apikey, "create, list and revoke API keys" },
     { "config", loa_cmd_config, "show the effective configuration" },
     { "demo", loa_cmd_demo, "run the demo on a local store" },

@@ -36,6 +36,26 @@ static uint64_t next(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+uint64_t loa_sample_next(uint64_t *state)
+{
+    return next(state);
+}
+
+void loa_sample_name(uint64_t *rng, struct loa_sample_name *out)
+{
+    out->female = next(rng) & 1;
+    size_t gi = next(rng) % N(given_m);
+    out->given = out->female ? given_f[gi] : given_m[gi];
+    out->ascii_given = ascii_given[gi];
+    out->family = family[next(rng) % N(family)];
+}
+
+void loa_sample_phone_e164(uint64_t *rng, char *out, size_t size)
+{
+    const char *p = mobile_prefix[next(rng) % N(mobile_prefix)];
+    snprintf(out, size, "+84%s%07u", p, (unsigned)(next(rng) % 10000000u));
+}
+
 static void phone(FILE *out, uint64_t *rng)
 {
     const char *p = mobile_prefix[next(rng) % N(mobile_prefix)];
@@ -66,10 +86,10 @@ void loa_sample_write_csv(FILE *out, const struct loa_sample_opts *o)
     uint64_t rng = o->seed * 1000003u + 17u;
     fputs("psid,first_name,last_name,phone,email,gender,tags,city\n", out);
     for (uint64_t i = 0; i < o->count; i++) {
-        bool female = next(&rng) & 1;
-        size_t gi = next(&rng) % N(given_m);
-        const char *given = female ? given_f[gi] : given_m[gi];
-        const char *fam = family[next(&rng) % N(family)];
+        struct loa_sample_name nm;
+        loa_sample_name(&rng, &nm);
+        bool female = nm.female;
+        const char *given = nm.given, *fam = nm.family;
         unsigned mistake = o->invalid_percent && next(&rng) % 100 < o->invalid_percent
                                ? (unsigned)(next(&rng) % 3) + 1
                                : 0;
@@ -84,9 +104,9 @@ void loa_sample_write_csv(FILE *out, const struct loa_sample_opts *o)
             phone(out, &rng);
         fputc(',', out);
         if (mistake == 2)
-            fprintf(out, "%s.at.gmail.com", ascii_given[gi]);
+            fprintf(out, "%s.at.gmail.com", nm.ascii_given);
         else if (next(&rng) % 10 < 3)
-            fprintf(out, "%s%llu@gmail.com", ascii_given[gi], (unsigned long long)(i % 9973));
+            fprintf(out, "%s%llu@gmail.com", nm.ascii_given, (unsigned long long)(i % 9973));
         fputc(',', out);
         if (next(&rng) % 10 < 9)
             fputs(female ? "nữ" : "nam", out);
