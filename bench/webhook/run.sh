@@ -14,7 +14,7 @@
 # stored (/metrics counters and a count of webhook_events), with no duplicates.
 #
 # Usage: bench/webhook/run.sh BIN_DIR
-#   REPS=3 DURATION=10s CONNS=64 HTTP_THREADS=4 POOL1=100000 POOL10=30000
+#   REPS=3 DURATION=10s CONNS=64 HTTP_THREADS=16 POOL1=100000 POOL10=30000
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -23,7 +23,7 @@ loa="$bin/loa"
 reps="${REPS:-3}"
 duration="${DURATION:-10s}"
 conns="${CONNS:-64}"
-threads="${HTTP_THREADS:-4}"
+threads="${HTTP_THREADS:-16}"
 pool1="${POOL1:-100000}"   # signed requests built per wrk run, 1 event each
 pool10="${POOL10:-30000}"  # ... 10 events each
 secret="bench-app-secret-0123456789abcdef"

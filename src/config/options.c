@@ -27,7 +27,7 @@ const struct loa_option loa_options[] = {
       "Graph API version used in request paths" },
     { "http.listen", "listen", "LOA_LISTEN", LOA_OPT_STRING, "127.0.0.1:8080", 0, 0,
       "address:port that `loa serve` listens on" },
-    { "http.threads", "http-threads", "LOA_HTTP_THREADS", LOA_OPT_INT, "4", 1, 64,
+    { "http.threads", "http-threads", "LOA_HTTP_THREADS", LOA_OPT_INT, "16", 1, 64,
       "threads serving HTTP requests in `loa serve` (each with its own store connection)" },
     { "http.body_limit", "body-limit", "LOA_HTTP_BODY_LIMIT", LOA_OPT_INT, "1048576", 1024,
       67108864, "largest REST API request body in bytes (larger ones get 413)" },
