@@ -9,7 +9,8 @@
  *     struct loa_campaign_input, every complaint in a struct loa_diags with its field path
  *     ("pacing.window.from", "blocks[0].text", "scheduled_at", ...);
  *   - times written as a Page's local time ("2026-05-04 09:00" in the Page's IANA zone);
- *   - the failure reasons that "retry failed" re-queues.
+ *   - the failure reasons that "retry failed" re-queues;
+ *   - the lists of statuses and states that filter campaigns and deliveries.
  *
  * This header exposes jansson types on purpose: it is the JSON edge of the campaign module and
  * both of its users already speak jansson. Functions are thread-safe (loa_tz_offset() locks).
@@ -51,6 +52,13 @@ const char *const *loa_campaign_retryable_reasons(size_t *n_out);
 
 /** Whether reason is one of loa_campaign_retryable_reasons(). */
 bool loa_campaign_reason_is_retryable(const char *reason);
+
+/**
+ * Parses a comma-separated list of campaign statuses ("running,paused") or, with deliveries,
+ * of delivery states ("sent,failed") into a bit mask (1 << value). Returns 0 with *mask_out,
+ * or LOA_EINVAL (nothing listed, longer than 127 bytes, or a name that is none of them).
+ */
+int loa_campaign_mask_parse(const char *s, bool deliveries, unsigned *mask_out);
 
 /**
  * A campaign as JSON: {"id","page_id","name","goal","purpose","tag","blocks","filter",

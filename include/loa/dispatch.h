@@ -115,6 +115,14 @@ int loa_dispatch_parse_hhmm(const char *s, int *min_out);
  */
 int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out);
 
+/**
+ * Schedules a draft or scheduled campaign to start at `at`, in one transaction (the caller must
+ * not have one open): a scheduled campaign goes back to draft, scheduled_at becomes at, and the
+ * campaign is scheduled. The caller checks that at is later than now. Returns 0, LOA_ENOENT,
+ * LOA_ESTATE (neither draft nor scheduled) or a store error.
+ */
+int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now);
+
 /* ---- The dispatcher ----------------------------------------------------------------------- */
 
 struct loa_dispatch;

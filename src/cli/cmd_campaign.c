@@ -532,33 +532,6 @@ out:
 
 /* ---- list, show --------------------------------------------------------------------------- */
 
-/* A comma-separated list of statuses or states as a bit mask; false when one is unknown. */
-static bool parse_mask(const char *s, bool deliveries, unsigned *mask)
-{
-    *mask = 0;
-    char buf[128];
-    if (!*s || strlen(s) >= sizeof(buf))
-        return false;
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int v = -1;
-        if (deliveries) {
-            enum loa_delivery_state x;
-            if (loa_delivery_state_parse(t, &x) == 0)
-                v = (int)x;
-        } else {
-            enum loa_campaign_status x;
-            if (loa_campaign_status_parse(t, &x) == 0)
-                v = (int)x;
-        }
-        if (v < 0)
-            return false;
-        *mask |= BIT(v);
-    }
-    return *mask != 0;
-}
-
 static void time_text(int64_t ms, char *out, size_t size)
 {
     if (ms <= 0)
@@ -606,7 +579,7 @@ static int do_list(struct loa_cli *cli, int argc, char **argv)
     if (o.nargs)
         return cli_usage(cli, o.cmd, "unexpected argument '%s'", o.args[0]);
     unsigned mask = 0;
-    if (o.val[O_STATUS] && !parse_mask(o.val[O_STATUS], false, &mask))
+    if (o.val[O_STATUS] && loa_campaign_mask_parse(o.val[O_STATUS], false, &mask) < 0)
         return cli_usage(cli, o.cmd,
                          "--status is draft, scheduled, running, paused, completed or "
                          "cancelled (comma-separated for several)");
@@ -809,30 +782,11 @@ static int do_action(struct loa_cli *cli, int argc, char **argv, const char *sub
             exit = cli_usage(cli, cmd, "--at TIME is required (the campaign has no start time)");
         } else if (at <= now) {
             exit = cli_usage(cli, cmd, "--at must be in the future");
-        } else {
-            struct loa_campaign_body b;
-            loa_campaign_body_init(&b);
-            b.in.scheduled_at = at;
-            if ((rc = loa_store_begin(st)) == 0) {
-                if (c.status == LOA_CAMPAIGN_SCHEDULED)
-                    rc = loa_store_campaign_set_status(st, id, BIT(LOA_CAMPAIGN_SCHEDULED),
-                                                       LOA_CAMPAIGN_DRAFT, NULL, now);
-                if (rc == 0)
-                    rc = loa_store_campaign_update(st, id, &b.in, now);
-                if (rc == 0)
-                    rc = loa_store_campaign_set_status(st, id, BIT(LOA_CAMPAIGN_DRAFT),
-                                                       LOA_CAMPAIGN_SCHEDULED, NULL, now);
-                if (rc == 0)
-                    rc = loa_store_commit(st);
-                if (rc < 0)
-                    loa_store_rollback(st);
-            }
-            if (rc == 0) {
-                char when[40];
-                loa_time_format(at, when, sizeof(when));
-                exit = report(cli, &o, st, id, NULL, "campaign %lld scheduled for %s",
-                              (long long)id, when);
-            }
+        } else if ((rc = loa_campaign_schedule(st, id, at, now)) == 0) {
+            char when[40];
+            loa_time_format(at, when, sizeof(when));
+            exit = report(cli, &o, st, id, NULL, "campaign %lld scheduled for %s", (long long)id,
+                          when);
         }
     } else if (strcmp(sub, "retry-failed") == 0 || strcmp(sub, "delete") == 0) {
         bool del = sub[0] == 'd';
@@ -924,7 +878,7 @@ static int do_deliveries(struct loa_cli *cli, int argc, char **argv, bool unknow
     if (exit)
         return opts_exit(exit);
     unsigned mask = unknowns ? BIT(LOA_DELIVERY_UNKNOWN) : 0;
-    if (o.val[O_STATE] && !parse_mask(o.val[O_STATE], true, &mask))
+    if (o.val[O_STATE] && loa_campaign_mask_parse(o.val[O_STATE], true, &mask) < 0)
         return cli_usage(cli, o.cmd,
                          "--state is pending, in_flight, sent, failed, skipped or unknown "
                          "(comma-separated for several)");

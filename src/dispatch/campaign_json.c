@@ -129,6 +129,35 @@ bool loa_campaign_reason_is_retryable(const char *reason)
     return false;
 }
 
+/* ---- Status and state lists --------------------------------------------------------------- */
+
+int loa_campaign_mask_parse(const char *s, bool deliveries, unsigned *mask_out)
+{
+    unsigned mask = 0;
+    char buf[128];
+    if (!*s || strlen(s) >= sizeof(buf))
+        return LOA_EINVAL;
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int v = -1;
+        if (deliveries) {
+            enum loa_delivery_state x;
+            if (loa_delivery_state_parse(t, &x) == 0)
+                v = (int)x;
+        } else {
+            enum loa_campaign_status x;
+            if (loa_campaign_status_parse(t, &x) == 0)
+                v = (int)x;
+        }
+        if (v < 0)
+            return LOA_EINVAL;
+        mask |= 1u << v;
+    }
+    *mask_out = mask;
+    return mask ? 0 : LOA_EINVAL;
+}
+
 /* ---- Campaign → JSON ---------------------------------------------------------------------- */
 
 static json_t *time_json(int64_t ms)

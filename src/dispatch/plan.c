@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Campaign plans: validating a campaign's parts with JSON paths before it is stored, compiling
- * its blocks with the campaign's click-tracking payload prefix, and starting it (the audience
- * snapshot). The payload prefix ("loa:c:<id>:") is how a postback or quick reply names the
- * campaign it came from (docs/campaigns.md, "Funnel").
+ * its blocks with the campaign's click-tracking payload prefix, scheduling it, and starting it
+ * (the audience snapshot). The payload prefix ("loa:c:<id>:") is how a postback or quick reply
+ * names the campaign it came from (docs/campaigns.md, "Funnel").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@
 
 #include <loa/alloc.h>
 #include <loa/audience.h>
+#include <loa/campaign_json.h>
 #include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/msg.h>
@@ -209,5 +210,31 @@ int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *t
 out:
     loa_audience_free(filter);
     loa_campaign_release(&c);
+    return rc;
+}
+
+int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now)
+{
+    struct loa_campaign_body b; /* keeps every field but scheduled_at */
+    loa_campaign_body_init(&b);
+    b.in.scheduled_at = at;
+    int rc = loa_store_begin(st);
+    if (rc < 0)
+        return rc;
+    /* Only a draft can be changed: a scheduled campaign goes back to draft for the new time.
+     * LOA_ESTATE here means it is not scheduled; the update refuses anything but a draft. */
+    rc = loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_SCHEDULED, LOA_CAMPAIGN_DRAFT,
+                                       NULL, now);
+    if (rc == LOA_ESTATE)
+        rc = 0;
+    if (rc == 0)
+        rc = loa_store_campaign_update(st, id, &b.in, now);
+    if (rc == 0)
+        rc = loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_DRAFT, LOA_CAMPAIGN_SCHEDULED,
+                                           NULL, now);
+    if (rc == 0)
+        rc = loa_store_commit(st);
+    if (rc < 0)
+        loa_store_rollback(st);
     return rc;
 }

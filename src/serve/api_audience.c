@@ -22,33 +22,6 @@
 #define PREVIEW_MAX     500
 #define MAX_ERRORS      100
 
-/* A 400 (or status) answer listing every complaint; the first one is the "error". */
-static void reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d,
-                        json_t *extra)
-{
-    json_t *errors = json_array();
-    for (size_t i = 0; i < d->count; i++) {
-        const struct loa_diag *x = &d->items[i];
-        json_t *e = json_pack("{s:s,s:s}", "field", x->where ? x->where : "", "reason",
-                              x->reason ? x->reason : "");
-        if (x->line)
-            json_object_set_new(e, "line", json_integer(x->line));
-        if (x->column)
-            json_object_set_new(e, "column", json_integer(x->column));
-        json_array_append_new(errors, e);
-    }
-    const struct loa_diag *first = d->count ? &d->items[0] : NULL;
-    json_t *o = extra ? extra : json_object();
-    json_object_set_new(o, "error",
-                        json_pack("{s:i,s:s,s:s}", "status", status, "field",
-                                  first && first->where ? first->where : "", "reason",
-                                  first && first->reason ? first->reason : "invalid request"));
-    json_object_set_new(o, "errors", errors);
-    if (d->dropped)
-        json_object_set_new(o, "errors_not_shown", json_integer((json_int_t)d->dropped));
-    api_reply(resp, status, o);
-}
-
 /* ---- Lists -------------------------------------------------------------------------------- */
 
 static int add_list(const char *name, int64_t members, int64_t created_at, void *ud)
@@ -115,7 +88,7 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
     int rc = loa_import_phone_list(st, &o, &rep, &d);
     loa_page_release(&p);
     if (rc == LOA_EPARSE || rc == LOA_EINVAL) {
-        reply_diags(resp, 400, &d, NULL);
+        api_reply_diags(resp, 400, &d);
     } else if (rc < 0) {
         api_fail(resp, rc, NULL, "uploading the list");
     } else {
@@ -216,7 +189,7 @@ void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_
         free(text); /* jansson allocates with malloc */
     }
     if (!loa_diags_empty(&d)) {
-        reply_diags(resp, 400, &d, NULL);
+        api_reply_diags(resp, 400, &d);
         goto out;
     }
     if (!app->rules) {
@@ -235,7 +208,7 @@ void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_
     struct loa_audience_preview pv;
     int rc = loa_audience_preview(st, app->rules, filter, &o, &pv, &d);
     if (rc == LOA_EINVAL) {
-        reply_diags(resp, 400, &d, NULL);
+        api_reply_diags(resp, 400, &d);
         goto out;
     }
     if (rc < 0) {

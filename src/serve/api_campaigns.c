@@ -67,19 +67,6 @@ static bool parse_count(const char *s, int64_t *out)
     return true;
 }
 
-/* ?limit=N in [1, max]; false with 400 set. */
-static bool query_limit(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t def,
-                        int64_t max, int64_t *out)
-{
-    const char *l = loa_http_query(req, "limit");
-    *out = def;
-    if (l && (!api_parse_id(l, out) || *out > max)) {
-        loa_http_error(resp, 400, "limit", "must be an integer from 1 to %lld", (long long)max);
-        return false;
-    }
-    return true;
-}
-
 /* ?after=C (or ?cursor=C): *out stays at def when absent; false with 400 set. */
 static bool query_after(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t *out)
 {
@@ -94,36 +81,6 @@ static bool query_after(const struct loa_http_req *req, struct loa_http_resp *re
         return false;
     }
     return true;
-}
-
-/* A comma-separated list of campaign statuses or delivery states as a bit mask. */
-static bool parse_mask(const char *s, bool deliveries, unsigned *mask)
-{
-    *mask = 0;
-    char buf[128];
-    if (!*s || strlen(s) >= sizeof(buf))
-        return false;
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *save = NULL;
-    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (deliveries) {
-            enum loa_delivery_state v;
-            if (loa_delivery_state_parse(t, &v) < 0)
-                return false;
-            *mask |= BIT(v);
-        } else {
-            enum loa_campaign_status v;
-            if (loa_campaign_status_parse(t, &v) < 0)
-                return false;
-            *mask |= BIT(v);
-        }
-    }
-    return *mask != 0;
-}
-
-static void reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d)
-{
-    api_reply(resp, status, loa_campaign_diags_json(status, d));
 }
 
 /* The campaign with its counts, plus the members of extra (stolen; may be NULL). */
@@ -198,6 +155,23 @@ static bool campaign_status(struct loa_store *st, int64_t id, enum loa_campaign_
     return true;
 }
 
+static const char requeue_needs[] =
+    "only a started (running, paused or completed) campaign's deliveries can be sent again";
+
+/* Whether the campaign has started (its deliveries can be sent again); false with 404/409/503
+ * set. */
+static bool is_started(struct loa_store *st, int64_t id, struct loa_http_resp *resp)
+{
+    enum loa_campaign_status status;
+    if (!campaign_status(st, id, &status, resp))
+        return false;
+    if (!(STARTED & BIT(status))) {
+        reply_state(st, id, requeue_needs, resp);
+        return false;
+    }
+    return true;
+}
+
 /* An optional body that must hold no field but those in keys; NULL body is fine. */
 static bool small_body(const struct loa_http_req *req, struct loa_http_resp *resp,
                        const char *const *keys, size_t nkeys, json_t **out)
@@ -222,6 +196,26 @@ static bool small_body(const struct loa_http_req *req, struct loa_http_resp *res
     }
     *out = o;
     return true;
+}
+
+/*
+ * The start of an operation on the path's campaign: its id, the optional body with no field
+ * but keys (*body_out, NULL when empty; body_out may be NULL when there are no keys) and this
+ * thread's store. Returns the store, or NULL with the error answer set.
+ */
+static struct loa_store *op_begin(struct serve_app *app, const struct loa_http_req *req,
+                                  struct loa_http_resp *resp, const char *const *keys, size_t nkeys,
+                                  int64_t *id, json_t **body_out)
+{
+    json_t *body;
+    if (!camp_id(req, resp, id) || !small_body(req, resp, keys, nkeys, &body))
+        return NULL;
+    struct loa_store *st = api_store(app, resp);
+    if (st && body_out)
+        *body_out = body;
+    else
+        json_decref(body);
+    return st;
 }
 
 /* ---- List, create, read, edit, delete ----------------------------------------------------- */
@@ -256,13 +250,13 @@ void api_campaigns_list(void *ctx, const struct loa_http_req *req, struct loa_ht
     struct list_ud l = { .after = 0 };
     unsigned mask = 0;
     const char *status = loa_http_query(req, "status");
-    if (status && !parse_mask(status, false, &mask)) {
+    if (status && loa_campaign_mask_parse(status, false, &mask) < 0) {
         loa_http_error(resp, 400, "status",
                        "must be draft, scheduled, running, paused, completed or cancelled (or "
                        "several, comma-separated)");
         return;
     }
-    if (!query_limit(req, resp, LIST_DEFAULT, LIST_MAX, &l.want) ||
+    if (!api_query_limit(req, resp, LIST_DEFAULT, LIST_MAX, &l.want) ||
         !query_after(req, resp, &l.after))
         return;
     struct loa_store *st = api_store(ctx, resp);
@@ -288,17 +282,7 @@ void api_campaigns_list(void *ctx, const struct loa_http_req *req, struct loa_ht
         api_fail(resp, rc, NULL, "listing campaigns");
         return;
     }
-    json_t *next = json_null();
-    if ((int64_t)json_array_size(l.arr) > l.want) {
-        json_array_remove(l.arr, (size_t)l.want);
-        json_t *last = json_array_get(l.arr, (size_t)l.want - 1);
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld",
-                 (long long)json_integer_value(json_object_get(last, "id")));
-        json_decref(next);
-        next = json_string(buf);
-    }
-    api_reply(resp, 200, json_pack("{s:o,s:o}", "data", l.arr, "next_cursor", next));
+    api_reply(resp, 200, api_list_page(l.arr, l.want, "id"));
 }
 
 void api_campaigns_create(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
@@ -336,7 +320,7 @@ void api_campaigns_create(void *ctx, const struct loa_http_req *req, struct loa_
         .now = loa_now_ms(),
     };
     if (loa_campaign_body_parse(o, &po, &b, &d) < 0 || !loa_diags_empty(&d)) {
-        reply_diags(resp, 400, &d);
+        api_reply_diags(resp, 400, &d);
         goto out;
     }
     int64_t id = 0;
@@ -396,7 +380,7 @@ void api_campaigns_update(void *ctx, const struct loa_http_req *req, struct loa_
         .now = loa_now_ms(),
     };
     if (loa_campaign_body_parse(o, &po, &b, &d) < 0) {
-        reply_diags(resp, 400, &d);
+        api_reply_diags(resp, 400, &d);
         goto out;
     }
     rc = loa_store_campaign_update(st, id, &b.in, loa_now_ms());
@@ -428,12 +412,9 @@ void api_campaigns_start(void *ctx, const struct loa_http_req *req, struct loa_h
 {
     struct serve_app *app = ctx;
     int64_t id;
-    struct loa_store *st;
-    json_t *body;
-    if (!camp_id(req, resp, &id) || !small_body(req, resp, NULL, 0, &body) ||
-        !(st = api_store(app, resp)))
+    struct loa_store *st = op_begin(app, req, resp, NULL, 0, &id, NULL);
+    if (!st)
         return;
-    json_decref(body);
     int64_t total = 0;
     int rc = loa_campaign_start(st, id, loa_now_ms(), &total);
     if (rc == LOA_EINVAL) {
@@ -453,10 +434,9 @@ void api_campaigns_schedule(void *ctx, const struct loa_http_req *req, struct lo
     static const char *const keys[] = { "at" };
     struct serve_app *app = ctx;
     int64_t id;
-    struct loa_store *st;
     json_t *body;
-    if (!camp_id(req, resp, &id) || !small_body(req, resp, keys, 1, &body) ||
-        !(st = api_store(app, resp)))
+    struct loa_store *st = op_begin(app, req, resp, keys, 1, &id, &body);
+    if (!st)
         return;
     struct loa_campaign c = { 0 };
     int rc = loa_store_campaign_get(st, id, &c);
@@ -501,24 +481,7 @@ void api_campaigns_schedule(void *ctx, const struct loa_http_req *req, struct lo
         loa_http_error(resp, 400, "at", "must be in the future (it is now %s)", buf);
         goto out;
     }
-    /* One transaction: a scheduled campaign goes back to draft for the new time. */
-    struct loa_campaign_body b;
-    loa_campaign_body_init(&b);
-    b.in.scheduled_at = at;
-    if ((rc = loa_store_begin(st)) == 0) {
-        if (c.status == LOA_CAMPAIGN_SCHEDULED)
-            rc = loa_store_campaign_set_status(st, id, BIT(LOA_CAMPAIGN_SCHEDULED),
-                                               LOA_CAMPAIGN_DRAFT, NULL, now);
-        if (rc == 0)
-            rc = loa_store_campaign_update(st, id, &b.in, now);
-        if (rc == 0)
-            rc = loa_store_campaign_set_status(st, id, BIT(LOA_CAMPAIGN_DRAFT),
-                                               LOA_CAMPAIGN_SCHEDULED, NULL, now);
-        if (rc == 0)
-            rc = loa_store_commit(st);
-        if (rc < 0)
-            loa_store_rollback(st);
-    }
+    rc = loa_campaign_schedule(st, id, at, now);
     if (!op_ok(st, id, rc, needs, resp))
         goto out;
     wake(app);
@@ -534,12 +497,9 @@ static void transition(struct serve_app *app, const struct loa_http_req *req,
                        const char *reason, const char *needs)
 {
     int64_t id;
-    struct loa_store *st;
-    json_t *body;
-    if (!camp_id(req, resp, &id) || !small_body(req, resp, NULL, 0, &body) ||
-        !(st = api_store(app, resp)))
+    struct loa_store *st = op_begin(app, req, resp, NULL, 0, &id, NULL);
+    if (!st)
         return;
-    json_decref(body);
     int rc = loa_store_campaign_set_status(st, id, from_mask, to, reason, loa_now_ms());
     if (!op_ok(st, id, rc, needs, resp))
         return;
@@ -570,27 +530,16 @@ void api_campaigns_cancel(void *ctx, const struct loa_http_req *req, struct loa_
 
 /* ---- Failed and unknown deliveries -------------------------------------------------------- */
 
-static const char requeue_needs[] =
-    "only a started (running, paused or completed) campaign's deliveries can be sent again";
-
 void api_campaigns_retry_failed(void *ctx, const struct loa_http_req *req,
                                 struct loa_http_resp *resp)
 {
     struct serve_app *app = ctx;
     int64_t id;
-    struct loa_store *st;
-    json_t *body;
-    enum loa_campaign_status status;
-    if (!camp_id(req, resp, &id) || !small_body(req, resp, NULL, 0, &body) ||
-        !(st = api_store(app, resp)))
+    struct loa_store *st = op_begin(app, req, resp, NULL, 0, &id, NULL);
+    if (!st)
         return;
-    json_decref(body);
-    if (!campaign_status(st, id, &status, resp))
+    if (!is_started(st, id, resp))
         return;
-    if (!(STARTED & BIT(status))) {
-        reply_state(st, id, requeue_needs, resp);
-        return;
-    }
     size_t n;
     const char *const *reasons = loa_campaign_retryable_reasons(&n);
     int64_t count = 0;
@@ -626,7 +575,7 @@ static void list_deliveries(struct loa_store *st, int64_t id, unsigned state_mas
 {
     int64_t want, after = -1;
     enum loa_campaign_status status;
-    if (!query_limit(req, resp, DELIVERIES_DEFAULT, DELIVERIES_MAX, &want) ||
+    if (!api_query_limit(req, resp, DELIVERIES_DEFAULT, DELIVERIES_MAX, &want) ||
         !query_after(req, resp, &after) || !campaign_status(st, id, &status, resp)) {
         json_decref(extra);
         return;
@@ -640,17 +589,7 @@ static void list_deliveries(struct loa_store *st, int64_t id, unsigned state_mas
         api_fail(resp, rc, NULL, "listing deliveries");
         return;
     }
-    json_t *next = json_null();
-    if ((int64_t)json_array_size(u.arr) > want) {
-        json_array_remove(u.arr, (size_t)want);
-        json_t *last = json_array_get(u.arr, (size_t)want - 1);
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld",
-                 (long long)json_integer_value(json_object_get(last, "position")));
-        json_decref(next);
-        next = json_string(buf);
-    }
-    json_t *o = json_pack("{s:o,s:o}", "data", u.arr, "next_cursor", next);
+    json_t *o = api_list_page(u.arr, want, "position");
     if (extra) {
         json_object_update(o, extra);
         json_decref(extra);
@@ -666,7 +605,7 @@ void api_campaigns_deliveries(void *ctx, const struct loa_http_req *req, struct 
         return;
     unsigned mask = 0;
     const char *state = loa_http_query(req, "state");
-    if (state && !parse_mask(state, true, &mask)) {
+    if (state && loa_campaign_mask_parse(state, true, &mask) < 0) {
         loa_http_error(resp, 400, "state",
                        "must be pending, in_flight, sent, failed, skipped or unknown (or several, "
                        "comma-separated)");
@@ -735,13 +674,8 @@ void api_campaigns_resend(void *ctx, const struct loa_http_req *req, struct loa_
         }
         ids[i] = json_integer_value(x);
     }
-    enum loa_campaign_status status;
-    if (!(st = api_store(app, resp)) || !campaign_status(st, id, &status, resp))
+    if (!(st = api_store(app, resp)) || !is_started(st, id, resp))
         goto out;
-    if (!(STARTED & BIT(status))) {
-        reply_state(st, id, requeue_needs, resp);
-        goto out;
-    }
     int64_t count = 0;
     int rc = loa_store_delivery_resend_unknown(st, id, ids, n, loa_now_ms(), &count);
     if (!op_ok(st, id, rc, requeue_needs, resp))

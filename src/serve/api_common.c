@@ -4,11 +4,13 @@
  * codes to HTTP statuses and JSON error bodies.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include <loa/campaign_json.h>
 #include <loa/clock.h>
 #include <loa/err.h>
 
@@ -98,6 +100,38 @@ bool api_parse_id(const char *s, int64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+bool api_query_limit(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t def,
+                     int64_t max, int64_t *out)
+{
+    const char *l = loa_http_query(req, "limit");
+    *out = def;
+    if (l && (!api_parse_id(l, out) || *out > max)) {
+        loa_http_error(resp, 400, "limit", "must be an integer from 1 to %lld", (long long)max);
+        return false;
+    }
+    return true;
+}
+
+json_t *api_list_page(json_t *arr, int64_t want, const char *key)
+{
+    json_t *next = json_null();
+    if ((int64_t)json_array_size(arr) > want) {
+        json_array_remove(arr, (size_t)want);
+        json_t *last = json_array_get(arr, (size_t)want - 1);
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld",
+                 (long long)json_integer_value(json_object_get(last, key)));
+        json_decref(next);
+        next = json_string(buf);
+    }
+    return json_pack("{s:o,s:o}", "data", arr, "next_cursor", next);
+}
+
+void api_reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d)
+{
+    api_reply(resp, status, loa_campaign_diags_json(status, d));
 }
 
 bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,

@@ -22,17 +22,6 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static bool parse_limit(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t *out)
-{
-    const char *l = loa_http_query(req, "limit");
-    *out = PAGE_DEFAULT;
-    if (l && (!api_parse_id(l, out) || *out > PAGE_MAX)) {
-        loa_http_error(resp, 400, "limit", "must be an integer from 1 to %d", PAGE_MAX);
-        return false;
-    }
-    return true;
-}
-
 struct conv_ud {
     json_t *arr;
     int64_t want;
@@ -70,7 +59,7 @@ void api_conversations_list(void *ctx, const struct loa_http_req *req, struct lo
     int64_t page_ref = p.id;
     loa_page_release(&p);
     int64_t limit, before = 0;
-    if (!parse_limit(req, resp, &limit))
+    if (!api_query_limit(req, resp, PAGE_DEFAULT, PAGE_MAX, &limit))
         return;
     const char *cursor = loa_http_query(req, "cursor");
     const char *before_psid = NULL;
@@ -140,7 +129,7 @@ void api_conversations_messages(void *ctx, const struct loa_http_req *req,
     int64_t page_ref = p.id;
     loa_page_release(&p);
     int64_t limit, after = 0;
-    if (!parse_limit(req, resp, &limit))
+    if (!api_query_limit(req, resp, PAGE_DEFAULT, PAGE_MAX, &limit))
         return;
     const char *cursor = loa_http_query(req, "cursor");
     if (cursor && !api_parse_id(cursor, &after)) {
@@ -155,15 +144,5 @@ void api_conversations_messages(void *ctx, const struct loa_http_req *req,
         api_fail(resp, rc, NULL, "listing messages");
         return;
     }
-    json_t *next = json_null();
-    if ((int64_t)json_array_size(u.arr) > limit) {
-        json_array_remove(u.arr, (size_t)limit);
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld",
-                 (long long)json_integer_value(
-                     json_object_get(json_array_get(u.arr, (size_t)limit - 1), "id")));
-        json_decref(next);
-        next = json_string(buf);
-    }
-    api_reply(resp, 200, json_pack("{s:o,s:o}", "data", u.arr, "next_cursor", next));
+    api_reply(resp, 200, api_list_page(u.arr, limit, "id"));
 }

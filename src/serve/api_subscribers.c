@@ -68,17 +68,6 @@ static int add_sub(const struct loa_subscriber *s, void *ud)
     return 0;
 }
 
-static bool parse_limit(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t *out)
-{
-    const char *l = loa_http_query(req, "limit");
-    *out = PAGE_DEFAULT;
-    if (l && (!api_parse_id(l, out) || *out > PAGE_MAX)) {
-        loa_http_error(resp, 400, "limit", "must be an integer from 1 to %d", PAGE_MAX);
-        return false;
-    }
-    return true;
-}
-
 void api_subscribers_list(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
     struct loa_page p;
@@ -108,7 +97,7 @@ void api_subscribers_list(void *ctx, const struct loa_http_req *req, struct loa_
         loa_http_error(resp, 400, "cursor", "not a cursor from a previous page");
         return;
     }
-    if (!parse_limit(req, resp, &q.limit))
+    if (!api_query_limit(req, resp, PAGE_DEFAULT, PAGE_MAX, &q.limit))
         return;
     int64_t want = q.limit;
     q.limit = want + 1; /* one more tells whether there is a next page */
@@ -122,17 +111,7 @@ void api_subscribers_list(void *ctx, const struct loa_http_req *req, struct loa_
         api_fail(resp, rc, NULL, "listing subscribers");
         return;
     }
-    json_t *next = json_null();
-    if ((int64_t)json_array_size(l.arr) > want) {
-        json_array_remove(l.arr, (size_t)want);
-        json_t *last = json_array_get(l.arr, (size_t)want - 1);
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld",
-                 (long long)json_integer_value(json_object_get(last, "id")));
-        json_decref(next);
-        next = json_string(buf);
-    }
-    api_reply(resp, 200, json_pack("{s:o,s:o}", "data", l.arr, "next_cursor", next));
+    api_reply(resp, 200, api_list_page(l.arr, want, "id"));
 }
 
 static bool sub_id(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t *id)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include <loa/config.h>
+#include <loa/diag.h>
 #include <loa/rules.h>
 #include <loa/store.h>
 
@@ -123,6 +124,17 @@ struct loa_store *api_store(struct serve_app *app, struct loa_http_resp *resp);
 struct json_t *api_time(int64_t ms);
 /** Parses a whole positive number; false when it is not one. */
 bool api_parse_id(const char *s, int64_t *out);
+/** ?limit=N: *out gets def when absent; false with 400 set when N is not in [1, max]. */
+bool api_query_limit(const struct loa_http_req *req, struct loa_http_resp *resp, int64_t def,
+                     int64_t max, int64_t *out);
+/**
+ * One page of a list: {"data":arr,"next_cursor":...}. arr holds the up to want + 1 items read;
+ * the extra one, when there, is dropped and next_cursor is the integer member key of the last
+ * item kept, as a string (else null). Steals arr; returns a new reference.
+ */
+struct json_t *api_list_page(struct json_t *arr, int64_t want, const char *key);
+/** Answers status with every complaint of d: loa_campaign_diags_json()'s error body. */
+void api_reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d);
 /** Finds the Page of the path's first parameter; false with 404/503 set. */
 bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,
               struct loa_page *out);

@@ -332,6 +332,24 @@ static int with_txn(struct loa_store *st, int (*fn)(struct loa_store *st, void *
     return rc;
 }
 
+/* 0 when campaign id's status is in from_mask; LOA_ENOENT, LOA_ESTATE or a store error. */
+static int check_status(struct loa_store *st, int64_t id, unsigned from_mask)
+{
+    sqlite3_stmt *s;
+    int rc = loa__prepare(st, "SELECT status FROM campaigns WHERE id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    int step = sqlite3_step(s);
+    enum loa_campaign_status cur = LOA_CAMPAIGN_DRAFT;
+    if (step == SQLITE_ROW)
+        loa_campaign_status_parse((const char *)sqlite3_column_text(s, 0), &cur);
+    sqlite3_finalize(s);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, "get campaign status");
+    return from_mask & (1u << cur) ? 0 : LOA_ESTATE;
+}
+
 struct status_args {
     int64_t id;
     unsigned from_mask;
@@ -343,20 +361,10 @@ struct status_args {
 static int set_status_txn(struct loa_store *st, void *ud)
 {
     struct status_args *a = ud;
-    sqlite3_stmt *s;
-    int rc = loa__prepare(st, "SELECT status FROM campaigns WHERE id = ?", &s);
+    int rc = check_status(st, a->id, a->from_mask);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, a->id);
-    int step = sqlite3_step(s);
-    enum loa_campaign_status cur = LOA_CAMPAIGN_DRAFT;
-    if (step == SQLITE_ROW)
-        loa_campaign_status_parse((const char *)sqlite3_column_text(s, 0), &cur);
-    sqlite3_finalize(s);
-    if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, "get campaign status");
-    if (!(a->from_mask & (1u << cur)))
-        return LOA_ESTATE;
+    sqlite3_stmt *s;
     bool final = a->to == LOA_CAMPAIGN_COMPLETED || a->to == LOA_CAMPAIGN_CANCELLED;
     rc = loa__prepare(st,
                       "UPDATE campaigns SET status = ?2, status_reason = ?3, updated_at = ?4,"
@@ -1102,20 +1110,10 @@ struct delete_args {
 static int delete_txn(struct loa_store *st, void *ud)
 {
     struct delete_args *a = ud;
-    sqlite3_stmt *s;
-    int rc = loa__prepare(st, "SELECT status FROM campaigns WHERE id = ?", &s);
+    int rc = check_status(st, a->id, a->from_mask);
     if (rc < 0)
         return rc;
-    sqlite3_bind_int64(s, 1, a->id);
-    int step = sqlite3_step(s);
-    enum loa_campaign_status cur = LOA_CAMPAIGN_DRAFT;
-    if (step == SQLITE_ROW)
-        loa_campaign_status_parse((const char *)sqlite3_column_text(s, 0), &cur);
-    sqlite3_finalize(s);
-    if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, "get campaign status");
-    if (!(a->from_mask & (1u << cur)))
-        return LOA_ESTATE;
+    sqlite3_stmt *s;
     /* Its deliveries go with it (ON DELETE CASCADE); the send ledger keeps what was sent. */
     if ((rc = loa__prepare(st, "DELETE FROM campaigns WHERE id = ?", &s)) < 0)
         return rc;

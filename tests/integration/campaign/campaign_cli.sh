@@ -3,60 +3,9 @@
 # drafts, schedule in the Page's time zone, and `loa campaign run` sending a small campaign to
 # loa-graph — each person exactly once (also across a SIGTERM and a second run), the person
 # outside the window skipped, and no rule violation counted by loa-graph.
-set -uo pipefail
-bin="${LOA_BIN:?set LOA_BIN to the bin directory of a build}"
-loa="$bin/loa"
-tmp=$(mktemp -d "${LOA_TEST_TMPDIR:-/tmp}/campaign-cli.XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp"
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" campaign-cli
 export LOA_STORE="$tmp/t.db"
-pass=0 fail=0
-
-# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code, keeps its output.
-expect() {
-    local want=$1 what=$2
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [[ $got == "$want" ]]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what: exit $got, expected $want"
-        sed 's/^/  out: /' out.txt | head -5
-        sed 's/^/  err: /' err.txt | head -5
-    fi
-}
-has() {
-    if grep -qF -- "$2" "$1"; then pass=$((pass + 1)); else
-        fail=$((fail + 1))
-        echo "FAIL: $3: '$2' not in $1:"
-        head -5 "$1" | sed 's/^/  /'
-    fi
-}
-lacks() {
-    if grep -qF -- "$2" "$1"; then
-        fail=$((fail + 1))
-        echo "FAIL: $3: '$2' found in $1"
-    else pass=$((pass + 1)); fi
-}
-# same ACTUAL EXPECTED DESCRIPTION
-same() {
-    if [[ "$1" == "$2" ]]; then pass=$((pass + 1)); else
-        fail=$((fail + 1))
-        echo "FAIL: $3: got '$1', expected '$2'"
-    fi
-}
-# wait_file FILE: up to 10 s for FILE to exist
-wait_file() {
-    for _ in $(seq 1 400); do [[ -s $1 ]] && return 0; sleep 0.025; done
-    return 1
-}
 
 TEXT='{"blocks":[{"type":"text","text":"Chào {{first_name|bạn}}! Giảm 20% tối nay."}]}'
 
@@ -141,11 +90,7 @@ expect 0 "delete a cancelled campaign" -- "$loa" campaign delete "$draft"
 expect 65 "deleted" -- "$loa" campaign show "$draft"
 
 # ---- Send with loa-graph ----------------------------------------------------------------
-"$bin/loa-graph" --listen 127.0.0.1:0 --port-file gport --app-secret app-secret-777 \
-    2>graph.log &
-pids+=($!)
-wait_file gport || { echo "FAIL: loa-graph did not start"; cat graph.log; exit 1; }
-G="http://127.0.0.1:$(cat gport)"
+start_graph --app-secret app-secret-777
 export LOA_GRAPH_URL=$G
 curl -sf -X POST "$G/_admin/pages" -d '{"id":"777","name":"Shop","access_token":"TOKEN-777","app_secret":"app-secret-777"}' >/dev/null ||
     { echo "FAIL: loa-graph page"; exit 1; }
@@ -167,8 +112,7 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 same "$n" "${#people[@]}" "every person became a subscriber"
-kill -TERM "$serve_pid"
-wait "$serve_pid"
+stop "$serve_pid"
 same "$?" 0 "loa serve stopped cleanly"
 curl -sf -X POST "$G/_admin/config" -d '{"webhook_url":null}' >/dev/null
 # Someone imported from a CRM who never wrote: outside the window, the rules skip them.
@@ -224,8 +168,7 @@ for _ in $(seq 1 200); do
     [[ $(curl -sf "$G/_admin/stats" | jq .accepted) -ge 10 ]] && break
     sleep 0.05
 done
-kill -TERM "$run_pid"
-wait "$run_pid"
+stop "$run_pid"
 same "$?" 0 "run stops cleanly on SIGTERM"
 has run1.err "stopped by a signal" "run says it was stopped"
 has run1.out "campaign $slow running" "still running after the stop"
@@ -250,5 +193,4 @@ expect 0 "cancel" -- "$loa" campaign cancel "$third" --json
 same "$(jq .stats.by_state.skipped out.txt)" 9 "cancel skips what is pending"
 same "$(curl -sf "$G/_admin/stats" | jq .accepted)" 16 "nothing more was sent"
 
-echo "campaign cli: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish "campaign cli"

@@ -1,43 +1,9 @@
 #!/usr/bin/env bash
 # The loa CLI as a user drives it: exit codes, precise errors, secrets never shown, and an
 # export that imports back unchanged.
-set -uo pipefail
-loa="${LOA_BIN:?set LOA_BIN to the bin directory of a build}/loa"
-tmp=$(mktemp -d "${LOA_TEST_TMPDIR:-/tmp}/cli.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" cli
 export LOA_STORE="$tmp/t.db"
-pass=0 fail=0
-
-# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, checks its exit code, keeps its output.
-expect() {
-    local want=$1 what=$2
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [[ $got == "$want" ]]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what: exit $got, expected $want"
-        sed 's/^/  out: /' out.txt | head -5
-        sed 's/^/  err: /' err.txt | head -5
-    fi
-}
-# has FILE TEXT DESCRIPTION: FILE contains TEXT.
-has() {
-    if grep -qF -- "$2" "$1"; then pass=$((pass + 1)); else
-        fail=$((fail + 1))
-        echo "FAIL: $3: '$2' not in $1:"
-        head -5 "$1" | sed 's/^/  /'
-    fi
-}
-lacks() {
-    if grep -qF -- "$2" "$1"; then
-        fail=$((fail + 1))
-        echo "FAIL: $3: '$2' found in $1"
-    else pass=$((pass + 1)); fi
-}
 
 expect 0 "help" -- "$loa" --help
 has out.txt "subscribers" "help lists commands"
@@ -163,5 +129,4 @@ if [[ -n "${LOA_SOURCE_DIR:-}" ]]; then
         { fail=$((fail + 1)); echo "FAIL: binaries are not in a bin directory"; }
 fi
 
-echo "cli: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish cli

@@ -3,52 +3,10 @@
 # emulator with the same windows, the same seed gives the same people, a bad campaign file is
 # refused with its JSON path and writes nothing, an unreachable emulator leaves the store as it
 # was.
-set -uo pipefail
-bin="${LOA_BIN:?set LOA_BIN to the bin directory of a build}"
-loa="$bin/loa"
-tmp=$(mktemp -d "${LOA_TEST_TMPDIR:-/tmp}/sim.XXXXXX")
-graph_pid=
-cleanup() {
-    [[ -n $graph_pid ]] && kill "$graph_pid" 2>/dev/null && wait "$graph_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-cd "$tmp"
-pass=0 fail=0
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" sim
 
-expect() {
-    local want=$1 what=$2
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    if [[ $got == "$want" ]]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what: exit $got, expected $want"
-        sed 's/^/  out: /' out.txt | head -5
-        sed 's/^/  err: /' err.txt | head -5
-    fi
-}
-has() {
-    if grep -qF -- "$2" "$1"; then pass=$((pass + 1)); else
-        fail=$((fail + 1))
-        echo "FAIL: $3: '$2' not in $1:"
-        head -5 "$1" | sed 's/^/  /'
-    fi
-}
-same() { # same GOT WANT DESCRIPTION
-    if [[ "$1" == "$2" ]]; then pass=$((pass + 1)); else
-        fail=$((fail + 1))
-        echo "FAIL: $3: got '$1', expected '$2'"
-    fi
-}
-
-# loa-graph on a free port; it writes the port once listening.
-"$bin/loa-graph" --listen 127.0.0.1:0 --port-file graph.port 2>graph.log &
-graph_pid=$!
-for _ in $(seq 100); do [[ -s graph.port ]] && break; sleep 0.05; done
-G="http://127.0.0.1:$(cat graph.port)"
+start_graph
 export LOA_GRAPH_URL=$G LOA_WEBHOOK_APP_SECRET=sim-test-secret LOA_STORE="$tmp/a.db"
 
 expect 64 "pages and people required" -- "$loa" simulate --pages 2
@@ -139,10 +97,7 @@ expect 65 "nothing stored for the failed Page" -- "$loa" page show 600
 
 curl -s "$G/_admin/stats" >stats.json
 has stats.json '"violations":0' "no violations"
-kill "$graph_pid"
-wait "$graph_pid"
+stop "$graph_pid"
 same "$?" 0 "loa-graph stops cleanly"
-graph_pid=
 
-echo "simulate: $pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish simulate

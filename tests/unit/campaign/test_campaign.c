@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The campaign JSON codec shared by the REST API and the CLI (include/loa/campaign_json.h):
- * Page-local times across daylight-saving changes, the retryable failure reasons, reading a
- * campaign body with the path of every complaint, and the JSON of a campaign, its counts and a
- * delivery.
+ * Page-local times across daylight-saving changes, the retryable failure reasons, the status and
+ * state lists, reading a campaign body with the path of every complaint, the JSON of a
+ * campaign, its counts and a delivery, and scheduling a campaign (include/loa/dispatch.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,6 +112,20 @@ static void local_time_bad_input(void **state)
 }
 
 /* ---- Retryable reasons -------------------------------------------------------------------- */
+
+static void status_lists(void **state)
+{
+    (void)state;
+    unsigned m = 0;
+    assert_int_equal(loa_campaign_mask_parse("running,paused", false, &m), 0);
+    assert_int_equal(m, (1u << LOA_CAMPAIGN_RUNNING) | (1u << LOA_CAMPAIGN_PAUSED));
+    assert_int_equal(loa_campaign_mask_parse("sent", true, &m), 0);
+    assert_int_equal(m, 1u << LOA_DELIVERY_SENT);
+    assert_int_equal(loa_campaign_mask_parse("sent", false, &m), LOA_EINVAL);
+    assert_int_equal(loa_campaign_mask_parse("running,lost", false, &m), LOA_EINVAL);
+    assert_int_equal(loa_campaign_mask_parse("", false, &m), LOA_EINVAL);
+    assert_int_equal(loa_campaign_mask_parse(",", true, &m), LOA_EINVAL);
+}
 
 static void retryable_reasons(void **state)
 {
@@ -519,6 +533,25 @@ static void stats_and_deliveries(void **state)
     in.blocks = TEXT;
     int64_t id = 0, total = 0;
     assert_int_equal(loa_store_campaign_create(st, page.id, &in, now, &id), 0);
+    /* Scheduling: a draft, then again with another time; not once it is cancelled. */
+    int64_t later = 0;
+    assert_int_equal(loa_store_campaign_create(st, page.id, &in, now, &later), 0);
+    struct loa_campaign c;
+    for (int64_t at = now + LOA_HOUR_MS; at <= now + 2 * LOA_HOUR_MS; at += LOA_HOUR_MS) {
+        assert_int_equal(loa_campaign_schedule(st, later, at, now), 0);
+        assert_int_equal(loa_store_campaign_get(st, later, &c), 0);
+        assert_int_equal(c.status, LOA_CAMPAIGN_SCHEDULED);
+        assert_int_equal(c.scheduled_at, at);
+        loa_campaign_release(&c);
+    }
+    assert_int_equal(loa_store_campaign_set_status(st, later, 1u << LOA_CAMPAIGN_SCHEDULED,
+                                                   LOA_CAMPAIGN_CANCELLED, NULL, now),
+                     0);
+    assert_int_equal(loa_campaign_schedule(st, later, now + LOA_HOUR_MS, now), LOA_ESTATE);
+    assert_int_equal(loa_store_campaign_get(st, later, &c), 0);
+    assert_int_equal(c.status, LOA_CAMPAIGN_CANCELLED);
+    loa_campaign_release(&c);
+    assert_int_equal(loa_campaign_schedule(st, later + 100, now + LOA_HOUR_MS, now), LOA_ENOENT);
     json_t *o = NULL;
     assert_int_equal(loa_campaign_stats_json(st, id, &o), 0);
     assert_true(json_is_null(json_object_get(json_object_get(o, "rates"), "delivered")));
@@ -592,9 +625,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(local_time_fixed_zone), cmocka_unit_test(local_time_dst),
         cmocka_unit_test(local_time_bad_input),  cmocka_unit_test(retryable_reasons),
-        cmocka_unit_test(body_create),           cmocka_unit_test(body_tags_with_rules),
-        cmocka_unit_test(body_update),           cmocka_unit_test(campaign_to_json),
-        cmocka_unit_test(diags_to_json),         cmocka_unit_test(stats_and_deliveries),
+        cmocka_unit_test(status_lists),          cmocka_unit_test(body_create),
+        cmocka_unit_test(body_tags_with_rules),  cmocka_unit_test(body_update),
+        cmocka_unit_test(campaign_to_json),      cmocka_unit_test(diags_to_json),
+        cmocka_unit_test(stats_and_deliveries),
     };
     return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);
 }
