@@ -333,6 +333,13 @@ struct loa_profile_input {
     int32_t utc_offset_min; /* LOA_UTC_OFFSET_UNKNOWN when not returned */
     int64_t at;             /* when it was fetched */
 };
+/**
+ * Ids of subscribers whose profile was never stored (profile_fetched_at 0) that have a PSID,
+ * are not unreachable and were first seen before seen_before, with id > after_id, in id
+ * order: at most max into ids; *n_out gets how many (fewer than max: the end was reached).
+ */
+int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t seen_before,
+                               int64_t *ids, size_t max, size_t *n_out);
 /** Stores a fetched profile on subscriber id. Returns 0 or LOA_ENOENT. */
 int loa_store_subscriber_set_profile(struct loa_store *st, int64_t id,
                                      const struct loa_profile_input *p);

@@ -41,6 +41,8 @@ const struct loa_option loa_options[] = {
       1024, 67108864, "largest webhook body in bytes (larger ones get 413)" },
     { "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", LOA_OPT_BOOL, "true", 0, 0,
       "fetch the Graph profile of each new person in the background" },
+    { "webhook.profile_sweep_s", "profile-sweep", "LOA_WEBHOOK_PROFILE_SWEEP_S", LOA_OPT_INT, "300",
+      0, 86400, "seconds between sweeps that retry failed profile look-ups (0 = no sweep)" },
     { "store.durable", "durable", "LOA_STORE_DURABLE", LOA_OPT_BOOL, "true", 0, 0,
       "`loa serve` syncs every commit to disk (SQLite synchronous=FULL), so an acknowledged "
       "webhook survives a power loss, not only a crash" },

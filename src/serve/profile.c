@@ -5,8 +5,11 @@
  * webhook never waits for Graph. The webhook queues subscriber ids (bounded queue, never
  * blocks); the worker submits look-ups without blocking and drives them with
  * loa_client_run(); each completion stores the profile (names, locale, gender, UTC offset).
- * A look-up that fails is counted and logged, not retried: the next interaction does not
- * queue it again, but `profile_fetched_at` stays 0 so a later sweep can find it.
+ * A look-up that fails is counted and logged. When it failed for a passing reason
+ * (`profile_fetched_at` stays 0) the sweep tries it again: every webhook.profile_sweep_s the
+ * worker walks the subscribers without a profile, first seen over a minute ago, once each.
+ * A person Graph has no profile for (the client's skip_person answer) is marked looked up, so
+ * no sweep asks again.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,8 +26,11 @@
 
 #include "serve/serve_int.h"
 
-#define QUEUE_CAP 10000
-#define BATCH     64
+#define QUEUE_CAP      10000
+#define BATCH          64
+#define SWEEP_BATCH    256
+#define SWEEP_GRACE_MS (60 * LOA_SECOND_MS) /* younger ones are the webhook path's (or less,
+                                               with a shorter sweep interval) */
 
 struct profile_worker {
     struct serve_app *app;
@@ -34,6 +40,9 @@ struct profile_worker {
     size_t head, n;
     bool stop;
     struct loa_client *client; /* owned by the worker thread once started */
+    int64_t sweep_ms;          /* 0 = no sweep */
+    int64_t next_sweep;        /* monotonic ms */
+    int64_t sweep_after;       /* cursor: subscriber id */
 };
 
 struct job {
@@ -65,6 +74,14 @@ static void on_done(void *arg, const struct loa_client_result *r)
         atomic_fetch_add(&w->app->profiles_failed, 1);
         LOA_INFO("profile", "profile look-up failed", "subscriber=%lld http=%d code=%d reason=%s",
                  (long long)j->subscriber_id, r->http_status, r->code, r->reason ? r->reason : "-");
+        if (r->action == LOA_CLIENT_SKIP_PERSON) {
+            /* Graph has no profile for this person: looked up, nothing to store. */
+            struct loa_profile_input none = { .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
+                                              .at = loa_now_ms() };
+            struct loa_store *st = serve_store(w->app);
+            if (st)
+                loa_store_subscriber_set_profile(st, j->subscriber_id, &none);
+        }
     }
     loa_free(j);
 }
@@ -118,6 +135,32 @@ static void submit(struct profile_worker *w, struct loa_store *st, int64_t id)
     loa_subscriber_release(&s);
 }
 
+/* Submits look-ups for the next subscribers still without a profile (worker thread). */
+static void sweep(struct profile_worker *w, struct loa_store *st)
+{
+    int64_t now = loa_mono_ms();
+    if (!w->sweep_ms || now < w->next_sweep || loa_client_in_flight(w->client) > BATCH)
+        return;
+    int64_t ids[SWEEP_BATCH];
+    size_t n = 0;
+    int64_t grace = w->sweep_ms < SWEEP_GRACE_MS ? w->sweep_ms : SWEEP_GRACE_MS;
+    if (loa_store_profiles_missing(st, w->sweep_after, loa_now_ms() - grace, ids, SWEEP_BATCH,
+                                   &n) < 0) {
+        w->next_sweep = now + w->sweep_ms;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        submit(w, st, ids[i]);
+    if (n > 0)
+        LOA_DEBUG("profile", "sweep", "retrying=%zu after=%lld", n, (long long)w->sweep_after);
+    if (n == SWEEP_BATCH) {
+        w->sweep_after = ids[n - 1]; /* more to walk: carry on as look-ups complete */
+    } else {
+        w->sweep_after = 0; /* a whole pass done: the next one after the interval */
+        w->next_sweep = now + w->sweep_ms;
+    }
+}
+
 static void *run(void *arg)
 {
     struct profile_worker *w = arg;
@@ -137,6 +180,8 @@ static void *run(void *arg)
             break;
         for (size_t i = 0; i < n && st; i++)
             submit(w, st, ids[i]);
+        if (n == 0 && st)
+            sweep(w, st);
         loa_client_run(w->client, n == BATCH ? 0 : 200);
     }
     return NULL;
@@ -147,6 +192,8 @@ int serve_profiles_start(struct serve_app *app, struct profile_worker **out)
     *out = NULL;
     struct profile_worker *w = loa_calloc(1, sizeof(*w));
     w->app = app;
+    w->sweep_ms = loa_config_get_int(app->cfg, "webhook.profile_sweep_s") * LOA_SECOND_MS;
+    w->next_sweep = loa_mono_ms() + w->sweep_ms;
     pthread_mutex_init(&w->lock, NULL);
     struct loa_client_options o;
     loa_client_options_init(&o);

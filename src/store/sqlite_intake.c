@@ -347,6 +347,31 @@ int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const cha
     return rc;
 }
 
+int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t seen_before,
+                               int64_t *ids, size_t max, size_t *n_out)
+{
+    *n_out = 0;
+    sqlite3_stmt *s;
+    int rc = loa__prepare(st,
+                          "SELECT id FROM subscribers WHERE id > ?1 AND psid IS NOT NULL"
+                          " AND profile_fetched_at = 0 AND unreachable = 0"
+                          " AND first_seen_at < ?2 ORDER BY id LIMIT ?3",
+                          &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, after_id);
+    sqlite3_bind_int64(s, 2, seen_before);
+    sqlite3_bind_int64(s, 3, (int64_t)max);
+    int step;
+    size_t n = 0;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW && n < max)
+        ids[n++] = sqlite3_column_int64(s, 0);
+    rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "missing profiles");
+    sqlite3_finalize(s);
+    *n_out = rc == 0 ? n : 0;
+    return rc;
+}
+
 int loa_store_subscriber_set_profile(struct loa_store *st, int64_t id,
                                      const struct loa_profile_input *p)
 {

@@ -84,3 +84,38 @@ test('subscribers and conversations from loa-graph people', async () => {
     S.cleanup(s);
   }
 });
+
+test('a profile look-up that failed is retried by the sweep', async () => {
+  const s = S.makeStore();
+  const g = await G.start(['--app-secret', S.SECRET]);
+  let d;
+  try {
+    d = await S.serve(s, { LOA_GRAPH_URL: g.base, LOA_WEBHOOK_PROFILE_SWEEP_S: '1' });
+    const api = (method, p, body) => S.request(d.url, method, p, { key: s.admin, body });
+    let r = await api('POST', '/api/v1/pages', { id: PAGE, name: 'Shop', access_token: 'TOKEN1', app_secret: S.SECRET });
+    assert.equal(r.status, 201, r.text);
+    await g.admin.post('pages', { id: PAGE, name: 'Shop', access_token: 'TOKEN1', app_secret: S.SECRET });
+    await g.admin.post('config', { webhook_url: `${d.url}/webhook` });
+    await g.admin.post('people', { page_id: PAGE, psid: 'g9', first_name: 'Hoa', last_name: 'Phạm' });
+    // Graph is down (a temporary error) when the person first writes: the look-up fails.
+    r = await g.admin.post('faults', { page_id: PAGE, code: 2, rate: 1 });
+    assert.equal(r.status, 200, r.text);
+    r = await g.admin.post('actions', { page_id: PAGE, psid: 'g9', kind: 'message', text: 'Alo' });
+    assert.equal(r.status, 200, r.text);
+    await waitFor(async () => /loa_profiles_failed_total [1-9]/.test((await S.request(d.url, 'GET', '/metrics')).text));
+    let x = await api('GET', `/api/v1/pages/${PAGE}/subscribers`);
+    assert.equal(x.json.data[0].first_name, null);
+    // Graph is back: the next sweep fills the profile in.
+    await g.admin.post('faults', {});
+    const sub = await waitFor(async () => {
+      x = await api('GET', `/api/v1/pages/${PAGE}/subscribers`);
+      return x.json.data[0].first_name ? x.json.data[0] : null;
+    }, 10000);
+    assert.equal(sub.first_name, 'Hoa');
+    assert.match((await S.request(d.url, 'GET', '/metrics')).text, /loa_profiles_fetched_total 1/);
+  } finally {
+    if (d) await d.stop();
+    await g.stop();
+    S.cleanup(s);
+  }
+});
