@@ -548,8 +548,8 @@ static void check_blocks(const char *text, bool wrapped, struct loa_diags *d)
     loa_diags_release(&tmp);
 }
 
-int loa_campaign_body_parse(json_t *o, const struct loa_campaign_parse_opts *opts,
-                            struct loa_campaign_body *out, struct loa_diags *d)
+static int body_parse(json_t *o, const struct loa_campaign_parse_opts *opts,
+                      struct loa_campaign_body *out, struct loa_diags *d)
 {
     loa_campaign_body_init(out);
     size_t before = loa_diags_total(d);
@@ -670,4 +670,17 @@ int loa_campaign_body_parse(json_t *o, const struct loa_campaign_parse_opts *opt
         return LOA_EINVAL;
     }
     return 0;
+}
+
+int loa_campaign_body_parse(json_t *o, const struct loa_campaign_parse_opts *opts,
+                            struct loa_campaign_body *out, struct loa_diags *d)
+{
+    if (d)
+        return body_parse(o, opts, out, d);
+    /* Success is "no complaint was added": count them even when the caller keeps none. */
+    struct loa_diags local;
+    loa_diags_init(&local, 1);
+    int rc = body_parse(o, opts, out, &local);
+    loa_diags_release(&local);
+    return rc;
 }

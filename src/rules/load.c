@@ -609,7 +609,8 @@ static void check_entries(struct ctx *c, const struct loa__rule *v, const bool *
     }
 }
 
-int loa_rules_parse(const char *text, size_t len, struct loa_rules **out, struct loa_diags *diags)
+static int parse_rules(const char *text, size_t len, struct loa_rules **out,
+                       struct loa_diags *diags)
 {
     struct ctx c = { .diags = diags, .path = "" };
     size_t before = loa_diags_total(diags);
@@ -671,6 +672,18 @@ out:
     loa_free(ok);
     json_decref(root);
     loa_rules_free(r);
+    return rc;
+}
+
+int loa_rules_parse(const char *text, size_t len, struct loa_rules **out, struct loa_diags *diags)
+{
+    if (diags)
+        return parse_rules(text, len, out, diags);
+    /* Success is "no complaint was added": count them even when the caller keeps none. */
+    struct loa_diags local;
+    loa_diags_init(&local, 1);
+    int rc = parse_rules(text, len, out, &local);
+    loa_diags_release(&local);
     return rc;
 }
 

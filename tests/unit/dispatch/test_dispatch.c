@@ -584,6 +584,103 @@ static void dispatcher_end_to_end(void **state)
     pthread_mutex_destroy(&g.lock);
 }
 
+struct run_ctx {
+    struct loa_dispatch *d;
+    volatile sig_atomic_t stop;
+    int rc;
+};
+
+static void *run_thread(void *arg)
+{
+    struct run_ctx *r = arg;
+    r->rc = loa_dispatch_run(r->d, &r->stop);
+    return NULL;
+}
+
+static int graph_requests(struct graph *g)
+{
+    pthread_mutex_lock(&g->lock);
+    int n = g->requests;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+/* The Page's rolling 24 h cap: the campaign stops at it, waits without skipping anyone, and
+ * carries on by itself when the first sends leave the window (the clock is faked forward). */
+static void cap_carries_over(void **state)
+{
+    (void)state;
+    struct graph g = { .retry_left = 0 };
+    pthread_mutex_init(&g.lock, NULL);
+    struct stub *stub = stub_start(graph_fn, &g, false);
+    assert_non_null(stub);
+    char path[512];
+    test_path(path, sizeof(path), "dispatch-cap.db");
+    struct loa_store_opts so = { .path = path, .create = true };
+    memset(so.key, 6, sizeof(so.key));
+    struct loa_store *st = NULL;
+    assert_int_equal(loa_store_open(&so, &st, NULL), 0);
+    int64_t t0 = loa_now_ms();
+    loa_clock_set_fake(t0);
+    int64_t page = put_page(st, "111", "TOKEN", 5, 0);
+    char psid[16];
+    for (int i = 1; i <= 8; i++) {
+        snprintf(psid, sizeof(psid), "p%d", i);
+        put_sub(st, page, psid, t0 - i * LOA_MINUTE_MS);
+    }
+    int64_t id = new_campaign(st, page, TEXT);
+    int64_t total;
+    assert_int_equal(loa_campaign_start(st, id, t0, &total), 0);
+    assert_int_equal(total, 8);
+    struct loa_rules *rules = NULL;
+    assert_int_equal(loa_rules_load(RULES, &rules, NULL), 0);
+    struct loa_dispatch_opts o = { .store = &so,
+                                   .rules = rules,
+                                   .graph_url = stub_url(stub),
+                                   .only_campaign = id,
+                                   .tick_ms = 20 };
+    struct run_ctx r = { 0 };
+    assert_int_equal(loa_dispatch_new(&o, &r.d), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, &r), 0);
+    for (int i = 0; i < 500 && graph_requests(&g) < 5; i++)
+        usleep(10000);
+    usleep(300000); /* time to overrun the cap, if it would */
+    assert_int_equal(graph_requests(&g), 5);
+    struct loa_campaign_stats s;
+    assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
+    assert_int_equal(s.by_state[LOA_DELIVERY_SENT], 5);
+    assert_int_equal(s.by_state[LOA_DELIVERY_PENDING], 3); /* waiting, not skipped */
+
+    /* The next day: the three who were not reached wrote again, the first sends left the
+     * rolling window, and the campaign goes on by itself. */
+    int64_t t1 = t0 + LOA_DAY_MS + 2 * LOA_MINUTE_MS;
+    for (int i = 6; i <= 8; i++) {
+        snprintf(psid, sizeof(psid), "p%d", i);
+        struct loa_touch t = { .page_ref = page,
+                               .psid = psid,
+                               .at = t1 - LOA_MINUTE_MS,
+                               .kind = "message",
+                               .opens_window = true,
+                               .is_message = true };
+        assert_int_equal(loa_store_subscriber_touch(st, &t, NULL, NULL), 0);
+    }
+    loa_clock_set_fake(t1);
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    loa_dispatch_free(r.d);
+    loa_clock_set_fake(-1);
+    assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
+    assert_int_equal(s.by_state[LOA_DELIVERY_SENT], 8);
+    for (int i = 1; i <= 8; i++)
+        assert_int_equal(g.per_psid[i], 1);
+    loa_rules_free(rules);
+    loa_store_close(st);
+    test_remove_store(path);
+    stub_stop(stub);
+    pthread_mutex_destroy(&g.lock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +691,7 @@ int main(void)
         cmocka_unit_test(validation),
         cmocka_unit_test(funnel),
         cmocka_unit_test(dispatcher_end_to_end),
+        cmocka_unit_test(cap_carries_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
