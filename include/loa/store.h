@@ -31,7 +31,9 @@ struct loa_store_opts {
     unsigned char key[LOA_STORE_KEY_BYTES]; /* encryption key for secrets at rest */
     bool create;                            /* create the file when missing */
     int target_version;                     /* migrate up to this version; 0 = latest (tests) */
-    bool durable; /* sync every commit to disk (synchronous=FULL) instead of at checkpoints */
+    bool durable;  /* sync every commit to disk (synchronous=FULL) instead of at checkpoints */
+    int cache_kib; /* this connection's page cache in KiB; 0 = 64 MiB (a connection that
+                      commits small transactions often does better with a few MiB) */
 };
 
 /**

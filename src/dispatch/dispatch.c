@@ -79,6 +79,7 @@ struct dcamp {
     int64_t batch_count, batch_until;
     int64_t in_flight;
     bool running;
+    bool drained;    /* the last claim found fewer due deliveries than it asked for */
     bool check_done; /* something settled: see whether it completed */
 };
 
@@ -265,6 +266,7 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
         dc = loa_calloc(1, sizeof(*dc));
         dc->id = c->id;
         dc->page = p;
+        dc->drained = true; /* until a claim says otherwise */
         struct loa_diags diags;
         loa_diags_init(&diags, 4);
         if (loa_campaign_compile(c->blocks, c->id, NULL, &dc->msg, &diags) < 0) {
@@ -363,6 +365,27 @@ static const char *attr_lookup(void *ctx, const char *name)
     return NULL;
 }
 
+/*
+ * The text of an encoded text block ("message":{"text":"..."}), unescaped, for the
+ * conversation; NULL for other blocks. Only the string is parsed, not the whole body.
+ */
+static char *body_text(const char *body)
+{
+    static const char key[] = "\"message\":{\"text\":\"";
+    const char *p = strstr(body, key);
+    if (!p)
+        return NULL;
+    const char *open = p + sizeof(key) - 2, *r = open + 1;
+    while (*r && *r != '"')
+        r += *r == '\\' && r[1] ? 2 : 1;
+    if (!*r)
+        return NULL;
+    json_t *s = json_loadb(open, (size_t)(r - open + 1), JSON_DECODE_ANY, NULL);
+    char *t = json_is_string(s) ? loa_strdup(json_string_value(s)) : NULL;
+    json_decref(s);
+    return t;
+}
+
 static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_rules_decision *dec)
 {
     char meta[40];
@@ -386,14 +409,8 @@ static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_
     int rc = loa_msg_encode(j->c->msg, j->block, &person, &so, &d->body);
     if (rc < 0)
         return rc;
-    if (j->block == 0 && !j->text) {
-        /* What the conversation shows: the block's text when it is a text block. */
-        json_t *root = json_loadb(loa_buf_cstr(&d->body), d->body.len, 0, NULL);
-        const char *t =
-            json_string_value(json_object_get(json_object_get(root, "message"), "text"));
-        j->text = t ? loa_strdup(t) : NULL;
-        json_decref(root);
-    }
+    if (j->block == 0 && !j->text) /* what the conversation shows */
+        j->text = body_text(loa_buf_cstr(&d->body));
     struct loa_client_request req = {
         .page_id = j->c->page->page_id,
         .access_token = j->c->page->token,
@@ -549,9 +566,12 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
  */
 static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
 {
-    if (d->in_flight >= (int64_t)d->concurrency || d->ncamps == 0)
+    size_t room =
+        d->in_flight < (int64_t)d->concurrency ? d->concurrency - (size_t)d->in_flight : 0;
+    if (room == 0 || d->ncamps == 0) {
+        txn_commit(d); /* the settles of the last completions */
         return;
-    size_t room = d->concurrency - (size_t)d->in_flight;
+    }
     size_t total = 0, start = d->next_camp % d->ncamps;
     txn_begin(d);
     if (!d->txn)
@@ -577,7 +597,8 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
             d->claim_camps[total + m] = c;
         total += got;
         d->next_camp = i + 1;
-        if ((int64_t)got == n)
+        c->drained = (int64_t)got < n;
+        if (!c->drained)
             *wake_out = now; /* more may be due at once */
     }
     if (txn_commit(d) < 0) {
@@ -737,6 +758,8 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->o.graph_url = d->graph_url;
     d->o.graph_version = d->graph_version;
     d->o.store = &d->store_opts;
+    if (d->store_opts.cache_kib == 0)
+        d->store_opts.cache_kib = 4096; /* small: it commits often (docs/benchmarks.md) */
     d->concurrency = o->concurrency > 0 ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
     d->claims = loa_calloc(d->concurrency, sizeof(*d->claims));
     d->claim_camps = loa_calloc(d->concurrency, sizeof(*d->claim_camps));
@@ -827,11 +850,12 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         if (wait > tick_ms)
             wait = tick_ms;
         loa_client_run(d->client, (int)wait);
-        /* Completions of this round: commit their settles, then look for finished ones. */
-        txn_commit(d);
+        /* Completions of this round settled in an open transaction; the next round commits
+         * them together with its claims (one commit per round). A campaign may have completed
+         * when nothing of it is in flight and its last claim found no more due. */
         for (size_t i = 0; i < d->ncamps; i++) {
             struct dcamp *c = d->camps[i];
-            if (!c->check_done || c->in_flight > 0)
+            if (!c->check_done || c->in_flight > 0 || !c->drained)
                 continue;
             c->check_done = false;
             bool done = false;

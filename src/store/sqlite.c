@@ -395,6 +395,12 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
     }
     if (opts->durable && (rc = loa__exec(st, "PRAGMA synchronous = FULL;")) < 0)
         goto out;
+    if (opts->cache_kib > 0) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = -%d;", opts->cache_kib);
+        if ((rc = loa__exec(st, pragma)) < 0)
+            goto out;
+    }
     int target = opts->target_version > 0 ? opts->target_version : loa_sqlite_latest_version;
     rc = migrate(st, target, diags);
     if (rc < 0)

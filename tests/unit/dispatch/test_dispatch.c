@@ -518,7 +518,10 @@ static void dispatcher_end_to_end(void **state)
         /* p11 and p12 last wrote 3 days ago: outside the window, skipped by the rules. */
         put_sub(st, page, psid, i >= 11 ? now - 3 * LOA_DAY_MS : now - i * LOA_MINUTE_MS);
     }
-    int64_t id = new_campaign(st, page, TEXT);
+    int64_t id = new_campaign(
+        st, page,
+        "{\"blocks\":[{\"type\":\"text\",\"text\":\"Chào {{first_name}} \\\"VIP\\\"!\\nHẹn gặp "
+        "lại\"}]}");
     struct loa_campaign_input up = { .batch_size = 5,
                                      .batch_interval_ms = 50,
                                      .scheduled_at = -1,
@@ -569,6 +572,11 @@ static void dispatcher_end_to_end(void **state)
      * (the platform's time) that covers the message covers the delivery too. */
     assert_int_equal(
         loa_store_delivery_list(st, id, 1u << LOA_DELIVERY_SENT, 0, 100, 0, check_sent_at, &g), 0);
+    /* The conversation shows what the person got, personalised and unescaped. */
+    struct loa_message sent;
+    assert_int_equal(loa_store_message_get(st, "m_1", &sent), 0);
+    assert_string_equal(sent.text, "Chào Lan \"VIP\"!\nHẹn gặp lại");
+    loa_message_release(&sent);
     struct loa_subscriber p9;
     struct loa_page pg;
     assert_int_equal(loa_store_page_get(st, "111", &pg), 0);
