@@ -162,8 +162,9 @@ void loa_dispatch_stop(struct loa_dispatch *d);
 /** Frees a dispatcher that is not running. NULL is a no-op. */
 void loa_dispatch_free(struct loa_dispatch *d);
 
-/** Counters (any thread; approximate while running). */
+/** Counters since the dispatcher started (any thread; d may be NULL: all 0). */
 struct loa_dispatch_stats {
+    uint64_t in_flight; /* now (a gauge) */
     uint64_t claimed;
     uint64_t sent;
     uint64_t failed;

@@ -40,6 +40,7 @@
 #define CLAIM_MAX           256
 #define DEFAULT_CONCURRENCY 64
 #define DRAIN_MS            10000
+#define STAT_ADD(d, f)      atomic_fetch_add_explicit(&(d)->stats.f, 1, memory_order_relaxed)
 #define LEDGER_TTL_MS       1000
 #define TZ_TTL_MS           60000
 #define BODY_MAX            (256 * 1024)
@@ -114,10 +115,13 @@ struct loa_dispatch {
     struct loa_buf body;
     uint64_t rnd;
     pthread_t thread;
-    atomic_int stop_flag; /* loa_dispatch_stop() */
-    atomic_bool kick;     /* loa_dispatch_wakeup(): re-read campaigns now */
-    int64_t in_flight;    /* deliveries in flight */
-    struct loa_dispatch_stats stats;
+    atomic_int stop_flag;          /* loa_dispatch_stop() */
+    atomic_bool kick;              /* loa_dispatch_wakeup(): re-read campaigns now */
+    int64_t in_flight;             /* deliveries in flight */
+    _Atomic int64_t in_flight_pub; /* the same, for other threads */
+    struct {                       /* read by other threads (/metrics): atomics */
+        _Atomic uint64_t claimed, sent, failed, skipped, unknown, retried, requests;
+    } stats;
     int rc; /* first store error */
 };
 
@@ -162,26 +166,27 @@ static void settle(struct loa_dispatch *d, struct job *j, const struct loa_deliv
                   (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
     switch (o->state) {
     case LOA_DELIVERY_SENT:
-        d->stats.sent++;
+        STAT_ADD(d, sent);
         j->c->page->sent_since++;
         break;
     case LOA_DELIVERY_FAILED:
-        d->stats.failed++;
+        STAT_ADD(d, failed);
         break;
     case LOA_DELIVERY_SKIPPED:
-        d->stats.skipped++;
+        STAT_ADD(d, skipped);
         break;
     case LOA_DELIVERY_UNKNOWN:
-        d->stats.unknown++;
+        STAT_ADD(d, unknown);
         break;
     default:
-        d->stats.retried++;
+        STAT_ADD(d, retried);
         break;
     }
     j->c->in_flight--;
     j->c->page->in_flight--;
     j->c->check_done = true;
     d->in_flight--;
+    atomic_store_explicit(&d->in_flight_pub, d->in_flight, memory_order_relaxed);
     job_free(j);
 }
 
@@ -419,7 +424,7 @@ static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_
     };
     rc = loa_client_submit_send(d->client, &req, loa_buf_cstr(&d->body), d->body.len);
     if (rc == 0)
-        d->stats.requests++;
+        STAT_ADD(d, requests);
     return rc;
 }
 
@@ -475,7 +480,8 @@ static void start_job(struct loa_dispatch *d, struct dcamp *c, struct loa_claim 
     c->in_flight++;
     c->page->in_flight++;
     d->in_flight++;
-    d->stats.claimed++;
+    atomic_store_explicit(&d->in_flight_pub, d->in_flight, memory_order_relaxed);
+    STAT_ADD(d, claimed);
     struct loa_rules_decision dec;
     decide(d, j, now, &dec);
     if (!dec.allowed) {
@@ -910,5 +916,15 @@ void loa_dispatch_stop(struct loa_dispatch *d)
 
 void loa_dispatch_get_stats(const struct loa_dispatch *d, struct loa_dispatch_stats *out)
 {
-    *out = d->stats;
+    memset(out, 0, sizeof(*out));
+    if (!d)
+        return;
+    out->claimed = atomic_load_explicit(&d->stats.claimed, memory_order_relaxed);
+    out->sent = atomic_load_explicit(&d->stats.sent, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&d->stats.failed, memory_order_relaxed);
+    out->skipped = atomic_load_explicit(&d->stats.skipped, memory_order_relaxed);
+    out->unknown = atomic_load_explicit(&d->stats.unknown, memory_order_relaxed);
+    out->retried = atomic_load_explicit(&d->stats.retried, memory_order_relaxed);
+    out->requests = atomic_load_explicit(&d->stats.requests, memory_order_relaxed);
+    out->in_flight = (uint64_t)atomic_load_explicit(&d->in_flight_pub, memory_order_relaxed);
 }

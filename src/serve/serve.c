@@ -227,6 +227,28 @@ void serve_metrics(void *ctx, const struct loa_http_req *req, struct loa_http_re
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         loa_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", c[i].name, c[i].help,
                        c[i].name, c[i].name, (unsigned long long)atomic_load(c[i].v));
+    /* The dispatcher: deliveries by outcome since start, requests, what is in flight now. */
+    struct loa_dispatch_stats ds;
+    loa_dispatch_get_stats(app->dispatch, &ds);
+    loa_buf_puts(b, "# HELP loa_dispatch_deliveries_total Deliveries settled, by outcome "
+                    "(retried: back to pending).\n# TYPE loa_dispatch_deliveries_total counter\n");
+    const struct {
+        const char *outcome;
+        uint64_t v;
+    } o[] = { { "sent", ds.sent },
+              { "failed", ds.failed },
+              { "skipped", ds.skipped },
+              { "unknown", ds.unknown },
+              { "retried", ds.retried } };
+    for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
+        loa_buf_printf(b, "loa_dispatch_deliveries_total{outcome=\"%s\"} %llu\n", o[i].outcome,
+                       (unsigned long long)o[i].v);
+    loa_buf_printf(b,
+                   "# HELP loa_dispatch_requests_total Send API requests made.\n"
+                   "# TYPE loa_dispatch_requests_total counter\nloa_dispatch_requests_total %llu\n"
+                   "# HELP loa_dispatch_in_flight Deliveries in flight now.\n"
+                   "# TYPE loa_dispatch_in_flight gauge\nloa_dispatch_in_flight %llu\n",
+                   (unsigned long long)ds.requests, (unsigned long long)ds.in_flight);
 }
 
 void serve_openapi(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)

@@ -119,6 +119,10 @@ test('pause and resume mid-send, retries, rules, funnel from webhooks', { timeou
     assert.ok(f.read > f.sent * 0.35 && f.read < f.sent * 0.65, `read ${f.read} of ${f.sent}`);
     assert.ok(f.clicked > f.sent * 0.05 && f.clicked <= f.sent * 0.35, `clicked ${f.clicked} of ${f.sent}`);
     assert.equal(gs.violations, 0, JSON.stringify(gs.violations_by_rule));
+    // The daemon's metrics count the same outcomes (one daemon sent the whole campaign).
+    const m = (await S.request(d.url, 'GET', '/metrics')).text;
+    assert.match(m, new RegExp(`loa_dispatch_deliveries_total\\{outcome="sent"\\} ${st.by_state.sent}\n`));
+    assert.match(m, /loa_dispatch_in_flight 0\n/);
   } finally {
     if (d) await d.stop();
     await g.stop();
