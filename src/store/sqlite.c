@@ -52,6 +52,10 @@ enum stmt_id {
     S_LIST_INSERT,
     S_LIST_ADD,
     S_LIST_COUNT,
+    S_BEGIN,
+    S_COMMIT,
+    S_SAVEPOINT,
+    S_RELEASE,
     S_COUNT
 };
 _Static_assert(S_COUNT <= LOA__STMT_MAX, "raise LOA__STMT_MAX");
@@ -62,6 +66,12 @@ _Static_assert(S_COUNT <= LOA__STMT_MAX, "raise LOA__STMT_MAX");
     "attrs, created_at, updated_at"
 
 static const char *const stmt_sql[S_COUNT] = {
+    /* Transactions: prepared once too (the webhook's group commit runs a savepoint per
+     * request; parsing "SAVEPOINT" each time showed in profiles). */
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_SAVEPOINT] = "SAVEPOINT loa_step",
+    [S_RELEASE] = "RELEASE loa_step",
     [S_PAGE_INSERT] = "INSERT INTO pages (page_id, name, timezone, activated_at, daily_cap, "
                       "plan_quota, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [S_PAGE_GET] = "SELECT id, page_id, name, timezone, activated_at, daily_cap, plan_quota, "
@@ -436,31 +446,42 @@ void loa_store_close(struct loa_store *st)
     loa_free(st);
 }
 
+/* Runs a cached statement without results. */
+static int run(struct loa_store *st, enum stmt_id id, const char *what)
+{
+    sqlite3_stmt *s = stmt(st, id);
+    if (!s)
+        return LOA_ESTORE;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s); /* a finished transaction statement must not stay active */
+    return rc == SQLITE_DONE ? 0 : loa__db_fail(st, what);
+}
+
 int loa_store_begin(struct loa_store *st)
 {
     int rc = wlock_take(st);
     if (rc < 0)
         return rc;
-    rc = loa__exec(st, "BEGIN IMMEDIATE");
+    rc = run(st, S_BEGIN, "begin");
     wlock_sync(st);
     return rc;
 }
 
 int loa_store_commit(struct loa_store *st)
 {
-    int rc = loa__exec(st, "COMMIT");
+    int rc = run(st, S_COMMIT, "commit");
     wlock_sync(st);
     return rc;
 }
 
 int loa_store_savepoint(struct loa_store *st)
 {
-    return loa__exec(st, "SAVEPOINT loa_step");
+    return run(st, S_SAVEPOINT, "savepoint");
 }
 
 int loa_store_savepoint_release(struct loa_store *st)
 {
-    return loa__exec(st, "RELEASE loa_step");
+    return run(st, S_RELEASE, "release savepoint");
 }
 
 int loa_store_savepoint_rollback(struct loa_store *st)

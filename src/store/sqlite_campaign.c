@@ -35,6 +35,9 @@ enum cstmt {
     C_SNAPSHOT_INSERT,
     C_ECHO_GET,
     C_FINISH_COUNT,
+    C_REPLIED,
+    C_FUNNEL,
+    C_CLICKED,
     C_COUNT
 };
 
@@ -65,6 +68,23 @@ static const char *const csql[C_COUNT] = {
     [C_ECHO_GET] = "SELECT state, page_ref FROM deliveries WHERE id = ?",
     [C_FINISH_COUNT] = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
                        " AND state IN ('pending', 'in_flight')",
+    /* Webhook effects: run for every incoming message, delivery and read, so cached. */
+    [C_REPLIED] = "UPDATE deliveries SET replied_at = ?3 WHERE page_ref = ?1 AND psid = ?2"
+                  " AND state = 'sent' AND replied_at = 0 AND sent_at > 0"
+                  " AND sent_at <= ?3 AND ?3 - sent_at < 86400000",
+    [C_FUNNEL] = "UPDATE deliveries SET"
+                 " delivered_at = CASE WHEN deliveries.delivered_at > 0"
+                 "   THEN deliveries.delivered_at"
+                 "   WHEN m.delivered_at > 0 THEN m.delivered_at ELSE m.read_at END,"
+                 " read_at = CASE WHEN deliveries.read_at > 0 THEN deliveries.read_at"
+                 "   ELSE m.read_at END "
+                 "FROM messages m WHERE m.mid = deliveries.mid AND m.page_ref = ?1"
+                 " AND m.psid = ?2 AND deliveries.page_ref = ?1 AND deliveries.psid = ?2"
+                 " AND deliveries.state = 'sent'"
+                 " AND ((deliveries.delivered_at = 0 AND (m.delivered_at > 0 OR m.read_at > 0))"
+                 "   OR (deliveries.read_at = 0 AND m.read_at > 0))",
+    [C_CLICKED] = "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
+                  " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
 };
 
 static sqlite3_stmt *cstmt(struct loa_store *st, enum cstmt id)
@@ -1035,28 +1055,12 @@ int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char
 {
     if (st->version < 5)
         return 0;
-    sqlite3_stmt *s;
-    int rc =
-        loa__prepare(st,
-                     "UPDATE deliveries SET"
-                     " delivered_at = CASE WHEN deliveries.delivered_at > 0"
-                     "   THEN deliveries.delivered_at"
-                     "   WHEN m.delivered_at > 0 THEN m.delivered_at ELSE m.read_at END,"
-                     " read_at = CASE WHEN deliveries.read_at > 0 THEN deliveries.read_at"
-                     "   ELSE m.read_at END "
-                     "FROM messages m WHERE m.mid = deliveries.mid AND m.page_ref = ?1"
-                     " AND m.psid = ?2 AND deliveries.page_ref = ?1 AND deliveries.psid = ?2"
-                     " AND deliveries.state = 'sent'"
-                     " AND ((deliveries.delivered_at = 0 AND (m.delivered_at > 0 OR m.read_at > 0))"
-                     "   OR (deliveries.read_at = 0 AND m.read_at > 0))",
-                     &s);
-    if (rc < 0)
-        return rc;
+    sqlite3_stmt *s = cstmt(st, C_FUNNEL);
+    if (!s)
+        return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, page_ref);
     sqlite3_bind_text(s, 2, psid, -1, SQLITE_STATIC);
-    rc = step_done(st, s, "delivery funnel");
-    sqlite3_finalize(s);
-    return rc;
+    return step_done(st, s, "delivery funnel");
 }
 
 int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
@@ -1064,40 +1068,27 @@ int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_
 {
     if (st->version < 5)
         return 0;
-    sqlite3_stmt *s;
-    int rc = loa__prepare(st,
-                          "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
-                          " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
-                          &s);
-    if (rc < 0)
-        return rc;
+    sqlite3_stmt *s = cstmt(st, C_CLICKED);
+    if (!s)
+        return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, campaign_id);
     sqlite3_bind_int64(s, 2, page_ref);
     sqlite3_bind_text(s, 3, psid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, at);
-    rc = step_done(st, s, "delivery clicked");
-    sqlite3_finalize(s);
-    return rc;
+    return step_done(st, s, "delivery clicked");
 }
 
 int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid, int64_t at)
 {
     if (st->version < 5)
         return 0;
-    sqlite3_stmt *s;
-    int rc = loa__prepare(st,
-                          "UPDATE deliveries SET replied_at = ?3 WHERE page_ref = ?1 AND psid = ?2"
-                          " AND state = 'sent' AND replied_at = 0 AND sent_at > 0"
-                          " AND sent_at <= ?3 AND ?3 - sent_at < 86400000",
-                          &s);
-    if (rc < 0)
-        return rc;
+    sqlite3_stmt *s = cstmt(st, C_REPLIED);
+    if (!s)
+        return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, page_ref);
     sqlite3_bind_text(s, 2, psid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, at);
-    rc = step_done(st, s, "delivery replied");
-    sqlite3_finalize(s);
-    return rc;
+    return step_done(st, s, "delivery replied");
 }
 
 /* ---- Deleting ----------------------------------------------------------------------------- */
