@@ -26,11 +26,12 @@
 
 #include "serve/serve_int.h"
 
-#define QUEUE_CAP      10000
-#define BATCH          64
-#define SWEEP_BATCH    256
-#define SWEEP_GRACE_MS (60 * LOA_SECOND_MS) /* younger ones are the webhook path's (or less,
-                                               with a shorter sweep interval) */
+#define QUEUE_CAP   10000
+#define BATCH       64
+#define SWEEP_BATCH 256
+#define SWEEP_GRACE_MS                                                    \
+    (60 * LOA_SECOND_MS) /* younger ones are the webhook path's (or less, \
+                            with a shorter sweep interval) */
 
 struct profile_worker {
     struct serve_app *app;
@@ -144,8 +145,8 @@ static void sweep(struct profile_worker *w, struct loa_store *st)
     int64_t ids[SWEEP_BATCH];
     size_t n = 0;
     int64_t grace = w->sweep_ms < SWEEP_GRACE_MS ? w->sweep_ms : SWEEP_GRACE_MS;
-    if (loa_store_profiles_missing(st, w->sweep_after, loa_now_ms() - grace, ids, SWEEP_BATCH,
-                                   &n) < 0) {
+    if (loa_store_profiles_missing(st, w->sweep_after, loa_now_ms() - grace, ids, SWEEP_BATCH, &n) <
+        0) {
         w->next_sweep = now + w->sweep_ms;
         return;
     }
