@@ -74,6 +74,7 @@ struct dcamp {
     bool promotional;
     char tag[64];
     bool structured;
+    bool media; /* has audio or video blocks: Meta's lower media rate applies */
     size_t nblocks;
     int64_t batch_size, batch_interval_ms, rate;
     int window_from, window_to;
@@ -280,6 +281,10 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
         } else {
             dc->structured = loa_msg_is_structured(dc->msg);
             dc->nblocks = loa_msg_sendable_count(dc->msg);
+            for (size_t b = 0; b < dc->nblocks; b++) {
+                enum loa_msg_block_type t = loa_msg_sendable_type(dc->msg, b);
+                dc->media |= t == LOA_MSG_AUDIO || t == LOA_MSG_VIDEO;
+            }
         }
         loa_diags_release(&diags);
         d->camps = loa_reallocarray(d->camps, d->ncamps + 1, sizeof(*d->camps));
@@ -548,6 +553,15 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
     }
     n = cap < n ? cap : n;
     int64_t rate = c->rate > 0 && c->rate < p->send_rate ? c->rate : p->send_rate;
+    /* Never above what Meta allows per Page (the rules' send-rate entry): whatever a Page or
+     * campaign asks for, and 10/s for a message with audio or video. */
+    struct loa_rules_send_rate sr;
+    if (loa_rules_send_rate(d->o.rules, now, &sr) == 0) {
+        if (sr.calls_per_second > 0 && rate > (int64_t)sr.calls_per_second)
+            rate = (int64_t)sr.calls_per_second;
+        if (c->media && sr.media_calls_per_second > 0 && rate > (int64_t)sr.media_calls_per_second)
+            rate = (int64_t)sr.media_calls_per_second;
+    }
     if (p->bucket_rate != rate) {
         if (p->bucket_rate == 0)
             loa_bucket_init(&p->bucket, (double)rate, (double)rate, now);

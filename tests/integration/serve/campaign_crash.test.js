@@ -70,7 +70,7 @@ test(`SIGKILL ${KILLS}× during a ${PEOPLE}-person campaign: nobody twice, all f
     const sim = spawnSync(
       S.LOA,
       ['--store', s.store, 'simulate', '--pages', '1', '--people', String(PEOPLE), '--outside-percent', '5',
-        '--rate', '1000', '--daily-cap', '1000000', '--campaign', blocks, '--start', '--json'],
+        '--rate', '300', '--daily-cap', '1000000', '--campaign', blocks, '--start', '--json'],
       {
         encoding: 'utf8',
         env: { ...process.env, LOA_GRAPH_URL: g.base, LOA_WEBHOOK_APP_SECRET: S.SECRET },

@@ -689,6 +689,101 @@ static void cap_carries_over(void **state)
     pthread_mutex_destroy(&g.lock);
 }
 
+/* Runs campaign id of the store at path to completion against stub; returns the elapsed ms. */
+static int64_t run_to_end(struct loa_store_opts *so, const struct loa_rules *rules,
+                          struct stub *stub, int64_t id)
+{
+    struct loa_dispatch_opts o = {
+        .store = so, .rules = rules, .graph_url = stub_url(stub), .only_campaign = id, .tick_ms = 20
+    };
+    struct loa_dispatch *d = NULL;
+    assert_int_equal(loa_dispatch_new(&o, &d), 0);
+    volatile sig_atomic_t stop = 0;
+    int64_t t0 = loa_mono_ms();
+    assert_int_equal(loa_dispatch_run(d, &stop), 0);
+    int64_t ms = loa_mono_ms() - t0;
+    loa_dispatch_free(d);
+    return ms;
+}
+
+/* Whatever a Page asks for, the dispatcher stays within Meta's rates from the rules file:
+ * 300 calls/s per Page, 10/s for a message with audio or video. Lower bounds on the time taken
+ * (a bucket of one second's burst), so a slow machine cannot make it fail. */
+static void rates_capped_by_rules(void **state)
+{
+    (void)state;
+    struct graph g = { .retry_left = 0 };
+    pthread_mutex_init(&g.lock, NULL);
+    struct stub *stub = stub_start(graph_fn, &g, false);
+    assert_non_null(stub);
+    char path[512];
+    test_path(path, sizeof(path), "dispatch-rate.db");
+    struct loa_store_opts so = { .path = path, .create = true };
+    memset(so.key, 6, sizeof(so.key));
+    struct loa_store *st = NULL;
+    assert_int_equal(loa_store_open(&so, &st, NULL), 0);
+    int64_t now = loa_now_ms();
+    struct loa_page_input in = { .page_id = "222",
+                                 .name = "Fast",
+                                 .access_token = "TOKEN",
+                                 .timezone = "Asia/Ho_Chi_Minh",
+                                 .daily_cap = 100000,
+                                 .send_rate = 1000,
+                                 .activated_at = 1 };
+    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
+    struct loa_page p;
+    assert_int_equal(loa_store_page_get(st, "222", &p), 0);
+    int64_t page_ref = p.id;
+    loa_page_release(&p);
+    char psid[16];
+    for (int i = 100; i < 800; i++) {
+        snprintf(psid, sizeof(psid), "p%d", i);
+        put_sub(st, page_ref, psid, now - LOA_MINUTE_MS);
+    }
+    struct loa_rules *rules = NULL;
+    assert_int_equal(loa_rules_load(RULES, &rules, NULL), 0);
+    int64_t total;
+    /* 700 texts at "1000/s": at 300/s, the first 300 at once, the rest over >= 1.33 s. */
+    int64_t text = new_campaign(st, page_ref, TEXT);
+    assert_int_equal(loa_campaign_start(st, text, now, &total), 0);
+    assert_int_equal(total, 700);
+    int64_t ms = run_to_end(&so, rules, stub, text);
+    assert_true(ms >= 1200);
+    /* 30 videos: 10 at once, the other 20 at 10/s: >= 2 s. */
+    int64_t video = new_campaign(st, page_ref,
+                                 "{\"blocks\":[{\"type\":\"video\",\"url\":\"https://cdn.shop.vn/"
+                                 "a.mp4\"}]}");
+    struct loa_campaign_input up = { .filter = "{\"tags\":{\"any\":[\"video\"]}}",
+                                     .scheduled_at = -1,
+                                     .batch_size = -1,
+                                     .batch_interval_ms = -1,
+                                     .rate_per_s = -1,
+                                     .window_from_min = -2,
+                                     .window_to_min = -2 };
+    int64_t tag;
+    assert_int_equal(loa_store_tag_ensure(st, page_ref, "video", &tag), 0);
+    for (int i = 100; i < 130; i++) {
+        snprintf(psid, sizeof(psid), "p%d", i);
+        struct loa_subscriber sub;
+        assert_int_equal(loa_store_subscriber_find(st, page_ref, psid, &sub), 0);
+        assert_int_equal(loa_store_tag_add(st, sub.id, tag, NULL), 0);
+        loa_subscriber_release(&sub);
+    }
+    assert_int_equal(loa_store_campaign_update(st, video, &up, now), 0);
+    assert_int_equal(loa_campaign_start(st, video, loa_now_ms(), &total), 0);
+    assert_int_equal(total, 30);
+    ms = run_to_end(&so, rules, stub, video);
+    assert_true(ms >= 1900);
+    struct loa_campaign_stats cs;
+    assert_int_equal(loa_store_campaign_stats(st, video, &cs, NULL, NULL), 0);
+    assert_int_equal(cs.by_state[LOA_DELIVERY_SENT], 30);
+    loa_rules_free(rules);
+    loa_store_close(st);
+    test_remove_store(path);
+    stub_stop(stub);
+    pthread_mutex_destroy(&g.lock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +795,7 @@ int main(void)
         cmocka_unit_test(funnel),
         cmocka_unit_test(dispatcher_end_to_end),
         cmocka_unit_test(cap_carries_over),
+        cmocka_unit_test(rates_capped_by_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
