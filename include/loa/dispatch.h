@@ -138,13 +138,16 @@ struct loa_dispatch_opts {
     int64_t retry_base_ms; /* backoff base; 0 = 1000 */
     int64_t retry_cap_ms;  /* backoff cap; 0 = 300000 */
     int64_t tick_ms;       /* how often campaigns are re-read; 0 = 500 */
-    int concurrency;       /* deliveries in flight at most; 0 = 64. A crash can leave at most this
-                              many unknown, so keep it near the client's connections. */
+    int concurrency;       /* deliveries in flight at most; 0 = 64 (dispatch.concurrency). A
+                              crash can leave at most this many unknown. */
 };
 
 /**
- * Creates a dispatcher (opens its store connection and client). Returns 0, LOA_ESTORE,
- * LOA_EINVAL or a client error. Ownership: free with loa_dispatch_free().
+ * Creates a dispatcher (opens its store connection and client). Only one dispatcher sends
+ * from a store at a time (an flock on "<store>.dispatch.lock", released when it is freed or
+ * its process dies). Returns 0, LOA_EBUSY (another dispatcher — `loa serve` or `loa campaign
+ * run` — sends from this store), LOA_ESTORE, LOA_EIO, LOA_EINVAL or a client error.
+ * Ownership: free with loa_dispatch_free().
  */
 int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out);
 /**

@@ -21,6 +21,7 @@
 #define LOA_EXIT_SOFTWARE  70 /* internal error */
 #define LOA_EXIT_CANTCREAT 73 /* cannot create an output file or the store */
 #define LOA_EXIT_IOERR     74 /* input/output error, including the store */
+#define LOA_EXIT_TEMPFAIL  75 /* busy: another process holds what is needed; try again later */
 #define LOA_EXIT_CONFIG    78 /* bad configuration */
 
 struct loa_config;

@@ -1101,9 +1101,17 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
         .graph_version = loa_config_get(cfg, "graph.version"),
         .only_campaign = id,
         .recover = true,
+        .concurrency = (int)loa_config_get_int(cfg, "dispatch.concurrency"),
     };
     if (rc == 0)
         rc = loa_dispatch_new(&dopts, &d);
+    if (rc == LOA_EBUSY) {
+        fprintf(cli->err,
+                "loa campaign run: another loa (serve, or campaign run) is sending from this "
+                "store; it sends running campaigns itself — or stop it first\n");
+        exit = LOA_EXIT_TEMPFAIL;
+        goto out;
+    }
     if (rc < 0) {
         fprintf(cli->err, "loa campaign run: cannot start the dispatcher: %s\n", loa_strerror(rc));
         exit = rc == LOA_EINVAL ? LOA_EXIT_CONFIG : LOA_EXIT_IOERR;

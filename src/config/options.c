@@ -39,6 +39,8 @@ const struct loa_option loa_options[] = {
       "Pages are tried too (environment or file only)" },
     { "webhook.body_limit", "webhook-body-limit", "LOA_WEBHOOK_BODY_LIMIT", LOA_OPT_INT, "1048576",
       1024, 67108864, "largest webhook body in bytes (larger ones get 413)" },
+    { "dispatch.concurrency", "concurrency", "LOA_DISPATCH_CONCURRENCY", LOA_OPT_INT, "64", 1, 1024,
+      "deliveries in flight at once (also how many can end unknown after a crash)" },
     { "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", LOA_OPT_BOOL, "true", 0, 0,
       "fetch the Graph profile of each new person in the background" },
     { "webhook.profile_sweep_s", "profile-sweep", "LOA_WEBHOOK_PROFILE_SWEEP_S", LOA_OPT_INT, "300",

@@ -17,11 +17,15 @@
  * same delivery. Campaign and Page records live until the dispatcher is freed, so jobs in
  * flight never point at freed memory when a campaign is paused under them.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -102,6 +106,7 @@ struct loa_dispatch {
     struct loa_store_opts store_opts;
     char *graph_url, *graph_version;
     struct loa_store *st;
+    int lock_fd; /* "<store>.dispatch.lock", flock()ed: one dispatcher per store */
     struct loa_client *client;
     struct dpage **pages;
     size_t npages;
@@ -770,6 +775,7 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     if (!o->store || !o->rules)
         return LOA_EINVAL;
     struct loa_dispatch *d = loa_calloc(1, sizeof(*d));
+    d->lock_fd = -1;
     d->o = *o;
     d->store_opts = *o->store;
     d->store_opts.create = false;
@@ -785,9 +791,24 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->claim_camps = loa_calloc(d->concurrency, sizeof(*d->claim_camps));
     randombytes_buf(&d->rnd, sizeof(d->rnd));
     loa_buf_init(&d->body, BODY_MAX);
+    /* One dispatcher per store: two would each pace a Page at its full rate, and one's
+     * recovery would turn the other's requests in flight into unknowns. */
+    char lock_path[4096];
+    snprintf(lock_path, sizeof(lock_path), "%s.dispatch.lock", d->store_opts.path);
+    d->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int rc;
+    if (d->lock_fd < 0) {
+        LOA_ERROR("dispatch", "cannot open the dispatch lock file", "errno=%d", errno);
+        rc = LOA_EIO;
+        goto fail;
+    }
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? LOA_EBUSY : LOA_EIO;
+        goto fail;
+    }
     struct loa_diags diags;
     loa_diags_init(&diags, 4);
-    int rc = loa_store_open(&d->store_opts, &d->st, &diags);
+    rc = loa_store_open(&d->store_opts, &d->st, &diags);
     loa_diags_release(&diags);
     if (rc < 0)
         goto fail;
@@ -824,6 +845,8 @@ void loa_dispatch_free(struct loa_dispatch *d)
         page_free(d->pages[i]);
     loa_free(d->pages);
     loa_store_close(d->st);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd); /* releases the lock */
     loa_buf_release(&d->body);
     loa_free(d->graph_url);
     loa_free(d->graph_version);

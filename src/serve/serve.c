@@ -358,9 +358,14 @@ int loa_serve_run(const struct loa_serve_opts *o)
             .graph_url = loa_config_get(cfg, "graph.url"),
             .graph_version = loa_config_get(cfg, "graph.version"),
             .recover = true,
+            .concurrency = (int)loa_config_get_int(cfg, "dispatch.concurrency"),
         };
-        if (loa_dispatch_new(&dopts, &app->dispatch) < 0 || loa_dispatch_start(app->dispatch) < 0) {
-            LOA_ERROR("serve", "dispatcher not started; campaigns will not send", NULL);
+        int drc = loa_dispatch_new(&dopts, &app->dispatch);
+        if (drc == 0 && loa_dispatch_start(app->dispatch) < 0)
+            drc = LOA_EIO;
+        if (drc < 0) {
+            LOA_ERROR("serve", "dispatcher not started; campaigns will not send", "reason=%s",
+                      drc == LOA_EBUSY ? "another_loa_sends_from_this_store" : loa_err_name(drc));
             loa_dispatch_free(app->dispatch);
             app->dispatch = NULL;
         }

@@ -31,9 +31,9 @@ static inline void test_write_file(char *out, size_t size, const char *name, con
 /* Removes a store file and its WAL, shared-memory and key files. */
 static inline void test_remove_store(const char *path)
 {
-    const char *suffixes[] = { "", "-wal", "-shm", ".key" };
+    const char *suffixes[] = { "", "-wal", "-shm", ".key", ".dispatch.lock" };
     char p[1024];
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
         unlink(p);
     }

@@ -168,6 +168,9 @@ for _ in $(seq 1 200); do
     [[ $(curl -sf "$G/_admin/stats" | jq .accepted) -ge 10 ]] && break
     sleep 0.05
 done
+# One dispatcher per store: a second `run` (or `loa serve`) would double the Page's rate.
+expect 75 "a second dispatcher on the same store" -- "$loa" campaign run "$slow"
+has err.txt "another loa (serve, or campaign run) is sending from this store" "run says who sends"
 stop "$run_pid"
 same "$?" 0 "run stops cleanly on SIGTERM"
 has run1.err "stopped by a signal" "run says it was stopped"

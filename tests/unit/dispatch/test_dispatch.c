@@ -549,6 +549,10 @@ static void dispatcher_end_to_end(void **state)
                                    .tick_ms = 20 };
     struct loa_dispatch *d = NULL;
     assert_int_equal(loa_dispatch_new(&o, &d), 0);
+    /* One dispatcher per store: a second one (another process, or here another open) waits. */
+    struct loa_dispatch *other = NULL;
+    assert_int_equal(loa_dispatch_new(&o, &other), LOA_EBUSY);
+    assert_null(other);
     volatile sig_atomic_t stop = 0;
     assert_int_equal(loa_dispatch_run(d, &stop), 0);
     loa_dispatch_free(d);
