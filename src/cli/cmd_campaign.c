@@ -77,10 +77,12 @@ static const char campaign_help[] =
     "run sends the campaign in the foreground until it is no longer running (a draft is\n"
     "started first; a scheduled one waits until due), showing progress on a terminal, and\n"
     "stops cleanly on SIGINT or SIGTERM (run it again to continue). It needs graph.url,\n"
-    "graph.version and rules.file, and must not run beside `loa serve` on the same store.\n\n"
+    "graph.version and rules.file. One dispatcher sends from a store at a time: beside a\n"
+    "running `loa serve` it exits 75 (the daemon sends running campaigns itself).\n\n"
     "Exit codes: 0 ok (run: completed, or stopped by a signal); 1 the campaign's status does\n"
     "not allow it (run: it ended paused or cancelled); 64 usage; 65 invalid campaign (each\n"
     "problem named by its field), unknown Page or campaign; 66 input file missing; 74 store;\n"
+    "75 (run) another loa sends from this store;\n"
     "78 (run) the Page has no access token, or graph.url/rules.file are unusable.\n";
 
 /* ---- Options ------------------------------------------------------------------------------ */
