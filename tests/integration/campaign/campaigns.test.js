@@ -20,15 +20,7 @@ const TOKEN = 'PAGE-TOKEN-4444';
 const PEOPLE = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
 const TEXT = { blocks: [{ type: 'text', text: 'Chào {{first_name|bạn}}! Giảm 20% hôm nay.' }] };
 
-async function waitFor(pred, timeoutMs = 10000, what = 'a condition') {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await S.sleep(50);
-  }
-}
+const { waitFor } = S;
 
 test('campaigns REST API', { timeout: 170000 }, async (t) => {
   const s = S.makeStore();

@@ -29,15 +29,7 @@ const CARD = {
   }],
 };
 
-async function waitFor(pred, timeoutMs, what) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await S.sleep(50);
-  }
-}
+const { waitFor } = S;
 
 test('pause and resume mid-send, retries, rules, funnel from webhooks', { timeout: 170000 }, async () => {
   const s = S.makeStore();

@@ -32,15 +32,7 @@ function rng(seed) {
   };
 }
 
-async function waitFor(pred, timeoutMs, what) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await S.sleep(100);
-  }
-}
+const { waitFor } = S;
 
 async function allDeliveries(url, key, id) {
   const out = [];

@@ -14,15 +14,7 @@ const G = require(path.join(source, 'tests', 'node', 'support', 'loa-graph.js'))
 
 const PAGE = '3333';
 
-async function waitFor(pred, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await S.sleep(25);
-  }
-}
+const { waitFor } = S;
 
 test('subscribers and conversations from loa-graph people', async () => {
   const s = S.makeStore();

@@ -15,6 +15,18 @@ const SECRET = 'app-secret-1';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Polls pred (async) every 50 ms until it returns something truthy, which it returns; throws
+// after timeoutMs naming what it waited for.
+async function waitFor(pred, timeoutMs = 10000, what = 'a condition') {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 function sign(body, secret = SECRET) {
   return 'sha256=' + crypto.createHmac('sha256', secret).update(body).digest('hex');
 }
@@ -120,6 +132,6 @@ function cleanup(s) {
 }
 
 module.exports = {
-  LOA, VERIFY, SECRET, sleep, sign, makeStore, serve, request, postWebhook, envelope, message,
+  LOA, VERIFY, SECRET, sleep, waitFor, sign, makeStore, serve, request, postWebhook, envelope, message,
   cleanup,
 };

@@ -494,22 +494,45 @@ static int check_sent_at(const struct loa_delivery *dl, void *ud)
     return 0;
 }
 
+/* What a dispatcher test needs: the Graph stub, a fresh store, the rules. */
+struct rig {
+    struct graph g;
+    struct stub *stub;
+    char path[512];
+    struct loa_store_opts so;
+    struct loa_store *st;
+    struct loa_rules *rules;
+};
+
+static void rig_start(struct rig *r, const char *name, int retry_left)
+{
+    memset(r, 0, sizeof(*r));
+    r->g.retry_left = retry_left;
+    pthread_mutex_init(&r->g.lock, NULL);
+    r->stub = stub_start(graph_fn, &r->g, false);
+    assert_non_null(r->stub);
+    test_path(r->path, sizeof(r->path), name);
+    r->so = (struct loa_store_opts){ .path = r->path, .create = true };
+    memset(r->so.key, 6, sizeof(r->so.key));
+    assert_int_equal(loa_store_open(&r->so, &r->st, NULL), 0);
+    assert_int_equal(loa_rules_load(RULES, &r->rules, NULL), 0);
+}
+
+static void rig_stop(struct rig *r)
+{
+    loa_rules_free(r->rules);
+    loa_store_close(r->st);
+    test_remove_store(r->path);
+    stub_stop(r->stub);
+    pthread_mutex_destroy(&r->g.lock);
+}
+
 static void dispatcher_end_to_end(void **state)
 {
     (void)state;
-    struct graph g = { .retry_left = 2 };
-    pthread_mutex_init(&g.lock, NULL);
-    struct stub *stub = stub_start(graph_fn, &g, false);
-    assert_non_null(stub);
-    char path[512];
-    test_path(path, sizeof(path), "dispatch-e2e.db");
-    struct loa_store_opts so = { .path = path, .create = true };
-    memset(so.key, 6, sizeof(so.key));
-    struct loa_store *st = NULL;
-    struct loa_diags od;
-    loa_diags_init(&od, 4);
-    assert_int_equal(loa_store_open(&so, &st, &od), 0);
-    loa_diags_release(&od);
+    struct rig r;
+    rig_start(&r, "dispatch-e2e.db", 2);
+    struct loa_store *st = r.st;
     int64_t now = loa_now_ms();
     int64_t page = put_page(st, "111", "TOKEN", 5000, 0);
     char psid[16];
@@ -533,14 +556,9 @@ static void dispatcher_end_to_end(void **state)
     assert_int_equal(loa_campaign_start(st, id, now, &total), 0);
     assert_int_equal(total, 12);
 
-    struct loa_rules *rules = NULL;
-    struct loa_diags diags;
-    loa_diags_init(&diags, 4);
-    assert_int_equal(loa_rules_load(RULES, &rules, &diags), 0);
-    loa_diags_release(&diags);
-    struct loa_dispatch_opts o = { .store = &so,
-                                   .rules = rules,
-                                   .graph_url = stub_url(stub),
+    struct loa_dispatch_opts o = { .store = &r.so,
+                                   .rules = r.rules,
+                                   .graph_url = stub_url(r.stub),
                                    .graph_version = "v25.0",
                                    .only_campaign = id,
                                    .recover = true,
@@ -568,14 +586,15 @@ static void dispatcher_end_to_end(void **state)
     assert_int_equal(s.by_state[LOA_DELIVERY_PENDING] + s.by_state[LOA_DELIVERY_IN_FLIGHT], 0);
     /* Nobody got it twice; the retried one once; the skipped ones never. */
     for (int i = 1; i <= 10; i++)
-        assert_int_equal(g.per_psid[i], 1);
-    assert_int_equal(g.per_psid[11] + g.per_psid[12], 0);
-    assert_int_equal(g.requests, 12); /* 10 people + 2 failed attempts for p7 */
-    assert_non_null(strstr(g.last_body, "\"metadata\":\"loa:d:"));
+        assert_int_equal(r.g.per_psid[i], 1);
+    assert_int_equal(r.g.per_psid[11] + r.g.per_psid[12], 0);
+    assert_int_equal(r.g.requests, 12); /* 10 people + 2 failed attempts for p7 */
+    assert_non_null(strstr(r.g.last_body, "\"metadata\":\"loa:d:"));
     /* A sent delivery's time is no later than the platform received it, so a read watermark
      * (the platform's time) that covers the message covers the delivery too. */
     assert_int_equal(
-        loa_store_delivery_list(st, id, 1u << LOA_DELIVERY_SENT, 0, 100, 0, check_sent_at, &g), 0);
+        loa_store_delivery_list(st, id, 1u << LOA_DELIVERY_SENT, 0, 100, 0, check_sent_at, &r.g),
+        0);
     /* The conversation shows what the person got, personalised and unescaped. */
     struct loa_message sent;
     assert_int_equal(loa_store_message_get(st, "m_1", &sent), 0);
@@ -589,11 +608,7 @@ static void dispatcher_end_to_end(void **state)
     assert_string_equal(p9.unreachable_reason, "blocked");
     loa_subscriber_release(&p9);
     loa_page_release(&pg);
-    loa_rules_free(rules);
-    loa_store_close(st);
-    test_remove_store(path);
-    stub_stop(stub);
-    pthread_mutex_destroy(&g.lock);
+    rig_stop(&r);
 }
 
 struct run_ctx {
@@ -622,16 +637,9 @@ static int graph_requests(struct graph *g)
 static void cap_carries_over(void **state)
 {
     (void)state;
-    struct graph g = { .retry_left = 0 };
-    pthread_mutex_init(&g.lock, NULL);
-    struct stub *stub = stub_start(graph_fn, &g, false);
-    assert_non_null(stub);
-    char path[512];
-    test_path(path, sizeof(path), "dispatch-cap.db");
-    struct loa_store_opts so = { .path = path, .create = true };
-    memset(so.key, 6, sizeof(so.key));
-    struct loa_store *st = NULL;
-    assert_int_equal(loa_store_open(&so, &st, NULL), 0);
+    struct rig r;
+    rig_start(&r, "dispatch-cap.db", 0);
+    struct loa_store *st = r.st;
     int64_t t0 = loa_now_ms();
     loa_clock_set_fake(t0);
     int64_t page = put_page(st, "111", "TOKEN", 5, 0);
@@ -644,21 +652,19 @@ static void cap_carries_over(void **state)
     int64_t total;
     assert_int_equal(loa_campaign_start(st, id, t0, &total), 0);
     assert_int_equal(total, 8);
-    struct loa_rules *rules = NULL;
-    assert_int_equal(loa_rules_load(RULES, &rules, NULL), 0);
-    struct loa_dispatch_opts o = { .store = &so,
-                                   .rules = rules,
-                                   .graph_url = stub_url(stub),
+    struct loa_dispatch_opts o = { .store = &r.so,
+                                   .rules = r.rules,
+                                   .graph_url = stub_url(r.stub),
                                    .only_campaign = id,
                                    .tick_ms = 20 };
-    struct run_ctx r = { 0 };
-    assert_int_equal(loa_dispatch_new(&o, &r.d), 0);
+    struct run_ctx run = { 0 };
+    assert_int_equal(loa_dispatch_new(&o, &run.d), 0);
     pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, run_thread, &r), 0);
-    for (int i = 0; i < 500 && graph_requests(&g) < 5; i++)
+    assert_int_equal(pthread_create(&th, NULL, run_thread, &run), 0);
+    for (int i = 0; i < 500 && graph_requests(&r.g) < 5; i++)
         usleep(10000);
     usleep(300000); /* time to overrun the cap, if it would */
-    assert_int_equal(graph_requests(&g), 5);
+    assert_int_equal(graph_requests(&r.g), 5);
     struct loa_campaign_stats s;
     assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
     assert_int_equal(s.by_state[LOA_DELIVERY_SENT], 5);
@@ -679,27 +685,24 @@ static void cap_carries_over(void **state)
     }
     loa_clock_set_fake(t1);
     pthread_join(th, NULL);
-    assert_int_equal(r.rc, 0);
-    loa_dispatch_free(r.d);
+    assert_int_equal(run.rc, 0);
+    loa_dispatch_free(run.d);
     loa_clock_set_fake(-1);
     assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
     assert_int_equal(s.by_state[LOA_DELIVERY_SENT], 8);
     for (int i = 1; i <= 8; i++)
-        assert_int_equal(g.per_psid[i], 1);
-    loa_rules_free(rules);
-    loa_store_close(st);
-    test_remove_store(path);
-    stub_stop(stub);
-    pthread_mutex_destroy(&g.lock);
+        assert_int_equal(r.g.per_psid[i], 1);
+    rig_stop(&r);
 }
 
-/* Runs campaign id of the store at path to completion against stub; returns the elapsed ms. */
-static int64_t run_to_end(struct loa_store_opts *so, const struct loa_rules *rules,
-                          struct stub *stub, int64_t id)
+/* Runs campaign id of the rig's store to completion against its stub; returns the elapsed ms. */
+static int64_t run_to_end(struct rig *r, int64_t id)
 {
-    struct loa_dispatch_opts o = {
-        .store = so, .rules = rules, .graph_url = stub_url(stub), .only_campaign = id, .tick_ms = 20
-    };
+    struct loa_dispatch_opts o = { .store = &r->so,
+                                   .rules = r->rules,
+                                   .graph_url = stub_url(r->stub),
+                                   .only_campaign = id,
+                                   .tick_ms = 20 };
     struct loa_dispatch *d = NULL;
     assert_int_equal(loa_dispatch_new(&o, &d), 0);
     volatile sig_atomic_t stop = 0;
@@ -716,16 +719,9 @@ static int64_t run_to_end(struct loa_store_opts *so, const struct loa_rules *rul
 static void rates_capped_by_rules(void **state)
 {
     (void)state;
-    struct graph g = { .retry_left = 0 };
-    pthread_mutex_init(&g.lock, NULL);
-    struct stub *stub = stub_start(graph_fn, &g, false);
-    assert_non_null(stub);
-    char path[512];
-    test_path(path, sizeof(path), "dispatch-rate.db");
-    struct loa_store_opts so = { .path = path, .create = true };
-    memset(so.key, 6, sizeof(so.key));
-    struct loa_store *st = NULL;
-    assert_int_equal(loa_store_open(&so, &st, NULL), 0);
+    struct rig r;
+    rig_start(&r, "dispatch-rate.db", 0);
+    struct loa_store *st = r.st;
     int64_t now = loa_now_ms();
     struct loa_page_input in = { .page_id = "222",
                                  .name = "Fast",
@@ -744,14 +740,12 @@ static void rates_capped_by_rules(void **state)
         snprintf(psid, sizeof(psid), "p%d", i);
         put_sub(st, page_ref, psid, now - LOA_MINUTE_MS);
     }
-    struct loa_rules *rules = NULL;
-    assert_int_equal(loa_rules_load(RULES, &rules, NULL), 0);
     int64_t total;
     /* 700 texts at "1000/s": at 300/s, the first 300 at once, the rest over >= 1.33 s. */
     int64_t text = new_campaign(st, page_ref, TEXT);
     assert_int_equal(loa_campaign_start(st, text, now, &total), 0);
     assert_int_equal(total, 700);
-    int64_t ms = run_to_end(&so, rules, stub, text);
+    int64_t ms = run_to_end(&r, text);
     assert_true(ms >= 1200);
     /* 30 videos: 10 at once, the other 20 at 10/s: >= 2 s. */
     int64_t video = new_campaign(st, page_ref,
@@ -776,16 +770,12 @@ static void rates_capped_by_rules(void **state)
     assert_int_equal(loa_store_campaign_update(st, video, &up, now), 0);
     assert_int_equal(loa_campaign_start(st, video, loa_now_ms(), &total), 0);
     assert_int_equal(total, 30);
-    ms = run_to_end(&so, rules, stub, video);
+    ms = run_to_end(&r, video);
     assert_true(ms >= 1900);
     struct loa_campaign_stats cs;
     assert_int_equal(loa_store_campaign_stats(st, video, &cs, NULL, NULL), 0);
     assert_int_equal(cs.by_state[LOA_DELIVERY_SENT], 30);
-    loa_rules_free(rules);
-    loa_store_close(st);
-    test_remove_store(path);
-    stub_stop(stub);
-    pthread_mutex_destroy(&g.lock);
+    rig_stop(&r);
 }
 
 int main(void)
