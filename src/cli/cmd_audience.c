@@ -68,24 +68,6 @@ static int read_filter(struct loa_cli *cli, const char *arg, char **out, size_t 
     return LOA_EXIT_OK;
 }
 
-static int load_rules(struct loa_cli *cli, const char *path, struct loa_rules **out)
-{
-    if (!path || !*path)
-        path = loa_config_get(cli->config, "rules.file");
-    if (!path || !*path) {
-        fprintf(cli->err, "loa audience: no rules file: pass --rules FILE or set rules.file\n");
-        return LOA_EXIT_USAGE;
-    }
-    struct loa_diags d;
-    loa_diags_init(&d, 20);
-    int rc = loa_rules_load(path, out, &d);
-    loa_diags_print(&d, cli->err, path);
-    loa_diags_release(&d);
-    if (rc == LOA_ENOENT || rc == LOA_EIO)
-        return LOA_EXIT_NOINPUT;
-    return rc ? LOA_EXIT_DATAERR : LOA_EXIT_OK;
-}
-
 static void print_text(struct loa_cli *cli, const struct loa_audience_preview *p)
 {
     FILE *o = cli->out;
@@ -218,7 +200,7 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
             goto out;
         }
     }
-    if (!count && (exit = load_rules(cli, rules_path, &rules)))
+    if (!count && (exit = cli_load_rules(cli, "audience", rules_path, &rules)))
         goto out;
     if ((exit = cli_open_store(cli, false, &st)))
         goto out;

@@ -83,7 +83,8 @@ static const char campaign_help[] =
     "not allow it (run: it ended paused or cancelled); 64 usage; 65 invalid campaign (each\n"
     "problem named by its field), unknown Page or campaign; 66 input file missing; 74 store;\n"
     "75 (run) another loa sends from this store;\n"
-    "78 (run) the Page has no access token, or graph.url/rules.file are unusable.\n";
+    "78 (run) the Page has no access token, or graph.url is unusable (a missing or invalid\n"
+    "rules.file: 66 / 65).\n";
 
 /* ---- Options ------------------------------------------------------------------------------ */
 
@@ -374,23 +375,6 @@ static int open_campaign(struct loa_cli *cli, const struct copts *o, struct loa_
     return exit;
 }
 
-static int load_rules(struct loa_cli *cli, const char *cmd, struct loa_rules **out)
-{
-    const char *path = loa_config_get(cli->config, "rules.file");
-    if (!path || !*path) {
-        fprintf(cli->err, "loa %s: no rules file: set rules.file (--rules FILE)\n", cmd);
-        return LOA_EXIT_CONFIG;
-    }
-    struct loa_diags d;
-    loa_diags_init(&d, 20);
-    int rc = loa_rules_load(path, out, &d);
-    loa_diags_print(&d, cli->err, path);
-    loa_diags_release(&d);
-    if (rc == LOA_ENOENT || rc == LOA_EIO)
-        return LOA_EXIT_NOINPUT;
-    return rc ? LOA_EXIT_DATAERR : LOA_EXIT_OK;
-}
-
 /* The campaign with its Page and counts, as the REST API answers it. */
 static json_t *full_json(struct loa_store *st, const struct loa_campaign *c)
 {
@@ -493,7 +477,7 @@ static int do_edit(struct loa_cli *cli, int argc, char **argv, bool create)
     if ((exit = build_body(cli, &o, create, &body)))
         goto out;
     /* The rules know which message tags exist; only needed to check one. */
-    if (o.val[O_TAG] && !is_none(o.val[O_TAG]) && (exit = load_rules(cli, o.cmd, &rules)))
+    if (o.val[O_TAG] && !is_none(o.val[O_TAG]) && (exit = cli_load_rules(cli, o.cmd, NULL, &rules)))
         goto out;
     struct loa_campaign_parse_opts po = {
         .create = create,
@@ -1057,7 +1041,7 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
             goto out;
         }
     }
-    if ((exit = load_rules(cli, o.cmd, &rules)))
+    if ((exit = cli_load_rules(cli, o.cmd, NULL, &rules)))
         goto out;
     if (c.status == LOA_CAMPAIGN_DRAFT) {
         int64_t total = 0;

@@ -18,6 +18,7 @@
 #include <loa/rules.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 
 #define MAX_TOKENS 16
 #define OUT_MAX    (4u * 1024 * 1024)
@@ -96,29 +97,6 @@ static int parse_time_arg(struct loa_cli *cli, const char *opt, const char *s, i
         return 0;
     fprintf(cli->err, "loa rules: %s: not a time: %s (want e.g. 2026-05-01T10:00Z)\n", opt, s);
     return LOA_EXIT_USAGE;
-}
-
-/* Loads the rules file; prints complaints; returns an exit code. */
-static int load_rules(struct loa_cli *cli, const char *path, struct loa_rules **out)
-{
-    if (!path || !*path) {
-        if (cli->config)
-            path = loa_config_get(cli->config, "rules.file");
-        if (!path || !*path) {
-            fprintf(cli->err, "loa rules: no rules file: pass --rules FILE or set rules.file\n");
-            return LOA_EXIT_USAGE;
-        }
-    }
-    struct loa_diags d;
-    loa_diags_init(&d, 100);
-    int rc = loa_rules_load(path, out, &d);
-    loa_diags_print(&d, cli->err, path);
-    if (d.dropped)
-        fprintf(cli->err, "%s: %zu more problems not shown\n", path, d.dropped);
-    loa_diags_release(&d);
-    if (rc == LOA_ENOENT || rc == LOA_EIO)
-        return LOA_EXIT_NOINPUT;
-    return rc ? LOA_EXIT_DATAERR : LOA_EXIT_OK;
 }
 
 static int print_buf(struct loa_cli *cli, struct loa_buf *b, int rc)
@@ -316,7 +294,7 @@ static int cmd_explain(struct loa_cli *cli, int argc, char **argv)
     person.token_count = ntokens;
 
     struct loa_rules *rules = NULL;
-    if ((rc = load_rules(cli, rules_path, &rules)))
+    if ((rc = cli_load_rules(cli, "rules", rules_path, &rules)))
         return rc;
     struct loa_rules_decision d;
     if (staff)
@@ -375,7 +353,7 @@ static int cmd_list(struct loa_cli *cli, int argc, char **argv)
     if (optind < argc)
         return usage_error(cli, "list: unexpected argument %s", argv[optind]);
     struct loa_rules *rules = NULL;
-    if ((rc = load_rules(cli, rules_path, &rules)))
+    if ((rc = cli_load_rules(cli, "rules", rules_path, &rules)))
         return rc;
     struct loa_buf b;
     loa_buf_init(&b, OUT_MAX);
@@ -397,7 +375,7 @@ static int cmd_check(struct loa_cli *cli, int argc, char **argv)
     if (argc != 2 || argv[1][0] == '-')
         return usage_error(cli, "check: want exactly one FILE");
     struct loa_rules *rules = NULL;
-    int rc = load_rules(cli, argv[1], &rules);
+    int rc = cli_load_rules(cli, "rules", argv[1], &rules);
     if (rc == LOA_EXIT_OK)
         fprintf(cli->out, "%s: ok, %zu rules\n", argv[1], loa_rules_count(rules));
     loa_rules_free(rules);

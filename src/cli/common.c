@@ -12,7 +12,9 @@
 #include <loa/buf.h>
 #include <loa/clock.h>
 #include <loa/config.h>
+#include <loa/diag.h>
 #include <loa/err.h>
+#include <loa/rules.h>
 
 int cli_usage(struct loa_cli *cli, const char *cmd, const char *fmt, ...)
 {
@@ -142,3 +144,26 @@ void cli_progress(struct loa_cli *cli, uint64_t done, uint64_t total, size_t ite
     fputs(final ? "\n" : "   ", cli->err);
     fflush(cli->err);
 }
+
+#ifdef LOA_HAVE_RULES
+int cli_load_rules(struct loa_cli *cli, const char *cmd, const char *path, struct loa_rules **out)
+{
+    *out = NULL;
+    if ((!path || !*path) && cli->config)
+        path = loa_config_get(cli->config, "rules.file");
+    if (!path || !*path) {
+        fprintf(cli->err, "loa %s: no rules file: pass --rules FILE or set rules.file\n", cmd);
+        return LOA_EXIT_USAGE;
+    }
+    struct loa_diags d;
+    loa_diags_init(&d, 100);
+    int rc = loa_rules_load(path, out, &d);
+    loa_diags_print(&d, cli->err, path);
+    if (d.dropped)
+        fprintf(cli->err, "%s: %zu more problems not shown\n", path, d.dropped);
+    loa_diags_release(&d);
+    if (rc == LOA_ENOENT || rc == LOA_EIO)
+        return LOA_EXIT_NOINPUT;
+    return rc ? LOA_EXIT_DATAERR : LOA_EXIT_OK;
+}
+#endif /* LOA_HAVE_RULES */

@@ -39,6 +39,16 @@ int cli_open_page(struct loa_cli *cli, const char *page_id, struct loa_store **s
 /** Parses a whole non-negative number; false on junk or overflow. */
 bool cli_parse_count(const char *s, int64_t *out);
 
+struct loa_rules;
+
+/**
+ * Loads the rules file path (NULL or "" = rules.file of the configuration) for command cmd
+ * ("rules", "campaign run", ...), printing every complaint with its place (and how many more
+ * were not shown). Returns an exit code: 0; 64 no file named; 66 missing or unreadable;
+ * 65 invalid. Free *out with loa_rules_free().
+ */
+int cli_load_rules(struct loa_cli *cli, const char *cmd, const char *path, struct loa_rules **out);
+
 /** Reads a secret from FILE ("-" = stdin), trimming the final newline. Caller frees. */
 int cli_read_secret(struct loa_cli *cli, const char *path, char **out);
 
