@@ -158,6 +158,12 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
 int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop);
 /** Starts loa_dispatch_run() on a thread of its own. Returns 0 or LOA_EIO. */
 int loa_dispatch_start(struct loa_dispatch *d);
+/**
+ * Asks loa_dispatch_run() to stop as if its stop flag were set (then what is in flight
+ * finishes). Any thread: a signal handler's flag belongs to its own thread, so a program that
+ * runs the dispatcher on another thread relays the signal with this.
+ */
+void loa_dispatch_request_stop(struct loa_dispatch *d);
 /** Interrupts a wait so that changed campaigns are seen now. Any thread. */
 void loa_dispatch_wakeup(struct loa_dispatch *d);
 /** Stops the thread started by loa_dispatch_start() (waits for it) and frees d. */

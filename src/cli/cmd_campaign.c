@@ -970,7 +970,15 @@ struct run_thread {
 static void *run_main(void *arg)
 {
     struct run_thread *t = arg;
-    t->rc = loa_dispatch_run(t->d, &run_stop);
+    /* Signals go to the main thread, whose handler's flag it relays to this one
+     * (loa_dispatch_request_stop). */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    static volatile sig_atomic_t never;
+    t->rc = loa_dispatch_run(t->d, &never);
     atomic_store(&t->done, true);
     return NULL;
 }
@@ -1122,7 +1130,12 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
     if (pthread_create(&th, NULL, run_main, &t) != 0) {
         t.rc = loa_dispatch_run(d, &run_stop);
     } else {
+        bool relayed = false;
         while (!atomic_load(&t.done)) {
+            if (run_stop && !relayed) {
+                loa_dispatch_request_stop(d);
+                relayed = true;
+            }
             struct loa_dispatch_stats ds;
             loa_dispatch_get_stats(d, &ds);
             run_progress(cli, &ds, settled(&before), total, started, false);

@@ -941,6 +941,14 @@ void loa_dispatch_wakeup(struct loa_dispatch *d)
     loa_client_wakeup(d->client);
 }
 
+void loa_dispatch_request_stop(struct loa_dispatch *d)
+{
+    if (!d)
+        return;
+    atomic_store(&d->stop_flag, 1);
+    loa_client_wakeup(d->client);
+}
+
 void loa_dispatch_stop(struct loa_dispatch *d)
 {
     if (!d)

@@ -43,9 +43,10 @@ struct loa_http_req {
     const char *params[LOA_HTTP_MAX_PARAMS]; /* the {name} segments of the route, in order */
     const char *body;                        /* NUL-terminated; "" when none */
     size_t body_len;
-    enum loa_role role;     /* the API key's role; NONE on public routes */
-    const char *key_prefix; /* the key's public prefix, or NULL */
-    void *conn;             /* private: for the lookups below */
+    enum loa_role role;                   /* the API key's role; NONE on public routes */
+    const char *key_prefix;               /* the key's public prefix, or NULL */
+    void *conn;                           /* private: for the lookups below */
+    const struct loa_http_server *server; /* the server answering (its metrics) */
 };
 
 /** A query argument (decoded), or NULL. */

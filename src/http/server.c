@@ -212,6 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             .body = loa_buf_cstr(&x->body),
             .body_len = x->body.len,
             .conn = c,
+            .server = s,
         };
         memcpy(req.params, x->params, sizeof(req.params));
         int denied = authorise(s, c, route, &req, prefix, &resp);

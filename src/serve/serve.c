@@ -193,11 +193,12 @@ void serve_healthz(void *ctx, const struct loa_http_req *req, struct loa_http_re
 
 void serve_metrics(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
-    (void)req;
     struct serve_app *app = ctx;
     struct loa_buf *b = &resp->body;
     resp->content_type = "text/plain; version=0.0.4";
-    loa_http_metrics_format(app->http, b);
+    /* The request's server, not app->http: the first requests can come in before
+     * loa_http_start() has returned the pointer to the main thread. */
+    loa_http_metrics_format(req->server, b);
     loa_buf_puts(b, "# HELP loa_webhook_events_total New webhook events stored, by kind.\n"
                     "# TYPE loa_webhook_events_total counter\n");
     for (int k = 0; k < WH_KIND_COUNT; k++)
