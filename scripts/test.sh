@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, then builds and runs every test twice, once in
-# the release build and once under AddressSanitizer + UndefinedBehaviorSanitizer, and checks
-# formatting.
+# The test command: installs what is missing, then builds and runs every test three times: in
+# the release build, under AddressSanitizer + UndefinedBehaviorSanitizer, and under
+# ThreadSanitizer (the daemon's HTTP threads, dispatcher and profile worker share state); and
+# checks formatting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -21,3 +22,8 @@ scripts/build.sh asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j2
+
+echo "== tsan build"
+scripts/build.sh tsan
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+ctest --test-dir build-tsan --output-on-failure -j2
