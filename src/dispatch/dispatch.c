@@ -112,11 +112,12 @@ struct loa_dispatch {
     size_t npages;
     struct dcamp **camps;
     size_t ncamps;
-    size_t next_camp;           /* where the next round starts looking (round robin) */
-    size_t concurrency;         /* deliveries in flight at most */
-    struct loa_claim *claims;   /* one round's claims [concurrency] */
-    struct dcamp **claim_camps; /* and their campaigns */
-    bool txn;                   /* a transaction is open */
+    size_t next_camp;                 /* where the next round starts looking (round robin) */
+    size_t concurrency;               /* deliveries in flight at most */
+    struct loa_claim *claims;         /* one round's claims [concurrency] */
+    struct dcamp **claim_camps;       /* and their campaigns */
+    bool txn;                         /* a transaction is open */
+    struct loa_rules_send_rate rates; /* Meta's per-Page rates in force (read every tick) */
     int64_t next_tick;
     struct loa_buf body;
     uint64_t rnd;
@@ -348,6 +349,8 @@ static void tick(struct loa_dispatch *d, int64_t now)
             LOA_ERROR("dispatch", "cannot start scheduled campaign", "campaign=%lld error=%s",
                       (long long)due.ids[i], loa_err_name(rc));
     }
+    if (loa_rules_send_rate(d->o.rules, now, &d->rates) < 0)
+        memset(&d->rates, 0, sizeof(d->rates)); /* no entry: no cap beyond the Page's own */
     loa_store_page_list(d->st, load_page, d);
     for (size_t i = 0; i < d->ncamps; i++)
         d->camps[i]->running = false;
@@ -560,13 +563,11 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
     int64_t rate = c->rate > 0 && c->rate < p->send_rate ? c->rate : p->send_rate;
     /* Never above what Meta allows per Page (the rules' send-rate entry): whatever a Page or
      * campaign asks for, and 10/s for a message with audio or video. */
-    struct loa_rules_send_rate sr;
-    if (loa_rules_send_rate(d->o.rules, now, &sr) == 0) {
-        if (sr.calls_per_second > 0 && rate > (int64_t)sr.calls_per_second)
-            rate = (int64_t)sr.calls_per_second;
-        if (c->media && sr.media_calls_per_second > 0 && rate > (int64_t)sr.media_calls_per_second)
-            rate = (int64_t)sr.media_calls_per_second;
-    }
+    const struct loa_rules_send_rate *sr = &d->rates;
+    if (sr->calls_per_second > 0 && rate > (int64_t)sr->calls_per_second)
+        rate = (int64_t)sr->calls_per_second;
+    if (c->media && sr->media_calls_per_second > 0 && rate > (int64_t)sr->media_calls_per_second)
+        rate = (int64_t)sr->media_calls_per_second;
     if (p->bucket_rate != rate) {
         if (p->bucket_rate == 0)
             loa_bucket_init(&p->bucket, (double)rate, (double)rate, now);

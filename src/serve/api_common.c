@@ -60,7 +60,14 @@ void api_fail(struct loa_http_resp *resp, int rc, const char *field, const char 
         break;
     case LOA_EINVAL:
     case LOA_EPARSE:
+    case LOA_ERANGE:
         loa_http_error(resp, 400, field, "%s: invalid value", what);
+        break;
+    case LOA_ESTATE:
+        loa_http_error(resp, 409, field, "%s: not possible in its current state", what);
+        break;
+    case LOA_ETOOBIG:
+        loa_http_error(resp, 413, field, "%s: too large", what);
         break;
     case LOA_EBUSY:
     case LOA_EAGAIN:
