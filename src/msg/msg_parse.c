@@ -165,16 +165,27 @@ struct pctx {
     struct path path;
 };
 
+/* Complains at the current path, or at its field key when key is not NULL. */
+static void complain_v(struct pctx *c, const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void complain_v(struct pctx *c, const char *key, const char *fmt, va_list ap)
+{
+    char reason[512];
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    size_t old = key ? path_key(&c->path, key) : c->path.len;
+    loa_diags_add(c->d, 0, 0, c->path.s, "%s", reason);
+    if (key)
+        path_pop(&c->path, old);
+    c->complaints++;
+}
+
 static void complain(struct pctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void complain(struct pctx *c, const char *fmt, ...)
 {
-    char reason[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    complain_v(c, NULL, fmt, ap);
     va_end(ap);
-    loa_diags_add(c->d, 0, 0, c->path.s, "%s", reason);
-    c->complaints++;
 }
 
 /* Complains about field key of the current object. */
@@ -182,15 +193,10 @@ static void complain_at(struct pctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void complain_at(struct pctx *c, const char *key, const char *fmt, ...)
 {
-    char reason[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    complain_v(c, key, fmt, ap);
     va_end(ap);
-    size_t old = path_key(&c->path, key);
-    loa_diags_add(c->d, 0, 0, c->path.s, "%s", reason);
-    path_pop(&c->path, old);
-    c->complaints++;
 }
 
 static const char *json_type_name(const json_t *v)
@@ -534,6 +540,23 @@ static json_t *array_field(struct pctx *c, json_t *obj, const char *key, bool re
     return a;
 }
 
+/* Writes each item of array a (field key of the current object) with fn, comma-separated. */
+static void each_item(struct pctx *c, json_t *a, const char *key, struct cw *w,
+                      void (*fn)(struct pctx *c, json_t *item, struct cw *w))
+{
+    size_t old = path_key(&c->path, key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        size_t o = path_index(&c->path, i);
+        if (i)
+            cw_raw(w, ",");
+        fn(c, v, w);
+        path_pop(&c->path, o);
+    }
+    path_pop(&c->path, old);
+}
+
 /* ---- buttons and quick replies ---------------------------------------------------------- */
 
 static void parse_button(struct pctx *c, json_t *b, struct cw *w)
@@ -547,42 +570,36 @@ static void parse_button(struct pctx *c, json_t *b, struct cw *w)
     size_t type_len, title_len = 0, s_len = 0;
     if (get_string(c, b, "type", true, &type, &type_len) != 1)
         return;
-    if (strcmp(type, "web_url") == 0) {
-        static const char *const fields[] = { "type", "title", "url", NULL };
-        check_fields(c, b, fields);
-        text_field(c, b, "title", true, lim->button_title_chars, true, &title, &title_len);
-        url_field(c, b, "url", true, &s, &s_len);
-        cw_raw(w, "{\"type\":\"web_url\",\"url\":");
-        cw_str(w, s, s_len);
-    } else if (strcmp(type, "postback") == 0) {
-        static const char *const fields[] = { "type", "title", "payload", NULL };
-        check_fields(c, b, fields);
-        text_field(c, b, "title", true, lim->button_title_chars, true, &title, &title_len);
-        text_field(c, b, "payload", true, lim->payload_chars, false, &s, &s_len);
-        cw_raw(w, "{\"type\":\"postback\",\"payload\":");
-        cw_str(w, s, s_len);
-    } else if (strcmp(type, "phone_number") == 0) {
-        static const char *const fields[] = { "type", "title", "payload", NULL };
-        check_fields(c, b, fields);
-        text_field(c, b, "title", true, lim->button_title_chars, true, &title, &title_len);
-        if (get_string(c, b, "payload", true, &s, &s_len) == 1) {
-            bool ok = s_len >= 7 && s_len <= 16 && s[0] == '+';
-            for (size_t i = 1; ok && i < s_len; i++)
-                ok = s[i] >= '0' && s[i] <= '9';
-            if (!ok)
-                complain_at(c, "payload",
-                            "must be a phone number in international form, \"+\" and 6 to 15 "
-                            "digits, such as +84912345678");
-        }
-        cw_raw(w, "{\"type\":\"phone_number\",\"payload\":");
-        cw_str(w, s, s_len);
-    } else {
+    bool web = strcmp(type, "web_url") == 0, postback = strcmp(type, "postback") == 0;
+    if (!web && !postback && strcmp(type, "phone_number") != 0) {
         size_t cut = loa_utf8_prefix(type, type_len, SHOW_MAX);
         complain_at(c, "type",
                     "unknown button type \"%.*s\"; use web_url, postback or phone_number", (int)cut,
                     type);
         return;
     }
+    static const char *const url_fields[] = { "type", "title", "url", NULL };
+    static const char *const payload_fields[] = { "type", "title", "payload", NULL };
+    check_fields(c, b, web ? url_fields : payload_fields);
+    text_field(c, b, "title", true, lim->button_title_chars, true, &title, &title_len);
+    if (web) {
+        url_field(c, b, "url", true, &s, &s_len);
+    } else if (postback) {
+        text_field(c, b, "payload", true, lim->payload_chars, false, &s, &s_len);
+    } else if (get_string(c, b, "payload", true, &s, &s_len) == 1) {
+        bool ok = s_len >= 7 && s_len <= 16 && s[0] == '+';
+        for (size_t i = 1; ok && i < s_len; i++)
+            ok = s[i] >= '0' && s[i] <= '9';
+        if (!ok)
+            complain_at(c, "payload",
+                        "must be a phone number in international form, \"+\" and 6 to 15 "
+                        "digits, such as +84912345678");
+    }
+    /* type is one of the three names above: plain ASCII, written as it is */
+    cw_raw(w, "{\"type\":\"");
+    cw_raw(w, type);
+    cw_raw(w, web ? "\",\"url\":" : "\",\"payload\":");
+    cw_str(w, s, s_len);
     cw_raw(w, ",\"title\":");
     cw_str(w, title, title_len);
     cw_raw(w, "}");
@@ -594,19 +611,9 @@ static void parse_buttons(struct pctx *c, json_t *obj, bool required, struct cw 
     json_t *a = array_field(c, obj, "buttons", required, c->lim->buttons, "button", "buttons");
     if (!a)
         return;
-    size_t old = path_key(&c->path, "buttons");
     cw_raw(w, ",\"buttons\":[");
-    size_t i;
-    json_t *b;
-    json_array_foreach(a, i, b) {
-        size_t o = path_index(&c->path, i);
-        if (i)
-            cw_raw(w, ",");
-        parse_button(c, b, w);
-        path_pop(&c->path, o);
-    }
+    each_item(c, a, "buttons", w, parse_button);
     cw_raw(w, "]");
-    path_pop(&c->path, old);
 }
 
 static void parse_quick_reply(struct pctx *c, json_t *q, struct cw *w)
@@ -657,19 +664,9 @@ static bool parse_quick_replies(struct pctx *c, json_t *obj, struct cw *w)
                             "quick replies");
     if (!a)
         return false;
-    size_t old = path_key(&c->path, "quick_replies");
     cw_raw(w, ",\"quick_replies\":[");
-    size_t i;
-    json_t *q;
-    json_array_foreach(a, i, q) {
-        size_t o = path_index(&c->path, i);
-        if (i)
-            cw_raw(w, ",");
-        parse_quick_reply(c, q, w);
-        path_pop(&c->path, o);
-    }
+    each_item(c, a, "quick_replies", w, parse_quick_reply);
     cw_raw(w, "]");
-    path_pop(&c->path, old);
     return true;
 }
 
@@ -834,19 +831,8 @@ static void parse_cards(struct pctx *c, json_t *b, struct cw *w, bool *qr)
     cw_raw(w, ",\"elements\":[");
     json_t *a =
         array_field(c, b, "elements", true, c->lim->generic_elements, "element", "elements");
-    if (a) {
-        size_t old = path_key(&c->path, "elements");
-        size_t i;
-        json_t *e;
-        json_array_foreach(a, i, e) {
-            size_t o = path_index(&c->path, i);
-            if (i)
-                cw_raw(w, ",");
-            parse_element(c, e, w);
-            path_pop(&c->path, o);
-        }
-        path_pop(&c->path, old);
-    }
+    if (a)
+        each_item(c, a, "elements", w, parse_element);
     cw_raw(w, "]}}");
     *qr = parse_quick_replies(c, b, w);
 }

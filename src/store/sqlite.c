@@ -32,6 +32,14 @@ enum stmt_id {
     S_PAGE_GET,
     S_PAGE_LIST,
     S_PAGE_SECRETS,
+    S_PAGE_SET_NAME,
+    S_PAGE_SET_TIMEZONE,
+    S_PAGE_SET_ACTIVATED_AT,
+    S_PAGE_SET_DAILY_CAP,
+    S_PAGE_SET_PLAN_QUOTA,
+    S_PAGE_SET_SEND_RATE,
+    S_PAGE_SET_TOKEN,
+    S_PAGE_SET_APP_SECRET,
     S_SUB_BY_PSID,
     S_SUB_BY_PHONE,
     S_SUB_BY_PHONE_NO_PSID,
@@ -64,6 +72,9 @@ _Static_assert(S_COUNT <= LOA__STMT_MAX, "raise LOA__STMT_MAX");
     "id, page_ref, psid, first_name, last_name, gender, locale, utc_offset_min, phone, email, "    \
     "first_seen_at, last_interaction_at, last_interaction_kind, unreachable, unreachable_reason, " \
     "attrs, created_at, updated_at"
+#define PAGE_COLUMNS                                                                 \
+    "id, page_id, name, timezone, activated_at, daily_cap, plan_quota, created_at, " \
+    "token_enc IS NOT NULL, app_secret_enc IS NOT NULL"
 
 static const char *const stmt_sql[S_COUNT] = {
     /* Transactions: prepared once too (the webhook's group commit runs a savepoint per
@@ -74,13 +85,18 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_RELEASE] = "RELEASE loa_step",
     [S_PAGE_INSERT] = "INSERT INTO pages (page_id, name, timezone, activated_at, daily_cap, "
                       "plan_quota, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    [S_PAGE_GET] = "SELECT id, page_id, name, timezone, activated_at, daily_cap, plan_quota, "
-                   "created_at, token_enc IS NOT NULL, app_secret_enc IS NOT NULL "
-                   "FROM pages WHERE page_id = ?",
-    [S_PAGE_LIST] = "SELECT id, page_id, name, timezone, activated_at, daily_cap, plan_quota, "
-                    "created_at, token_enc IS NOT NULL, app_secret_enc IS NOT NULL "
-                    "FROM pages ORDER BY page_id",
+    [S_PAGE_GET] = "SELECT " PAGE_COLUMNS " FROM pages WHERE page_id = ?",
+    [S_PAGE_LIST] = "SELECT " PAGE_COLUMNS " FROM pages ORDER BY page_id",
     [S_PAGE_SECRETS] = "SELECT token_enc, app_secret_enc FROM pages WHERE page_id = ?",
+    /* One column of a Page: ?1 the value, ?2 the page_id. */
+    [S_PAGE_SET_NAME] = "UPDATE pages SET name = ?1 WHERE page_id = ?2",
+    [S_PAGE_SET_TIMEZONE] = "UPDATE pages SET timezone = ?1 WHERE page_id = ?2",
+    [S_PAGE_SET_ACTIVATED_AT] = "UPDATE pages SET activated_at = ?1 WHERE page_id = ?2",
+    [S_PAGE_SET_DAILY_CAP] = "UPDATE pages SET daily_cap = ?1 WHERE page_id = ?2",
+    [S_PAGE_SET_PLAN_QUOTA] = "UPDATE pages SET plan_quota = ?1 WHERE page_id = ?2",
+    [S_PAGE_SET_SEND_RATE] = "UPDATE pages SET send_rate = ?1 WHERE page_id = ?2", /* v3 on */
+    [S_PAGE_SET_TOKEN] = "UPDATE pages SET token_enc = ?1 WHERE page_id = ?2",
+    [S_PAGE_SET_APP_SECRET] = "UPDATE pages SET app_secret_enc = ?1 WHERE page_id = ?2",
     [S_SUB_BY_PSID] = "SELECT " SUB_COLUMNS " FROM subscribers WHERE page_ref = ? AND psid = ?",
     [S_SUB_BY_PHONE] = "SELECT " SUB_COLUMNS " FROM subscribers WHERE page_ref = ? AND phone = ? "
                        "ORDER BY id LIMIT 1",
@@ -116,9 +132,6 @@ static const char *const stmt_sql[S_COUNT] = {
 };
 
 #define SUB_COLUMNS_V3 SUB_COLUMNS ", ad_referral_at, after_ctm_ad, profile_fetched_at"
-#define PAGE_COLUMNS                                                                 \
-    "id, page_id, name, timezone, activated_at, daily_cap, plan_quota, created_at, " \
-    "token_enc IS NOT NULL, app_secret_enc IS NOT NULL"
 
 /* From schema version 3 on, these statements read the columns that version added. */
 static const char *const stmt_sql_v3[S_COUNT] = {
@@ -271,6 +284,29 @@ static sqlite3_stmt *stmt(struct loa_store *st, enum stmt_id id)
     return loa__stmt_cached(st, &st->stmts[id], sql);
 }
 
+/* The statement for id with ?1 = page_ref and ?2 = text bound (borrowed until reset). */
+static sqlite3_stmt *stmt_ref_text(struct loa_store *st, enum stmt_id id, int64_t page_ref,
+                                   const char *text)
+{
+    sqlite3_stmt *s = stmt(st, id);
+    if (s) {
+        sqlite3_bind_int64(s, 1, page_ref);
+        sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+    }
+    return s;
+}
+
+/* Steps s, which returns no rows, and resets it; *changed_out (if not NULL) gets whether it
+ * changed any row. Returns 0 or the logged error. */
+static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, what);
+    sqlite3_reset(s); /* a finished statement (COMMIT above all) must not stay active */
+    if (rc == 0 && changed_out)
+        *changed_out = sqlite3_changes(st->db) > 0;
+    return rc;
+}
+
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)
@@ -303,7 +339,7 @@ static int get_key_check(struct loa_store *st, bool create)
     } else if (step == SQLITE_DONE && create) {
         sqlite3_finalize(s);
         s = NULL;
-        unsigned char *sealed;
+        unsigned char *sealed = NULL;
         size_t len;
         rc = loa__secret_seal(st->key, key_check_ad, key_check_plain, &sealed, &len);
         if (rc == 0 &&
@@ -450,11 +486,7 @@ void loa_store_close(struct loa_store *st)
 static int run(struct loa_store *st, enum stmt_id id, const char *what)
 {
     sqlite3_stmt *s = stmt(st, id);
-    if (!s)
-        return LOA_ESTORE;
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s); /* a finished transaction statement must not stay active */
-    return rc == SQLITE_DONE ? 0 : loa__db_fail(st, what);
+    return s ? step_done(st, s, what, NULL) : LOA_ESTORE;
 }
 
 int loa_store_begin(struct loa_store *st)
@@ -520,7 +552,16 @@ void loa_page_release(struct loa_page *p)
     LOA_FREE(p->timezone);
 }
 
-static int set_page_secret(struct loa_store *st, const char *page_id, const char *column,
+/* The S_PAGE_SET_* statement id with ?2 = page_id bound; the caller binds ?1. */
+static sqlite3_stmt *page_set_stmt(struct loa_store *st, enum stmt_id id, const char *page_id)
+{
+    sqlite3_stmt *s = stmt(st, id);
+    if (s)
+        sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
+    return s;
+}
+
+static int set_page_secret(struct loa_store *st, const char *page_id, enum stmt_id id,
                            const char *value)
 {
     unsigned char *sealed;
@@ -528,38 +569,31 @@ static int set_page_secret(struct loa_store *st, const char *page_id, const char
     int rc = loa__secret_seal(st->key, page_id, value, &sealed, &len);
     if (rc < 0)
         return rc;
-    char sql[96];
-    snprintf(sql, sizeof(sql), "UPDATE pages SET %s = ? WHERE page_id = ?", column);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        loa_free(sealed);
-        return loa__db_fail(st, "prepare page secret update");
+    sqlite3_stmt *s = page_set_stmt(st, id, page_id);
+    if (!s) {
+        rc = LOA_ESTORE;
+    } else {
+        sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
+        rc = step_done(st, s, "update page secret", NULL);
+        sqlite3_clear_bindings(s); /* sealed is freed below */
     }
-    sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "update page secret");
-    sqlite3_finalize(s);
     sodium_memzero(sealed, len);
     loa_free(sealed);
     return rc;
 }
 
-static int update_page_field(struct loa_store *st, const char *page_id, const char *column,
+/* Sets one column of a Page to text, or to num when text is NULL. */
+static int update_page_field(struct loa_store *st, const char *page_id, enum stmt_id id,
                              const char *text, int64_t num)
 {
-    char sql[96];
-    snprintf(sql, sizeof(sql), "UPDATE pages SET %s = ? WHERE page_id = ?", column);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return loa__db_fail(st, "prepare page update");
+    sqlite3_stmt *s = page_set_stmt(st, id, page_id);
+    if (!s)
+        return LOA_ESTORE;
     if (text)
         sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(s, 1, num);
-    sqlite3_bind_text(s, 2, page_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "update page");
-    sqlite3_finalize(s);
-    return rc;
+    return step_done(st, s, "update page", NULL);
 }
 
 int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bool *created_out)
@@ -570,7 +604,11 @@ int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bo
     if (rc < 0)
         return rc;
     struct loa_page existing;
-    bool created = loa_store_page_get(st, in->page_id, &existing) == LOA_ENOENT;
+    rc = loa_store_page_get(st, in->page_id, &existing);
+    bool created = rc == LOA_ENOENT;
+    if (rc < 0 && !created)
+        goto out; /* a failed look-up is not "exists": updating nothing would report success */
+    rc = 0;
     if (created) {
         int64_t now = loa_now_ms();
         sqlite3_stmt *s = stmt(st, S_PAGE_INSERT);
@@ -586,33 +624,34 @@ int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bo
         sqlite3_bind_int64(s, 5, in->daily_cap > 0 ? in->daily_cap : 5000);
         sqlite3_bind_int64(s, 6, in->plan_quota >= 0 ? in->plan_quota : 0);
         sqlite3_bind_int64(s, 7, now);
-        if (sqlite3_step(s) != SQLITE_DONE) {
-            rc = loa__db_fail(st, "insert page");
+        if ((rc = step_done(st, s, "insert page", NULL)) < 0)
             goto out;
-        }
     } else {
         loa_page_release(&existing);
-        if (in->name && (rc = update_page_field(st, in->page_id, "name", in->name, 0)) < 0)
+        const char *id = in->page_id;
+        if (in->name && (rc = update_page_field(st, id, S_PAGE_SET_NAME, in->name, 0)) < 0)
             goto out;
         if (in->timezone &&
-            (rc = update_page_field(st, in->page_id, "timezone", in->timezone, 0)) < 0)
+            (rc = update_page_field(st, id, S_PAGE_SET_TIMEZONE, in->timezone, 0)) < 0)
             goto out;
         if (in->activated_at > 0 &&
-            (rc = update_page_field(st, in->page_id, "activated_at", NULL, in->activated_at)) < 0)
+            (rc = update_page_field(st, id, S_PAGE_SET_ACTIVATED_AT, NULL, in->activated_at)) < 0)
             goto out;
         if (in->daily_cap > 0 &&
-            (rc = update_page_field(st, in->page_id, "daily_cap", NULL, in->daily_cap)) < 0)
+            (rc = update_page_field(st, id, S_PAGE_SET_DAILY_CAP, NULL, in->daily_cap)) < 0)
             goto out;
         if (in->plan_quota >= 0 &&
-            (rc = update_page_field(st, in->page_id, "plan_quota", NULL, in->plan_quota)) < 0)
+            (rc = update_page_field(st, id, S_PAGE_SET_PLAN_QUOTA, NULL, in->plan_quota)) < 0)
             goto out;
     }
     if (in->send_rate > 0 && st->version >= 3 &&
-        (rc = update_page_field(st, in->page_id, "send_rate", NULL, in->send_rate)) < 0)
+        (rc = update_page_field(st, in->page_id, S_PAGE_SET_SEND_RATE, NULL, in->send_rate)) < 0)
         goto out;
-    if (in->access_token && (rc = set_page_secret(st, in->page_id, "token_enc", in->access_token)))
+    if (in->access_token &&
+        (rc = set_page_secret(st, in->page_id, S_PAGE_SET_TOKEN, in->access_token)))
         goto out;
-    if (in->app_secret && (rc = set_page_secret(st, in->page_id, "app_secret_enc", in->app_secret)))
+    if (in->app_secret &&
+        (rc = set_page_secret(st, in->page_id, S_PAGE_SET_APP_SECRET, in->app_secret)))
         goto out;
 out:
     if (rc < 0) {
@@ -740,11 +779,9 @@ void loa__read_subscriber(sqlite3_stmt *s, struct loa_subscriber *o)
 static int find_subscriber(struct loa_store *st, enum stmt_id id, int64_t page_ref,
                            const char *value, struct loa_subscriber *out)
 {
-    sqlite3_stmt *s = stmt(st, id);
+    sqlite3_stmt *s = stmt_ref_text(st, id, page_ref, value);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         loa__read_subscriber(s, out);
@@ -839,8 +876,7 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
         bind_subscriber(s, &v, 2);
         sqlite3_bind_int64(s, 16, now);
         sqlite3_bind_int64(s, 17, now);
-        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "insert subscriber");
-        sqlite3_reset(s);
+        rc = step_done(st, s, "insert subscriber", NULL);
         loa_free(attrs);
         if (rc == 0) {
             *id_out = sqlite3_last_insert_rowid(st->db);
@@ -898,8 +934,7 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
             sqlite3_bind_int64(s, 1, m.id);
             bind_subscriber(s, &m, 2);
             sqlite3_bind_int64(s, 16, now);
-            rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "update subscriber");
-            sqlite3_reset(s);
+            rc = step_done(st, s, "update subscriber", NULL);
         }
     }
     loa_subscriber_release(&m);
@@ -1014,11 +1049,9 @@ int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char 
 static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id insert,
                         int64_t page_ref, const char *name, int64_t extra, int64_t *id_out)
 {
-    sqlite3_stmt *s = stmt(st, get);
+    sqlite3_stmt *s = stmt_ref_text(st, get, page_ref, name);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW) {
         *id_out = sqlite3_column_int64(s, 0);
@@ -1028,18 +1061,15 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     sqlite3_reset(s);
     if (step != SQLITE_DONE)
         return loa__db_fail(st, "find by name");
-    s = stmt(st, insert);
+    s = stmt_ref_text(st, insert, page_ref, name);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
     if (extra >= 0)
         sqlite3_bind_int64(s, 3, extra);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return loa__db_fail(st, "insert by name");
-    sqlite3_reset(s);
-    *id_out = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    int rc = step_done(st, s, "insert by name", NULL);
+    if (rc == 0)
+        *id_out = sqlite3_last_insert_rowid(st->db);
+    return rc;
 }
 
 int loa_store_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
@@ -1055,12 +1085,7 @@ static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return loa__db_fail(st, stmt_sql[id]);
-    sqlite3_reset(s);
-    if (changed_out)
-        *changed_out = sqlite3_changes(st->db) > 0;
-    return 0;
+    return step_done(st, s, stmt_sql[id], changed_out);
 }
 
 int loa_store_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id, bool *added_out)
@@ -1075,38 +1100,30 @@ int loa_store_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t ta
 
 int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to)
 {
-    sqlite3_stmt *s = stmt(st, S_TAG_GET);
+    sqlite3_stmt *s = stmt_ref_text(st, S_TAG_GET, page_ref, to);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     sqlite3_reset(s);
     if (step == SQLITE_ROW)
         return LOA_EEXIST;
-    s = stmt(st, S_TAG_RENAME);
+    s = stmt_ref_text(st, S_TAG_RENAME, page_ref, from);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return loa__db_fail(st, "rename tag");
-    sqlite3_reset(s);
-    return sqlite3_changes(st->db) > 0 ? 0 : LOA_ENOENT;
+    bool changed = false;
+    int rc = step_done(st, s, "rename tag", &changed);
+    return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
 int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *name)
 {
-    sqlite3_stmt *s = stmt(st, S_TAG_DELETE);
+    sqlite3_stmt *s = stmt_ref_text(st, S_TAG_DELETE, page_ref, name);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return loa__db_fail(st, "delete tag");
-    sqlite3_reset(s);
-    return sqlite3_changes(st->db) > 0 ? 0 : LOA_ENOENT;
+    bool changed = false;
+    int rc = step_done(st, s, "delete tag", &changed);
+    return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
 int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
