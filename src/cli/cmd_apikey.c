@@ -43,10 +43,8 @@ int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "apikey", "expected create, list or revoke");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(apikey_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (cli_is_help(sub))
+        return cli_help(cli, apikey_help);
     if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke"))
         return cli_usage(cli, "apikey", "unknown subcommand '%s'", sub);
     const char *role_s = NULL, *name = NULL;
@@ -59,11 +57,8 @@ int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv)
             role_s = optarg;
         else if (c == 'n')
             name = optarg;
-        else if (c == 'h') {
-            fputs(apikey_help, cli->out);
-            return LOA_EXIT_OK;
-        } else
-            return cli_usage(cli, "apikey", "unknown option");
+        else
+            return cli_opt_other(cli, "apikey", c, apikey_help);
     }
     int nargs = argc - optind;
     enum loa_role role = LOA_ROLE_NONE;

@@ -112,10 +112,8 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "audience", "expected preview or count");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(audience_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (cli_is_help(sub))
+        return cli_help(cli, audience_help);
     bool count = strcmp(sub, "count") == 0;
     if (!count && strcmp(sub, "preview") != 0)
         return cli_usage(cli, "audience", "unknown subcommand '%s'", sub);
@@ -171,17 +169,15 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
         case 'j':
             json = true;
             break;
-        case 'h':
-            fputs(audience_help, cli->out);
-            return LOA_EXIT_OK;
         default:
-            return cli_usage(cli, "audience", "unknown option");
+            return cli_opt_other(cli, "audience", c, audience_help);
         }
     }
     if (!page_id)
         return cli_usage(cli, "audience", "--page is required");
-    if (optind != argc)
-        return cli_usage(cli, "audience", "unexpected argument '%s'", argv[optind]);
+    int exit = cli_no_operands(cli, "audience", argc, argv);
+    if (exit)
+        return exit;
 
     char *text = NULL;
     size_t len = 0;
@@ -191,7 +187,6 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
     struct loa_page page = { 0 };
     struct loa_diags d;
     loa_diags_init(&d, 100);
-    int exit = LOA_EXIT_OK;
     if (filter_arg) {
         if ((exit = read_filter(cli, filter_arg, &text, &len)))
             goto out;
@@ -202,9 +197,7 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
     }
     if (!count && (exit = cli_load_rules(cli, "audience", rules_path, &rules)))
         goto out;
-    if ((exit = cli_open_store(cli, false, &st)))
-        goto out;
-    if ((exit = cli_find_page(cli, st, page_id, &page)))
+    if ((exit = cli_open_page(cli, page_id, &st, &page)))
         goto out;
     po.page_ref = page.id;
     po.page_activated = page.activated_at;

@@ -43,10 +43,8 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "lists", "expected upload or list");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(lists_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (cli_is_help(sub))
+        return cli_help(cli, lists_help);
     bool upload = strcmp(sub, "upload") == 0;
     if (!upload && strcmp(sub, "list") != 0)
         return cli_usage(cli, "lists", "unknown subcommand '%s'", sub);
@@ -63,11 +61,8 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
             name = optarg;
         else if (c == 'r')
             replace = true;
-        else if (c == 'h') {
-            fputs(lists_help, cli->out);
-            return LOA_EXIT_OK;
-        } else
-            return cli_usage(cli, "lists", "unknown option");
+        else
+            return cli_opt_other(cli, "lists", c, lists_help);
     }
     int nargs = argc - optind;
     if (!page_id)
@@ -77,13 +72,11 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
     if (!upload && nargs != 0)
         return cli_usage(cli, "lists", "list takes no arguments");
 
-    struct loa_store *st = NULL;
-    int exit = cli_open_store(cli, false, &st);
+    struct loa_store *st;
+    struct loa_page page;
+    int exit = cli_open_page(cli, page_id, &st, &page);
     if (exit)
         return exit;
-    struct loa_page page = { 0 };
-    if ((exit = cli_find_page(cli, st, page_id, &page)))
-        goto out;
     if (!upload) {
         int rc = loa_store_list_list(st, page.id, print_list, cli);
         exit = rc < 0 ? LOA_EXIT_IOERR : LOA_EXIT_OK;

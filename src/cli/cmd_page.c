@@ -76,19 +76,16 @@ static int page_put(struct loa_cli *cli, int argc, char **argv, bool add)
             if (loa_time_parse(optarg, &in.activated_at) < 0)
                 return cli_usage(cli, cmd, "--activated-at: '%s' is not an ISO 8601 time", optarg);
             break;
-        case 'h':
-            fputs(page_help, cli->out);
-            return LOA_EXIT_OK;
         default:
-            return cli_usage(cli, cmd, "unknown option");
+            return cli_opt_other(cli, cmd, c, page_help);
         }
     }
     if (!add) {
         if (optind + 1 != argc)
             return cli_usage(cli, cmd, "expected one PAGE_ID");
         in.page_id = argv[optind];
-    } else if (optind != argc) {
-        return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind]);
+    } else if (cli_no_operands(cli, cmd, argc, argv)) {
+        return LOA_EXIT_USAGE;
     }
     if (!in.page_id || !*in.page_id)
         return cli_usage(cli, cmd, "--id is required");
@@ -172,19 +169,15 @@ int loa_cmd_page(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "page", "expected add, set, list or show");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(page_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (cli_is_help(sub))
+        return cli_help(cli, page_help);
     if (strcmp(sub, "add") == 0 || strcmp(sub, "set") == 0)
         return page_put(cli, argc - 1, argv + 1, sub[0] == 'a');
     if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0)
         return cli_usage(cli, "page", "unknown subcommand '%s'", sub);
     bool show = sub[0] == 's';
-    if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-        fputs(page_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (argc >= 3 && cli_is_help(argv[2]))
+        return cli_help(cli, page_help);
     if (show ? argc != 3 : argc != 2)
         return cli_usage(cli, show ? "page show" : "page list",
                          show ? "expected one PAGE_ID" : "takes no arguments");

@@ -73,11 +73,8 @@ static int do_import(struct loa_cli *cli, int argc, char **argv)
         case 's':
             io.skip_invalid = true;
             break;
-        case 'h':
-            fputs(subs_help, cli->out);
-            return LOA_EXIT_OK;
         default:
-            return cli_usage(cli, "subscribers import", "unknown option");
+            return cli_opt_other(cli, "subscribers import", c, subs_help);
         }
     }
     if (optind + 1 != argc)
@@ -218,6 +215,7 @@ static int do_export(struct loa_cli *cli, int argc, char **argv)
         { 0 },
     };
     const char *page_id = NULL, *tag = NULL, *output = NULL;
+    int exit;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
@@ -231,21 +229,17 @@ static int do_export(struct loa_cli *cli, int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 'h':
-            fputs(subs_help, cli->out);
-            return LOA_EXIT_OK;
         default:
-            return cli_usage(cli, "subscribers export", "unknown option");
+            return cli_opt_other(cli, "subscribers export", c, subs_help);
         }
     }
-    if (optind != argc)
-        return cli_usage(cli, "subscribers export", "unexpected argument '%s'", argv[optind]);
+    if ((exit = cli_no_operands(cli, "subscribers export", argc, argv)))
+        return exit;
     if (!page_id)
         return cli_usage(cli, "subscribers export", "--page is required");
     struct loa_store *st;
     struct loa_page page;
-    int exit = cli_open_page(cli, page_id, &st, &page);
-    if (exit)
+    if ((exit = cli_open_page(cli, page_id, &st, &page)))
         return exit;
     FILE *out = output ? fopen(output, "w") : cli->out;
     if (!out) {
@@ -314,6 +308,7 @@ static int do_list(struct loa_cli *cli, int argc, char **argv)
     };
     const char *page_id = NULL;
     struct loa_subscriber_query q = { .limit = 50 };
+    int exit;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -332,18 +327,14 @@ static int do_list(struct loa_cli *cli, int argc, char **argv)
             if (!cli_parse_count(optarg, &q.after_id))
                 return cli_usage(cli, "subscribers list", "--after: '%s' is not an id", optarg);
             break;
-        case 'h':
-            fputs(subs_help, cli->out);
-            return LOA_EXIT_OK;
         default:
-            return cli_usage(cli, "subscribers list", "unknown option");
+            return cli_opt_other(cli, "subscribers list", c, subs_help);
         }
     }
-    if (optind != argc)
-        return cli_usage(cli, "subscribers list", "unexpected argument '%s'", argv[optind]);
+    if ((exit = cli_no_operands(cli, "subscribers list", argc, argv)))
+        return exit;
     struct loa_store *st;
-    int exit = cli_open_store(cli, false, &st);
-    if (exit)
+    if ((exit = cli_open_store(cli, false, &st)))
         return exit;
     if (page_id) {
         struct loa_page page;
@@ -392,11 +383,8 @@ static int do_generate(struct loa_cli *cli, int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 'h':
-            fputs(subs_help, cli->out);
-            return LOA_EXIT_OK;
         default:
-            return cli_usage(cli, "subscribers generate", "unknown option");
+            return cli_opt_other(cli, "subscribers generate", c, subs_help);
         }
     }
     if (optind + 1 != argc || !cli_parse_count(argv[optind], &n))
@@ -422,10 +410,8 @@ int loa_cmd_subscribers(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "subscribers", "expected import, export, list or generate");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(subs_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (cli_is_help(sub))
+        return cli_help(cli, subs_help);
     if (strcmp(sub, "import") == 0)
         return do_import(cli, argc - 1, argv + 1);
     if (strcmp(sub, "export") == 0)

@@ -42,13 +42,11 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "tag", "expected list, add, remove, rename or delete");
     const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        fputs(tag_help, cli->out);
-        return LOA_EXIT_OK;
-    }
+    if (cli_is_help(sub))
+        return cli_help(cli, tag_help);
     static const char *const subs[] = { "list", "add", "remove", "rename", "delete" };
     int which = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < (int)(sizeof(subs) / sizeof(subs[0])); i++)
         if (strcmp(sub, subs[i]) == 0)
             which = i;
     if (which < 0)
@@ -63,11 +61,8 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
             page_id = optarg;
         else if (c == 's')
             psid = optarg;
-        else if (c == 'h') {
-            fputs(tag_help, cli->out);
-            return LOA_EXIT_OK;
-        } else
-            return cli_usage(cli, "tag", "unknown option");
+        else
+            return cli_opt_other(cli, "tag", c, tag_help);
     }
     int nargs = argc - optind;
     char **args = argv + optind;

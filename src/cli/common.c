@@ -3,6 +3,7 @@
 #include "cli/common.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,31 @@ int cli_usage(struct loa_cli *cli, const char *cmd, const char *fmt, ...)
     return LOA_EXIT_USAGE;
 }
 
+bool cli_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int cli_help(struct loa_cli *cli, const char *help)
+{
+    fputs(help, cli->out);
+    return LOA_EXIT_OK;
+}
+
+int cli_opt_other(struct loa_cli *cli, const char *cmd, int c, const char *help)
+{
+    if (c == 'h')
+        return cli_help(cli, help);
+    return cli_usage(cli, cmd, "unknown option");
+}
+
+int cli_no_operands(struct loa_cli *cli, const char *cmd, int argc, char **argv)
+{
+    if (optind != argc)
+        return cli_usage(cli, cmd, "unexpected argument '%s'", argv[optind]);
+    return LOA_EXIT_OK;
+}
+
 int cli_report(struct loa_cli *cli, const struct loa_diags *d, const char *what, int exit)
 {
     loa_diags_print(d, cli->err, what);
@@ -37,6 +63,7 @@ int cli_open_store(struct loa_cli *cli, bool create, struct loa_store **out)
 {
     const struct loa_config *c = cli->config;
     struct loa_store_opts opts = { .path = loa_config_get(c, "store.path"), .create = create };
+    *out = NULL;
     struct loa_diags d;
     loa_diags_init(&d, 20);
     int rc =

@@ -16,12 +16,30 @@
 int cli_usage(struct loa_cli *cli, const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/** True when arg asks for help: "--help" or "-h". */
+bool cli_is_help(const char *arg);
+
+/** Prints help to stdout; returns LOA_EXIT_OK. */
+int cli_help(struct loa_cli *cli, const char *help);
+
+/**
+ * The catch-all of a getopt_long loop for command cmd: for 'h' prints help and returns
+ * LOA_EXIT_OK; for anything else says "unknown option" and returns LOA_EXIT_USAGE.
+ */
+int cli_opt_other(struct loa_cli *cli, const char *cmd, int c, const char *help);
+
+/**
+ * After getopt_long: complains about the first operand left (argv[optind]), if any. Returns
+ * LOA_EXIT_OK when there is none, else LOA_EXIT_USAGE.
+ */
+int cli_no_operands(struct loa_cli *cli, const char *cmd, int argc, char **argv);
+
 /** Prints diags to stderr prefixed with what; returns exit. */
 int cli_report(struct loa_cli *cli, const struct loa_diags *d, const char *what, int exit);
 
 /**
  * Opens the configured store (with create, makes it and its key when missing). Prints
- * precise errors. Returns LOA_EXIT_OK or the exit code to return.
+ * precise errors. Returns LOA_EXIT_OK or the exit code to return; on failure *out is NULL.
  */
 int cli_open_store(struct loa_cli *cli, bool create, struct loa_store **out);
 
