@@ -105,6 +105,8 @@ struct loa_page_input {
 int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bool *created_out);
 /** Returns 0 or LOA_ENOENT. Release *out with loa_page_release(). */
 int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out);
+/** The same by internal id. Returns 0 or LOA_ENOENT. */
+int loa_store_page_get_ref(struct loa_store *st, int64_t ref, struct loa_page *out);
 /** Calls fn for each Page in page_id order; fn returns non-zero to stop. */
 int loa_store_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p, void *ud),
                         void *ud);
@@ -688,7 +690,8 @@ struct loa_delivery_outcome {
 
 /**
  * Settles an in_flight delivery (an already sent one only gets its mid). SENT adds to the
- * Page's send ledger and records the outgoing message in the conversation. Runs in the
+ * Page's send ledger and records the outgoing message in the conversation. PENDING of a
+ * cancelled campaign becomes SKIPPED "cancelled" (nothing would claim it again). Runs in the
  * caller's transaction when one is open. *changed_out (may be NULL): the state changed.
  */
 int loa_store_delivery_settle(struct loa_store *st, int64_t id,
@@ -744,6 +747,21 @@ int loa_store_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t sinc
                             int64_t *minute_out);
 /** Adds n accepted sends at instant at (minute buckets). In the caller's transaction. */
 int loa_store_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n);
+/**
+ * What a Page's pacing keeps across restarts (schema 6): the dispatcher's throttle after
+ * rate-limit answers (include/loa/dispatch.h, struct loa_throttle).
+ */
+struct loa_page_pacing {
+    double share;       /* of the Page's rate, (0, 1] */
+    int64_t cut_at;     /* ms; 0 = never */
+    int64_t strikes;    /* cuts with no accepted request between them */
+    int64_t hold_until; /* ms; 0 = none */
+};
+/** Reads it; a Page never throttled gets share 1 and zeros. Returns 0 or a store error. */
+int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out);
+/** Stores it, in the caller's transaction when one is open. */
+int loa_store_page_pacing_put(struct loa_store *st, int64_t page_ref,
+                              const struct loa_page_pacing *p);
 /** Marks a subscriber unreachable with reason (NULL reason clears the flag). */
 int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason);
 

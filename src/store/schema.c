@@ -226,6 +226,15 @@ const char *const loa_sqlite_migrations[] = {
     "  count INTEGER NOT NULL,"
     "  PRIMARY KEY (page_ref, minute)"
     ") WITHOUT ROWID;",
+    /* 5 -> 6: what a Page's pacing must remember across restarts (the dispatcher's throttle
+     * after rate-limit answers: share of the rate, last cut, strikes, hold). */
+    "CREATE TABLE page_pacing ("
+    "  page_ref INTEGER PRIMARY KEY,"
+    "  share REAL NOT NULL DEFAULT 1,"
+    "  cut_at INTEGER NOT NULL DEFAULT 0,"
+    "  strikes INTEGER NOT NULL DEFAULT 0,"
+    "  hold_until INTEGER NOT NULL DEFAULT 0"
+    ");",
 };
 
 const int loa_sqlite_latest_version =

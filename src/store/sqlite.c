@@ -30,6 +30,7 @@ static const char key_check_ad[] = "loa";
 enum stmt_id {
     S_PAGE_INSERT,
     S_PAGE_GET,
+    S_PAGE_GET_REF,
     S_PAGE_LIST,
     S_PAGE_SECRETS,
     S_PAGE_SET_NAME,
@@ -86,6 +87,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PAGE_INSERT] = "INSERT INTO pages (page_id, name, timezone, activated_at, daily_cap, "
                       "plan_quota, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [S_PAGE_GET] = "SELECT " PAGE_COLUMNS " FROM pages WHERE page_id = ?",
+    [S_PAGE_GET_REF] = "SELECT " PAGE_COLUMNS " FROM pages WHERE id = ?",
     [S_PAGE_LIST] = "SELECT " PAGE_COLUMNS " FROM pages ORDER BY page_id",
     [S_PAGE_SECRETS] = "SELECT token_enc, app_secret_enc FROM pages WHERE page_id = ?",
     /* One column of a Page: ?1 the value, ?2 the page_id. */
@@ -136,6 +138,7 @@ static const char *const stmt_sql[S_COUNT] = {
 /* From schema version 3 on, these statements read the columns that version added. */
 static const char *const stmt_sql_v3[S_COUNT] = {
     [S_PAGE_GET] = "SELECT " PAGE_COLUMNS ", send_rate FROM pages WHERE page_id = ?",
+    [S_PAGE_GET_REF] = "SELECT " PAGE_COLUMNS ", send_rate FROM pages WHERE id = ?",
     [S_PAGE_LIST] = "SELECT " PAGE_COLUMNS ", send_rate FROM pages ORDER BY page_id",
     [S_SUB_BY_PSID] = "SELECT " SUB_COLUMNS_V3 " FROM subscribers WHERE page_ref = ? AND psid = ?",
     [S_SUB_BY_PHONE] = "SELECT " SUB_COLUMNS_V3 " FROM subscribers WHERE page_ref = ? AND "
@@ -664,21 +667,38 @@ out:
     return loa__exec(st, "RELEASE page_put");
 }
 
-int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
+static int page_get(struct loa_store *st, sqlite3_stmt *s, struct loa_page *out)
 {
-    memset(out, 0, sizeof(*out));
-    sqlite3_stmt *s = stmt(st, S_PAGE_GET);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_text(s, 1, page_id, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
-    if (step == SQLITE_DONE)
+    if (step == SQLITE_DONE) {
+        sqlite3_reset(s);
         return LOA_ENOENT;
+    }
     if (step != SQLITE_ROW)
         return loa__db_fail(st, "get page");
     read_page(s, out);
     sqlite3_reset(s);
     return 0;
+}
+
+int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *s = stmt(st, S_PAGE_GET);
+    if (s)
+        sqlite3_bind_text(s, 1, page_id, -1, SQLITE_STATIC);
+    return page_get(st, s, out);
+}
+
+int loa_store_page_get_ref(struct loa_store *st, int64_t ref, struct loa_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *s = stmt(st, S_PAGE_GET_REF);
+    if (s)
+        sqlite3_bind_int64(s, 1, ref);
+    return page_get(st, s, out);
 }
 
 int loa_store_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p, void *ud),

@@ -38,6 +38,8 @@ enum cstmt {
     C_REPLIED,
     C_FUNNEL,
     C_CLICKED,
+    C_PACING_GET,
+    C_PACING_PUT,
     C_COUNT
 };
 
@@ -54,7 +56,8 @@ static const char *const csql[C_COUNT] = {
         "ORDER BY d.position LIMIT ?3",
     [C_CLAIM_UPDATE] = "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
                        " claimed_at = ?2 WHERE id = ?1 AND state = 'pending'",
-    [C_SETTLE_GET] = "SELECT state, page_ref, psid FROM deliveries WHERE id = ?",
+    [C_SETTLE_GET] = "SELECT d.state, d.page_ref, d.psid, c.status FROM deliveries d"
+                     " JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = ?",
     [C_SETTLE_UPDATE] = "UPDATE deliveries SET state = ?2, reason = ?3, rule = ?4,"
                         " mid = coalesce(?5, mid), sent_at = ?6, next_at = ?7,"
                         " attempts = attempts - ?8 WHERE id = ?1",
@@ -85,6 +88,11 @@ static const char *const csql[C_COUNT] = {
                  "   OR (deliveries.read_at = 0 AND m.read_at > 0))",
     [C_CLICKED] = "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
                   " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
+    [C_PACING_GET] = "SELECT share, cut_at, strikes, hold_until FROM page_pacing"
+                     " WHERE page_ref = ?",
+    [C_PACING_PUT] = "INSERT INTO page_pacing (page_ref, share, cut_at, strikes, hold_until)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (page_ref) DO UPDATE SET"
+                     " share = ?2, cut_at = ?3, strikes = ?4, hold_until = ?5",
 };
 
 static sqlite3_stmt *cstmt(struct loa_store *st, enum cstmt id)
@@ -722,7 +730,17 @@ static int settle_txn(struct loa_store *st, void *ud)
     enum loa_delivery_state cur = col_state(s, 0);
     int64_t page_ref = sqlite3_column_int64(s, 1);
     char *psid = loa__col_dup(s, 2);
+    const unsigned char *status = sqlite3_column_text(s, 3);
+    bool cancelled = status && strcmp((const char *)status, "cancelled") == 0;
     sqlite3_reset(s);
+    /* A cancelled campaign claims nothing again: what would go back to pending ends here. */
+    struct loa_delivery_outcome final;
+    if (cancelled && o->state == LOA_DELIVERY_PENDING) {
+        final = (struct loa_delivery_outcome){ .state = LOA_DELIVERY_SKIPPED,
+                                               .reason = "cancelled",
+                                               .at = o->at };
+        o = &final;
+    }
     int rc = 0;
     if (cur != LOA_DELIVERY_IN_FLIGHT) {
         /* Settled already (the echo was first, or a recovery): only keep a missing mid. */
@@ -1120,4 +1138,42 @@ int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_ma
         return LOA_EVERSION;
     struct delete_args a = { id, from_mask };
     return with_txn(st, delete_txn, &a);
+}
+
+/* ---- Page pacing (schema 6) --------------------------------------------------------------- */
+
+int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out)
+{
+    *out = (struct loa_page_pacing){ .share = 1.0 };
+    if (st->version < 6)
+        return LOA_EVERSION;
+    sqlite3_stmt *s = cstmt(st, C_PACING_GET);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        out->share = sqlite3_column_double(s, 0);
+        out->cut_at = sqlite3_column_int64(s, 1);
+        out->strikes = sqlite3_column_int64(s, 2);
+        out->hold_until = sqlite3_column_int64(s, 3);
+    }
+    sqlite3_reset(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "get Page pacing");
+}
+
+int loa_store_page_pacing_put(struct loa_store *st, int64_t page_ref,
+                              const struct loa_page_pacing *p)
+{
+    if (st->version < 6)
+        return LOA_EVERSION;
+    sqlite3_stmt *s = cstmt(st, C_PACING_PUT);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_double(s, 2, p->share);
+    sqlite3_bind_int64(s, 3, p->cut_at);
+    sqlite3_bind_int64(s, 4, p->strikes);
+    sqlite3_bind_int64(s, 5, p->hold_until);
+    return step_done(st, s, "put Page pacing");
 }
