@@ -79,6 +79,40 @@ int64_t loa_pacing_cap_reopens(int64_t oldest_minute);
 bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_min,
                           int64_t *next_open_out);
 
+/**
+ * Adaptive slow-down of one Page after rate-limit answers (Graph's 613, or usage headers
+ * near the limit): the Page's rate is cut by LOA_THROTTLE_CUT at most once a second, then
+ * climbs back by LOA_THROTTLE_RAISE_PER_S of the full rate per second without a cut; a cut
+ * that follows another with no accepted request between them also holds the Page, 1 s, 2 s,
+ * 4 s ... up to 60 s. A hint from the platform (Retry-After, usage ETA) holds exactly that
+ * long. So a Page resumes below the limit and climbs, instead of bursting into it again.
+ * Pure: the time is an argument. Stored per Page (loa_store_page_pacing_*) so that a restart
+ * keeps it.
+ */
+#define LOA_THROTTLE_CUT         0.7
+#define LOA_THROTTLE_RAISE_PER_S 0.25
+#define LOA_THROTTLE_FLOOR       0.05
+#define LOA_THROTTLE_HOLD_MAX_MS 60000
+
+struct loa_throttle {
+    double share;       /* of the Page's rate at cut_at, in [LOA_THROTTLE_FLOOR, 1] */
+    int64_t cut_at;     /* the last cut (ms); 0 = never */
+    int64_t strikes;    /* cuts with no accepted request since the first of them */
+    int64_t hold_until; /* nothing starts before this (ms); 0 = no hold */
+};
+
+/** A Page at its full rate, no hold. */
+void loa_throttle_init(struct loa_throttle *t);
+/** The share of the Page's rate in force at now (after climbing back since the last cut). */
+double loa_throttle_share(const struct loa_throttle *t, int64_t now);
+/**
+ * A rate-limit answer at now; hint_ms > 0 is the platform's own wait. Returns true when the
+ * throttle changed (worth storing).
+ */
+bool loa_throttle_limited(struct loa_throttle *t, int64_t now, int64_t hint_ms);
+/** An accepted request: the strikes end. Returns true when the throttle changed. */
+bool loa_throttle_accepted(struct loa_throttle *t);
+
 /* ---- Campaign plans ----------------------------------------------------------------------- */
 
 /** The metadata prefix of a delivery ("loa:d:<id>") and the payload prefix of a campaign. */
@@ -133,13 +167,15 @@ struct loa_dispatch_opts {
     const char *graph_url;              /* copied */
     const char *graph_version;          /* copied */
     int64_t only_campaign;              /* 0 = every campaign (serve); else only this one */
-    bool recover; /* at start: in_flight deliveries (of only_campaign, else all) become unknown */
+    bool recover; /* at start: every in_flight delivery (whatever its campaign) becomes unknown */
     int max_attempts;      /* retries before failed; 0 = 5 */
     int64_t retry_base_ms; /* backoff base; 0 = 1000 */
     int64_t retry_cap_ms;  /* backoff cap; 0 = 300000 */
     int64_t tick_ms;       /* how often campaigns are re-read; 0 = 500 */
     int concurrency;       /* deliveries in flight at most; 0 = 64 (dispatch.concurrency). A
                               crash can leave at most this many unknown. */
+    int64_t margin_ms;     /* the rules are checked as of now + this, for the time a request
+                              is in flight; 0 = 60000 (dispatch.margin_s), < 0 = none */
 };
 
 /**

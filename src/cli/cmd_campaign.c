@@ -1096,6 +1096,9 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
         .only_campaign = id,
         .recover = true,
         .concurrency = (int)loa_config_get_int(cfg, "dispatch.concurrency"),
+        .margin_ms = loa_config_get_int(cfg, "dispatch.margin_s") > 0
+                         ? loa_config_get_int(cfg, "dispatch.margin_s") * 1000
+                         : -1,
     };
     if (rc == 0)
         rc = loa_dispatch_new(&dopts, &d);

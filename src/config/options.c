@@ -41,6 +41,9 @@ const struct loa_option loa_options[] = {
       1024, 67108864, "largest webhook body in bytes (larger ones get 413)" },
     { "dispatch.concurrency", "concurrency", "LOA_DISPATCH_CONCURRENCY", LOA_OPT_INT, "64", 1, 1024,
       "deliveries in flight at once (also how many can end unknown after a crash)" },
+    { "dispatch.margin_s", "margin", "LOA_DISPATCH_MARGIN_S", LOA_OPT_INT, "60", 0, 3600,
+      "seconds a send must stay allowed by the rules after it leaves (time in flight): a "
+      "window that closes sooner counts as closed" },
     { "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", LOA_OPT_BOOL, "true", 0, 0,
       "fetch the Graph profile of each new person in the background" },
     { "webhook.profile_sweep_s", "profile-sweep", "LOA_WEBHOOK_PROFILE_SWEEP_S", LOA_OPT_INT, "300",

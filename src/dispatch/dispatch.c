@@ -6,16 +6,24 @@
  *   1. every tick: start scheduled campaigns that are due, re-read the running ones (a pause,
  *      resume or cancel from the REST API is seen here, between claims);
  *   2. for each running campaign whose Page may send now (not held back, inside the send
- *      window, batch pause over, under the rolling cap, tokens in the bucket): claim exactly
- *      as many deliveries as it will submit now — the claim commits them as in_flight before
- *      any request is written — decide each with the rules, encode it with its metadata and
- *      submit it;
+ *      window, batch pause over, under the rolling cap, tokens in the Page's buckets): claim
+ *      exactly as many deliveries as it will submit now — the claim commits them as in_flight
+ *      before any request is written — decide each with the rules (as of now plus the margin
+ *      for time in flight), encode it with its metadata and submit it. What a claim takes
+ *      (tokens, room under the cap) is taken from the Page at once, so the Page's rate and
+ *      cap hold across all of its campaigns;
  *   3. run the client; every completion settles its delivery (the settles of one round share
  *      a transaction, committed after the round).
  *
  * A message of several blocks is several requests, submitted one after the other for the
- * same delivery. Campaign and Page records live until the dispatcher is freed, so jobs in
- * flight never point at freed memory when a campaign is paused under them.
+ * same delivery. The dispatcher keeps only live records: a campaign while it runs or has
+ * deliveries in flight, a Page while it has such a campaign or deliveries in flight (so jobs in
+ * flight never point at freed memory when a campaign is paused under them); both are kept
+ * sorted by id and found by binary search.
+ *
+ * Pacing that matters survives a restart: buckets start empty (a restart resumes at the rate,
+ * never with a burst), the rolling cap is the store's ledger, and a Page's throttle after
+ * rate-limit answers (share of its rate, hold) is stored with every change.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,9 +56,11 @@
 #define LEDGER_TTL_MS       1000
 #define TZ_TTL_MS           60000
 #define BODY_MAX            (256 * 1024)
+#define DEFAULT_MARGIN_MS   60000
 
+/* Both records start with their id, so one binary search serves both arrays (sorted by id). */
 struct dpage {
-    int64_t ref;
+    int64_t ref; /* first: the sort key */
     char page_id[72];
     char *token;  /* decrypted access token (wiped at free) */
     char *secret; /* app secret or NULL */
@@ -60,19 +70,22 @@ struct dpage {
     int64_t activated_at;
     int64_t cap;
     int64_t send_rate;
-    struct loa_bucket bucket;
-    int64_t bucket_rate; /* the rate the bucket was set up with; 0 = not yet */
-    int64_t slow_until;
-    int64_t in_flight; /* deliveries of this Page in flight */
-    int64_t used;      /* ledger: accepted in the last 24 h, as of used_at */
-    int64_t oldest;    /* ledger: oldest minute in the window */
+    struct loa_bucket bucket; /* the Page's rate, shared by all of its sends */
+    int64_t bucket_mrate;     /* the rate it was set up with, in thousandths; 0 = not yet */
+    struct loa_bucket media;  /* Meta's lower rate for audio and video, shared likewise */
+    int64_t media_mrate;
+    struct loa_throttle thr; /* after rate-limit answers; stored on every change */
+    int64_t in_flight;       /* deliveries of this Page claimed and not settled */
+    int64_t used;            /* ledger: accepted in the last 24 h, as of used_at */
+    int64_t oldest;          /* ledger: oldest minute in the window */
     int64_t used_at;
     int64_t sent_since; /* accepted since used_at (not in used yet) */
-    bool seen;
+    size_t ncamps;      /* live campaigns of the Page */
+    bool fresh;         /* re-read from the store at this tick */
 };
 
 struct dcamp {
-    int64_t id;
+    int64_t id; /* first: the sort key */
     struct dpage *page;
     struct loa_msg *msg; /* compiled; NULL when it failed (campaign paused) */
     bool promotional;
@@ -81,6 +94,8 @@ struct dcamp {
     bool media; /* has audio or video blocks: Meta's lower media rate applies */
     size_t nblocks;
     int64_t batch_size, batch_interval_ms, rate;
+    struct loa_bucket bucket; /* the campaign's own rate, when below the Page's */
+    int64_t bucket_mrate;
     int window_from, window_to;
     int64_t batch_count, batch_until;
     int64_t in_flight;
@@ -114,6 +129,7 @@ struct loa_dispatch {
     size_t ncamps;
     size_t next_camp;                 /* where the next round starts looking (round robin) */
     size_t concurrency;               /* deliveries in flight at most */
+    int64_t margin_ms;                /* rules checked as of now + this (time in flight) */
     struct loa_claim *claims;         /* one round's claims [concurrency] */
     struct dcamp **claim_camps;       /* and their campaigns */
     bool txn;                         /* a transaction is open */
@@ -208,35 +224,116 @@ static void settle_simple(struct loa_dispatch *d, struct job *j, enum loa_delive
 
 /* ---- Pages and campaigns ------------------------------------------------------------------ */
 
-static struct dpage *page_by_ref(struct loa_dispatch *d, int64_t ref)
+/* Where id is, or would go, in arr[0..n) of records that start with their int64_t id. */
+static size_t find_slot(void *const *arr, size_t n, int64_t id, bool *found)
 {
-    for (size_t i = 0; i < d->npages; i++)
-        if (d->pages[i]->ref == ref)
-            return d->pages[i];
-    return NULL;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t k = *(const int64_t *)arr[mid];
+        if (k < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < n && *(const int64_t *)arr[lo] == id;
+    return lo;
 }
 
-static int load_page(const struct loa_page *p, void *ud)
+static void insert_at(void ***arr, size_t *n, size_t at, void *rec)
 {
-    struct loa_dispatch *d = ud;
-    struct dpage *dp = page_by_ref(d, p->id);
-    if (!dp) {
-        dp = loa_calloc(1, sizeof(*dp));
-        dp->ref = p->id;
-        snprintf(dp->page_id, sizeof(dp->page_id), "%s", p->page_id);
-        d->pages = loa_reallocarray(d->pages, d->npages + 1, sizeof(*d->pages));
-        d->pages[d->npages++] = dp;
+    *arr = loa_reallocarray(*arr, *n + 1, sizeof(**arr));
+    memmove(*arr + at + 1, *arr + at, (*n - at) * sizeof(**arr));
+    (*arr)[at] = rec;
+    (*n)++;
+}
+
+static void store_throttle(struct loa_dispatch *d, struct dpage *p)
+{
+    struct loa_page_pacing pp = { .share = p->thr.share,
+                                  .cut_at = p->thr.cut_at,
+                                  .strikes = p->thr.strikes,
+                                  .hold_until = p->thr.hold_until };
+    txn_begin(d);
+    int rc = loa_store_page_pacing_put(d->st, p->ref, &pp);
+    if (rc < 0)
+        LOA_ERROR("dispatch", "cannot store the Page's pacing", "page=%s error=%s", p->page_id,
+                  loa_err_name(rc));
+}
+
+/* A hold empties the Page's buckets and keeps them from filling until it ends: the Page
+ * resumes at its (cut) rate, never with a burst. */
+static void hold_buckets(struct dpage *p)
+{
+    struct loa_bucket *b[] = { &p->bucket, &p->media };
+    for (size_t i = 0; i < 2; i++) {
+        if (b[i]->tokens > 0)
+            b[i]->tokens = 0;
+        if (p->thr.hold_until > b[i]->at)
+            b[i]->at = p->thr.hold_until;
     }
-    if (!dp->token && p->has_token)
-        loa_store_page_secrets(d->st, p->page_id, &dp->token, &dp->secret);
-    if (strcmp(dp->tz, p->timezone ? p->timezone : "") != 0) {
-        snprintf(dp->tz, sizeof(dp->tz), "%s", p->timezone ? p->timezone : "UTC");
+}
+
+/* Re-reads the Page's settings (once a tick) and, for a new record, its token and pacing. */
+static int refresh_page(struct loa_dispatch *d, struct dpage *dp)
+{
+    struct loa_page p;
+    int rc = loa_store_page_get_ref(d->st, dp->ref, &p);
+    if (rc < 0)
+        return rc;
+    if (!dp->page_id[0]) {
+        snprintf(dp->page_id, sizeof(dp->page_id), "%s", p.page_id);
+        struct loa_page_pacing pp;
+        if ((rc = loa_store_page_pacing_get(d->st, dp->ref, &pp)) < 0) {
+            loa_page_release(&p);
+            return rc;
+        }
+        dp->thr = (struct loa_throttle){ .share = pp.share,
+                                         .cut_at = pp.cut_at,
+                                         .strikes = pp.strikes,
+                                         .hold_until = pp.hold_until };
+    }
+    if (!dp->token && p.has_token &&
+        (rc = loa_store_page_secrets(d->st, p.page_id, &dp->token, &dp->secret)) < 0)
+        LOA_ERROR("dispatch", "cannot read the Page's token", "page=%s error=%s", dp->page_id,
+                  loa_err_name(rc));
+    if (strcmp(dp->tz, p.timezone ? p.timezone : "UTC") != 0) {
+        snprintf(dp->tz, sizeof(dp->tz), "%s", p.timezone ? p.timezone : "UTC");
         dp->tz_at = 0;
     }
-    dp->activated_at = p->activated_at;
-    dp->cap = p->daily_cap > 0 ? p->daily_cap : 5000;
-    dp->send_rate = p->send_rate > 0 ? p->send_rate : LOA_DISPATCH_DEFAULT_RATE;
+    dp->activated_at = p.activated_at;
+    dp->cap = p.daily_cap > 0 ? p.daily_cap : 5000;
+    dp->send_rate = p.send_rate > 0 ? p.send_rate : LOA_DISPATCH_DEFAULT_RATE;
+    dp->fresh = true;
+    loa_page_release(&p);
     return 0;
+}
+
+/* The live record of Page ref, read from the store once a tick; NULL when it cannot be read. */
+static struct dpage *page_ensure(struct loa_dispatch *d, int64_t ref)
+{
+    bool found;
+    size_t at = find_slot((void *const *)d->pages, d->npages, ref, &found);
+    struct dpage *dp = found ? d->pages[at] : NULL;
+    if (dp && dp->fresh)
+        return dp;
+    struct dpage *fresh = dp ? dp : loa_calloc(1, sizeof(*fresh));
+    fresh->ref = ref;
+    int rc = refresh_page(d, fresh);
+    if (rc < 0) {
+        if (rc != LOA_ENOENT)
+            LOA_ERROR("dispatch", "cannot read Page", "page_ref=%lld error=%s", (long long)ref,
+                      loa_err_name(rc));
+        if (!dp)
+            loa_free(fresh);
+        return dp; /* an existing record keeps its last settings */
+    }
+    if (!dp) {
+        insert_at((void ***)&d->pages, &d->npages, at, fresh);
+        if (fresh->thr.hold_until > loa_now_ms())
+            hold_buckets(fresh);
+    }
+    return fresh;
 }
 
 static void page_free(struct dpage *p)
@@ -250,19 +347,38 @@ static void page_free(struct dpage *p)
     loa_free(p);
 }
 
-static struct dcamp *camp_by_id(struct loa_dispatch *d, int64_t id)
-{
-    for (size_t i = 0; i < d->ncamps; i++)
-        if (d->camps[i]->id == id)
-            return d->camps[i];
-    return NULL;
-}
-
 static void pause_campaign(struct loa_dispatch *d, int64_t id, const char *reason)
 {
     txn_commit(d);
-    loa_store_campaign_set_status(d->st, id, 1u << LOA_CAMPAIGN_RUNNING, LOA_CAMPAIGN_PAUSED,
-                                  reason, loa_now_ms());
+    int rc = loa_store_campaign_set_status(d->st, id, 1u << LOA_CAMPAIGN_RUNNING,
+                                           LOA_CAMPAIGN_PAUSED, reason, loa_now_ms());
+    if (rc < 0 && rc != LOA_ESTATE)
+        LOA_ERROR("dispatch", "cannot pause campaign", "campaign=%lld error=%s", (long long)id,
+                  loa_err_name(rc));
+}
+
+static struct dcamp *camp_new(const struct loa_campaign *c, struct dpage *p)
+{
+    struct dcamp *dc = loa_calloc(1, sizeof(*dc));
+    dc->id = c->id;
+    dc->page = p;
+    p->ncamps++;
+    dc->drained = true; /* until a claim says otherwise */
+    struct loa_diags diags;
+    loa_diags_init(&diags, 4);
+    if (loa_campaign_compile(c->blocks, c->id, NULL, &dc->msg, &diags) < 0) {
+        LOA_ERROR("dispatch", "campaign message does not compile; paused", "campaign=%lld",
+                  (long long)c->id);
+    } else {
+        dc->structured = loa_msg_is_structured(dc->msg);
+        dc->nblocks = loa_msg_sendable_count(dc->msg);
+        for (size_t b = 0; b < dc->nblocks; b++) {
+            enum loa_msg_block_type t = loa_msg_sendable_type(dc->msg, b);
+            dc->media |= t == LOA_MSG_AUDIO || t == LOA_MSG_VIDEO;
+        }
+    }
+    loa_diags_release(&diags);
+    return dc;
 }
 
 static int load_campaign(const struct loa_campaign *c, void *ud)
@@ -270,31 +386,15 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
     struct loa_dispatch *d = ud;
     if (d->o.only_campaign && c->id != d->o.only_campaign)
         return 0;
-    struct dcamp *dc = camp_by_id(d, c->id);
+    struct dpage *p = page_ensure(d, c->page_ref);
+    if (!p)
+        return 0;
+    bool found;
+    size_t at = find_slot((void *const *)d->camps, d->ncamps, c->id, &found);
+    struct dcamp *dc = found ? d->camps[at] : NULL;
     if (!dc) {
-        struct dpage *p = page_by_ref(d, c->page_ref);
-        if (!p)
-            return 0;
-        dc = loa_calloc(1, sizeof(*dc));
-        dc->id = c->id;
-        dc->page = p;
-        dc->drained = true; /* until a claim says otherwise */
-        struct loa_diags diags;
-        loa_diags_init(&diags, 4);
-        if (loa_campaign_compile(c->blocks, c->id, NULL, &dc->msg, &diags) < 0) {
-            LOA_ERROR("dispatch", "campaign message does not compile; paused", "campaign=%lld",
-                      (long long)c->id);
-        } else {
-            dc->structured = loa_msg_is_structured(dc->msg);
-            dc->nblocks = loa_msg_sendable_count(dc->msg);
-            for (size_t b = 0; b < dc->nblocks; b++) {
-                enum loa_msg_block_type t = loa_msg_sendable_type(dc->msg, b);
-                dc->media |= t == LOA_MSG_AUDIO || t == LOA_MSG_VIDEO;
-            }
-        }
-        loa_diags_release(&diags);
-        d->camps = loa_reallocarray(d->camps, d->ncamps + 1, sizeof(*d->camps));
-        d->camps[d->ncamps++] = dc;
+        dc = camp_new(c, p);
+        insert_at((void ***)&d->camps, &d->ncamps, at, dc);
     }
     dc->promotional = strcmp(c->purpose, "promotional") == 0;
     snprintf(dc->tag, sizeof(dc->tag), "%s", c->tag ? c->tag : "");
@@ -315,6 +415,33 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
         pause_campaign(d, c->id, "stop_page:no_access_token");
     }
     return 0;
+}
+
+/* Forgets campaigns that stopped and have nothing in flight, then Pages left with neither. */
+static void prune(struct loa_dispatch *d)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < d->ncamps; i++) {
+        struct dcamp *c = d->camps[i];
+        if (c->running || c->in_flight > 0) {
+            d->camps[k++] = c;
+            continue;
+        }
+        c->page->ncamps--;
+        loa_msg_free(c->msg);
+        loa_free(c);
+    }
+    d->ncamps = k;
+    k = 0;
+    for (size_t i = 0; i < d->npages; i++) {
+        struct dpage *p = d->pages[i];
+        p->fresh = false;
+        if (p->ncamps > 0 || p->in_flight > 0)
+            d->pages[k++] = p;
+        else
+            page_free(p);
+    }
+    d->npages = k;
 }
 
 struct due_ud {
@@ -338,10 +465,12 @@ static void tick(struct loa_dispatch *d, int64_t now)
 {
     txn_commit(d);
     struct due_ud due = { .now = now, .only = d->o.only_campaign };
-    loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
+    int rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
+    if (rc < 0)
+        LOA_ERROR("dispatch", "cannot read scheduled campaigns", "error=%s", loa_err_name(rc));
     for (size_t i = 0; i < due.n; i++) {
         int64_t total = 0;
-        int rc = loa_campaign_start(d->st, due.ids[i], now, &total);
+        rc = loa_campaign_start(d->st, due.ids[i], now, &total);
         if (rc == 0)
             LOA_INFO("dispatch", "scheduled campaign started", "campaign=%lld deliveries=%lld",
                      (long long)due.ids[i], (long long)total);
@@ -351,12 +480,16 @@ static void tick(struct loa_dispatch *d, int64_t now)
     }
     if (loa_rules_send_rate(d->o.rules, now, &d->rates) < 0)
         memset(&d->rates, 0, sizeof(d->rates)); /* no entry: no cap beyond the Page's own */
-    loa_store_page_list(d->st, load_page, d);
     for (size_t i = 0; i < d->ncamps; i++)
         d->camps[i]->running = false;
-    int rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_RUNNING, load_campaign, d);
-    if (rc < 0)
+    rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_RUNNING, load_campaign, d);
+    if (rc < 0) {
+        /* Not knowing which campaigns run, keep sending for those seen last. */
         LOA_ERROR("dispatch", "cannot read campaigns", "error=%s", loa_err_name(rc));
+        for (size_t i = 0; i < d->ncamps; i++)
+            d->camps[i]->running = d->camps[i]->msg != NULL;
+    }
+    prune(d);
     for (size_t i = 0; i < d->ncamps; i++)
         if (d->camps[i]->running)
             d->camps[i]->check_done = true;
@@ -441,10 +574,16 @@ static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_
     return rc;
 }
 
-/* The rules' decision for a claimed delivery, now: auto route, then the campaign's tag. */
+/*
+ * The rules' decision for a claimed delivery: auto route, then the campaign's tag. It must
+ * hold when the request arrives, not only when it leaves, so it is taken as of now plus the
+ * margin for time in flight (dispatch.margin_s): a window that closes within the margin is
+ * closed.
+ */
 static void decide(struct loa_dispatch *d, struct job *j, int64_t now,
                    struct loa_rules_decision *out)
 {
+    now += d->margin_ms;
     const struct loa_claim *c = &j->claim;
     struct loa_audience_member m = {
         .id = c->subscriber_id,
@@ -490,9 +629,7 @@ static void start_job(struct loa_dispatch *d, struct dcamp *c, struct loa_claim 
     j->c = c;
     j->claim = *claim;
     memset(claim, 0, sizeof(*claim));
-    c->in_flight++;
-    c->page->in_flight++;
-    d->in_flight++;
+    d->in_flight++; /* the campaign's and the Page's were counted when claimed (reserve) */
     atomic_store_explicit(&d->in_flight_pub, d->in_flight, memory_order_relaxed);
     STAT_ADD(d, claimed);
     struct loa_rules_decision dec;
@@ -518,14 +655,73 @@ static void start_job(struct loa_dispatch *d, struct dcamp *c, struct loa_claim 
     }
 }
 
+/* Sets bucket b to rate (messages/s) when it changed; a new bucket starts empty. */
+static void bucket_rate(struct loa_bucket *b, int64_t *mrate, double rate, int64_t now)
+{
+    if (rate < 0.001)
+        rate = 0.001;
+    int64_t m = (int64_t)(rate * 1000.0);
+    if (*mrate == m)
+        return;
+    double burst = rate >= 1 ? rate : 1;
+    if (*mrate == 0) {
+        loa_bucket_init(b, rate, burst, now);
+        b->tokens = 0; /* a (re)start resumes at the rate, never with a burst */
+    } else {
+        loa_bucket_set_rate(b, rate, burst, now);
+    }
+    *mrate = m;
+}
+
+/* Whole tokens of bucket b at now, or 0 with *wake_out moved to when one will be there. */
+static int64_t bucket_tokens(struct loa_bucket *b, int64_t now, int64_t *wake_out)
+{
+    int64_t t = loa_bucket_available(b, now);
+    if (t == 0) {
+        int64_t w = now + loa_bucket_wait_ms(b, now);
+        if (b->at > now && b->at + 1 > w)
+            w = b->at + 1; /* held: nothing refills before the hold ends */
+        *wake_out = w < *wake_out ? w : *wake_out;
+    }
+    return t;
+}
+
+/* The buckets a claim of campaign c takes from: the Page's, Meta's media rate for audio and
+ * video (shared by the Page's media campaigns) and the campaign's own when it asks for less.
+ * Sets their rates at now; returns how many (out gets them). */
+static size_t buckets_of(struct loa_dispatch *d, struct dcamp *c, int64_t now,
+                         struct loa_bucket *out[3])
+{
+    struct dpage *p = c->page;
+    const struct loa_rules_send_rate *sr = &d->rates;
+    double share = loa_throttle_share(&p->thr, now);
+    /* Never above what Meta allows per Page (the rules' send-rate entry), whatever a Page or
+     * campaign asks for; less after rate-limit answers (the throttle). */
+    double rate = (double)p->send_rate;
+    if (sr->calls_per_second > 0 && rate > (double)sr->calls_per_second)
+        rate = (double)sr->calls_per_second;
+    bucket_rate(&p->bucket, &p->bucket_mrate, rate * share, now);
+    size_t n = 0;
+    out[n++] = &p->bucket;
+    if (c->media && sr->media_calls_per_second > 0) {
+        bucket_rate(&p->media, &p->media_mrate, (double)sr->media_calls_per_second * share, now);
+        out[n++] = &p->media;
+    }
+    if (c->rate > 0 && (double)c->rate < rate) {
+        bucket_rate(&c->bucket, &c->bucket_mrate, (double)c->rate * share, now);
+        out[n++] = &c->bucket;
+    }
+    return n;
+}
+
 /* How many deliveries campaign c may start now; *wake_out gets when to look again. */
 static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, int64_t *wake_out)
 {
     struct dpage *p = c->page;
     if (!p->token)
         return 0;
-    if (p->slow_until > now) {
-        *wake_out = p->slow_until < *wake_out ? p->slow_until : *wake_out;
+    if (p->thr.hold_until > now) {
+        *wake_out = p->thr.hold_until < *wake_out ? p->thr.hold_until : *wake_out;
         return 0;
     }
     if (c->window_from >= 0 && c->window_to >= 0) {
@@ -548,11 +744,20 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
     if (c->batch_size > 0 && c->batch_size - c->batch_count < n)
         n = c->batch_size - c->batch_count;
     if (!p->used_at || now - p->used_at > LEDGER_TTL_MS) {
-        loa_store_ledger_count(d->st, p->ref, now - LOA_DAY_MS, &p->used);
-        loa_store_ledger_oldest(d->st, p->ref, now - LOA_DAY_MS, &p->oldest);
+        int rc = loa_store_ledger_count(d->st, p->ref, now - LOA_DAY_MS, &p->used);
+        if (rc == 0)
+            rc = loa_store_ledger_oldest(d->st, p->ref, now - LOA_DAY_MS, &p->oldest);
+        if (rc < 0) {
+            /* Not knowing the Page's usage, send nothing for it until it can be read. */
+            LOA_ERROR("dispatch", "cannot read the send ledger", "page=%s error=%s", p->page_id,
+                      loa_err_name(rc));
+            *wake_out = now + LEDGER_TTL_MS < *wake_out ? now + LEDGER_TTL_MS : *wake_out;
+            return 0;
+        }
         p->used_at = now;
         p->sent_since = 0;
     }
+    /* In flight includes what this round has claimed for the Page's other campaigns. */
     int64_t cap = loa_pacing_cap_allowance(p->cap, p->used + p->sent_since, p->in_flight);
     if (cap == 0) {
         int64_t reopen = p->oldest ? loa_pacing_cap_reopens(p->oldest) : now + LEDGER_TTL_MS;
@@ -560,28 +765,37 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
         return 0;
     }
     n = cap < n ? cap : n;
-    int64_t rate = c->rate > 0 && c->rate < p->send_rate ? c->rate : p->send_rate;
-    /* Never above what Meta allows per Page (the rules' send-rate entry): whatever a Page or
-     * campaign asks for, and 10/s for a message with audio or video. */
-    const struct loa_rules_send_rate *sr = &d->rates;
-    if (sr->calls_per_second > 0 && rate > (int64_t)sr->calls_per_second)
-        rate = (int64_t)sr->calls_per_second;
-    if (c->media && sr->media_calls_per_second > 0 && rate > (int64_t)sr->media_calls_per_second)
-        rate = (int64_t)sr->media_calls_per_second;
-    if (p->bucket_rate != rate) {
-        if (p->bucket_rate == 0)
-            loa_bucket_init(&p->bucket, (double)rate, (double)rate, now);
-        else
-            loa_bucket_set_rate(&p->bucket, (double)rate, (double)rate, now);
-        p->bucket_rate = rate;
+    struct loa_bucket *b[3];
+    size_t nb = buckets_of(d, c, now, b);
+    for (size_t i = 0; i < nb && n > 0; i++) {
+        int64_t t = bucket_tokens(b[i], now, wake_out);
+        n = t < n ? t : n;
     }
-    int64_t tokens = loa_bucket_available(&p->bucket, now);
-    if (tokens == 0) {
-        int64_t w = now + loa_bucket_wait_ms(&p->bucket, now);
-        *wake_out = w < *wake_out ? w : *wake_out;
-        return 0;
+    return n;
+}
+
+/* Takes what got claimed deliveries of c use from its Page at once, so the Page's other
+ * campaigns in the same round see it: tokens from every bucket (a message of k blocks is k
+ * requests: the ones beyond the first as debt that holds the next claims back), room under
+ * the cap, the batch. */
+static void reserve(struct loa_dispatch *d, struct dcamp *c, int64_t got, int64_t now)
+{
+    struct loa_bucket *b[3];
+    size_t nb = buckets_of(d, c, now, b);
+    for (size_t i = 0; i < nb; i++) {
+        loa_bucket_take(b[i], now, got);
+        if (c->nblocks > 1)
+            loa_bucket_charge(b[i], now, got * ((int64_t)c->nblocks - 1));
     }
-    return tokens < n ? tokens : n;
+    c->in_flight += got;
+    c->page->in_flight += got;
+    if (c->batch_size > 0) {
+        c->batch_count += got;
+        if (c->batch_count >= c->batch_size) {
+            c->batch_count = 0;
+            c->batch_until = now + c->batch_interval_ms;
+        }
+    }
 }
 
 /*
@@ -621,6 +835,8 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
         }
         for (size_t m = 0; m < got; m++)
             d->claim_camps[total + m] = c;
+        if (got > 0)
+            reserve(d, c, (int64_t)got, now);
         total += got;
         d->next_camp = i + 1;
         c->drained = (int64_t)got < n;
@@ -628,25 +844,18 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
             *wake_out = now; /* more may be due at once */
     }
     if (txn_commit(d) < 0) {
-        /* Not checkpointed, so not submitted: they are still pending in the store. */
-        for (size_t i = 0; i < total; i++)
+        /* Not checkpointed, so not submitted: they are still pending in the store. The tokens
+         * stay spent (it only slows the Page a little); the room is given back. */
+        for (size_t i = 0; i < total; i++) {
+            d->claim_camps[i]->in_flight--;
+            d->claim_camps[i]->page->in_flight--;
             loa_claim_release(&d->claims[i]);
+        }
         *wake_out = now + 1000;
         return;
     }
-    for (size_t i = 0; i < total; i++) {
-        struct dcamp *c = d->claim_camps[i];
-        /* A message of k blocks is k requests: k tokens, the ones beyond the first as debt
-         * that holds the Page's next claims back, so requests never outrun the rate. */
-        loa_bucket_take(&c->page->bucket, now, 1);
-        if (c->nblocks > 1)
-            loa_bucket_charge(&c->page->bucket, now, (int64_t)c->nblocks - 1);
-        if (c->batch_size > 0 && ++c->batch_count >= c->batch_size) {
-            c->batch_count = 0;
-            c->batch_until = now + c->batch_interval_ms;
-        }
-        start_job(d, c, &d->claims[i], now);
-    }
+    for (size_t i = 0; i < total; i++)
+        start_job(d, d->claim_camps[i], &d->claims[i], now);
 }
 
 static bool person_gone(const char *reason)
@@ -665,13 +874,15 @@ static void on_done(void *arg, const struct loa_client_result *r)
     struct job *j = r->user;
     int64_t now = loa_now_ms();
     struct dpage *p = j->c->page;
-    if (r->action == LOA_CLIENT_SLOW_PAGE) {
-        int64_t until = now + (r->delay_ms > 0 ? r->delay_ms : 60000);
-        if (until > p->slow_until)
-            p->slow_until = until;
-        LOA_WARN("dispatch", "Page slowed down", "page=%s reason=%s delay_ms=%lld", p->page_id,
-                 r->reason, (long long)(until - now));
+    if (r->action == LOA_CLIENT_SLOW_PAGE && loa_throttle_limited(&p->thr, now, r->delay_ms)) {
+        hold_buckets(p);
+        store_throttle(d, p);
+        LOA_WARN("dispatch", "Page slowed down", "page=%s reason=%s share=%.2f hold_ms=%lld",
+                 p->page_id, r->reason, p->thr.share,
+                 (long long)(p->thr.hold_until > now ? p->thr.hold_until - now : 0));
     }
+    if (r->accepted && loa_throttle_accepted(&p->thr))
+        store_throttle(d, p);
     if (r->accepted) {
         if (j->block == 0 && r->message_id)
             j->first_mid = loa_strdup(r->message_id);
@@ -734,7 +945,8 @@ static void on_done(void *arg, const struct loa_client_result *r)
         struct loa_delivery_outcome o = { .state = LOA_DELIVERY_PENDING,
                                           .reason = r->reason,
                                           .at = now,
-                                          .next_at = p->slow_until,
+                                          .next_at =
+                                              p->thr.hold_until > now ? p->thr.hold_until : now,
                                           .refund_attempt = true };
         settle(d, j, &o);
         break;
@@ -742,7 +954,11 @@ static void on_done(void *arg, const struct loa_client_result *r)
     case LOA_CLIENT_SKIP_PERSON:
         if (person_gone(r->reason)) {
             txn_begin(d);
-            loa_store_subscriber_set_unreachable(d->st, j->claim.subscriber_id, r->reason);
+            int rc = loa_store_subscriber_set_unreachable(d->st, j->claim.subscriber_id, r->reason);
+            if (rc < 0)
+                LOA_ERROR("dispatch", "cannot mark the person unreachable",
+                          "subscriber=%lld error=%s", (long long)j->claim.subscriber_id,
+                          loa_err_name(rc));
         }
         settle_simple(d, j, LOA_DELIVERY_SKIPPED, r->reason, NULL);
         break;
@@ -756,7 +972,10 @@ static void on_done(void *arg, const struct loa_client_result *r)
         snprintf(reason, sizeof(reason), "stop_page:%s", r->reason ? r->reason : "unknown");
         txn_begin(d);
         int64_t n = 0;
-        loa_store_campaign_pause_page(d->st, p->ref, reason, now, &n);
+        int rc = loa_store_campaign_pause_page(d->st, p->ref, reason, now, &n);
+        if (rc < 0)
+            LOA_ERROR("dispatch", "cannot pause the Page's campaigns", "page=%s error=%s",
+                      p->page_id, loa_err_name(rc));
         for (size_t i = 0; i < d->ncamps; i++)
             if (d->camps[i]->page == p)
                 d->camps[i]->running = false;
@@ -788,6 +1007,7 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     if (d->store_opts.cache_kib == 0)
         d->store_opts.cache_kib = 4096; /* small: it commits often (docs/benchmarks.md) */
     d->concurrency = o->concurrency > 0 ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
+    d->margin_ms = o->margin_ms > 0 ? o->margin_ms : o->margin_ms < 0 ? 0 : DEFAULT_MARGIN_MS;
     d->claims = loa_calloc(d->concurrency, sizeof(*d->claims));
     d->claim_camps = loa_calloc(d->concurrency, sizeof(*d->claim_camps));
     randombytes_buf(&d->rnd, sizeof(d->rnd));
@@ -817,6 +1037,7 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     loa_client_options_init(&co);
     co.base_url = d->graph_url;
     co.api_version = d->graph_version;
+    co.slow_page_delay_ms = 0; /* no hint from Graph: the Page's throttle decides */
     co.done = on_done;
     co.done_arg = d;
     if ((rc = loa_client_new(&co, &d->client)) < 0)
@@ -870,8 +1091,10 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
 {
     int64_t tick_ms = d->o.tick_ms > 0 ? d->o.tick_ms : 500;
     if (d->o.recover) {
+        /* Every in_flight delivery, whatever its campaign and its status: this dispatcher
+         * holds the store's one lock, so they were left by one that died. */
         int64_t n = 0;
-        int rc = loa_store_delivery_recover(d->st, d->o.only_campaign, loa_now_ms(), &n);
+        int rc = loa_store_delivery_recover(d->st, 0, loa_now_ms(), &n);
         if (rc < 0)
             return rc;
         if (n > 0)

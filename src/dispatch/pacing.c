@@ -106,3 +106,53 @@ bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_m
         *next_open_out = at + ((from - local) % LOA_DAY_MS + LOA_DAY_MS) % LOA_DAY_MS;
     return in;
 }
+
+void loa_throttle_init(struct loa_throttle *t)
+{
+    *t = (struct loa_throttle){ .share = 1.0 };
+}
+
+double loa_throttle_share(const struct loa_throttle *t, int64_t now)
+{
+    double s = t->share;
+    if (s >= 1.0)
+        return 1.0;
+    if (now > t->cut_at)
+        s += (double)(now - t->cut_at) / 1000.0 * LOA_THROTTLE_RAISE_PER_S;
+    return s < 1.0 ? s : 1.0;
+}
+
+bool loa_throttle_limited(struct loa_throttle *t, int64_t now, int64_t hint_ms)
+{
+    bool changed = false;
+    /* Answers to requests that left before the last cut say nothing new: one cut a second. */
+    if (!t->cut_at || now - t->cut_at >= 1000) {
+        double s = loa_throttle_share(t, now) * LOA_THROTTLE_CUT;
+        t->share = s > LOA_THROTTLE_FLOOR ? s : LOA_THROTTLE_FLOOR;
+        t->cut_at = now;
+        t->strikes++;
+        changed = true;
+        if (t->strikes >= 2 && hint_ms <= 0) {
+            int64_t hold = LOA_THROTTLE_HOLD_MAX_MS;
+            if (t->strikes - 2 < 6)
+                hold = (int64_t)1000 << (t->strikes - 2);
+            if (hold > LOA_THROTTLE_HOLD_MAX_MS)
+                hold = LOA_THROTTLE_HOLD_MAX_MS;
+            if (now + hold > t->hold_until)
+                t->hold_until = now + hold;
+        }
+    }
+    if (hint_ms > 0 && now + hint_ms > t->hold_until) {
+        t->hold_until = now + hint_ms;
+        changed = true;
+    }
+    return changed;
+}
+
+bool loa_throttle_accepted(struct loa_throttle *t)
+{
+    if (t->strikes == 0)
+        return false;
+    t->strikes = 0;
+    return true;
+}

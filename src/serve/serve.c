@@ -360,6 +360,9 @@ int loa_serve_run(const struct loa_serve_opts *o)
             .graph_version = loa_config_get(cfg, "graph.version"),
             .recover = true,
             .concurrency = (int)loa_config_get_int(cfg, "dispatch.concurrency"),
+            .margin_ms = loa_config_get_int(cfg, "dispatch.margin_s") > 0
+                             ? loa_config_get_int(cfg, "dispatch.margin_s") * 1000
+                             : -1,
         };
         int drc = loa_dispatch_new(&dopts, &app->dispatch);
         if (drc == 0 && loa_dispatch_start(app->dispatch) < 0)
