@@ -18,8 +18,13 @@ if(LOA_WERROR)
     list(APPEND LOA_WARNINGS -Werror)
 endif()
 
-# loa_target(<name>): warnings, include paths and sanitizer flags for one of loa's targets.
+# loa_target(<name>): warnings and include paths for one of loa's targets.
+# Fences: a target sees the public headers (include/) and its own folder (the folder of the
+# CMakeLists.txt that calls loa_target, added privately) and nothing else of src/, so a module
+# cannot include another module's private header. A unit test that checks a module's insides
+# adds that module's folder itself. tests/fences proves it (ctest -R fence).
 function(loa_target name)
     target_compile_options(${name} PRIVATE ${LOA_WARNINGS})
-    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/include
+                                                ${CMAKE_CURRENT_SOURCE_DIR})
 endfunction()

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <loa/diag.h>
+#include <loa/role.h>
 
 #define LOA_STORE_KEY_BYTES 32
 
@@ -471,16 +472,7 @@ int loa_store_ntoken_secret(struct loa_store *st, int64_t id, char **out);
 
 /* ---- API keys -------------------------------------------------------------------------- */
 
-enum loa_role {
-    LOA_ROLE_NONE = 0,
-    LOA_ROLE_STAFF = 1, /* everything except Page tokens and keys */
-    LOA_ROLE_ADMIN = 2, /* everything */
-};
-
-/** "admin" / "staff" / "none". */
-const char *loa_role_name(enum loa_role r);
-/** Parses "admin" or "staff". Returns 0 or LOA_EINVAL. */
-int loa_role_parse(const char *s, enum loa_role *out);
+/* enum loa_role, loa_role_name and loa_role_parse: include/loa/role.h */
 
 struct loa_apikey {
     int64_t id;

@@ -9,7 +9,7 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 static const char apikey_help[] =
     "usage: loa apikey create --role admin|staff [--name NAME]\n"

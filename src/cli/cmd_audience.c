@@ -17,7 +17,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 #define FILTER_FILE_MAX LOA_AUDIENCE_MAX_BYTES
 

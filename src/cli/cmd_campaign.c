@@ -30,7 +30,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 #define BIT(s)          (1u << (s))
 #define JSON_INPUT_MAX  (1024 * 1024)

@@ -40,14 +40,14 @@
 #include <loa/store.h>
 #include <loa/utf8.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 #ifdef LOA_HAVE_SIMULATE
 #include <loa/audience.h>
 #include <loa/dispatch.h>
 #include <loa/rules.h>
 
-#include "cli/simulate.h"
+#include "simulate.h"
 
 #define DEMO_DIR       ".loa"
 #define DEMO_SEND_RATE 250 /* messages/s: under Meta's 300/s per Page */

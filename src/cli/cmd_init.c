@@ -7,7 +7,7 @@
 #include <loa/config.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 int loa_cmd_init(struct loa_cli *cli, int argc, char **argv)
 {

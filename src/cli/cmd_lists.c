@@ -9,7 +9,7 @@
 #include <loa/import.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 static const char lists_help[] =
     "usage: loa lists upload FILE.csv --page PAGE_ID --name NAME [--replace]\n"

@@ -11,7 +11,7 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 static const char page_help[] =
     "usage: loa page add --id PAGE_ID --name NAME --token-file FILE [OPTIONS]\n"

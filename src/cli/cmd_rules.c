@@ -17,8 +17,8 @@
 #include <loa/err.h>
 #include <loa/rules.h>
 
-#include "cli/cli.h"
-#include "cli/common.h"
+#include "cli.h"
+#include "common.h"
 
 #define MAX_TOKENS 16
 #define OUT_MAX    (4u * 1024 * 1024)

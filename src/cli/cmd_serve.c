@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include <loa/err.h>
+#include <loa/serve.h>
 
-#include "cli/common.h"
-#include "serve/serve.h"
+#include "common.h"
 
 static const char serve_help[] =
     "usage: loa serve [--port-file FILE]\n\n"

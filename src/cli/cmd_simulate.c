@@ -26,9 +26,9 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
-#include "cli/sample.h"
-#include "cli/simulate.h"
+#include "common.h"
+#include "sample.h"
+#include "simulate.h"
 
 #define MINUTE_MS     60000LL
 #define HOUR_MS       (60 * MINUTE_MS)

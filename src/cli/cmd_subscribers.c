@@ -15,8 +15,8 @@
 #include <loa/import.h>
 #include <loa/store.h>
 
-#include "cli/common.h"
-#include "cli/sample.h"
+#include "common.h"
+#include "sample.h"
 
 static const char subs_help[] =
     "usage: loa subscribers import FILE.csv --page PAGE_ID [--list NAME] [--skip-invalid]\n"

@@ -8,7 +8,7 @@
 #include <loa/store.h>
 #include <loa/utf8.h>
 
-#include "cli/common.h"
+#include "common.h"
 
 static const char tag_help[] =
     "usage: loa tag list --page PAGE_ID\n"

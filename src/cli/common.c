@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the subcommands of the loa CLI. */
-#include "cli/common.h"
+#include "common.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -10,7 +10,7 @@
 #include <loa/diag.h>
 #include <loa/store.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 /** Prints "loa CMD: message" to stderr and returns LOA_EXIT_USAGE. */
 int cli_usage(struct loa_cli *cli, const char *cmd, const char *fmt, ...)

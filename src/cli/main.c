@@ -12,7 +12,7 @@
 #include <loa/diag.h>
 #include <loa/log.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 struct command {
     const char *name;

@@ -3,7 +3,7 @@
  * Sample subscribers: Vietnamese names with diacritics, phone numbers in the formats people
  * really type, tags and a custom attribute. The same seed always gives the same file.
  */
-#include "cli/sample.h"
+#include "sample.h"
 
 #include <stdbool.h>
 #include <string.h>

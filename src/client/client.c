@@ -30,7 +30,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 
-#include "client/client_int.h"
+#include "client_int.h"
 
 #define BODY_MAX       (1024 * 1024) /* request body cap */
 #define URL_MAX        8192          /* URL cap (tokens are ~200-300 bytes) */

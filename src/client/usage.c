@@ -12,7 +12,7 @@
 #include <loa/client.h>
 #include <loa/err.h>
 
-#include "client/client_int.h"
+#include "client_int.h"
 
 /* Percentages above this are clamped; Graph reports values over 100 when throttled. */
 #define PCT_MAX 100000

@@ -7,7 +7,7 @@
 #include <loa/client.h>
 #include <loa/err.h>
 
-#include "client/client_int.h"
+#include "client_int.h"
 
 int64_t loa_client_backoff_ms(int64_t base_ms, int64_t cap_ms, unsigned attempt, uint64_t rnd)
 {

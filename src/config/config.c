@@ -16,7 +16,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 
-#include "config/config_int.h"
+#include "config_int.h"
 
 struct loa_config_value {
     char *value; /* owned; NULL = default */

@@ -4,7 +4,7 @@
  * flag, an environment variable, a config-file key, validation, help text and a line in
  * `loa config show`.
  */
-#include "config/config_int.h"
+#include "config_int.h"
 
 #ifndef LOA_RULES_DEFAULT
 #define LOA_RULES_DEFAULT LOA_SOURCE_DIR "/rules/messaging-rules.json"

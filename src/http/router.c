@@ -3,8 +3,7 @@
 #include <string.h>
 
 #include <loa/err.h>
-
-#include "http/http.h"
+#include <loa/http.h>
 
 const char *loa_http_method_name(enum loa_http_method m)
 {

@@ -28,9 +28,8 @@
 #include <loa/alloc.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/http.h>
 #include <loa/log.h>
-
-#include "http/http.h"
 
 #define PATH_MAX_BYTES 2048
 #define RESP_MAX       (64u * 1024 * 1024)

@@ -12,7 +12,7 @@
 #include <loa/err.h>
 #include <loa/rules.h>
 
-#include "rules/rules_int.h"
+#include "rules_int.h"
 
 #define HUMAN_AGENT "HUMAN_AGENT"
 

@@ -10,7 +10,7 @@
 #include <loa/err.h>
 #include <loa/rules.h>
 
-#include "rules/rules_int.h"
+#include "rules_int.h"
 
 static const char *const action_names[LOA_RULES_ACT_COUNT] = {
     [LOA_RULES_ACT_NONE] = "none",

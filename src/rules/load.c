@@ -13,7 +13,7 @@
 #include <loa/err.h>
 #include <loa/rules.h>
 
-#include "rules/rules_int.h"
+#include "rules_int.h"
 
 #define RULES_FILE_MAX (4u * 1024 * 1024)
 #define RULES_FORMAT   1

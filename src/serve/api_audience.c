@@ -16,7 +16,7 @@
 #include <loa/err.h>
 #include <loa/import.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 #define PREVIEW_DEFAULT 50
 #define PREVIEW_MAX     500

@@ -8,7 +8,7 @@
  * (include/loa/campaign_json.h, also used by `loa campaign`); this file maps HTTP to the store
  * and the dispatcher. A change of status wakes the dispatcher so it is seen at once.
  */
-#include "serve/api_campaigns.h"
+#include "api_campaigns.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include <loa/dispatch.h>
 #include <loa/err.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 #define LIST_DEFAULT       50
 #define LIST_MAX           500

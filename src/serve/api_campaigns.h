@@ -3,7 +3,7 @@
 #ifndef LOA_SERVE_API_CAMPAIGNS_H
 #define LOA_SERVE_API_CAMPAIGNS_H
 
-#include "http/http.h"
+#include <loa/http.h>
 
 void api_campaigns_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_campaigns_create(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);

@@ -14,7 +14,7 @@
 #include <loa/clock.h>
 #include <loa/err.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 json_t *api_body(const struct loa_http_req *req, struct loa_http_resp *resp)
 {

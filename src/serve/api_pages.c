@@ -14,7 +14,7 @@
 #include <loa/err.h>
 #include <loa/utf8.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 static json_t *page_json(const struct loa_page *p)
 {

@@ -14,7 +14,7 @@
 #include <loa/err.h>
 #include <loa/rules.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 #define MAX_TOKENS 16
 

@@ -12,7 +12,7 @@
 #include <loa/err.h>
 #include <loa/utf8.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 #define PAGE_DEFAULT 50
 #define PAGE_MAX     500

@@ -24,7 +24,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 #define QUEUE_CAP   10000
 #define BATCH       64

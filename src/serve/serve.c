@@ -6,8 +6,6 @@
  * runs on a pool thread). Shutdown: stop accepting, wait for requests in flight, stop the
  * threads, close every store connection.
  */
-#include "serve/serve.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,9 +22,10 @@
 #include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/log.h>
+#include <loa/serve.h>
 
-#include "serve/api_campaigns.h"
-#include "serve/serve_int.h"
+#include "api_campaigns.h"
+#include "serve_int.h"
 
 #define SECRETS_RELOAD_MS 2000
 #define DRAIN_MS          10000

@@ -13,15 +13,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <loa/config.h>
 #include <loa/diag.h>
+#include <loa/http.h>
 #include <loa/rules.h>
 #include <loa/store.h>
 
-#include "http/http.h"
-#include "serve/webhook.h"
+#include "webhook.h"
 
 struct profile_worker;
 struct loa_dispatch;
@@ -138,5 +139,12 @@ void api_reply_diags(struct loa_http_resp *resp, int status, const struct loa_di
 /** Finds the Page of the path's first parameter; false with 404/503 set. */
 bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,
               struct loa_page *out);
+
+/** The route table (for the OpenAPI test). */
+const struct loa_http_route *loa__serve_routes(size_t *n);
+
+/** The OpenAPI document embedded at build time (NUL-terminated). */
+extern const char loa__openapi_json[];
+extern const size_t loa__openapi_json_len;
 
 #endif /* LOA_SERVE_SERVE_INT_H */

@@ -19,7 +19,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 
-#include "serve/serve_int.h"
+#include "serve_int.h"
 
 #define BUSY_RETRIES 5
 

@@ -27,7 +27,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 
-#include "serve/webhook.h"
+#include "webhook.h"
 
 #define PAGE_CACHE 8
 

@@ -25,7 +25,7 @@
 #include <loa/alloc.h>
 #include <loa/err.h>
 
-#include "serve/webhook.h"
+#include "webhook.h"
 
 #define MAX_EVENTS 100000
 

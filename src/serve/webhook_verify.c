@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "serve/webhook.h"
+#include "webhook.h"
 
 static void hmac(const char *secret, const void *body, size_t len,
                  unsigned char mac[crypto_auth_hmacsha256_BYTES])

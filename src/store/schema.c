@@ -3,7 +3,7 @@
  * SQLite schema migrations. migrations[i] takes a store from version i to i + 1; a store
  * records its version in PRAGMA user_version. Never edit a migration that has shipped: add one.
  */
-#include "store/store_int.h"
+#include "store_int.h"
 
 const char *const loa_sqlite_migrations[] = {
     /* 1: Pages, subscribers, tags. */

@@ -7,7 +7,7 @@
 #include <loa/alloc.h>
 #include <loa/err.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 #define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG_BYTES   crypto_aead_xchacha20poly1305_ietf_ABYTES

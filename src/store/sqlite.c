@@ -22,7 +22,7 @@
 #include <loa/log.h>
 #include <loa/store.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 static const char key_check_plain[] = "loa key check v1";
 static const char key_check_ad[] = "loa";

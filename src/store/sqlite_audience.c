@@ -32,7 +32,7 @@
 #include <loa/log.h>
 #include <loa/store.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 #define SQL_MAX   (256 * 1024)
 #define PATH_MAX_ 200

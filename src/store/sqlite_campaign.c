@@ -22,7 +22,7 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 enum cstmt {
     C_CLAIM_SELECT,

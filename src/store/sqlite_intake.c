@@ -19,7 +19,7 @@
 #include <loa/log.h>
 #include <loa/store.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 enum {
     X_EVENT_INSERT = LOA__XSTMT_INTAKE,

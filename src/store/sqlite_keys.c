@@ -21,7 +21,7 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "store/store_int.h"
+#include "store_int.h"
 
 #define PREFIX_HEX  12
 #define SECRET_LEN  32
@@ -55,22 +55,6 @@ static sqlite3_stmt *kstmt(struct loa_store *st, int id)
     if (st->version < 3)
         return NULL;
     return loa__stmt_cached(st, &st->xstmts[id], sql[id - LOA__XSTMT_KEYS]);
-}
-
-const char *loa_role_name(enum loa_role r)
-{
-    return r == LOA_ROLE_ADMIN ? "admin" : r == LOA_ROLE_STAFF ? "staff" : "none";
-}
-
-int loa_role_parse(const char *s, enum loa_role *out)
-{
-    if (s && strcmp(s, "admin") == 0)
-        *out = LOA_ROLE_ADMIN;
-    else if (s && strcmp(s, "staff") == 0)
-        *out = LOA_ROLE_STAFF;
-    else
-        return LOA_EINVAL;
-    return 0;
 }
 
 void loa_apikey_release(struct loa_apikey *k)

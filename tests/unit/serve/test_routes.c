@@ -10,8 +10,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "http/http.h"
-#include "serve/serve.h"
+#include <loa/http.h>
+
+#include "serve_int.h"
 #include "test_serve.h"
 
 static void route_matching(void **state)

@@ -17,9 +17,9 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "serve/webhook.h"
 #include "test_serve.h"
 #include "testutil.h"
+#include "webhook.h"
 
 #define PAGE "1234567890"
 #define T0   1767225600000LL /* 2026-01-01T00:00:00Z */

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `loa serve`: the long-running daemon (module interface, used by src/cli/cmd_serve.c).
+ *
+ * Ownership: the options and the configuration they point to are borrowed for the call;
+ * loa_serve_run() owns everything it starts (store connections, HTTP server, dispatcher,
+ * profile worker) and has released all of it when it returns.
+ * Threading: call from the main thread, once per process; it blocks SIGTERM and SIGINT in
+ * every thread it starts and waits for them itself.
  */
-#ifndef LOA_SERVE_SERVE_H
-#define LOA_SERVE_SERVE_H
+#ifndef LOA_SERVE_H
+#define LOA_SERVE_H
 
-#include <stddef.h>
-
-#include <loa/config.h>
-
-#include "http/http.h"
+struct loa_config;
 
 struct loa_serve_opts {
     const struct loa_config *config; /* effective configuration (borrowed) */
@@ -23,11 +25,4 @@ struct loa_serve_opts {
  */
 int loa_serve_run(const struct loa_serve_opts *o);
 
-/** The route table (for the OpenAPI test). */
-const struct loa_http_route *loa__serve_routes(size_t *n);
-
-/** The OpenAPI document embedded at build time (NUL-terminated). */
-extern const char loa__openapi_json[];
-extern const size_t loa__openapi_json_len;
-
-#endif /* LOA_SERVE_SERVE_H */
+#endif /* LOA_SERVE_H */

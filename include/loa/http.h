@@ -9,18 +9,25 @@
  * calls the route's handler with the whole body, and sends what the handler put in the
  * response. Handlers never see the connection.
  *
+ * Ownership: a request (struct loa_http_req) and everything it points to is borrowed for the
+ * handler's call; the response body belongs to the response and the server frees it after
+ * sending. The route table and the options are borrowed for the server's life. A server made
+ * by loa_http_start() is freed by loa_http_stop().
+ *
  * Threading: handlers run on the pool's threads, several at once; a handler must only use
  * what is safe from any thread (the app passes its own per-thread store through app).
+ * loa_http_start(), loa_http_quiesce() and loa_http_stop() are called from one thread (the
+ * owner's); the metrics and in-flight counters may be read from any thread.
  */
-#ifndef LOA_HTTP_HTTP_H
-#define LOA_HTTP_HTTP_H
+#ifndef LOA_HTTP_H
+#define LOA_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <loa/buf.h>
-#include <loa/store.h>
+#include <loa/role.h>
 
 enum loa_http_method {
     LOA_HTTP_GET = 0,
@@ -125,4 +132,4 @@ void loa_http_stop(struct loa_http_server *s);
  */
 int loa_http_metrics_format(const struct loa_http_server *s, struct loa_buf *out);
 
-#endif /* LOA_HTTP_HTTP_H */
+#endif /* LOA_HTTP_H */

@@ -1,0 +1,87 @@
+# Checks the fence of one module (tests/fences/CMakeLists.txt). Run as
+#   cmake -DCC=<compiler> -DINCLUDES=<dir|dir|...> -DSRC=<src> -DMODULE=<name> -DWORK=<dir>
+#         [-DNAME=<test>] [-DOWN_OPTIONAL=ON] -P fence_check.cmake
+# NAME: the test, for messages. OWN_OPTIONAL (unit tests): the module's own folder may be
+# missing from the include path.
+cmake_minimum_required(VERSION 3.25)
+if(NOT NAME)
+    set(NAME fence_${MODULE})
+endif()
+string(REPLACE "|" ";" includes "${INCLUDES}")
+set(flags -std=c17 -D_GNU_SOURCE -E -o /dev/null)
+set(own_dir_seen FALSE)
+foreach(d ${includes})
+    list(APPEND flags -I${d})
+    if(d STREQUAL "${SRC}/${MODULE}")
+        set(own_dir_seen TRUE)
+    endif()
+endforeach()
+message(STATUS "${NAME}: include directories: ${includes}")
+if(NOT own_dir_seen AND NOT OWN_OPTIONAL)
+    message(FATAL_ERROR "${NAME}: ${SRC}/${MODULE} is not on the include path")
+endif()
+file(MAKE_DIRECTORY ${WORK})
+
+# probe(<name> <include line> <expect: ok|missing> <header as the compiler names it>)
+set(failures 0)
+set(checked 0)
+function(probe name line expect header)
+    set(file ${WORK}/${name}.c)
+    file(WRITE ${file} "/* fence probe: compiled as part of ${MODULE} */\n${line}\n")
+    execute_process(COMMAND ${CC} ${flags} ${file} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                    ERROR_VARIABLE out)
+    math(EXPR n "${checked} + 1")
+    set(checked ${n} PARENT_SCOPE)
+    if(expect STREQUAL "ok")
+        if(NOT rc EQUAL 0)
+            message(SEND_ERROR "control failed: ${MODULE} must see ${line}:\n${out}")
+            math(EXPR f "${failures} + 1")
+            set(failures ${f} PARENT_SCOPE)
+        endif()
+    else()
+        # Failed, and for the reason meant: this header was not found (gcc: "x.h: No such
+        # file or directory", clang: "'x.h' file not found").
+        string(REGEX MATCH "${header}'?:? ?(No such file|file not found)" why "${out}")
+        if(rc EQUAL 0 OR NOT why)
+            message(SEND_ERROR "fence open: ${MODULE} reaches another module's header with "
+                               "${line} (exit ${rc}):\n${out}")
+            math(EXPR f "${failures} + 1")
+            set(failures ${f} PARENT_SCOPE)
+        endif()
+    endif()
+endfunction()
+
+# Controls: a public header, and each of the module's own headers by bare name.
+probe(control_public "#include <loa/err.h>" ok "")
+set(own_headers)
+if(own_dir_seen)
+    file(GLOB own_headers ${SRC}/${MODULE}/*.h)
+endif()
+foreach(h ${own_headers})
+    get_filename_component(base ${h} NAME)
+    string(MAKE_C_IDENTIFIER ${base} id)
+    probe(control_own_${id} "#include \"${base}\"" ok "")
+endforeach()
+
+# Every other module's headers, by bare name and by path from src/.
+file(GLOB others RELATIVE ${SRC} ${SRC}/*/*.h)
+foreach(rel ${others})
+    get_filename_component(dir ${rel} DIRECTORY)
+    get_filename_component(base ${rel} NAME)
+    if(dir STREQUAL MODULE)
+        continue()
+    endif()
+    string(MAKE_C_IDENTIFIER ${rel} id)
+    # A header of the same name in the module's own folder is the module's own.
+    if(NOT EXISTS ${SRC}/${MODULE}/${base})
+        string(REPLACE "." "\\." re_base "${base}")
+        probe(bare_${id} "#include \"${base}\"" missing "${re_base}")
+    endif()
+    string(REPLACE "." "\\." re_rel "${rel}")
+    probe(path_${id} "#include \"${rel}\"" missing "${re_rel}")
+endforeach()
+
+if(failures GREATER 0)
+    message(FATAL_ERROR "${NAME}: ${failures} of ${checked} probes went wrong")
+endif()
+message(STATUS "${NAME}: ${checked} probes as expected")
