@@ -117,7 +117,8 @@ double loa_throttle_share(const struct loa_throttle *t, int64_t now)
     double s = t->share;
     if (s >= 1.0)
         return 1.0;
-    if (now > t->cut_at)
+    /* It climbs back only once the platform accepts requests again. */
+    if (t->strikes == 0 && now > t->cut_at)
         s += (double)(now - t->cut_at) / 1000.0 * LOA_THROTTLE_RAISE_PER_S;
     return s < 1.0 ? s : 1.0;
 }

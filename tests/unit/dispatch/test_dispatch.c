@@ -23,6 +23,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
+#include "rig.h"
 #include "stub.h"
 #include "testutil.h"
 
@@ -85,24 +86,6 @@ static struct loa_store *open_store(char *path, size_t size)
     assert_int_equal(loa_store_open(&o, &st, &d), 0);
     loa_diags_release(&d);
     return st;
-}
-
-static int64_t put_page(struct loa_store *st, const char *page_id, const char *token, int64_t cap,
-                        int64_t quota)
-{
-    struct loa_page_input in = { .page_id = page_id,
-                                 .name = "Shop",
-                                 .access_token = token,
-                                 .timezone = "Asia/Ho_Chi_Minh",
-                                 .daily_cap = cap,
-                                 .plan_quota = quota,
-                                 .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
-    struct loa_page p;
-    assert_int_equal(loa_store_page_get(st, page_id, &p), 0);
-    int64_t id = p.id;
-    loa_page_release(&p);
-    return id;
 }
 
 static void rolling_cap(void **state)
@@ -178,39 +161,6 @@ static void send_window(void **state)
 }
 
 /* ---- Store state machine ------------------------------------------------------------------ */
-
-static int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t last)
-{
-    struct loa_subscriber s = {
-        .page_ref = page,
-        .psid = (char *)(uintptr_t)psid,
-        .first_name = (char *)(uintptr_t) "Lan",
-        .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
-        .last_interaction_at = last,
-        .last_interaction_kind = (char *)(uintptr_t)(last ? "message" : NULL),
-        .first_seen_at = last ? last : 0,
-    };
-    enum loa_upsert_result r;
-    int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &id), 0);
-    return id;
-}
-
-static int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
-{
-    struct loa_campaign_input in = {
-        .name = "Sale",
-        .goal = "promotion",
-        .purpose = "promotional",
-        .blocks = blocks,
-        .filter = "{}",
-        .window_from_min = -1,
-        .window_to_min = -1,
-    };
-    int64_t id = 0;
-    assert_int_equal(loa_store_campaign_create(st, page, &in, 1000, &id), 0);
-    return id;
-}
 
 static void state_machine(void **state)
 {
