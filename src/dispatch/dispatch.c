@@ -33,6 +33,7 @@
 #include <loa/alloc.h>
 #include <loa/audience.h>
 #include <loa/buf.h>
+#include <loa/campaign.h>
 #include <loa/client.h>
 #include <loa/clock.h>
 #include <loa/dispatch.h>
@@ -261,8 +262,7 @@ static struct dcamp *camp_by_id(struct loa_dispatch *d, int64_t id)
 static void pause_campaign(struct loa_dispatch *d, int64_t id, const char *reason)
 {
     txn_commit(d);
-    loa_store_campaign_set_status(d->st, id, 1u << LOA_CAMPAIGN_RUNNING, LOA_CAMPAIGN_PAUSED,
-                                  reason, loa_now_ms());
+    loa_campaign_apply(d->st, id, LOA_CAMPAIGN_OP_PAUSE, reason, loa_now_ms(), NULL);
 }
 
 static int load_campaign(const struct loa_campaign *c, void *ud)
