@@ -108,6 +108,24 @@ int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *t
  */
 int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now);
 
+/**
+ * Pauses every running campaign of Page page_ref with reason (the Page was stopped by Graph);
+ * *count_out (may be NULL) gets how many. The PAUSE row of the table, for a whole Page.
+ */
+int loa_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason, int64_t now,
+                            int64_t *count_out);
+
+/**
+ * Calls fn for the campaigns of Page page_ref (0 = every Page) whose status is in statuses (a
+ * set from loa_campaign_mask_parse(); 0 = any), newest first; the campaign is borrowed for
+ * the call, and fn returns non-zero to stop. Returns 0 or a store error.
+ */
+int loa_campaign_list(struct loa_store *st, int64_t page_ref, unsigned statuses,
+                      int (*fn)(const struct loa_campaign *c, void *ud), void *ud);
+/** loa_campaign_list() of every Page's campaigns in status (the dispatcher's due, running). */
+int loa_campaign_list_in(struct loa_store *st, enum loa_campaign_status status,
+                         int (*fn)(const struct loa_campaign *c, void *ud), void *ud);
+
 /** Creates a draft campaign of Page page_ref (loa_store_campaign_create()). */
 int loa_campaign_create(struct loa_store *st, int64_t page_ref, const struct loa_campaign_input *in,
                         int64_t now, int64_t *id_out);

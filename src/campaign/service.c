@@ -249,3 +249,22 @@ int loa_campaign_create(struct loa_store *st, int64_t page_ref, const struct loa
 {
     return loa_store_campaign_create(st, page_ref, in, now, id_out);
 }
+
+int loa_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason, int64_t now,
+                            int64_t *count_out)
+{
+    /* The store pauses exactly the PAUSE row's from-status (running) of the Page. */
+    return loa_store_campaign_pause_page(st, page_ref, reason, now, count_out);
+}
+
+int loa_campaign_list(struct loa_store *st, int64_t page_ref, unsigned statuses,
+                      int (*fn)(const struct loa_campaign *c, void *ud), void *ud)
+{
+    return loa_store_campaign_list(st, page_ref, statuses, fn, ud);
+}
+
+int loa_campaign_list_in(struct loa_store *st, enum loa_campaign_status status,
+                         int (*fn)(const struct loa_campaign *c, void *ud), void *ud)
+{
+    return loa_store_campaign_list(st, 0, BIT(status), fn, ud);
+}

@@ -596,7 +596,7 @@ static int do_list(struct loa_cli *cli, int argc, char **argv)
     else
         fprintf(cli->out, "%-6s %-10s %-18s %9s  %-24s %s\n", "ID", "STATUS", "PAGE", "TOTAL",
                 "STARTED/SCHEDULED", "NAME");
-    int rc = loa_store_campaign_list(st, page.id, mask, list_row, &l);
+    int rc = loa_campaign_list(st, page.id, mask, list_row, &l);
     if (rc < 0)
         exit = store_error(cli, &o, rc);
     else if (l.arr)

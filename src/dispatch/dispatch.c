@@ -338,7 +338,7 @@ static void tick(struct loa_dispatch *d, int64_t now)
 {
     txn_commit(d);
     struct due_ud due = { .now = now, .only = d->o.only_campaign };
-    loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
+    loa_campaign_list_in(d->st, LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
     for (size_t i = 0; i < due.n; i++) {
         int64_t total = 0;
         int rc = loa_campaign_start(d->st, due.ids[i], now, &total);
@@ -354,7 +354,7 @@ static void tick(struct loa_dispatch *d, int64_t now)
     loa_store_page_list(d->st, load_page, d);
     for (size_t i = 0; i < d->ncamps; i++)
         d->camps[i]->running = false;
-    int rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_RUNNING, load_campaign, d);
+    int rc = loa_campaign_list_in(d->st, LOA_CAMPAIGN_RUNNING, load_campaign, d);
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot read campaigns", "error=%s", loa_err_name(rc));
     for (size_t i = 0; i < d->ncamps; i++)
@@ -756,7 +756,7 @@ static void on_done(void *arg, const struct loa_client_result *r)
         snprintf(reason, sizeof(reason), "stop_page:%s", r->reason ? r->reason : "unknown");
         txn_begin(d);
         int64_t n = 0;
-        loa_store_campaign_pause_page(d->st, p->ref, reason, now, &n);
+        loa_campaign_pause_page(d->st, p->ref, reason, now, &n);
         for (size_t i = 0; i < d->ncamps; i++)
             if (d->camps[i]->page == p)
                 d->camps[i]->running = false;

@@ -250,7 +250,7 @@ void api_campaigns_list(void *ctx, const struct loa_http_req *req, struct loa_ht
     }
     l.st = st;
     l.arr = json_array();
-    int rc = loa_store_campaign_list(st, page_ref, mask, add_campaign, &l);
+    int rc = loa_campaign_list(st, page_ref, mask, add_campaign, &l);
     if (rc < 0) {
         json_decref(l.arr);
         api_fail(resp, rc, NULL, "listing campaigns");
