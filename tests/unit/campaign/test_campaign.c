@@ -467,29 +467,56 @@ static int add_delivery(const struct loa_delivery *x, void *ud)
     return 0;
 }
 
-/* Counts and deliveries from a real store: snapshot two people, settle one sent (delivered and
-   read), one failed. */
-static void stats_and_deliveries(void **state)
+/* A new store (file in the test folder, its path in path) with one Page, read into *page. */
+static struct loa_store *store_with_page(char *path, size_t size, const char *file,
+                                         const char *page_id, const char *tz, struct loa_page *page)
 {
-    (void)state;
-    char path[512];
-    test_path(path, sizeof(path), "campaign.db");
+    test_path(path, size, file);
     struct loa_store_opts so = { .path = path, .create = true };
     memset(so.key, 3, sizeof(so.key));
     struct loa_store *st = NULL;
     struct loa_diags d;
     loa_diags_init(&d, 10);
     assert_int_equal(loa_store_open(&so, &st, &d), 0);
-    struct loa_page_input pin = { .page_id = "777",
+    loa_diags_release(&d);
+    struct loa_page_input pin = { .page_id = page_id,
                                   .name = "Shop",
                                   .access_token = "T",
-                                  .timezone = "Asia/Ho_Chi_Minh",
+                                  .timezone = tz,
                                   .daily_cap = -1,
                                   .plan_quota = -1,
                                   .activated_at = 1 };
     assert_int_equal(loa_store_page_put(st, &pin, NULL), 0);
+    assert_int_equal(loa_store_page_get(st, page_id, page), 0);
+    return st;
+}
+
+/* A subscriber psid of Page page_ref, last active at `at`, first seen at first_seen. */
+static void add_person(struct loa_store *st, int64_t page_ref, const char *psid, int64_t at,
+                       int64_t first_seen)
+{
+    struct loa_subscriber s = {
+        .page_ref = page_ref,
+        .psid = (char *)(uintptr_t)psid,
+        .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
+        .last_interaction_at = at,
+        .last_interaction_kind = (char *)(uintptr_t) "message",
+        .first_seen_at = first_seen,
+    };
+    enum loa_upsert_result r;
+    int64_t sid;
+    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &sid), 0);
+}
+
+/* Counts and deliveries from a real store: snapshot two people, settle one sent (delivered and
+   read), one failed. */
+static void stats_and_deliveries(void **state)
+{
+    (void)state;
+    char path[512];
     struct loa_page page;
-    assert_int_equal(loa_store_page_get(st, "777", &page), 0);
+    struct loa_store *st =
+        store_with_page(path, sizeof(path), "campaign.db", "777", "Asia/Ho_Chi_Minh", &page);
     char pid[72], tz[64];
     assert_int_equal(loa_campaign_page_of(st, page.id, pid, sizeof(pid), tz, sizeof(tz)), 0);
     assert_string_equal(pid, "777");
@@ -497,19 +524,8 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(loa_campaign_page_of(st, page.id + 100, pid, sizeof(pid), NULL, 0),
                      LOA_ENOENT);
     int64_t now = loa_now_ms();
-    for (int i = 0; i < 2; i++) {
-        struct loa_subscriber s = {
-            .page_ref = page.id,
-            .psid = (char *)(uintptr_t)(i ? "p2" : "p1"),
-            .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
-            .last_interaction_at = now - i * 1000,
-            .last_interaction_kind = (char *)(uintptr_t) "message",
-            .first_seen_at = now - 5000,
-        };
-        enum loa_upsert_result r;
-        int64_t sid;
-        assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &sid), 0);
-    }
+    for (int i = 0; i < 2; i++)
+        add_person(st, page.id, i ? "p2" : "p1", now - i * 1000, now - 5000);
     struct loa_campaign_input in;
     struct loa_campaign_body b;
     loa_campaign_body_init(&b);
@@ -602,7 +618,6 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(loa_store_campaign_stats(st, id, &cs, NULL, NULL), 0);
     assert_int_equal(cs.total, 0);
     loa_page_release(&page);
-    loa_diags_release(&d);
     loa_store_close(st);
     test_remove_store(path);
 }
@@ -664,35 +679,10 @@ static void transition_table(void **state)
 {
     (void)state;
     char path[512];
-    test_path(path, sizeof(path), "walk.db");
-    struct loa_store_opts so = { .path = path, .create = true };
-    memset(so.key, 5, sizeof(so.key));
-    struct loa_store *st = NULL;
-    struct loa_diags d;
-    loa_diags_init(&d, 10);
-    assert_int_equal(loa_store_open(&so, &st, &d), 0);
-    struct loa_page_input pin = { .page_id = "888",
-                                  .name = "Walk",
-                                  .access_token = "T",
-                                  .timezone = "UTC",
-                                  .daily_cap = -1,
-                                  .plan_quota = -1,
-                                  .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &pin, NULL), 0);
     struct loa_page page;
-    assert_int_equal(loa_store_page_get(st, "888", &page), 0);
+    struct loa_store *st = store_with_page(path, sizeof(path), "walk.db", "888", "UTC", &page);
     int64_t now = loa_now_ms();
-    struct loa_subscriber sub = {
-        .page_ref = page.id,
-        .psid = (char *)(uintptr_t) "w1",
-        .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
-        .last_interaction_at = now,
-        .last_interaction_kind = (char *)(uintptr_t) "message",
-        .first_seen_at = now,
-    };
-    enum loa_upsert_result r;
-    int64_t sid;
-    assert_int_equal(loa_store_subscriber_upsert(st, &sub, 0, &r, &sid), 0);
+    add_person(st, page.id, "w1", now, now);
     for (int op = 0; op < LOA_CAMPAIGN_OP_COUNT; op++) {
         assert_int_equal(expected[op].op, op);
         assert_string_equal(loa_campaign_op_refusal((enum loa_campaign_op)op),
@@ -756,7 +746,6 @@ static void transition_table(void **state)
                          (B(RUNNING) | B(PAUSED) | B(COMPLETED)) & (1u << s) ? true : false);
     assert_false(loa_campaign_op_allowed(LOA_CAMPAIGN_OP_COUNT, LOA_CAMPAIGN_DRAFT));
     loa_page_release(&page);
-    loa_diags_release(&d);
     loa_store_close(st);
     test_remove_store(path);
 }
