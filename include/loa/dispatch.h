@@ -4,11 +4,10 @@
  * Graph client (include/loa/client.h), paced per Page, checked against the rules at the moment
  * each one is sent, and settles them from the client's answers (docs/campaigns.md).
  *
- * Three parts:
+ * Two parts (campaigns themselves, their plans and their statuses, are the campaign service's:
+ * include/loa/campaign.h):
  *   - pacing: pure functions (token bucket, rolling 24 h cap, daily send window) that take the
  *     time as an argument, so tests choose it;
- *   - campaign plans: validation of a campaign's parts (blocks, filter, purpose, tag) with
- *     JSON paths, and the compiled message a campaign sends;
  *   - the dispatcher itself: one thread (or the caller's, for `loa campaign run`) owning one
  *     client and one store connection.
  *
@@ -24,12 +23,9 @@
 #include <stdint.h>
 
 #include <loa/clock.h>
-#include <loa/diag.h>
 #include <loa/store.h>
 
 struct loa_rules;
-struct loa_msg;
-struct loa_limits;
 
 /* ---- Pacing (pure) ------------------------------------------------------------------------ */
 
@@ -113,50 +109,6 @@ double loa_throttle_share(const struct loa_throttle *t, int64_t now);
 bool loa_throttle_limited(struct loa_throttle *t, int64_t now, int64_t hint_ms);
 /** An accepted request: the strikes end. Returns true when the throttle changed. */
 bool loa_throttle_accepted(struct loa_throttle *t);
-
-/* ---- Campaign plans ----------------------------------------------------------------------- */
-
-/** The metadata prefix of a delivery ("loa:d:<id>") and the payload prefix of a campaign. */
-#define LOA_DISPATCH_META_PREFIX    "loa:d:"
-#define LOA_DISPATCH_PAYLOAD_PREFIX "loa:c:"
-
-/**
- * Compiles a campaign's blocks (JSON text {"blocks":[...]}) for campaign_id: every postback
- * button and quick-reply payload gets the prefix "loa:c:<campaign_id>:" and the result is
- * parsed and validated (limits may be NULL). Complaints go to diags with JSON paths under
- * "blocks". Returns 0 with *out (free with loa_msg_free()), LOA_EPARSE or LOA_EINVAL.
- */
-int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct loa_limits *limits,
-                         struct loa_msg **out, struct loa_diags *diags);
-
-/**
- * Validates the parts of a campaign before it is stored: blocks (as compiled, with the longest
- * campaign id), filter (NULL = everyone; paths under "filter"), purpose ("promotional" or
- * "non_promotional"), tag (NULL/"" = none; only with non_promotional, a tag the rules know and
- * have not retired at now), goal ("promotion", "care", "engagement"). Every complaint goes to
- * diags. Returns 0 or LOA_EINVAL.
- */
-int loa_campaign_validate(const struct loa_rules *rules, const char *goal, const char *blocks,
-                          const char *filter, const char *purpose, const char *tag, int64_t now,
-                          struct loa_diags *diags);
-
-/** Parses "HH:MM" into minutes after midnight. Returns 0 or LOA_EINVAL. */
-int loa_dispatch_parse_hhmm(const char *s, int *min_out);
-
-/**
- * Starts a draft or scheduled campaign now: parses its filter and snapshots the audience
- * (plan quota applied). Returns 0, LOA_ENOENT, LOA_ESTATE, LOA_EINVAL (stored filter no longer
- * valid) or a store error.
- */
-int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out);
-
-/**
- * Schedules a draft or scheduled campaign to start at `at`, in one transaction (the caller must
- * not have one open): a scheduled campaign goes back to draft, scheduled_at becomes at, and the
- * campaign is scheduled. The caller checks that at is later than now. Returns 0, LOA_ENOENT,
- * LOA_ESTATE (neither draft nor scheduled) or a store error.
- */
-int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now);
 
 /* ---- The dispatcher ----------------------------------------------------------------------- */
 

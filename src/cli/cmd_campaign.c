@@ -3,10 +3,12 @@
  * loa campaign create|update|list|show|start|schedule|pause|resume|cancel|retry-failed|delete|
  * deliveries|unknowns|resend|run: campaigns from the command line (docs/campaigns.md).
  *
- * The options of create and update are assembled into the same JSON object the REST API takes
- * and read by the shared codec (include/loa/campaign_json.h), so a complaint names the same
- * field ("pacing.window.from") with the option it came from. `run` drives the dispatcher in
- * the foreground for one campaign, with a live progress line on a terminal.
+ * A thin adapter over the campaign service (include/loa/campaign.h, also behind the REST API):
+ * the options of create and update are assembled into the same JSON object the REST API takes
+ * and read by the service's codec, so a complaint names the same field ("pacing.window.from")
+ * with the option it came from; which status allows which operation is the service's table. `run`
+ * drives the dispatcher in the foreground for one campaign, with a live progress line on a
+ * terminal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,7 +24,7 @@
 #include <jansson.h>
 
 #include <loa/alloc.h>
-#include <loa/campaign_json.h>
+#include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/config.h>
 #include <loa/dispatch.h>
@@ -375,16 +377,20 @@ static int open_campaign(struct loa_cli *cli, const struct copts *o, struct loa_
     return exit;
 }
 
-/* The campaign with its Page and counts, as the REST API answers it. */
-static json_t *full_json(struct loa_store *st, const struct loa_campaign *c)
+/* JSON text made by the campaign service (loa memory, freed here) as a new reference. */
+static json_t *from_text(char *text)
 {
-    char page_id[72] = "";
-    loa_campaign_page_of(st, c->page_ref, page_id, sizeof(page_id), NULL, 0);
-    json_t *o = loa_campaign_json(c, page_id);
-    json_t *stats = NULL;
-    if (loa_campaign_stats_json(st, c->id, &stats) == 0)
-        json_object_set_new(o, "stats", stats);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    loa_free(text);
     return o;
+}
+
+/* The campaign with its Page and counts, as the REST API answers it; NULL when it cannot be
+   read. */
+static json_t *full_json(struct loa_store *st, int64_t id)
+{
+    char *text = NULL;
+    return loa_campaign_describe(st, id, &text) == 0 ? from_text(text) : NULL;
 }
 
 static void print_json(struct loa_cli *cli, json_t *o)
@@ -398,19 +404,17 @@ static void print_json(struct loa_cli *cli, json_t *o)
 /* Re-reads campaign id and prints it as JSON. */
 static int print_campaign_json(struct loa_cli *cli, struct loa_store *st, int64_t id, json_t *extra)
 {
-    struct loa_campaign c;
-    if (loa_store_campaign_get(st, id, &c) < 0) {
+    json_t *o = full_json(st, id);
+    if (!o) {
         json_decref(extra);
         return LOA_EXIT_IOERR;
     }
-    json_t *o = full_json(st, &c);
     if (extra) {
         json_object_update(o, extra);
         json_decref(extra);
     }
     print_json(cli, o);
     json_decref(o);
-    loa_campaign_release(&c);
     return LOA_EXIT_OK;
 }
 
@@ -456,6 +460,7 @@ static int do_edit(struct loa_cli *cli, int argc, char **argv, bool create)
     struct loa_page page = { 0 };
     struct loa_rules *rules = NULL;
     json_t *body = NULL;
+    char *text = NULL; /* body as JSON text (jansson's memory) */
     struct loa_campaign_body b;
     loa_campaign_body_init(&b);
     struct loa_diags d;
@@ -468,8 +473,8 @@ static int do_edit(struct loa_cli *cli, int argc, char **argv, bool create)
     } else {
         if ((exit = open_campaign(cli, &o, &st, &cur)))
             goto out;
-        if (cur.status != LOA_CAMPAIGN_DRAFT) {
-            exit = state_error(cli, &o, st, cur.id, "only a draft can be edited");
+        if (!loa_campaign_op_allowed(LOA_CAMPAIGN_OP_EDIT, cur.status)) {
+            exit = state_error(cli, &o, st, cur.id, loa_campaign_op_refusal(LOA_CAMPAIGN_OP_EDIT));
             goto out;
         }
         loa_campaign_page_of(st, cur.page_ref, page_id, sizeof(page_id), tz, sizeof(tz));
@@ -486,15 +491,19 @@ static int do_edit(struct loa_cli *cli, int argc, char **argv, bool create)
         .current = create ? NULL : &cur,
         .now = loa_now_ms(),
     };
-    if (loa_campaign_body_parse(body, &po, &b, &d) < 0) {
+    text = json_dumps(body, JSON_COMPACT);
+    if (loa_campaign_body_parse(text ? text : "", text ? strlen(text) : 0, &po, &b, &d) < 0) {
         exit = print_diags(cli, o.cmd, &d, LOA_EXIT_DATAERR);
         goto out;
     }
     int64_t id = cur.id;
-    int rc = create ? loa_store_campaign_create(st, page.id, &b.in, loa_now_ms(), &id)
-                    : loa_store_campaign_update(st, id, &b.in, loa_now_ms());
+    struct loa_campaign_args args = { .in = &b.in };
+    const char *refusal = NULL;
+    int rc = create ? loa_campaign_create(st, page.id, &b.in, loa_now_ms(), &id)
+                    : loa_campaign_apply_with(st, id, LOA_CAMPAIGN_OP_EDIT, &args, loa_now_ms(),
+                                              &refusal);
     if (rc == LOA_ESTATE) {
-        exit = state_error(cli, &o, st, id, "only a draft can be edited");
+        exit = state_error(cli, &o, st, id, refusal);
         goto out;
     }
     if (rc < 0) {
@@ -508,6 +517,7 @@ static int do_edit(struct loa_cli *cli, int argc, char **argv, bool create)
 out:
     loa_diags_release(&d);
     loa_campaign_body_release(&b);
+    free(text); /* jansson allocates with malloc */
     json_decref(body);
     loa_rules_free(rules);
     loa_campaign_release(&cur);
@@ -546,7 +556,7 @@ static int list_row(const struct loa_campaign *c, void *ud)
         loa_campaign_page_of(l->st, c->page_ref, l->page_id, sizeof(l->page_id), NULL, 0);
     }
     if (l->arr) {
-        json_array_append_new(l->arr, loa_campaign_json(c, l->page_id));
+        json_array_append_new(l->arr, from_text(loa_campaign_json(c, l->page_id)));
         return 0;
     }
     char when[40];
@@ -586,7 +596,7 @@ static int do_list(struct loa_cli *cli, int argc, char **argv)
     else
         fprintf(cli->out, "%-6s %-10s %-18s %9s  %-24s %s\n", "ID", "STATUS", "PAGE", "TOTAL",
                 "STARTED/SCHEDULED", "NAME");
-    int rc = loa_store_campaign_list(st, page.id, mask, list_row, &l);
+    int rc = loa_campaign_list(st, page.id, mask, list_row, &l);
     if (rc < 0)
         exit = store_error(cli, &o, rc);
     else if (l.arr)
@@ -684,15 +694,17 @@ static int do_show(struct loa_cli *cli, int argc, char **argv)
     struct loa_campaign c = { 0 };
     if ((exit = open_campaign(cli, &o, &st, &c)))
         return exit;
-    json_t *j = full_json(st, &c);
-    if (o.json)
+    json_t *j = full_json(st, c.id);
+    if (!j)
+        exit = store_error(cli, &o, LOA_ESTORE);
+    else if (o.json)
         print_json(cli, j);
     else
         print_show(cli, j);
     json_decref(j);
     loa_campaign_release(&c);
     loa_store_close(st);
-    return LOA_EXIT_OK;
+    return exit;
 }
 
 /* ---- Status changes ----------------------------------------------------------------------- */
@@ -715,17 +727,76 @@ static int report(struct loa_cli *cli, const struct copts *o, struct loa_store *
     return LOA_EXIT_OK;
 }
 
-static const char requeue_needs[] =
-    "only a started (running, paused or completed) campaign's deliveries can be sent again";
+/* The operation of a status-change subcommand. */
+static const struct {
+    const char *sub;
+    enum loa_campaign_op op;
+} actions[] = {
+    { "start", LOA_CAMPAIGN_OP_START },   { "schedule", LOA_CAMPAIGN_OP_SCHEDULE },
+    { "pause", LOA_CAMPAIGN_OP_PAUSE },   { "resume", LOA_CAMPAIGN_OP_RESUME },
+    { "cancel", LOA_CAMPAIGN_OP_CANCEL }, { "retry-failed", LOA_CAMPAIGN_OP_RETRY_FAILED },
+    { "delete", LOA_CAMPAIGN_OP_DELETE },
+};
 
-#define STARTED (BIT(LOA_CAMPAIGN_RUNNING) | BIT(LOA_CAMPAIGN_PAUSED) | BIT(LOA_CAMPAIGN_COMPLETED))
+/* schedule: the start time from --at (or the stored one), checked; sets args->at. */
+static int schedule_at(struct loa_cli *cli, const struct copts *o, struct loa_store *st,
+                       const struct loa_campaign *c, int64_t now, struct loa_campaign_args *args)
+{
+    char page_id[72] = "", tz[64] = "";
+    loa_campaign_page_of(st, c->page_ref, page_id, sizeof(page_id), tz, sizeof(tz));
+    int64_t at = c->scheduled_at;
+    int rc;
+    if (o->val[O_AT] && (rc = loa_local_time_parse(o->val[O_AT], tz, &at)) < 0) {
+        fprintf(cli->err, "loa %s: --at %s: %s\n", o->cmd, o->val[O_AT],
+                rc == LOA_ERANGE ? "this local time does not exist (daylight saving time)"
+                                 : "not a time: \"2026-05-04 09:00\" (the Page's local "
+                                   "time) or ISO 8601 with Z or an offset");
+        return LOA_EXIT_USAGE;
+    }
+    if (at <= 0)
+        return cli_usage(cli, o->cmd, "--at TIME is required (the campaign has no start time)");
+    if (at <= now)
+        return cli_usage(cli, o->cmd, "--at must be in the future");
+    args->at = at;
+    return LOA_EXIT_OK;
+}
 
-static int do_action(struct loa_cli *cli, int argc, char **argv, const char *sub)
+/* The line (or JSON) a status change that went through prints. */
+static int action_report(struct loa_cli *cli, struct copts *o, struct loa_store *st, int64_t id,
+                         enum loa_campaign_op op, const struct loa_campaign_args *args)
+{
+    char when[40];
+    switch (op) {
+    case LOA_CAMPAIGN_OP_START:
+        return report(cli, o, st, id, NULL,
+                      "campaign %lld running: %lld deliveries (send with `loa serve` or "
+                      "`loa campaign run %lld`)",
+                      (long long)id, (long long)args->count, (long long)id);
+    case LOA_CAMPAIGN_OP_SCHEDULE:
+        loa_time_format(args->at, when, sizeof(when));
+        return report(cli, o, st, id, NULL, "campaign %lld scheduled for %s", (long long)id, when);
+    case LOA_CAMPAIGN_OP_DELETE:
+        o->json = false;
+        return report(cli, o, st, id, NULL, "campaign %lld deleted", (long long)id);
+    case LOA_CAMPAIGN_OP_RETRY_FAILED:
+        return report(cli, o, st, id, json_pack("{s:I}", "requeued", (json_int_t)args->count),
+                      "campaign %lld: %lld failed deliveries re-queued", (long long)id,
+                      (long long)args->count);
+    default:
+        break;
+    }
+    int to = loa_campaign_op_target(op); /* pause, resume, cancel */
+    return report(cli, o, st, id, NULL, "campaign %lld %s", (long long)id,
+                  loa_campaign_status_name((enum loa_campaign_status)to));
+}
+
+static int do_action(struct loa_cli *cli, int argc, char **argv, const char *sub,
+                     enum loa_campaign_op op)
 {
     char cmd[48];
     snprintf(cmd, sizeof(cmd), "campaign %s", sub);
     struct copts o = { .cmd = cmd };
-    bool schedule = strcmp(sub, "schedule") == 0;
+    bool schedule = op == LOA_CAMPAIGN_OP_SCHEDULE;
     int exit = parse_opts(cli, argc, argv, schedule ? "aj" : "j", &o);
     if (exit)
         return opts_exit(exit);
@@ -734,95 +805,24 @@ static int do_action(struct loa_cli *cli, int argc, char **argv, const char *sub
     if ((exit = open_campaign(cli, &o, &st, &c)))
         return exit;
     int64_t id = c.id, now = loa_now_ms();
+    struct loa_campaign_args args = { .reason = op == LOA_CAMPAIGN_OP_PAUSE ? "manual" : NULL };
+    const char *refusal = loa_campaign_op_refusal(op);
     int rc = 0;
-    const char *needs = "";
-    if (strcmp(sub, "start") == 0) {
-        int64_t total = 0;
-        needs = "only a draft or a scheduled campaign can be started";
-        rc = loa_campaign_start(st, id, now, &total);
-        if (rc == LOA_EINVAL) {
-            fprintf(cli->err,
-                    "loa %s: filter: the stored audience filter is no longer valid; edit it\n",
-                    cmd);
-            exit = LOA_EXIT_DATAERR;
-        } else if (rc == 0) {
-            exit = report(cli, &o, st, id, NULL,
-                          "campaign %lld running: %lld deliveries (send with `loa serve` or "
-                          "`loa campaign run %lld`)",
-                          (long long)id, (long long)total, (long long)id);
-        }
-    } else if (schedule) {
-        needs = "only a draft or a scheduled campaign can be scheduled";
-        char page_id[72] = "", tz[64] = "";
-        loa_campaign_page_of(st, c.page_ref, page_id, sizeof(page_id), tz, sizeof(tz));
-        int64_t at = c.scheduled_at;
-        if (c.status != LOA_CAMPAIGN_DRAFT && c.status != LOA_CAMPAIGN_SCHEDULED) {
-            rc = LOA_ESTATE;
-        } else if (o.val[O_AT] && (rc = loa_local_time_parse(o.val[O_AT], tz, &at)) < 0) {
-            fprintf(cli->err, "loa %s: --at %s: %s\n", cmd, o.val[O_AT],
-                    rc == LOA_ERANGE ? "this local time does not exist (daylight saving time)"
-                                     : "not a time: \"2026-05-04 09:00\" (the Page's local "
-                                       "time) or ISO 8601 with Z or an offset");
-            exit = LOA_EXIT_USAGE;
-        } else if (at <= 0) {
-            exit = cli_usage(cli, cmd, "--at TIME is required (the campaign has no start time)");
-        } else if (at <= now) {
-            exit = cli_usage(cli, cmd, "--at must be in the future");
-        } else if ((rc = loa_campaign_schedule(st, id, at, now)) == 0) {
-            char when[40];
-            loa_time_format(at, when, sizeof(when));
-            exit = report(cli, &o, st, id, NULL, "campaign %lld scheduled for %s", (long long)id,
-                          when);
-        }
-    } else if (strcmp(sub, "retry-failed") == 0 || strcmp(sub, "delete") == 0) {
-        bool del = sub[0] == 'd';
-        if (del) {
-            needs = "only a draft or a cancelled campaign can be deleted";
-            rc = loa_store_campaign_delete(st, id,
-                                           BIT(LOA_CAMPAIGN_DRAFT) | BIT(LOA_CAMPAIGN_CANCELLED));
-            if (rc == 0) {
-                o.json = false;
-                exit = report(cli, &o, st, id, NULL, "campaign %lld deleted", (long long)id);
-            }
-        } else {
-            needs = requeue_needs;
-            size_t n;
-            const char *const *reasons = loa_campaign_retryable_reasons(&n);
-            int64_t count = 0;
-            rc = STARTED & BIT(c.status)
-                     ? loa_store_delivery_retry_failed(st, id, reasons, n, now, &count)
-                     : LOA_ESTATE;
-            if (rc == 0)
-                exit = report(cli, &o, st, id, json_pack("{s:I}", "requeued", (json_int_t)count),
-                              "campaign %lld: %lld failed deliveries re-queued", (long long)id,
-                              (long long)count);
-        }
-    } else {
-        /* pause, resume, cancel */
-        unsigned from = 0;
-        enum loa_campaign_status to = LOA_CAMPAIGN_PAUSED;
-        const char *reason = NULL;
-        if (strcmp(sub, "pause") == 0) {
-            from = BIT(LOA_CAMPAIGN_RUNNING);
-            reason = "manual";
-            needs = "only a running campaign can be paused";
-        } else if (strcmp(sub, "resume") == 0) {
-            from = BIT(LOA_CAMPAIGN_PAUSED);
-            to = LOA_CAMPAIGN_RUNNING;
-            needs = "only a paused campaign can be resumed";
-        } else {
-            from = BIT(LOA_CAMPAIGN_DRAFT) | BIT(LOA_CAMPAIGN_SCHEDULED) |
-                   BIT(LOA_CAMPAIGN_RUNNING) | BIT(LOA_CAMPAIGN_PAUSED);
-            to = LOA_CAMPAIGN_CANCELLED;
-            needs = "a completed or cancelled campaign cannot be cancelled";
-        }
-        rc = loa_store_campaign_set_status(st, id, from, to, reason, now);
-        if (rc == 0)
-            exit = report(cli, &o, st, id, NULL, "campaign %lld %s", (long long)id,
-                          loa_campaign_status_name(to));
-    }
-    if (rc == LOA_ESTATE)
-        exit = state_error(cli, &o, st, id, needs);
+    /* schedule reads --at only for a campaign that may be scheduled */
+    if (schedule && !loa_campaign_op_allowed(op, c.status))
+        rc = LOA_ESTATE;
+    else if (schedule)
+        exit = schedule_at(cli, &o, st, &c, now, &args);
+    if (rc == 0 && !exit)
+        rc = loa_campaign_apply_with(st, id, op, &args, now, &refusal);
+    if (rc == 0 && !exit)
+        exit = action_report(cli, &o, st, id, op, &args);
+    else if (op == LOA_CAMPAIGN_OP_START && rc == LOA_EINVAL) {
+        fprintf(cli->err,
+                "loa %s: filter: the stored audience filter is no longer valid; edit it\n", cmd);
+        exit = LOA_EXIT_DATAERR;
+    } else if (rc == LOA_ESTATE)
+        exit = state_error(cli, &o, st, id, refusal);
     else if (rc < 0 && !exit)
         exit = store_error(cli, &o, rc);
     loa_campaign_release(&c);
@@ -844,7 +844,7 @@ static int dlist_row(const struct loa_delivery *d, void *ud)
     l->n++;
     l->last = d->position;
     if (l->arr) {
-        json_array_append_new(l->arr, loa_delivery_json(d));
+        json_array_append_new(l->arr, from_text(loa_delivery_json(d)));
         return 0;
     }
     char sent[40], claimed[40];
@@ -930,12 +930,13 @@ static int do_resend(struct loa_cli *cli, int argc, char **argv)
         loa_free(ids);
         return exit;
     }
-    int64_t count = 0;
-    int rc = STARTED & BIT(c.status)
-                 ? loa_store_delivery_resend_unknown(st, c.id, ids, n, loa_now_ms(), &count)
-                 : LOA_ESTATE;
+    struct loa_campaign_args args = { .ids = ids, .nids = n };
+    const char *refusal = NULL;
+    int rc = loa_campaign_apply_with(st, c.id, LOA_CAMPAIGN_OP_RESEND_UNKNOWN, &args, loa_now_ms(),
+                                     &refusal);
+    int64_t count = args.count;
     if (rc == LOA_ESTATE)
-        exit = state_error(cli, &o, st, c.id, requeue_needs);
+        exit = state_error(cli, &o, st, c.id, refusal);
     else if (rc < 0)
         exit = store_error(cli, &o, rc);
     else
@@ -1223,10 +1224,8 @@ int loa_cmd_campaign(struct loa_cli *cli, int argc, char **argv)
         return do_resend(cli, argc, argv);
     if (strcmp(sub, "run") == 0)
         return do_run(cli, argc, argv);
-    static const char *const actions[] = { "start",  "schedule",     "pause", "resume",
-                                           "cancel", "retry-failed", "delete" };
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-        if (strcmp(sub, actions[i]) == 0)
-            return do_action(cli, argc, argv, sub);
+        if (strcmp(sub, actions[i].sub) == 0)
+            return do_action(cli, argc, argv, sub, actions[i].op);
     return cli_usage(cli, "campaign", "unknown subcommand '%s'", sub);
 }

@@ -44,7 +44,7 @@
 
 #ifdef LOA_HAVE_SIMULATE
 #include <loa/audience.h>
-#include <loa/dispatch.h>
+#include <loa/campaign.h>
 #include <loa/rules.h>
 
 #include "simulate.h"

@@ -20,9 +20,9 @@
 
 #include <loa/alloc.h>
 #include <loa/buf.h>
+#include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/config.h>
-#include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/store.h>
 

@@ -41,6 +41,7 @@
 #include <loa/alloc.h>
 #include <loa/audience.h>
 #include <loa/buf.h>
+#include <loa/campaign.h>
 #include <loa/client.h>
 #include <loa/clock.h>
 #include <loa/dispatch.h>
@@ -350,8 +351,7 @@ static void page_free(struct dpage *p)
 static void pause_campaign(struct loa_dispatch *d, int64_t id, const char *reason)
 {
     txn_commit(d);
-    int rc = loa_store_campaign_set_status(d->st, id, 1u << LOA_CAMPAIGN_RUNNING,
-                                           LOA_CAMPAIGN_PAUSED, reason, loa_now_ms());
+    int rc = loa_campaign_apply(d->st, id, LOA_CAMPAIGN_OP_PAUSE, reason, loa_now_ms(), NULL);
     if (rc < 0 && rc != LOA_ESTATE)
         LOA_ERROR("dispatch", "cannot pause campaign", "campaign=%lld error=%s", (long long)id,
                   loa_err_name(rc));
@@ -465,7 +465,7 @@ static void tick(struct loa_dispatch *d, int64_t now)
 {
     txn_commit(d);
     struct due_ud due = { .now = now, .only = d->o.only_campaign };
-    int rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
+    int rc = loa_campaign_list_in(d->st, LOA_CAMPAIGN_SCHEDULED, collect_due, &due);
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot read scheduled campaigns", "error=%s", loa_err_name(rc));
     for (size_t i = 0; i < due.n; i++) {
@@ -482,7 +482,7 @@ static void tick(struct loa_dispatch *d, int64_t now)
         memset(&d->rates, 0, sizeof(d->rates)); /* no entry: no cap beyond the Page's own */
     for (size_t i = 0; i < d->ncamps; i++)
         d->camps[i]->running = false;
-    rc = loa_store_campaign_list(d->st, 0, 1u << LOA_CAMPAIGN_RUNNING, load_campaign, d);
+    rc = loa_campaign_list_in(d->st, LOA_CAMPAIGN_RUNNING, load_campaign, d);
     if (rc < 0) {
         /* Not knowing which campaigns run, keep sending for those seen last. */
         LOA_ERROR("dispatch", "cannot read campaigns", "error=%s", loa_err_name(rc));
@@ -972,7 +972,7 @@ static void on_done(void *arg, const struct loa_client_result *r)
         snprintf(reason, sizeof(reason), "stop_page:%s", r->reason ? r->reason : "unknown");
         txn_begin(d);
         int64_t n = 0;
-        int rc = loa_store_campaign_pause_page(d->st, p->ref, reason, now, &n);
+        int rc = loa_campaign_pause_page(d->st, p->ref, reason, now, &n);
         if (rc < 0)
             LOA_ERROR("dispatch", "cannot pause the Page's campaigns", "page=%s error=%s",
                       p->page_id, loa_err_name(rc));

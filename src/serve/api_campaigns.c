@@ -4,9 +4,10 @@
  * pause, resume and cancel them; list their deliveries and unknown outcomes; re-queue failed
  * deliveries and resend chosen unknown ones (docs/campaigns.md, docs/api.md).
  *
- * The JSON shapes and every check of a campaign body live in the shared codec
- * (include/loa/campaign_json.h, also used by `loa campaign`); this file maps HTTP to the store
- * and the dispatcher. A change of status wakes the dispatcher so it is seen at once.
+ * A thin adapter over the campaign service (include/loa/campaign.h, also behind `loa
+ * campaign`): the JSON shapes, every check of a campaign body and which status allows which
+ * operation live there; this file maps HTTP to it and wakes the dispatcher after a change of
+ * status so that it is seen at once.
  */
 #include "api_campaigns.h"
 
@@ -18,7 +19,7 @@
 #include <jansson.h>
 
 #include <loa/alloc.h>
-#include <loa/campaign_json.h>
+#include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/dispatch.h>
 #include <loa/err.h>
@@ -32,9 +33,6 @@
 #define UNKNOWN_GRACE_S    60
 #define RESEND_MAX         10000
 #define MAX_ERRORS         100
-
-#define BIT(s)  (1u << (s))
-#define STARTED (BIT(LOA_CAMPAIGN_RUNNING) | BIT(LOA_CAMPAIGN_PAUSED) | BIT(LOA_CAMPAIGN_COMPLETED))
 
 /* ---- Helpers ------------------------------------------------------------------------------ */
 
@@ -87,25 +85,17 @@ static bool query_after(const struct loa_http_req *req, struct loa_http_resp *re
 static void reply_campaign(struct loa_store *st, int64_t id, int status, json_t *extra,
                            struct loa_http_resp *resp)
 {
-    struct loa_campaign c;
-    int rc = loa_store_campaign_get(st, id, &c);
+    char *text = NULL;
+    int rc = loa_campaign_describe(st, id, &text);
     if (rc < 0) {
         json_decref(extra);
-        api_fail(resp, rc, "id", "campaign");
+        if (rc == LOA_ENOENT)
+            api_fail(resp, rc, "id", "campaign");
+        else
+            api_fail(resp, rc, NULL, "counting deliveries");
         return;
     }
-    char page_id[72] = "";
-    loa_campaign_page_of(st, c.page_ref, page_id, sizeof(page_id), NULL, 0);
-    json_t *o = loa_campaign_json(&c, page_id);
-    loa_campaign_release(&c);
-    json_t *stats = NULL;
-    if ((rc = loa_campaign_stats_json(st, id, &stats)) < 0) {
-        json_decref(o);
-        json_decref(extra);
-        api_fail(resp, rc, NULL, "counting deliveries");
-        return;
-    }
-    json_object_set_new(o, "stats", stats);
+    json_t *o = api_json_text(text);
     if (extra) {
         json_object_update(o, extra);
         json_decref(extra);
@@ -113,7 +103,8 @@ static void reply_campaign(struct loa_store *st, int64_t id, int status, json_t 
     api_reply(resp, status, o);
 }
 
-/* 409 naming the campaign's current status and what the operation needs. */
+/* 409 naming the campaign's current status and what the operation needs (the service's
+   refusal). */
 static void reply_state(struct loa_store *st, int64_t id, const char *needs,
                         struct loa_http_resp *resp)
 {
@@ -128,13 +119,13 @@ static void reply_state(struct loa_store *st, int64_t id, const char *needs,
 }
 
 /* Maps the result of a campaign operation: false with the error answer set. */
-static bool op_ok(struct loa_store *st, int64_t id, int rc, const char *needs,
+static bool op_ok(struct loa_store *st, int64_t id, int rc, const char *refusal,
                   struct loa_http_resp *resp)
 {
     if (rc == 0)
         return true;
     if (rc == LOA_ESTATE)
-        reply_state(st, id, needs, resp);
+        reply_state(st, id, refusal, resp);
     else
         api_fail(resp, rc, "id", "campaign");
     return false;
@@ -152,23 +143,6 @@ static bool campaign_status(struct loa_store *st, int64_t id, enum loa_campaign_
     }
     *out = c.status;
     loa_campaign_release(&c);
-    return true;
-}
-
-static const char requeue_needs[] =
-    "only a started (running, paused or completed) campaign's deliveries can be sent again";
-
-/* Whether the campaign has started (its deliveries can be sent again); false with 404/409/503
- * set. */
-static bool is_started(struct loa_store *st, int64_t id, struct loa_http_resp *resp)
-{
-    enum loa_campaign_status status;
-    if (!campaign_status(st, id, &status, resp))
-        return false;
-    if (!(STARTED & BIT(status))) {
-        reply_state(st, id, requeue_needs, resp);
-        return false;
-    }
     return true;
 }
 
@@ -241,7 +215,7 @@ static int add_campaign(const struct loa_campaign *c, void *ud)
         l->page_id[0] = '\0';
         loa_campaign_page_of(l->st, c->page_ref, l->page_id, sizeof(l->page_id), NULL, 0);
     }
-    json_array_append_new(l->arr, loa_campaign_json(c, l->page_id));
+    json_array_append_new(l->arr, api_json_text(loa_campaign_json(c, l->page_id)));
     return 0;
 }
 
@@ -276,7 +250,7 @@ void api_campaigns_list(void *ctx, const struct loa_http_req *req, struct loa_ht
     }
     l.st = st;
     l.arr = json_array();
-    int rc = loa_store_campaign_list(st, page_ref, mask, add_campaign, &l);
+    int rc = loa_campaign_list(st, page_ref, mask, add_campaign, &l);
     if (rc < 0) {
         json_decref(l.arr);
         api_fail(resp, rc, NULL, "listing campaigns");
@@ -319,12 +293,13 @@ void api_campaigns_create(void *ctx, const struct loa_http_req *req, struct loa_
         .rules = app->rules,
         .now = loa_now_ms(),
     };
-    if (loa_campaign_body_parse(o, &po, &b, &d) < 0 || !loa_diags_empty(&d)) {
+    if (loa_campaign_body_parse(req->body, req->body_len, &po, &b, &d) < 0 ||
+        !loa_diags_empty(&d)) {
         api_reply_diags(resp, 400, &d);
         goto out;
     }
     int64_t id = 0;
-    int rc = loa_store_campaign_create(st, p.id, &b.in, loa_now_ms(), &id);
+    int rc = loa_campaign_create(st, p.id, &b.in, loa_now_ms(), &id);
     if (rc < 0) {
         api_fail(resp, rc, NULL, "creating the campaign");
         goto out;
@@ -366,9 +341,10 @@ void api_campaigns_update(void *ctx, const struct loa_http_req *req, struct loa_
         api_fail(resp, rc, "id", "campaign");
         goto out;
     }
-    if (c.status != LOA_CAMPAIGN_DRAFT) {
-        loa_http_error(resp, 409, "status", "campaign is %s; only a draft can be edited",
-                       loa_campaign_status_name(c.status));
+    if (!loa_campaign_op_allowed(LOA_CAMPAIGN_OP_EDIT, c.status)) {
+        loa_http_error(resp, 409, "status", "campaign is %s; %s",
+                       loa_campaign_status_name(c.status),
+                       loa_campaign_op_refusal(LOA_CAMPAIGN_OP_EDIT));
         goto out;
     }
     char page_id[72] = "", tz[64] = "";
@@ -379,12 +355,14 @@ void api_campaigns_update(void *ctx, const struct loa_http_req *req, struct loa_
         .current = &c,
         .now = loa_now_ms(),
     };
-    if (loa_campaign_body_parse(o, &po, &b, &d) < 0) {
+    if (loa_campaign_body_parse(req->body, req->body_len, &po, &b, &d) < 0) {
         api_reply_diags(resp, 400, &d);
         goto out;
     }
-    rc = loa_store_campaign_update(st, id, &b.in, loa_now_ms());
-    if (!op_ok(st, id, rc, "only a draft can be edited", resp))
+    struct loa_campaign_args args = { .in = &b.in };
+    const char *refusal = NULL;
+    rc = loa_campaign_apply_with(st, id, LOA_CAMPAIGN_OP_EDIT, &args, loa_now_ms(), &refusal);
+    if (!op_ok(st, id, rc, refusal, resp))
         goto out;
     reply_campaign(st, id, 200, NULL, resp);
 out:
@@ -400,9 +378,9 @@ void api_campaigns_delete(void *ctx, const struct loa_http_req *req, struct loa_
     struct loa_store *st;
     if (!camp_id(req, resp, &id) || !(st = api_store(ctx, resp)))
         return;
-    int rc =
-        loa_store_campaign_delete(st, id, BIT(LOA_CAMPAIGN_DRAFT) | BIT(LOA_CAMPAIGN_CANCELLED));
-    if (op_ok(st, id, rc, "only a draft or a cancelled campaign can be deleted", resp))
+    const char *refusal = NULL;
+    int rc = loa_campaign_apply(st, id, LOA_CAMPAIGN_OP_DELETE, NULL, loa_now_ms(), &refusal);
+    if (op_ok(st, id, rc, refusal, resp))
         resp->status = 204;
 }
 
@@ -415,15 +393,15 @@ void api_campaigns_start(void *ctx, const struct loa_http_req *req, struct loa_h
     struct loa_store *st = op_begin(app, req, resp, NULL, 0, &id, NULL);
     if (!st)
         return;
-    int64_t total = 0;
-    int rc = loa_campaign_start(st, id, loa_now_ms(), &total);
+    const char *refusal = NULL;
+    int rc = loa_campaign_apply(st, id, LOA_CAMPAIGN_OP_START, NULL, loa_now_ms(), &refusal);
     if (rc == LOA_EINVAL) {
         loa_http_error(resp, 400, "filter",
                        "the campaign's audience filter is no longer valid (a list or tag it names "
                        "may be gone)");
         return;
     }
-    if (!op_ok(st, id, rc, "only a draft or a scheduled campaign can be started", resp))
+    if (!op_ok(st, id, rc, refusal, resp))
         return;
     wake(app);
     reply_campaign(st, id, 200, NULL, resp);
@@ -444,10 +422,10 @@ void api_campaigns_schedule(void *ctx, const struct loa_http_req *req, struct lo
         api_fail(resp, rc, "id", "campaign");
         goto out;
     }
-    static const char needs[] = "only a draft or a scheduled campaign can be scheduled";
-    if (c.status != LOA_CAMPAIGN_DRAFT && c.status != LOA_CAMPAIGN_SCHEDULED) {
+    if (!loa_campaign_op_allowed(LOA_CAMPAIGN_OP_SCHEDULE, c.status)) {
         loa_http_error(resp, 409, "status", "campaign is %s; %s",
-                       loa_campaign_status_name(c.status), needs);
+                       loa_campaign_status_name(c.status),
+                       loa_campaign_op_refusal(LOA_CAMPAIGN_OP_SCHEDULE));
         goto out;
     }
     char page_id[72] = "", tz[64] = "";
@@ -481,8 +459,10 @@ void api_campaigns_schedule(void *ctx, const struct loa_http_req *req, struct lo
         loa_http_error(resp, 400, "at", "must be in the future (it is now %s)", buf);
         goto out;
     }
-    rc = loa_campaign_schedule(st, id, at, now);
-    if (!op_ok(st, id, rc, needs, resp))
+    struct loa_campaign_args args = { .at = at };
+    const char *refusal = NULL;
+    rc = loa_campaign_apply_with(st, id, LOA_CAMPAIGN_OP_SCHEDULE, &args, now, &refusal);
+    if (!op_ok(st, id, rc, refusal, resp))
         goto out;
     wake(app);
     reply_campaign(st, id, 200, NULL, resp);
@@ -491,17 +471,17 @@ out:
     json_decref(body);
 }
 
-/* A plain status change: from a status in from_mask to `to`. */
+/* A plain status change through the service's transition table. */
 static void transition(struct serve_app *app, const struct loa_http_req *req,
-                       struct loa_http_resp *resp, unsigned from_mask, enum loa_campaign_status to,
-                       const char *reason, const char *needs)
+                       struct loa_http_resp *resp, enum loa_campaign_op op, const char *reason)
 {
     int64_t id;
     struct loa_store *st = op_begin(app, req, resp, NULL, 0, &id, NULL);
     if (!st)
         return;
-    int rc = loa_store_campaign_set_status(st, id, from_mask, to, reason, loa_now_ms());
-    if (!op_ok(st, id, rc, needs, resp))
+    const char *refusal = NULL;
+    int rc = loa_campaign_apply(st, id, op, reason, loa_now_ms(), &refusal);
+    if (!op_ok(st, id, rc, refusal, resp))
         return;
     wake(app);
     reply_campaign(st, id, 200, NULL, resp);
@@ -509,23 +489,17 @@ static void transition(struct serve_app *app, const struct loa_http_req *req,
 
 void api_campaigns_pause(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
-    transition(ctx, req, resp, BIT(LOA_CAMPAIGN_RUNNING), LOA_CAMPAIGN_PAUSED, "manual",
-               "only a running campaign can be paused");
+    transition(ctx, req, resp, LOA_CAMPAIGN_OP_PAUSE, "manual");
 }
 
 void api_campaigns_resume(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
-    transition(ctx, req, resp, BIT(LOA_CAMPAIGN_PAUSED), LOA_CAMPAIGN_RUNNING, NULL,
-               "only a paused campaign can be resumed");
+    transition(ctx, req, resp, LOA_CAMPAIGN_OP_RESUME, NULL);
 }
 
 void api_campaigns_cancel(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
-    transition(ctx, req, resp,
-               BIT(LOA_CAMPAIGN_DRAFT) | BIT(LOA_CAMPAIGN_SCHEDULED) | BIT(LOA_CAMPAIGN_RUNNING) |
-                   BIT(LOA_CAMPAIGN_PAUSED),
-               LOA_CAMPAIGN_CANCELLED, NULL,
-               "a completed or cancelled campaign cannot be cancelled");
+    transition(ctx, req, resp, LOA_CAMPAIGN_OP_CANCEL, NULL);
 }
 
 /* ---- Failed and unknown deliveries -------------------------------------------------------- */
@@ -538,14 +512,15 @@ void api_campaigns_retry_failed(void *ctx, const struct loa_http_req *req,
     struct loa_store *st = op_begin(app, req, resp, NULL, 0, &id, NULL);
     if (!st)
         return;
-    if (!is_started(st, id, resp))
+    struct loa_campaign_args args = { 0 };
+    const char *refusal = NULL;
+    int rc = loa_campaign_apply_with(st, id, LOA_CAMPAIGN_OP_RETRY_FAILED, &args, loa_now_ms(),
+                                     &refusal);
+    if (!op_ok(st, id, rc, refusal, resp))
         return;
+    int64_t count = args.count;
     size_t n;
     const char *const *reasons = loa_campaign_retryable_reasons(&n);
-    int64_t count = 0;
-    int rc = loa_store_delivery_retry_failed(st, id, reasons, n, loa_now_ms(), &count);
-    if (!op_ok(st, id, rc, requeue_needs, resp))
-        return;
     if (count > 0)
         wake(app);
     json_t *r = json_array();
@@ -564,7 +539,7 @@ struct deliveries_ud {
 static int add_delivery(const struct loa_delivery *d, void *ud)
 {
     struct deliveries_ud *u = ud;
-    json_array_append_new(u->arr, loa_delivery_json(d));
+    json_array_append_new(u->arr, api_json_text(loa_delivery_json(d)));
     return 0;
 }
 
@@ -632,7 +607,7 @@ void api_campaigns_unknowns(void *ctx, const struct loa_http_req *req, struct lo
     if (!(st = api_store(ctx, resp)))
         return;
     int64_t now = loa_now_ms();
-    list_deliveries(st, id, BIT(LOA_DELIVERY_UNKNOWN), now - grace * 1000, req, resp,
+    list_deliveries(st, id, 1u << LOA_DELIVERY_UNKNOWN, now - grace * 1000, req, resp,
                     json_pack("{s:I}", "older_than_s", (json_int_t)grace));
 }
 
@@ -674,12 +649,15 @@ void api_campaigns_resend(void *ctx, const struct loa_http_req *req, struct loa_
         }
         ids[i] = json_integer_value(x);
     }
-    if (!(st = api_store(app, resp)) || !is_started(st, id, resp))
+    if (!(st = api_store(app, resp)))
         goto out;
-    int64_t count = 0;
-    int rc = loa_store_delivery_resend_unknown(st, id, ids, n, loa_now_ms(), &count);
-    if (!op_ok(st, id, rc, requeue_needs, resp))
+    struct loa_campaign_args args = { .ids = ids, .nids = n };
+    const char *refusal = NULL;
+    int rc = loa_campaign_apply_with(st, id, LOA_CAMPAIGN_OP_RESEND_UNKNOWN, &args, loa_now_ms(),
+                                     &refusal);
+    if (!op_ok(st, id, rc, refusal, resp))
         goto out;
+    int64_t count = args.count;
     if (count > 0)
         wake(app);
     reply_campaign(st, id, 200,

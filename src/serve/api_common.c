@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include <loa/campaign_json.h>
+#include <loa/alloc.h>
 #include <loa/clock.h>
 #include <loa/err.h>
 
@@ -136,9 +136,41 @@ json_t *api_list_page(json_t *arr, int64_t want, const char *key)
     return json_pack("{s:o,s:o}", "data", arr, "next_cursor", next);
 }
 
+json_t *api_diags_json(int status, const struct loa_diags *d)
+{
+    json_t *errors = json_array();
+    for (size_t i = 0; i < d->count; i++) {
+        const struct loa_diag *x = &d->items[i];
+        json_t *e = json_pack("{s:s,s:s}", "field", x->where ? x->where : "", "reason",
+                              x->reason ? x->reason : "");
+        if (x->line)
+            json_object_set_new(e, "line", json_integer(x->line));
+        if (x->column)
+            json_object_set_new(e, "column", json_integer(x->column));
+        json_array_append_new(errors, e);
+    }
+    const struct loa_diag *first = d->count ? &d->items[0] : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "error",
+                        json_pack("{s:i,s:s,s:s}", "status", status, "field",
+                                  first && first->where ? first->where : "", "reason",
+                                  first && first->reason ? first->reason : "invalid request"));
+    json_object_set_new(o, "errors", errors);
+    if (d->dropped)
+        json_object_set_new(o, "errors_not_shown", json_integer((json_int_t)d->dropped));
+    return o;
+}
+
 void api_reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d)
 {
-    api_reply(resp, status, loa_campaign_diags_json(status, d));
+    api_reply(resp, status, api_diags_json(status, d));
+}
+
+json_t *api_json_text(char *text)
+{
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    loa_free(text);
+    return o;
 }
 
 bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,

@@ -134,8 +134,15 @@ bool api_query_limit(const struct loa_http_req *req, struct loa_http_resp *resp,
  * item kept, as a string (else null). Steals arr; returns a new reference.
  */
 struct json_t *api_list_page(struct json_t *arr, int64_t want, const char *key);
-/** Answers status with every complaint of d: loa_campaign_diags_json()'s error body. */
+/**
+ * The error body of a refused request: {"error":{"status","field","reason"},"errors":[{"field",
+ * "reason"[,"line","column"]}]} — the first complaint is the error. Returns a new reference.
+ */
+struct json_t *api_diags_json(int status, const struct loa_diags *d);
+/** Answers status with every complaint of d: api_diags_json()'s error body. */
 void api_reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d);
+/** JSON text made by another module (loa memory, freed here) as a new reference; NULL stays. */
+struct json_t *api_json_text(char *text);
 /** Finds the Page of the path's first parameter; false with 404/503 set. */
 bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,
               struct loa_page *out);

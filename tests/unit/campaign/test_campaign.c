@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The campaign JSON codec shared by the REST API and the CLI (include/loa/campaign_json.h):
- * Page-local times across daylight-saving changes, the retryable failure reasons, the status and
- * state lists, reading a campaign body with the path of every complaint, the JSON of a
- * campaign, its counts and a delivery, and scheduling a campaign (include/loa/dispatch.h).
+ * The campaign service shared by the REST API and the CLI (include/loa/campaign.h): Page-local
+ * times across daylight-saving changes, the retryable failure reasons, the status and state
+ * lists, reading a campaign body with the path of every complaint, the JSON of a campaign, its
+ * counts and a delivery, scheduling a campaign, and the transition table walked op by status.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +14,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
-#include <loa/campaign_json.h>
+#include <loa/alloc.h>
+#include <loa/campaign.h>
 #include <loa/clock.h>
-#include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/rules.h>
 #include <loa/store.h>
@@ -171,9 +172,9 @@ static void parse(struct parsed *p, const char *json, const struct loa_campaign_
     json_t *v = json_loads(json, JSON_DECODE_ANY, &err);
     if (!v)
         fail_msg("test JSON: %s", err.text);
-    loa_diags_init(&p->d, 100);
-    p->rc = loa_campaign_body_parse(v, o, &p->b, &p->d);
     json_decref(v);
+    loa_diags_init(&p->d, 100);
+    p->rc = loa_campaign_body_parse(json, strlen(json), o, &p->b, &p->d);
 }
 
 static void parsed_release(struct parsed *p)
@@ -422,8 +423,7 @@ static void campaign_to_json(void **state)
         .updated_at = t("2026-05-01T00:00:01Z"),
         .total = 3,
     };
-    json_t *o = loa_campaign_json(&c, "111");
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = loa_campaign_json(&c, "111");
     assert_string_equal(
         text,
         "{\"id\":12,\"page_id\":\"111\",\"name\":\"Sale\",\"goal\":\"promotion\",\"purpose\":"
@@ -434,11 +434,12 @@ static void campaign_to_json(void **state)
         "\"21:30\"}},\"status\":\"paused\",\"status_reason\":\"stop_page:invalid_token\","
         "\"created_at\":\"2026-05-01T00:00:00.000Z\",\"updated_at\":\"2026-05-01T00:00:01.000Z\","
         "\"started_at\":null,\"completed_at\":null,\"total\":3}");
-    free(text);
-    json_decref(o);
+    loa_free(text);
     /* What the codec writes, it reads back (as an update of the same fields). */
     c.window_from_min = c.window_to_min = -1;
-    o = loa_campaign_json(&c, "111");
+    text = loa_campaign_json(&c, "111");
+    json_t *o = json_loads(text, 0, NULL);
+    loa_free(text);
     assert_true(json_is_null(json_object_get(json_object_get(o, "pacing"), "window")));
     json_t *body = json_pack("{s:O,s:O,s:O}", "name", json_object_get(o, "name"), "blocks",
                              json_object_get(o, "blocks"), "pacing", json_object_get(o, "pacing"));
@@ -446,7 +447,9 @@ static void campaign_to_json(void **state)
     struct loa_campaign_body b;
     struct loa_diags d;
     loa_diags_init(&d, 10);
-    assert_int_equal(loa_campaign_body_parse(body, &po, &b, &d), 0);
+    char *body_text = json_dumps(body, JSON_COMPACT);
+    assert_int_equal(loa_campaign_body_parse(body_text, strlen(body_text), &po, &b, &d), 0);
+    free(body_text);
     assert_string_equal(b.in.blocks, TEXT);
     assert_int_equal(b.in.batch_interval_ms, 60000);
     assert_int_equal(b.in.window_from_min, -1);
@@ -456,28 +459,53 @@ static void campaign_to_json(void **state)
     json_decref(o);
 }
 
-static void diags_to_json(void **state)
-{
-    (void)state;
-    struct loa_diags d;
-    loa_diags_init(&d, 10);
-    loa_diags_add(&d, 0, 0, "pacing.window.from", "must be HH:MM");
-    loa_diags_add(&d, 2, 5, "blocks", "malformed");
-    json_t *o = loa_campaign_diags_json(400, &d);
-    char *text = json_dumps(o, JSON_COMPACT);
-    assert_string_equal(text, "{\"error\":{\"status\":400,\"field\":\"pacing.window.from\","
-                              "\"reason\":\"must be HH:MM\"},\"errors\":[{\"field\":"
-                              "\"pacing.window.from\",\"reason\":\"must be HH:MM\"},{\"field\":"
-                              "\"blocks\",\"reason\":\"malformed\",\"line\":2,\"column\":5}]}");
-    free(text);
-    json_decref(o);
-    loa_diags_release(&d);
-}
-
 static int add_delivery(const struct loa_delivery *x, void *ud)
 {
-    json_array_append_new(ud, loa_delivery_json(x));
+    char *text = loa_delivery_json(x);
+    json_array_append_new(ud, json_loads(text, 0, NULL));
+    loa_free(text);
     return 0;
+}
+
+/* A new store (file in the test folder, its path in path) with one Page, read into *page. */
+static struct loa_store *store_with_page(char *path, size_t size, const char *file,
+                                         const char *page_id, const char *tz, struct loa_page *page)
+{
+    test_path(path, size, file);
+    struct loa_store_opts so = { .path = path, .create = true };
+    memset(so.key, 3, sizeof(so.key));
+    struct loa_store *st = NULL;
+    struct loa_diags d;
+    loa_diags_init(&d, 10);
+    assert_int_equal(loa_store_open(&so, &st, &d), 0);
+    loa_diags_release(&d);
+    struct loa_page_input pin = { .page_id = page_id,
+                                  .name = "Shop",
+                                  .access_token = "T",
+                                  .timezone = tz,
+                                  .daily_cap = -1,
+                                  .plan_quota = -1,
+                                  .activated_at = 1 };
+    assert_int_equal(loa_store_page_put(st, &pin, NULL), 0);
+    assert_int_equal(loa_store_page_get(st, page_id, page), 0);
+    return st;
+}
+
+/* A subscriber psid of Page page_ref, last active at `at`, first seen at first_seen. */
+static void add_person(struct loa_store *st, int64_t page_ref, const char *psid, int64_t at,
+                       int64_t first_seen)
+{
+    struct loa_subscriber s = {
+        .page_ref = page_ref,
+        .psid = (char *)(uintptr_t)psid,
+        .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
+        .last_interaction_at = at,
+        .last_interaction_kind = (char *)(uintptr_t) "message",
+        .first_seen_at = first_seen,
+    };
+    enum loa_upsert_result r;
+    int64_t sid;
+    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &sid), 0);
 }
 
 /* Counts and deliveries from a real store: snapshot two people, settle one sent (delivered and
@@ -486,23 +514,9 @@ static void stats_and_deliveries(void **state)
 {
     (void)state;
     char path[512];
-    test_path(path, sizeof(path), "campaign.db");
-    struct loa_store_opts so = { .path = path, .create = true };
-    memset(so.key, 3, sizeof(so.key));
-    struct loa_store *st = NULL;
-    struct loa_diags d;
-    loa_diags_init(&d, 10);
-    assert_int_equal(loa_store_open(&so, &st, &d), 0);
-    struct loa_page_input pin = { .page_id = "777",
-                                  .name = "Shop",
-                                  .access_token = "T",
-                                  .timezone = "Asia/Ho_Chi_Minh",
-                                  .daily_cap = -1,
-                                  .plan_quota = -1,
-                                  .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &pin, NULL), 0);
     struct loa_page page;
-    assert_int_equal(loa_store_page_get(st, "777", &page), 0);
+    struct loa_store *st =
+        store_with_page(path, sizeof(path), "campaign.db", "777", "Asia/Ho_Chi_Minh", &page);
     char pid[72], tz[64];
     assert_int_equal(loa_campaign_page_of(st, page.id, pid, sizeof(pid), tz, sizeof(tz)), 0);
     assert_string_equal(pid, "777");
@@ -510,19 +524,8 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(loa_campaign_page_of(st, page.id + 100, pid, sizeof(pid), NULL, 0),
                      LOA_ENOENT);
     int64_t now = loa_now_ms();
-    for (int i = 0; i < 2; i++) {
-        struct loa_subscriber s = {
-            .page_ref = page.id,
-            .psid = (char *)(uintptr_t)(i ? "p2" : "p1"),
-            .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
-            .last_interaction_at = now - i * 1000,
-            .last_interaction_kind = (char *)(uintptr_t) "message",
-            .first_seen_at = now - 5000,
-        };
-        enum loa_upsert_result r;
-        int64_t sid;
-        assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &sid), 0);
-    }
+    for (int i = 0; i < 2; i++)
+        add_person(st, page.id, i ? "p2" : "p1", now - i * 1000, now - 5000);
     struct loa_campaign_input in;
     struct loa_campaign_body b;
     loa_campaign_body_init(&b);
@@ -552,8 +555,10 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(c.status, LOA_CAMPAIGN_CANCELLED);
     loa_campaign_release(&c);
     assert_int_equal(loa_campaign_schedule(st, later + 100, now + LOA_HOUR_MS, now), LOA_ENOENT);
-    json_t *o = NULL;
-    assert_int_equal(loa_campaign_stats_json(st, id, &o), 0);
+    char *text = NULL;
+    assert_int_equal(loa_campaign_stats_json(st, id, &text), 0);
+    json_t *o = json_loads(text, 0, NULL);
+    loa_free(text);
     assert_true(json_is_null(json_object_get(json_object_get(o, "rates"), "delivered")));
     json_decref(o);
     assert_int_equal(loa_campaign_start(st, id, now, &total), 0);
@@ -574,8 +579,7 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(loa_store_delivery_funnel(st, page.id, claims[0].psid), 0);
     for (size_t i = 0; i < n; i++)
         loa_claim_release(&claims[i]);
-    assert_int_equal(loa_campaign_stats_json(st, id, &o), 0);
-    char *text = json_dumps(o, JSON_COMPACT);
+    assert_int_equal(loa_campaign_stats_json(st, id, &text), 0);
     assert_string_equal(text,
                         "{\"total\":2,\"by_state\":{\"pending\":0,\"in_flight\":0,\"sent\":1,"
                         "\"failed\":1,\"skipped\":0,\"unknown\":0},\"reasons\":[{\"state\":"
@@ -583,8 +587,7 @@ static void stats_and_deliveries(void **state)
                         "\"sent\":1,\"delivered\":1,\"read\":1,\"clicked\":0,\"replied\":0},"
                         "\"rates\":{\"delivered\":1.0,\"read\":1.0,\"clicked\":0.0,\"replied\":"
                         "0.0}}");
-    free(text);
-    json_decref(o);
+    loa_free(text);
     /* A delivery as JSON: position 0 is the most recently active person. */
     json_t *arr = json_array();
     assert_int_equal(loa_store_delivery_list(st, id, 0, -1, 0, 0, add_delivery, arr), 0);
@@ -615,7 +618,134 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(loa_store_campaign_stats(st, id, &cs, NULL, NULL), 0);
     assert_int_equal(cs.total, 0);
     loa_page_release(&page);
-    loa_diags_release(&d);
+    loa_store_close(st);
+    test_remove_store(path);
+}
+
+/* ---- The transition table ----------------------------------------------------------------- */
+
+#define B(s) (1u << LOA_CAMPAIGN_##s)
+
+/* What REST and CLI answered before the service owned the table, written out again here so a
+   change to the table shows up as a failure. to: -1 unchanged, -2 deleted. */
+static const struct {
+    enum loa_campaign_op op;
+    unsigned from;
+    int to;
+    const char *refusal;
+} expected[LOA_CAMPAIGN_OP_COUNT] = {
+    { LOA_CAMPAIGN_OP_EDIT, B(DRAFT), -1, "only a draft can be edited" },
+    { LOA_CAMPAIGN_OP_DELETE, B(DRAFT) | B(CANCELLED), -2,
+      "only a draft or a cancelled campaign can be deleted" },
+    { LOA_CAMPAIGN_OP_START, B(DRAFT) | B(SCHEDULED), LOA_CAMPAIGN_RUNNING,
+      "only a draft or a scheduled campaign can be started" },
+    { LOA_CAMPAIGN_OP_SCHEDULE, B(DRAFT) | B(SCHEDULED), LOA_CAMPAIGN_SCHEDULED,
+      "only a draft or a scheduled campaign can be scheduled" },
+    { LOA_CAMPAIGN_OP_PAUSE, B(RUNNING), LOA_CAMPAIGN_PAUSED,
+      "only a running campaign can be paused" },
+    { LOA_CAMPAIGN_OP_RESUME, B(PAUSED), LOA_CAMPAIGN_RUNNING,
+      "only a paused campaign can be resumed" },
+    { LOA_CAMPAIGN_OP_CANCEL, B(DRAFT) | B(SCHEDULED) | B(RUNNING) | B(PAUSED),
+      LOA_CAMPAIGN_CANCELLED, "a completed or cancelled campaign cannot be cancelled" },
+    { LOA_CAMPAIGN_OP_RETRY_FAILED, B(RUNNING) | B(PAUSED) | B(COMPLETED), -1,
+      "only a started (running, paused or completed) campaign's deliveries can be sent again" },
+    { LOA_CAMPAIGN_OP_RESEND_UNKNOWN, B(RUNNING) | B(PAUSED) | B(COMPLETED), -1,
+      "only a started (running, paused or completed) campaign's deliveries can be sent again" },
+};
+
+/* A new campaign of page_ref put straight into status s. */
+static int64_t campaign_in(struct loa_store *st, int64_t page_ref, enum loa_campaign_status s,
+                           int64_t now)
+{
+    struct loa_campaign_body b;
+    loa_campaign_body_init(&b);
+    struct loa_campaign_input in = b.in;
+    in.name = "Walk";
+    in.goal = "promotion";
+    in.purpose = "promotional";
+    in.blocks = TEXT;
+    in.filter = "{}";
+    in.scheduled_at = now + LOA_HOUR_MS;
+    int64_t id = 0;
+    assert_int_equal(loa_campaign_create(st, page_ref, &in, now, &id), 0);
+    if (s != LOA_CAMPAIGN_DRAFT)
+        assert_int_equal(loa_store_campaign_set_status(st, id, B(DRAFT), s, NULL, now), 0);
+    return id;
+}
+
+/* Every operation from every status: allowed (and the status after) or refused with the
+   sentence REST and CLI print, the status unchanged. */
+static void transition_table(void **state)
+{
+    (void)state;
+    char path[512];
+    struct loa_page page;
+    struct loa_store *st = store_with_page(path, sizeof(path), "walk.db", "888", "UTC", &page);
+    int64_t now = loa_now_ms();
+    add_person(st, page.id, "w1", now, now);
+    for (int op = 0; op < LOA_CAMPAIGN_OP_COUNT; op++) {
+        assert_int_equal(expected[op].op, op);
+        assert_string_equal(loa_campaign_op_refusal((enum loa_campaign_op)op),
+                            expected[op].refusal);
+        assert_non_null(loa_campaign_op_name((enum loa_campaign_op)op));
+        for (int s = 0; s < LOA_CAMPAIGN_STATUS_COUNT; s++) {
+            enum loa_campaign_status status = (enum loa_campaign_status)s;
+            bool allowed = (expected[op].from & (1u << s)) != 0;
+            assert_int_equal(loa_campaign_op_allowed((enum loa_campaign_op)op, status), allowed);
+            int64_t id = campaign_in(st, page.id, status, now);
+            struct loa_campaign_body b;
+            loa_campaign_body_init(&b);
+            b.in.name = "Walked";
+            int64_t ids[1] = { 1 };
+            struct loa_campaign_args args = {
+                .reason = "manual", .in = &b.in, .at = now + 2 * LOA_HOUR_MS, .ids = ids, .nids = 1
+            };
+            const char *refusal = "unset";
+            int rc =
+                loa_campaign_apply_with(st, id, (enum loa_campaign_op)op, &args, now, &refusal);
+            struct loa_campaign c;
+            int got = loa_store_campaign_get(st, id, &c);
+            if (!allowed) {
+                if (rc != LOA_ESTATE)
+                    fail_msg("%s from %s: %s, not refused", loa_campaign_op_name(op),
+                             loa_campaign_status_name(status), loa_err_name(rc));
+                assert_string_equal(refusal, expected[op].refusal);
+                assert_int_equal(got, 0);
+                assert_int_equal(c.status, status);
+            } else {
+                if (rc != 0)
+                    fail_msg("%s from %s: %s", loa_campaign_op_name(op),
+                             loa_campaign_status_name(status), loa_err_name(rc));
+                assert_null(refusal);
+                if (expected[op].to == -2) {
+                    assert_int_equal(got, LOA_ENOENT);
+                    continue;
+                }
+                assert_int_equal(got, 0);
+                int want = expected[op].to == -1 ? s : expected[op].to;
+                assert_int_equal(loa_campaign_op_target((enum loa_campaign_op)op),
+                                 expected[op].to == -1 ? -1 : want);
+                assert_int_equal(c.status, want);
+                if (op == LOA_CAMPAIGN_OP_EDIT)
+                    assert_string_equal(c.name, "Walked");
+                if (op == LOA_CAMPAIGN_OP_START)
+                    assert_int_equal(args.count, 1);
+                if (op == LOA_CAMPAIGN_OP_SCHEDULE)
+                    assert_int_equal(c.scheduled_at, now + 2 * LOA_HOUR_MS);
+                if (op == LOA_CAMPAIGN_OP_PAUSE)
+                    assert_string_equal(c.status_reason, "manual");
+            }
+            loa_campaign_release(&c);
+        }
+        /* A campaign that does not exist is not found, whatever the operation. */
+        assert_int_equal(loa_campaign_apply(st, 999999, (enum loa_campaign_op)op, NULL, now, NULL),
+                         LOA_ENOENT);
+    }
+    for (int s = 0; s < LOA_CAMPAIGN_STATUS_COUNT; s++)
+        assert_int_equal(loa_campaign_is_started((enum loa_campaign_status)s),
+                         (B(RUNNING) | B(PAUSED) | B(COMPLETED)) & (1u << s) ? true : false);
+    assert_false(loa_campaign_op_allowed(LOA_CAMPAIGN_OP_COUNT, LOA_CAMPAIGN_DRAFT));
+    loa_page_release(&page);
     loa_store_close(st);
     test_remove_store(path);
 }
@@ -627,8 +757,8 @@ int main(void)
         cmocka_unit_test(local_time_bad_input),  cmocka_unit_test(retryable_reasons),
         cmocka_unit_test(status_lists),          cmocka_unit_test(body_create),
         cmocka_unit_test(body_tags_with_rules),  cmocka_unit_test(body_update),
-        cmocka_unit_test(campaign_to_json),      cmocka_unit_test(diags_to_json),
-        cmocka_unit_test(stats_and_deliveries),
+        cmocka_unit_test(campaign_to_json),      cmocka_unit_test(stats_and_deliveries),
+        cmocka_unit_test(transition_table),
     };
     return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <loa/alloc.h>
+#include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/diag.h>
 #include <loa/dispatch.h>
@@ -131,10 +132,10 @@ static void send_window(void **state)
     assert_int_equal(loa_tz_offset("Nowhere/Atlantis", at, &off), LOA_EINVAL);
     assert_int_equal(loa_tz_offset("../etc/passwd", at, &off), LOA_EINVAL);
     int from, to;
-    assert_int_equal(loa_dispatch_parse_hhmm("08:00", &from), 0);
-    assert_int_equal(loa_dispatch_parse_hhmm("21:00", &to), 0);
-    assert_int_equal(loa_dispatch_parse_hhmm("8:00", &to), LOA_EINVAL);
-    assert_int_equal(loa_dispatch_parse_hhmm("25:00", &to), LOA_EINVAL);
+    assert_int_equal(loa_campaign_parse_hhmm("08:00", &from), 0);
+    assert_int_equal(loa_campaign_parse_hhmm("21:00", &to), 0);
+    assert_int_equal(loa_campaign_parse_hhmm("8:00", &to), LOA_EINVAL);
+    assert_int_equal(loa_campaign_parse_hhmm("25:00", &to), LOA_EINVAL);
     to = 21 * 60;
     int64_t next = 0, want;
     /* 07:30 local: closed, opens at 08:00 local = 01:00Z. */

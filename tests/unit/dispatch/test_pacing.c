@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/dispatch.h>
 #include <loa/err.h>
@@ -469,9 +470,7 @@ static void cancel_in_flight(void **state)
     run_start(&r, &x, id, 0);
     assert_true(wait_until(requests_at_least, &r, 5, 0, 10000));
     assert_true(count_state(&r, id, LOA_DELIVERY_IN_FLIGHT) > 0);
-    assert_int_equal(loa_store_campaign_set_status(
-                         r.st, id, (1u << LOA_CAMPAIGN_RUNNING) | (1u << LOA_CAMPAIGN_PAUSED),
-                         LOA_CAMPAIGN_CANCELLED, NULL, loa_now_ms()),
+    assert_int_equal(loa_campaign_apply(r.st, id, LOA_CAMPAIGN_OP_CANCEL, NULL, loa_now_ms(), NULL),
                      0);
     loa_dispatch_wakeup(x.d);
     run_join(&x); /* a campaign run ends once its campaign stopped and nothing is in flight */
@@ -496,8 +495,7 @@ static void recover_cancelled(void **state)
     for (size_t i = 0; i < got; i++)
         loa_claim_release(&cl[i]);
     /* "Killed" here; then the campaign is cancelled while no dispatcher runs. */
-    assert_int_equal(loa_store_campaign_set_status(r.st, a, 1u << LOA_CAMPAIGN_RUNNING,
-                                                   LOA_CAMPAIGN_CANCELLED, NULL, loa_now_ms()),
+    assert_int_equal(loa_campaign_apply(r.st, a, LOA_CAMPAIGN_OP_CANCEL, NULL, loa_now_ms(), NULL),
                      0);
     struct run x;
     run_start(&r, &x, b, 0);

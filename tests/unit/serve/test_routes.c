@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -93,11 +94,31 @@ static void openapi_matches_routes(void **state)
     json_decref(doc);
 }
 
+/* The error body of a refused request (api_diags_json): the first complaint is the error. */
+static void diags_to_json(void **state)
+{
+    (void)state;
+    struct loa_diags d;
+    loa_diags_init(&d, 10);
+    loa_diags_add(&d, 0, 0, "pacing.window.from", "must be HH:MM");
+    loa_diags_add(&d, 2, 5, "blocks", "malformed");
+    json_t *o = api_diags_json(400, &d);
+    char *text = json_dumps(o, JSON_COMPACT);
+    assert_string_equal(text, "{\"error\":{\"status\":400,\"field\":\"pacing.window.from\","
+                              "\"reason\":\"must be HH:MM\"},\"errors\":[{\"field\":"
+                              "\"pacing.window.from\",\"reason\":\"must be HH:MM\"},{\"field\":"
+                              "\"blocks\",\"reason\":\"malformed\",\"line\":2,\"column\":5}]}");
+    free(text);
+    json_decref(o);
+    loa_diags_release(&d);
+}
+
 int test_routes_group(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(route_matching),
         cmocka_unit_test(openapi_matches_routes),
+        cmocka_unit_test(diags_to_json),
     };
     return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
 }

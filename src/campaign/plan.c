@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Campaign plans: validating a campaign's parts with JSON paths before it is stored, compiling
- * its blocks with the campaign's click-tracking payload prefix, scheduling it, and starting it
- * (the audience snapshot). The payload prefix ("loa:c:<id>:") is how a postback or quick reply
- * names the campaign it came from (docs/campaigns.md, "Funnel").
+ * Campaign plans (include/loa/campaign.h): validating a campaign's parts with JSON paths before
+ * it is stored and compiling its blocks with the campaign's click-tracking payload prefix. The
+ * payload prefix ("loa:c:<id>:") is how a postback or quick reply names the campaign it came
+ * from (docs/campaigns.md, "Funnel").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +13,7 @@
 
 #include <loa/alloc.h>
 #include <loa/audience.h>
-#include <loa/campaign_json.h>
-#include <loa/dispatch.h>
+#include <loa/campaign.h>
 #include <loa/err.h>
 #include <loa/msg.h>
 #include <loa/rules.h>
@@ -157,7 +156,7 @@ int loa_campaign_validate(const struct loa_rules *rules, const char *goal, const
     return rc;
 }
 
-int loa_dispatch_parse_hhmm(const char *s, int *min_out)
+int loa_campaign_parse_hhmm(const char *s, int *min_out)
 {
     if (!s || strlen(s) != 5 || s[2] != ':')
         return LOA_EINVAL;
@@ -170,71 +169,4 @@ int loa_dispatch_parse_hhmm(const char *s, int *min_out)
         return LOA_EINVAL;
     *min_out = h * 60 + m;
     return 0;
-}
-
-struct page_find {
-    int64_t ref;
-    int64_t quota;
-    bool found;
-};
-
-static int find_page(const struct loa_page *p, void *ud)
-{
-    struct page_find *f = ud;
-    if (p->id != f->ref)
-        return 0;
-    f->quota = p->plan_quota;
-    f->found = true;
-    return 1;
-}
-
-int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out)
-{
-    struct loa_campaign c;
-    int rc = loa_store_campaign_get(st, id, &c);
-    if (rc < 0)
-        return rc;
-    struct loa_audience_node *filter = NULL;
-    struct page_find f = { .ref = c.page_ref };
-    if (c.status != LOA_CAMPAIGN_DRAFT && c.status != LOA_CAMPAIGN_SCHEDULED) {
-        rc = LOA_ESTATE;
-        goto out;
-    }
-    if ((rc = loa_audience_parse(c.filter, strlen(c.filter), now, "filter", &filter, NULL)) < 0) {
-        rc = LOA_EINVAL;
-        goto out;
-    }
-    if ((rc = loa_store_page_list(st, find_page, &f)) < 0)
-        goto out;
-    rc = loa_store_campaign_snapshot(st, id, filter, f.quota, now, total_out);
-out:
-    loa_audience_free(filter);
-    loa_campaign_release(&c);
-    return rc;
-}
-
-int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now)
-{
-    struct loa_campaign_body b; /* keeps every field but scheduled_at */
-    loa_campaign_body_init(&b);
-    b.in.scheduled_at = at;
-    int rc = loa_store_begin(st);
-    if (rc < 0)
-        return rc;
-    /* Only a draft can be changed: a scheduled campaign goes back to draft for the new time.
-     * LOA_ESTATE here means it is not scheduled; the update refuses anything but a draft. */
-    rc = loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_SCHEDULED, LOA_CAMPAIGN_DRAFT,
-                                       NULL, now);
-    if (rc == LOA_ESTATE)
-        rc = 0;
-    if (rc == 0)
-        rc = loa_store_campaign_update(st, id, &b.in, now);
-    if (rc == 0)
-        rc = loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_DRAFT, LOA_CAMPAIGN_SCHEDULED,
-                                           NULL, now);
-    if (rc == 0)
-        rc = loa_store_commit(st);
-    if (rc < 0)
-        loa_store_rollback(st);
-    return rc;
 }

@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Campaigns as JSON (include/loa/campaign_json.h): the codec shared by the REST API and the
- * CLI. Reading a campaign object checks the shapes here and hands the message, the filter, the
- * goal, the purpose and the tag to loa_campaign_validate(), so a complaint reads the same from
- * either surface and carries the field's path.
+ * Campaigns as JSON (include/loa/campaign.h, "The codec"): shared by the REST API and the CLI.
+ * Reading a campaign object checks the shapes here and hands the message, the filter, the goal,
+ * the purpose and the tag to loa_campaign_validate(), so a complaint reads the same from either
+ * surface and carries the field's path. jansson stays inside this file: JSON goes in and out
+ * as text.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include <loa/alloc.h>
-#include <loa/campaign_json.h>
+#include <loa/campaign.h>
 #include <loa/client.h>
 #include <loa/clock.h>
-#include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/utf8.h>
 
@@ -187,7 +189,7 @@ static json_t *hhmm_json(int min)
     return json_string(buf);
 }
 
-json_t *loa_campaign_json(const struct loa_campaign *c, const char *page_id)
+static json_t *campaign_obj(const struct loa_campaign *c, const char *page_id)
 {
     json_t *window = json_null();
     if (c->window_from_min >= 0 && c->window_to_min >= 0 && c->window_from_min != c->window_to_min)
@@ -217,7 +219,7 @@ json_t *loa_campaign_json(const struct loa_campaign *c, const char *page_id)
     return o;
 }
 
-json_t *loa_delivery_json(const struct loa_delivery *d)
+static json_t *delivery_obj(const struct loa_delivery *d)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer((json_int_t)d->id));
@@ -253,7 +255,7 @@ static json_t *rate_json(int64_t part, int64_t of)
     return of > 0 ? json_real((double)part / (double)of) : json_null();
 }
 
-int loa_campaign_stats_json(struct loa_store *st, int64_t id, json_t **out)
+static int stats_obj(struct loa_store *st, int64_t id, json_t **out)
 {
     *out = NULL;
     struct loa_campaign_stats s;
@@ -276,6 +278,59 @@ int loa_campaign_stats_json(struct loa_store *st, int64_t id, json_t **out)
                      "read", rate_json(s.read, sent), "clicked", rate_json(s.clicked, sent),
                      "replied", rate_json(s.replied, sent));
     return *out ? 0 : LOA_ENOMEM;
+}
+
+/* The text of o (compact), in loa memory; takes o's reference. */
+static char *dump(json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        abort(); /* jansson fails only when memory is exhausted: loa aborts then (alloc.h) */
+    char *r = loa_strdup(text);
+    free(text); /* jansson allocates with malloc */
+    return r;
+}
+
+char *loa_campaign_json(const struct loa_campaign *c, const char *page_id)
+{
+    return dump(campaign_obj(c, page_id));
+}
+
+char *loa_delivery_json(const struct loa_delivery *d)
+{
+    return dump(delivery_obj(d));
+}
+
+int loa_campaign_stats_json(struct loa_store *st, int64_t id, char **out)
+{
+    *out = NULL;
+    json_t *o = NULL;
+    int rc = stats_obj(st, id, &o);
+    if (rc == 0)
+        *out = dump(o);
+    return rc;
+}
+
+int loa_campaign_describe(struct loa_store *st, int64_t id, char **out)
+{
+    *out = NULL;
+    struct loa_campaign c;
+    int rc = loa_store_campaign_get(st, id, &c);
+    if (rc < 0)
+        return rc;
+    char page_id[72] = "";
+    loa_campaign_page_of(st, c.page_ref, page_id, sizeof(page_id), NULL, 0);
+    json_t *o = campaign_obj(&c, page_id);
+    loa_campaign_release(&c);
+    json_t *stats = NULL;
+    if ((rc = stats_obj(st, id, &stats)) < 0) {
+        json_decref(o);
+        return rc;
+    }
+    json_object_set_new(o, "stats", stats);
+    *out = dump(o);
+    return 0;
 }
 
 struct page_of {
@@ -307,31 +362,6 @@ int loa_campaign_page_of(struct loa_store *st, int64_t page_ref, char *out, size
     if (rc < 0)
         return rc;
     return f.found ? 0 : LOA_ENOENT;
-}
-
-json_t *loa_campaign_diags_json(int status, const struct loa_diags *d)
-{
-    json_t *errors = json_array();
-    for (size_t i = 0; i < d->count; i++) {
-        const struct loa_diag *x = &d->items[i];
-        json_t *e = json_pack("{s:s,s:s}", "field", x->where ? x->where : "", "reason",
-                              x->reason ? x->reason : "");
-        if (x->line)
-            json_object_set_new(e, "line", json_integer(x->line));
-        if (x->column)
-            json_object_set_new(e, "column", json_integer(x->column));
-        json_array_append_new(errors, e);
-    }
-    const struct loa_diag *first = d->count ? &d->items[0] : NULL;
-    json_t *o = json_object();
-    json_object_set_new(o, "error",
-                        json_pack("{s:i,s:s,s:s}", "status", status, "field",
-                                  first && first->where ? first->where : "", "reason",
-                                  first && first->reason ? first->reason : "invalid request"));
-    json_object_set_new(o, "errors", errors);
-    if (d->dropped)
-        json_object_set_new(o, "errors_not_shown", json_integer((json_int_t)d->dropped));
-    return o;
 }
 
 /* ---- JSON → campaign input ---------------------------------------------------------------- */
@@ -441,7 +471,7 @@ static void parse_window(json_t *w, struct loa_campaign_body *b, struct loa_diag
             loa_diags_add(d, 0, 0, where, "is required (HH:MM)");
             ok = false;
         } else if (!json_is_string(x) ||
-                   loa_dispatch_parse_hhmm(json_string_value(x), &min[i]) < 0) {
+                   loa_campaign_parse_hhmm(json_string_value(x), &min[i]) < 0) {
             loa_diags_add(d, 0, 0, where, "must be a time of day HH:MM from 00:00 to 24:00");
             ok = false;
         }
@@ -672,15 +702,33 @@ static int body_parse(json_t *o, const struct loa_campaign_parse_opts *opts,
     return 0;
 }
 
-int loa_campaign_body_parse(json_t *o, const struct loa_campaign_parse_opts *opts,
+/* Parses the text, then reads the object; a malformed text is a complaint about "body". */
+static int text_parse(const char *json, size_t len, const struct loa_campaign_parse_opts *opts,
+                      struct loa_campaign_body *out, struct loa_diags *d)
+{
+    json_error_t err;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (!o) {
+        loa_campaign_body_init(out);
+        loa_diags_add(d, err.line > 0 ? err.line : 0, err.column > 0 ? err.column : 0, "body",
+                      "malformed JSON: %s", err.text);
+        return LOA_EINVAL;
+    }
+    int rc = body_parse(o, opts, out, d);
+    json_decref(o);
+    return rc;
+}
+
+int loa_campaign_body_parse(const char *json, size_t len,
+                            const struct loa_campaign_parse_opts *opts,
                             struct loa_campaign_body *out, struct loa_diags *d)
 {
     if (d)
-        return body_parse(o, opts, out, d);
+        return text_parse(json, len, opts, out, d);
     /* Success is "no complaint was added": count them even when the caller keeps none. */
     struct loa_diags local;
     loa_diags_init(&local, 1);
-    int rc = body_parse(o, opts, out, &local);
+    int rc = text_parse(json, len, opts, out, &local);
     loa_diags_release(&local);
     return rc;
 }
