@@ -186,6 +186,16 @@ int loa_msg_encode(const struct loa_msg *m, size_t i, const struct loa_msg_perso
                    const struct loa_msg_send_opts *opts, struct loa_buf *out);
 
 /**
+ * Appends the text of sendable block i as the person reads it (personalised, cut at its limit
+ * as loa_msg_encode() cuts it, not JSON-escaped): what the conversation records for a message
+ * loa sent. Only a text block has one.
+ * Returns: 0; LOA_ENOENT when block i is not a text block; LOA_ERANGE when i is not a sendable
+ * block; LOA_ETOOBIG when out's cap is reached (out is then left as it was).
+ */
+int loa_msg_text(const struct loa_msg *m, size_t i, const struct loa_msg_person *person,
+                 struct loa_buf *out);
+
+/**
  * Checks a person's reply to a wait_reply block. text is NUL-terminated UTF-8.
  * The normalised value is trimmed; a phone keeps only a leading '+' and the digits (turning a
  * local number into international form is left to the caller); an e-mail has its domain in

@@ -73,6 +73,7 @@ struct enc {
     struct loa_buf *b;
     int rc;      /* first error */
     size_t left; /* characters the current field may still take */
+    bool raw;    /* the text itself (for the conversation), not a JSON string */
 };
 
 static void put(struct enc *e, const char *s, size_t len)
@@ -89,7 +90,7 @@ static void put_lit(struct enc *e, const char *s)
 static void put_esc(struct enc *e, const char *s, size_t len)
 {
     if (e->rc == 0)
-        e->rc = loa__msg_json_escape(e->b, s, len);
+        e->rc = e->raw ? loa_buf_append(e->b, s, len) : loa__msg_json_escape(e->b, s, len);
 }
 
 /* Writes a JSON string value ("..."). */
@@ -105,7 +106,7 @@ static void put_text(struct enc *e, const char *raw, size_t len, size_t chars, c
                      size_t esc_len)
 {
     if (chars <= e->left) {
-        if (esc)
+        if (esc && !e->raw)
             put(e, esc, esc_len);
         else
             put_esc(e, raw, len);
@@ -150,7 +151,8 @@ static const char *attr_value(const struct loa_msg_person *p, const char *name)
 static void render(struct enc *e, const struct msg_tmpl *t, const struct loa_msg_person *p)
 {
     e->left = t->limit;
-    put(e, "\"", 1);
+    if (!e->raw)
+        put(e, "\"", 1);
     for (size_t i = 0; i < t->nsegs && e->left > 0; i++) {
         const struct msg_seg *sg = &t->segs[i];
         const char *first = p ? p->first_name : NULL;
@@ -190,7 +192,8 @@ static void render(struct enc *e, const struct msg_tmpl *t, const struct loa_msg
         if (!done && sg->has_fallback)
             put_piece(e, &sg->text);
     }
-    put(e, "\"", 1);
+    if (!e->raw)
+        put(e, "\"", 1);
 }
 
 static const char *const messaging_types[] = {
@@ -275,6 +278,25 @@ int loa_msg_encode(const struct loa_msg *m, size_t i, const struct loa_msg_perso
     }
     put(&e, "}", 1);
 
+    if (e.rc < 0) {
+        out->len = old_len;
+        if (out->ptr)
+            out->ptr[old_len] = '\0';
+    }
+    return e.rc;
+}
+
+int loa_msg_text(const struct loa_msg *m, size_t i, const struct loa_msg_person *person,
+                 struct loa_buf *out)
+{
+    if (i >= m->nsendable)
+        return LOA_ERANGE;
+    const struct msg_block *b = &m->blocks[i];
+    if (b->type != LOA_MSG_TEXT || !b->text)
+        return LOA_ENOENT;
+    size_t old_len = out->len;
+    struct enc e = { .b = out, .rc = 0, .left = 0, .raw = true };
+    render(&e, b->text, person);
     if (e.rc < 0) {
         out->len = old_len;
         if (out->ptr)

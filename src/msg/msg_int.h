@@ -60,6 +60,7 @@ struct msg_op {
 struct msg_block {
     enum loa_msg_block_type type; /* never LOA_MSG_WAIT_REPLY */
     bool has_quick_replies;       /* quick_replies given */
+    const struct msg_tmpl *text;  /* a text block's text (borrowed from loa_msg.tmpls) */
     struct msg_op *ops;           /* owned */
     size_t nops;                  /* entries in ops */
 };

@@ -696,7 +696,7 @@ const char *loa_msg_reply_kind_name(enum loa_msg_reply_kind k)
     return (size_t)k < sizeof(reply_names) / sizeof(*reply_names) ? reply_names[k] : "unknown";
 }
 
-static void parse_text(struct pctx *c, json_t *b, struct cw *w, bool *qr)
+static const struct msg_tmpl *parse_text(struct pctx *c, json_t *b, struct cw *w, bool *qr)
 {
     static const char *const fields[] = { "type", "text", "quick_replies", NULL };
     check_fields(c, b, fields);
@@ -705,6 +705,7 @@ static void parse_text(struct pctx *c, json_t *b, struct cw *w, bool *qr)
     if (t)
         cw_tmpl(w, t);
     *qr = parse_quick_replies(c, b, w);
+    return t;
 }
 
 static void parse_media(struct pctx *c, json_t *b, enum loa_msg_block_type type, struct cw *w,
@@ -920,9 +921,10 @@ static void parse_block(struct pctx *c, json_t *b)
     struct cw w;
     cw_init(&w);
     bool qr = false;
+    const struct msg_tmpl *text = NULL;
     switch (bt) {
     case LOA_MSG_TEXT:
-        parse_text(c, b, &w, &qr);
+        text = parse_text(c, b, &w, &qr);
         break;
     case LOA_MSG_IMAGE:
     case LOA_MSG_VIDEO:
@@ -944,8 +946,9 @@ static void parse_block(struct pctx *c, json_t *b)
         complain(c, "is too large to send");
     struct loa_msg *m = c->m;
     m->blocks = loa_reallocarray(m->blocks, m->nsendable + 1, sizeof(*m->blocks));
-    m->blocks[m->nsendable++] =
-        (struct msg_block){ .type = bt, .has_quick_replies = qr, .ops = w.ops, .nops = w.nops };
+    m->blocks[m->nsendable++] = (struct msg_block){
+        .type = bt, .has_quick_replies = qr, .text = text, .ops = w.ops, .nops = w.nops
+    };
     w.ops = NULL;
     w.nops = 0;
     cw_release(&w);

@@ -215,9 +215,34 @@ static char *render_text(const char *text, const struct loa_msg_person *p)
     char *json = fmt("{\"blocks\":[{\"type\":\"text\",\"text\":\"%s\"}]}", text);
     char *body = encode(json, 0, p, NULL);
     char *s = body_text(body, "message.text");
+    /* The conversation's text (loa_msg_text) is the very text the body carries. */
+    struct loa_msg *m = parse_ok(json);
+    struct loa_buf t;
+    loa_buf_init(&t, 1 << 20);
+    assert_int_equal(loa_msg_text(m, 0, p, &t), 0);
+    assert_string_equal(loa_buf_cstr(&t), s);
+    loa_buf_release(&t);
+    loa_msg_free(m);
     loa_free(body);
     loa_free(json);
     return s;
+}
+
+/* Only a text block has a conversation text; other blocks and bad indexes say so. */
+static void text_of_other_blocks(void **state)
+{
+    (void)state;
+    struct loa_msg *m = parse_ok("{\"blocks\":[{\"type\":\"image\",\"url\":\"https://a.vn/x.png\"},"
+                                 "{\"type\":\"text\",\"text\":\"Giá \\\"sốc\\\"\\nhôm nay\"}]}");
+    struct loa_buf t;
+    loa_buf_init(&t, 1024);
+    assert_int_equal(loa_msg_text(m, 0, NULL, &t), LOA_ENOENT);
+    assert_int_equal(loa_msg_text(m, 2, NULL, &t), LOA_ERANGE);
+    assert_int_equal(t.len, 0);
+    assert_int_equal(loa_msg_text(m, 1, NULL, &t), 0);
+    assert_string_equal(loa_buf_cstr(&t), "Giá \"sốc\"\nhôm nay"); /* unescaped */
+    loa_buf_release(&t);
+    loa_msg_free(m);
 }
 
 static void assert_render(const char *text, const struct loa_msg_person *p, const char *want)
@@ -270,7 +295,7 @@ static void personalises_names_and_attributes(void **state)
     struct loa_msg_person cb = { .first_name = "An", .attr_cb = attr_cb, .attr_ctx = &calls };
     assert_render("{{attr.city}}/{{attr.empty|trống}}/{{attr.x|không}}", &cb,
                   "Đà Nẵng/trống/không");
-    assert_int_equal(calls, 3);
+    assert_int_equal(calls, 6); /* 3 by loa_msg_encode(), 3 by loa_msg_text() */
 
     /* Values are data: braces, quotes and backslashes are not interpreted. */
     struct loa_msg_person odd = { .first_name = "{{last_name}} \"q\" \\ \n" };
@@ -510,6 +535,7 @@ int run_encode_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(encodes_text),
+        cmocka_unit_test(text_of_other_blocks),
         cmocka_unit_test(encodes_text_with_quick_replies),
         cmocka_unit_test(encodes_media),
         cmocka_unit_test(encodes_cards),
