@@ -592,14 +592,15 @@ int loa_store_campaign_set_status(struct loa_store *st, int64_t id, unsigned fro
 int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
                                   int64_t now, int64_t *count_out);
 /**
- * Snapshots the audience into deliveries and sets the campaign running, in one transaction
- * (the caller must not have one open): one pending delivery per member of filter (NULL =
- * everyone), most recently active first; beyond plan_quota (0 = none) the deliveries are
- * skipped with reason "plan_quota". The campaign must be draft or scheduled (else LOA_ESTATE).
+ * Snapshots the audience into deliveries (outbox rows of source campaign with priority) and
+ * sets the campaign running, in one transaction (the caller must not have one open): one
+ * pending delivery per member of filter (NULL = everyone), most recently active first; beyond
+ * plan_quota (0 = none) the deliveries are skipped with reason "plan_quota". The campaign must
+ * be draft or scheduled (else LOA_ESTATE).
  */
 int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
                                 const struct loa_audience_node *filter, int64_t plan_quota,
-                                int64_t now, int64_t *total_out);
+                                int64_t priority, int64_t now, int64_t *total_out);
 /** Completes a running campaign when no delivery is pending or in flight; *done_out says. */
 int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now,
                                       bool *done_out);
@@ -638,10 +639,34 @@ struct loa_delivery {
     int64_t replied_at;
 };
 
+/*
+ * The outbox: every queued send is a delivery row that names its source, its Page, its person,
+ * when it is due (next_at) and its priority (lower first). A campaign's deliveries are its
+ * audience snapshot; sequence steps, topic and marketing messages, utility templates and staff
+ * replies are further sources of the same rows, claimed, checked, sent and settled the same way.
+ */
+enum loa_source {
+    LOA_SOURCE_CAMPAIGN = 0,
+    LOA_SOURCE_SEQUENCE,
+    LOA_SOURCE_TOPIC,
+    LOA_SOURCE_MARKETING,
+    LOA_SOURCE_UTILITY,
+    LOA_SOURCE_REPLY,
+    LOA_SOURCE_COUNT
+};
+const char *loa_source_name(enum loa_source s);
+
+/** Priorities the send services give their rows (lower is claimed first). */
+#define LOA_PRIORITY_REPLY 0   /* a staff member waits for it */
+#define LOA_PRIORITY_BULK  100 /* campaigns, sequences */
+
 /** A claimed delivery with what sending needs. Owned; release with loa_claim_release(). */
 struct loa_claim {
     int64_t id;
-    int64_t campaign_id;
+    enum loa_source source;
+    int64_t source_id;   /* the campaign, sequence step, ... */
+    int64_t campaign_id; /* 0 unless a campaign's */
+    int64_t page_ref;
     int64_t subscriber_id;
     int64_t attempts; /* including this one */
     char *psid;
@@ -652,20 +677,24 @@ struct loa_claim {
     int64_t last_interaction_at;
     char *last_interaction_kind;
     bool first_after_ctm_ad;
-    bool unreachable;
+    bool unreachable; /* stored flag, or the person was deleted since the send was queued */
 };
 
 void loa_claim_release(struct loa_claim *c);
 
 /**
- * Claims up to max pending deliveries of campaign campaign_id that are due (next_at <= now),
- * in position order: marks them in_flight (attempts + 1) and commits before returning, in its
- * own transaction — or, when the caller has a transaction open, as a savepoint of it, and then
- * the caller must commit before it submits any of them (several claims, one commit). out must
- * hold max entries; *n_out gets how many were claimed.
+ * Claims up to max pending deliveries of Page page_ref from source (source_id 0: every one of
+ * that kind) that are due (next_at <= now), lowest priority value first, then in queue order:
+ * marks them in_flight (attempts + 1) and returns exactly the rows this call moved, so that
+ * several claimers (threads, processes) never get the same row. A campaign's rows are claimed
+ * only while it runs. Commits before returning, in its own transaction — or, when the caller
+ * has a transaction open, as a savepoint of it, and then the caller must commit before it
+ * submits any of them (several claims, one commit). out must hold max entries; *n_out gets
+ * how many were claimed.
  */
-int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t now, size_t max,
-                             struct loa_claim *out, size_t *n_out);
+int loa_store_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
+                           int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
+                           size_t *n_out);
 
 /** How to settle a claimed delivery. */
 struct loa_delivery_outcome {

@@ -112,7 +112,8 @@ static int start(struct loa_store *st, const struct loa_campaign *c, int64_t now
     if (rc < 0)
         rc = LOA_EINVAL;
     else if ((rc = loa_store_page_list(st, find_quota, &f)) >= 0)
-        rc = loa_store_campaign_snapshot(st, c->id, filter, f.quota, now, total_out);
+        rc = loa_store_campaign_snapshot(st, c->id, filter, f.quota, LOA_PRIORITY_BULK, now,
+                                         total_out);
     loa_audience_free(filter);
     return rc;
 }

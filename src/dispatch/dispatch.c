@@ -81,12 +81,19 @@ struct dpage {
     int64_t oldest;          /* ledger: oldest minute in the window */
     int64_t used_at;
     int64_t sent_since; /* accepted since used_at (not in used yet) */
-    size_t ncamps;      /* live campaigns of the Page */
+    size_t nsrcs;       /* live sources of the Page */
     bool fresh;         /* re-read from the store at this tick */
 };
 
-struct dcamp {
-    int64_t id; /* first: the sort key */
+/*
+ * A live source of sends: something whose outbox rows the dispatcher claims, with the message
+ * it sends and its own pacing. Today a running campaign (load_campaign); a new kind of send
+ * adds its loader beside it and nothing else here.
+ */
+struct dsrc {
+    int64_t key; /* first: the sort key, src_key(kind, id) */
+    int64_t id;
+    enum loa_source kind;
     struct dpage *page;
     struct loa_msg *msg; /* compiled; NULL when it failed (campaign paused) */
     bool promotional;
@@ -107,7 +114,7 @@ struct dcamp {
 
 struct job {
     struct loa_dispatch *d;
-    struct dcamp *c;
+    struct dsrc *c;
     struct loa_claim claim;
     size_t block;
     int64_t submitted_at; /* when block 0 went out: the message's time (reads compare it) */
@@ -126,13 +133,13 @@ struct loa_dispatch {
     struct loa_client *client;
     struct dpage **pages;
     size_t npages;
-    struct dcamp **camps;
-    size_t ncamps;
-    size_t next_camp;                 /* where the next round starts looking (round robin) */
+    struct dsrc **srcs; /* live sources of sends, by id */
+    size_t nsrcs;
+    size_t next_src;                  /* where the next round starts looking (round robin) */
     size_t concurrency;               /* deliveries in flight at most */
     int64_t margin_ms;                /* rules checked as of now + this (time in flight) */
     struct loa_claim *claims;         /* one round's claims [concurrency] */
-    struct dcamp **claim_camps;       /* and their campaigns */
+    struct dsrc **claim_srcs;         /* and their campaigns */
     bool txn;                         /* a transaction is open */
     struct loa_rules_send_rate rates; /* Meta's per-Page rates in force (read every tick) */
     int64_t next_tick;
@@ -223,7 +230,13 @@ static void settle_simple(struct loa_dispatch *d, struct job *j, enum loa_delive
     settle(d, j, &o);
 }
 
-/* ---- Pages and campaigns ------------------------------------------------------------------ */
+/* ---- Pages and sources -------------------------------------------------------------------- */
+
+/* Sources of different kinds may share an id: the key tells them apart. */
+static int64_t src_key(enum loa_source kind, int64_t id)
+{
+    return id * LOA_SOURCE_COUNT + (int64_t)kind;
+}
 
 /* Where id is, or would go, in arr[0..n) of records that start with their int64_t id. */
 static size_t find_slot(void *const *arr, size_t n, int64_t id, bool *found)
@@ -357,12 +370,14 @@ static void pause_campaign(struct loa_dispatch *d, int64_t id, const char *reaso
                   loa_err_name(rc));
 }
 
-static struct dcamp *camp_new(const struct loa_campaign *c, struct dpage *p)
+static struct dsrc *src_new_campaign(const struct loa_campaign *c, struct dpage *p)
 {
-    struct dcamp *dc = loa_calloc(1, sizeof(*dc));
+    struct dsrc *dc = loa_calloc(1, sizeof(*dc));
     dc->id = c->id;
+    dc->kind = LOA_SOURCE_CAMPAIGN;
+    dc->key = src_key(dc->kind, dc->id);
     dc->page = p;
-    p->ncamps++;
+    p->nsrcs++;
     dc->drained = true; /* until a claim says otherwise */
     struct loa_diags diags;
     loa_diags_init(&diags, 4);
@@ -390,11 +405,12 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
     if (!p)
         return 0;
     bool found;
-    size_t at = find_slot((void *const *)d->camps, d->ncamps, c->id, &found);
-    struct dcamp *dc = found ? d->camps[at] : NULL;
+    size_t at =
+        find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_CAMPAIGN, c->id), &found);
+    struct dsrc *dc = found ? d->srcs[at] : NULL;
     if (!dc) {
-        dc = camp_new(c, p);
-        insert_at((void ***)&d->camps, &d->ncamps, at, dc);
+        dc = src_new_campaign(c, p);
+        insert_at((void ***)&d->srcs, &d->nsrcs, at, dc);
     }
     dc->promotional = strcmp(c->purpose, "promotional") == 0;
     snprintf(dc->tag, sizeof(dc->tag), "%s", c->tag ? c->tag : "");
@@ -421,22 +437,22 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
 static void prune(struct loa_dispatch *d)
 {
     size_t k = 0;
-    for (size_t i = 0; i < d->ncamps; i++) {
-        struct dcamp *c = d->camps[i];
+    for (size_t i = 0; i < d->nsrcs; i++) {
+        struct dsrc *c = d->srcs[i];
         if (c->running || c->in_flight > 0) {
-            d->camps[k++] = c;
+            d->srcs[k++] = c;
             continue;
         }
-        c->page->ncamps--;
+        c->page->nsrcs--;
         loa_msg_free(c->msg);
         loa_free(c);
     }
-    d->ncamps = k;
+    d->nsrcs = k;
     k = 0;
     for (size_t i = 0; i < d->npages; i++) {
         struct dpage *p = d->pages[i];
         p->fresh = false;
-        if (p->ncamps > 0 || p->in_flight > 0)
+        if (p->nsrcs > 0 || p->in_flight > 0)
             d->pages[k++] = p;
         else
             page_free(p);
@@ -480,19 +496,19 @@ static void tick(struct loa_dispatch *d, int64_t now)
     }
     if (loa_rules_send_rate(d->o.rules, now, &d->rates) < 0)
         memset(&d->rates, 0, sizeof(d->rates)); /* no entry: no cap beyond the Page's own */
-    for (size_t i = 0; i < d->ncamps; i++)
-        d->camps[i]->running = false;
+    for (size_t i = 0; i < d->nsrcs; i++)
+        d->srcs[i]->running = false;
     rc = loa_campaign_list_in(d->st, LOA_CAMPAIGN_RUNNING, load_campaign, d);
     if (rc < 0) {
         /* Not knowing which campaigns run, keep sending for those seen last. */
         LOA_ERROR("dispatch", "cannot read campaigns", "error=%s", loa_err_name(rc));
-        for (size_t i = 0; i < d->ncamps; i++)
-            d->camps[i]->running = d->camps[i]->msg != NULL;
+        for (size_t i = 0; i < d->nsrcs; i++)
+            d->srcs[i]->running = d->srcs[i]->msg != NULL;
     }
     prune(d);
-    for (size_t i = 0; i < d->ncamps; i++)
-        if (d->camps[i]->running)
-            d->camps[i]->check_done = true;
+    for (size_t i = 0; i < d->nsrcs; i++)
+        if (d->srcs[i]->running)
+            d->srcs[i]->check_done = true;
 }
 
 /* ---- Sending ------------------------------------------------------------------------------ */
@@ -514,27 +530,6 @@ static const char *attr_lookup(void *ctx, const char *name)
         return j->num;
     }
     return NULL;
-}
-
-/*
- * The text of an encoded text block ("message":{"text":"..."}), unescaped, for the
- * conversation; NULL for other blocks. Only the string is parsed, not the whole body.
- */
-static char *body_text(const char *body)
-{
-    static const char key[] = "\"message\":{\"text\":\"";
-    const char *p = strstr(body, key);
-    if (!p)
-        return NULL;
-    const char *open = p + sizeof(key) - 2, *r = open + 1;
-    while (*r && *r != '"')
-        r += *r == '\\' && r[1] ? 2 : 1;
-    if (!*r)
-        return NULL;
-    json_t *s = json_loadb(open, (size_t)(r - open + 1), JSON_DECODE_ANY, NULL);
-    char *t = json_is_string(s) ? loa_strdup(json_string_value(s)) : NULL;
-    json_decref(s);
-    return t;
 }
 
 static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_rules_decision *dec)
@@ -560,8 +555,13 @@ static int submit_block(struct loa_dispatch *d, struct job *j, const struct loa_
     int rc = loa_msg_encode(j->c->msg, j->block, &person, &so, &d->body);
     if (rc < 0)
         return rc;
-    if (j->block == 0 && !j->text) /* what the conversation shows */
-        j->text = body_text(loa_buf_cstr(&d->body));
+    if (j->block == 0 && !j->text) { /* what the conversation shows */
+        struct loa_buf t;
+        loa_buf_init(&t, BODY_MAX);
+        if (loa_msg_text(j->c->msg, 0, &person, &t) == 0)
+            j->text = loa_buf_detach(&t);
+        loa_buf_release(&t);
+    }
     struct loa_client_request req = {
         .page_id = j->c->page->page_id,
         .access_token = j->c->page->token,
@@ -622,7 +622,7 @@ static void decide(struct loa_dispatch *d, struct job *j, int64_t now,
         *out = alt;
 }
 
-static void start_job(struct loa_dispatch *d, struct dcamp *c, struct loa_claim *claim, int64_t now)
+static void start_job(struct loa_dispatch *d, struct dsrc *c, struct loa_claim *claim, int64_t now)
 {
     struct job *j = loa_calloc(1, sizeof(*j));
     j->d = d;
@@ -689,7 +689,7 @@ static int64_t bucket_tokens(struct loa_bucket *b, int64_t now, int64_t *wake_ou
 /* The buckets a claim of campaign c takes from: the Page's, Meta's media rate for audio and
  * video (shared by the Page's media campaigns) and the campaign's own when it asks for less.
  * Sets their rates at now; returns how many (out gets them). */
-static size_t buckets_of(struct loa_dispatch *d, struct dcamp *c, int64_t now,
+static size_t buckets_of(struct loa_dispatch *d, struct dsrc *c, int64_t now,
                          struct loa_bucket *out[3])
 {
     struct dpage *p = c->page;
@@ -715,7 +715,7 @@ static size_t buckets_of(struct loa_dispatch *d, struct dcamp *c, int64_t now,
 }
 
 /* How many deliveries campaign c may start now; *wake_out gets when to look again. */
-static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, int64_t *wake_out)
+static int64_t allowance(struct loa_dispatch *d, struct dsrc *c, int64_t now, int64_t *wake_out)
 {
     struct dpage *p = c->page;
     if (!p->token)
@@ -778,7 +778,7 @@ static int64_t allowance(struct loa_dispatch *d, struct dcamp *c, int64_t now, i
  * campaigns in the same round see it: tokens from every bucket (a message of k blocks is k
  * requests: the ones beyond the first as debt that holds the next claims back), room under
  * the cap, the batch. */
-static void reserve(struct loa_dispatch *d, struct dcamp *c, int64_t got, int64_t now)
+static void reserve(struct loa_dispatch *d, struct dsrc *c, int64_t got, int64_t now)
 {
     struct loa_bucket *b[3];
     size_t nb = buckets_of(d, c, now, b);
@@ -808,17 +808,17 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
 {
     size_t room =
         d->in_flight < (int64_t)d->concurrency ? d->concurrency - (size_t)d->in_flight : 0;
-    if (room == 0 || d->ncamps == 0) {
+    if (room == 0 || d->nsrcs == 0) {
         txn_commit(d); /* the settles of the last completions */
         return;
     }
-    size_t total = 0, start = d->next_camp % d->ncamps;
+    size_t total = 0, start = d->next_src % d->nsrcs;
     txn_begin(d);
     if (!d->txn)
         return;
-    for (size_t k = 0; k < d->ncamps && total < room; k++) {
-        size_t i = (start + k) % d->ncamps;
-        struct dcamp *c = d->camps[i];
+    for (size_t k = 0; k < d->nsrcs && total < room; k++) {
+        size_t i = (start + k) % d->nsrcs;
+        struct dsrc *c = d->srcs[i];
         if (!c->running || !c->msg)
             continue;
         int64_t n = allowance(d, c, now, wake_out);
@@ -827,18 +827,19 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
         if (n <= 0)
             continue;
         size_t got = 0;
-        int rc = loa_store_delivery_claim(d->st, c->id, now, (size_t)n, d->claims + total, &got);
+        int rc = loa_store_outbox_claim(d->st, c->page->ref, c->kind, c->id, now, (size_t)n,
+                                        d->claims + total, &got);
         if (rc < 0) {
             LOA_ERROR("dispatch", "cannot claim deliveries", "campaign=%lld error=%s",
                       (long long)c->id, loa_err_name(rc));
             continue;
         }
         for (size_t m = 0; m < got; m++)
-            d->claim_camps[total + m] = c;
+            d->claim_srcs[total + m] = c;
         if (got > 0)
             reserve(d, c, (int64_t)got, now);
         total += got;
-        d->next_camp = i + 1;
+        d->next_src = i + 1;
         c->drained = (int64_t)got < n;
         if (!c->drained)
             *wake_out = now; /* more may be due at once */
@@ -847,15 +848,15 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
         /* Not checkpointed, so not submitted: they are still pending in the store. The tokens
          * stay spent (it only slows the Page a little); the room is given back. */
         for (size_t i = 0; i < total; i++) {
-            d->claim_camps[i]->in_flight--;
-            d->claim_camps[i]->page->in_flight--;
+            d->claim_srcs[i]->in_flight--;
+            d->claim_srcs[i]->page->in_flight--;
             loa_claim_release(&d->claims[i]);
         }
         *wake_out = now + 1000;
         return;
     }
     for (size_t i = 0; i < total; i++)
-        start_job(d, d->claim_camps[i], &d->claims[i], now);
+        start_job(d, d->claim_srcs[i], &d->claims[i], now);
 }
 
 static bool person_gone(const char *reason)
@@ -976,9 +977,9 @@ static void on_done(void *arg, const struct loa_client_result *r)
         if (rc < 0)
             LOA_ERROR("dispatch", "cannot pause the Page's campaigns", "page=%s error=%s",
                       p->page_id, loa_err_name(rc));
-        for (size_t i = 0; i < d->ncamps; i++)
-            if (d->camps[i]->page == p)
-                d->camps[i]->running = false;
+        for (size_t i = 0; i < d->nsrcs; i++)
+            if (d->srcs[i]->page == p)
+                d->srcs[i]->running = false;
         LOA_ERROR("dispatch", "Page stopped; its campaigns are paused",
                   "page=%s reason=%s campaigns=%lld", p->page_id, reason, (long long)n);
         settle(d, j, &o);
@@ -1009,7 +1010,7 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->concurrency = o->concurrency > 0 ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
     d->margin_ms = o->margin_ms > 0 ? o->margin_ms : o->margin_ms < 0 ? 0 : DEFAULT_MARGIN_MS;
     d->claims = loa_calloc(d->concurrency, sizeof(*d->claims));
-    d->claim_camps = loa_calloc(d->concurrency, sizeof(*d->claim_camps));
+    d->claim_srcs = loa_calloc(d->concurrency, sizeof(*d->claim_srcs));
     randombytes_buf(&d->rnd, sizeof(d->rnd));
     loa_buf_init(&d->body, BODY_MAX);
     /* One dispatcher per store: two would each pace a Page at its full rate, and one's
@@ -1056,13 +1057,13 @@ void loa_dispatch_free(struct loa_dispatch *d)
     loa_client_free(d->client); /* cancels what is in flight: the callbacks settle it */
     d->client = NULL;
     txn_commit(d);
-    for (size_t i = 0; i < d->ncamps; i++) {
-        loa_msg_free(d->camps[i]->msg);
-        loa_free(d->camps[i]);
+    for (size_t i = 0; i < d->nsrcs; i++) {
+        loa_msg_free(d->srcs[i]->msg);
+        loa_free(d->srcs[i]);
     }
-    loa_free(d->camps);
+    loa_free(d->srcs);
     loa_free(d->claims);
-    loa_free(d->claim_camps);
+    loa_free(d->claim_srcs);
     for (size_t i = 0; i < d->npages; i++)
         page_free(d->pages[i]);
     loa_free(d->pages);
@@ -1120,9 +1121,9 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         /* Completions of this round settled in an open transaction; the next round commits
          * them together with its claims (one commit per round). A campaign may have completed
          * when nothing of it is in flight and its last claim found no more due. */
-        for (size_t i = 0; i < d->ncamps; i++) {
-            struct dcamp *c = d->camps[i];
-            if (!c->check_done || c->in_flight > 0 || !c->drained)
+        for (size_t i = 0; i < d->nsrcs; i++) {
+            struct dsrc *c = d->srcs[i];
+            if (c->kind != LOA_SOURCE_CAMPAIGN || !c->check_done || c->in_flight > 0 || !c->drained)
                 continue;
             c->check_done = false;
             bool done = false;

@@ -235,6 +235,50 @@ const char *const loa_sqlite_migrations[] = {
     "  strikes INTEGER NOT NULL DEFAULT 0,"
     "  hold_until INTEGER NOT NULL DEFAULT 0"
     ");",
+    /* 6 -> 7: deliveries become the outbox of every kind of send. Each names its source (a
+     * campaign now; sequence steps, topic and marketing messages, utility templates and staff
+     * replies next) and a priority (lower first: staff replies ahead of bulk sends); only a
+     * campaign's deliveries have a campaign_id. Pending sends are claimed per Page. */
+    "CREATE TABLE deliveries_v7 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  source TEXT NOT NULL CHECK (source IN ('campaign', 'sequence', 'topic', 'marketing',"
+    "    'utility', 'reply')),"
+    "  source_id INTEGER NOT NULL,"
+    "  priority INTEGER NOT NULL,"
+    "  campaign_id INTEGER REFERENCES campaigns(id) ON DELETE CASCADE,"
+    "  page_ref INTEGER NOT NULL,"
+    "  subscriber_id INTEGER NOT NULL,"
+    "  psid TEXT,"
+    "  position INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'in_flight', 'sent',"
+    "    'failed', 'skipped', 'unknown')),"
+    "  reason TEXT,"
+    "  rule TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL DEFAULT 0,"
+    "  mid TEXT,"
+    "  claimed_at INTEGER NOT NULL DEFAULT 0,"
+    "  sent_at INTEGER NOT NULL DEFAULT 0,"
+    "  delivered_at INTEGER NOT NULL DEFAULT 0,"
+    "  read_at INTEGER NOT NULL DEFAULT 0,"
+    "  clicked_at INTEGER NOT NULL DEFAULT 0,"
+    "  replied_at INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE (campaign_id, position)"
+    ");"
+    "INSERT INTO deliveries_v7 (id, source, source_id, priority, campaign_id, page_ref,"
+    "  subscriber_id, psid, position, state, reason, rule, attempts, next_at, mid, claimed_at,"
+    "  sent_at, delivered_at, read_at, clicked_at, replied_at)"
+    " SELECT id, 'campaign', campaign_id, 100, campaign_id, page_ref, subscriber_id, psid,"
+    "  position, state, reason, rule, attempts, next_at, mid, claimed_at, sent_at,"
+    "  delivered_at, read_at, clicked_at, replied_at FROM deliveries;"
+    "DROP TABLE deliveries;"
+    "ALTER TABLE deliveries_v7 RENAME TO deliveries;"
+    "CREATE INDEX deliveries_due ON deliveries(campaign_id, state, position);"
+    "CREATE INDEX deliveries_person ON deliveries(page_ref, psid) WHERE psid IS NOT NULL;"
+    "CREATE INDEX deliveries_mid ON deliveries(mid) WHERE mid IS NOT NULL;"
+    "CREATE INDEX deliveries_in_flight ON deliveries(state) WHERE state = 'in_flight';"
+    "CREATE INDEX deliveries_claim ON deliveries(page_ref, source, source_id, priority, id)"
+    "  WHERE state = 'pending';",
 };
 
 const int loa_sqlite_latest_version =

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SQLite backend, schema 5: campaigns, deliveries and the per-Page send ledger
+ * The SQLite backend, schemas 5-7: campaigns, the outbox (deliveries), the per-Page send ledger
+ * and pacing
  * (docs/campaigns.md).
  *
- * The send pipeline's checkpoint lives here: loa_store_delivery_claim() marks exactly the
+ * The send pipeline's checkpoint lives here: loa_store_outbox_claim() marks exactly the
  * deliveries the dispatcher is about to submit as in_flight and commits before it returns;
  * loa_store_delivery_settle() moves an in_flight delivery to its outcome. A settle that finds
  * the delivery already sent (the echo webhook was faster than the Send API's answer) changes
@@ -25,8 +26,8 @@
 #include "store_int.h"
 
 enum cstmt {
-    C_CLAIM_SELECT,
-    C_CLAIM_UPDATE,
+    C_CLAIM,
+    C_CLAIM_PERSON,
     C_SETTLE_GET,
     C_SETTLE_UPDATE,
     C_SETTLE_MID,
@@ -46,16 +47,21 @@ enum cstmt {
 _Static_assert(LOA__XSTMT_CAMPAIGN + C_COUNT <= LOA__XSTMT_MAX, "campaign statement slots");
 
 static const char *const csql[C_COUNT] = {
-    [C_CLAIM_SELECT] =
-        "SELECT d.id, d.subscriber_id, d.attempts, d.psid, s.first_name, s.last_name, s.attrs,"
-        " s.first_seen_at, s.last_interaction_at, s.last_interaction_kind, s.after_ctm_ad,"
-        " s.unreachable, s.id IS NOT NULL "
-        "FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id "
-        "WHERE d.campaign_id = ?1 AND d.state = 'pending' AND d.next_at <= ?2"
-        " AND (SELECT status FROM campaigns WHERE id = ?1) = 'running' "
-        "ORDER BY d.position LIMIT ?3",
-    [C_CLAIM_UPDATE] = "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
-                       " claimed_at = ?2 WHERE id = ?1 AND state = 'pending'",
+    /* Moves due pending sends of one Page (and source) to in flight and returns exactly the
+     * rows this statement moved: another writer's claim can never be returned twice. A
+     * campaign's sends go only while it runs. */
+    [C_CLAIM] = "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
+                " claimed_at = ?2 WHERE id IN (SELECT id FROM deliveries"
+                "  WHERE page_ref = ?1 AND state = 'pending' AND source = ?4"
+                "  AND (?5 = 0 OR source_id = ?5) AND next_at <= ?2"
+                "  AND (campaign_id IS NULL OR"
+                "   (SELECT status FROM campaigns c WHERE c.id = deliveries.campaign_id)"
+                "    = 'running')"
+                "  ORDER BY priority, id LIMIT ?3) AND state = 'pending' "
+                "RETURNING id, subscriber_id, attempts, psid, coalesce(campaign_id, 0), source_id",
+    [C_CLAIM_PERSON] = "SELECT first_name, last_name, attrs, first_seen_at, last_interaction_at,"
+                       " last_interaction_kind, after_ctm_ad, unreachable FROM subscribers"
+                       " WHERE id = ?",
     [C_SETTLE_GET] = "SELECT d.state, d.page_ref, d.psid, c.status FROM deliveries d"
                      " JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = ?",
     [C_SETTLE_UPDATE] = "UPDATE deliveries SET state = ?2, reason = ?3, rule = ?4,"
@@ -66,8 +72,9 @@ static const char *const csql[C_COUNT] = {
                      "ON CONFLICT (page_ref, minute) DO UPDATE SET count = count + ?3",
     [C_LEDGER_COUNT] = "SELECT coalesce(sum(count), 0), coalesce(min(minute), 0) FROM send_ledger"
                        " WHERE page_ref = ?1 AND minute + 60000 > ?2",
-    [C_SNAPSHOT_INSERT] = "INSERT INTO deliveries (campaign_id, page_ref, subscriber_id, psid,"
-                          " position, state, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [C_SNAPSHOT_INSERT] = "INSERT INTO deliveries (source, source_id, priority, campaign_id,"
+                          " page_ref, subscriber_id, psid, position, state, reason)"
+                          " VALUES ('campaign', ?1, ?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [C_ECHO_GET] = "SELECT state, page_ref FROM deliveries WHERE id = ?",
     [C_FINISH_COUNT] = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
                        " AND state IN ('pending', 'in_flight')",
@@ -457,6 +464,7 @@ struct snapshot_ud {
     int64_t campaign_id;
     int64_t page_ref;
     int64_t quota;
+    int64_t priority;
     int64_t n;
     int rc;
 };
@@ -475,6 +483,7 @@ static int snapshot_one(const struct loa_audience_member *m, void *ud)
     sqlite3_bind_int64(s, 5, u->n);
     sqlite3_bind_text(s, 6, over ? "skipped" : "pending", -1, SQLITE_STATIC);
     loa__bind_text(s, 7, over ? "plan_quota" : NULL);
+    sqlite3_bind_int64(s, 8, u->priority);
     if (sqlite3_step(s) != SQLITE_DONE) {
         u->rc = loa__db_fail(u->st, "insert delivery");
         return 1;
@@ -485,7 +494,7 @@ static int snapshot_one(const struct loa_audience_member *m, void *ud)
 
 int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
                                 const struct loa_audience_node *filter, int64_t plan_quota,
-                                int64_t now, int64_t *total_out)
+                                int64_t priority, int64_t now, int64_t *total_out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -499,9 +508,11 @@ int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
         rc = LOA_ESTATE;
         goto out;
     }
-    struct snapshot_ud u = {
-        .st = st, .campaign_id = id, .page_ref = c.page_ref, .quota = plan_quota
-    };
+    struct snapshot_ud u = { .st = st,
+                             .campaign_id = id,
+                             .page_ref = c.page_ref,
+                             .quota = plan_quota,
+                             .priority = priority };
     if (!(u.ins = cstmt(st, C_SNAPSHOT_INSERT))) {
         rc = LOA_ESTORE;
         goto out;
@@ -576,12 +587,50 @@ void loa_claim_release(struct loa_claim *c)
     LOA_FREE(c->last_interaction_kind);
 }
 
-int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t now, size_t max,
-                             struct loa_claim *out, size_t *n_out)
+static const char *const source_names[LOA_SOURCE_COUNT] = {
+    "campaign", "sequence", "topic", "marketing", "utility", "reply",
+};
+
+const char *loa_source_name(enum loa_source s)
+{
+    return (unsigned)s < LOA_SOURCE_COUNT ? source_names[s] : "?";
+}
+
+/* The person's side of a claim: what the rules and personalisation need. */
+static int claim_person(struct loa_store *st, struct loa_claim *c)
+{
+    sqlite3_stmt *s = cstmt(st, C_CLAIM_PERSON);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, c->subscriber_id);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        c->first_name = loa__col_dup(s, 0);
+        c->last_name = loa__col_dup(s, 1);
+        c->attrs = loa__col_dup(s, 2);
+        c->first_seen_at = sqlite3_column_int64(s, 3);
+        c->last_interaction_at = sqlite3_column_int64(s, 4);
+        c->last_interaction_kind = loa__col_dup(s, 5);
+        c->first_after_ctm_ad = sqlite3_column_int(s, 6) != 0;
+        c->unreachable = sqlite3_column_int(s, 7) != 0;
+    } else if (step == SQLITE_DONE) {
+        c->unreachable = true; /* deleted since it was queued: cannot be messaged */
+    } else {
+        return loa__db_fail(st, "read claimed person");
+    }
+    sqlite3_reset(s);
+    return 0;
+}
+
+int loa_store_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
+                           int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
+                           size_t *n_out)
 {
     *n_out = 0;
     if (max == 0)
         return 0;
+    if (st->version < 7)
+        return LOA_EVERSION;
     /* Inside the caller's transaction the claim is a savepoint of it, and the caller commits
      * before it submits anything; otherwise the claim is a transaction of its own. */
     bool own = !in_txn(st);
@@ -589,47 +638,36 @@ int loa_store_delivery_claim(struct loa_store *st, int64_t campaign_id, int64_t 
     if (rc < 0)
         return rc;
     size_t n = 0;
-    sqlite3_stmt *s = cstmt(st, C_CLAIM_SELECT);
+    sqlite3_stmt *s = cstmt(st, C_CLAIM);
     if (!s) {
         rc = LOA_ESTORE;
         goto out;
     }
-    sqlite3_bind_int64(s, 1, campaign_id);
+    sqlite3_bind_int64(s, 1, page_ref);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, (int64_t)max);
+    sqlite3_bind_text(s, 4, loa_source_name(source), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, source_id);
     int step;
-    while (n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == max)
+            continue; /* cannot happen (LIMIT); the statement must still run to its end */
         struct loa_claim *c = &out[n++];
         memset(c, 0, sizeof(*c));
         c->id = sqlite3_column_int64(s, 0);
-        c->campaign_id = campaign_id;
         c->subscriber_id = sqlite3_column_int64(s, 1);
-        c->attempts = sqlite3_column_int64(s, 2) + 1;
+        c->attempts = sqlite3_column_int64(s, 2);
         c->psid = loa__col_dup(s, 3);
-        c->first_name = loa__col_dup(s, 4);
-        c->last_name = loa__col_dup(s, 5);
-        c->attrs = loa__col_dup(s, 6);
-        c->first_seen_at = sqlite3_column_int64(s, 7);
-        c->last_interaction_at = sqlite3_column_int64(s, 8);
-        c->last_interaction_kind = loa__col_dup(s, 9);
-        c->first_after_ctm_ad = sqlite3_column_int(s, 10) != 0;
-        /* A subscriber deleted since the snapshot cannot be messaged. */
-        c->unreachable = sqlite3_column_int(s, 11) != 0 || sqlite3_column_int(s, 12) == 0;
+        c->campaign_id = sqlite3_column_int64(s, 4);
+        c->source_id = sqlite3_column_int64(s, 5);
+        c->source = source;
+        c->page_ref = page_ref;
     }
-    if (n < max && step != SQLITE_DONE && step != SQLITE_ROW)
+    if (step != SQLITE_DONE)
         rc = loa__db_fail(st, "claim deliveries");
     sqlite3_reset(s);
-    sqlite3_stmt *u = rc == 0 ? cstmt(st, C_CLAIM_UPDATE) : NULL;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!u) {
-            rc = LOA_ESTORE;
-            break;
-        }
-        sqlite3_reset(u);
-        sqlite3_bind_int64(u, 1, out[i].id);
-        sqlite3_bind_int64(u, 2, now);
-        rc = step_done(st, u, "mark deliveries in flight");
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = claim_person(st, &out[i]);
 out:
     if (rc == 0)
         rc = own ? loa_store_commit(st) : loa_store_savepoint_release(st);

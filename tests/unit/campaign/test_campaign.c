@@ -565,7 +565,8 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(total, 2);
     struct loa_claim claims[2];
     size_t n = 0;
-    assert_int_equal(loa_store_delivery_claim(st, id, now, 2, claims, &n), 0);
+    assert_int_equal(
+        loa_store_outbox_claim(st, page.id, LOA_SOURCE_CAMPAIGN, id, now, 2, claims, &n), 0);
     assert_int_equal(n, 2);
     struct loa_delivery_outcome sent = {
         .state = LOA_DELIVERY_SENT, .mid = "m_1", .at = now, .page_ref = page.id, .text = "hi"

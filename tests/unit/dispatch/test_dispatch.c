@@ -207,7 +207,7 @@ static void state_machine(void **state)
     /* Claim two: they come in order and are in flight. */
     struct loa_claim cl[4];
     size_t n = 0;
-    assert_int_equal(loa_store_delivery_claim(st, id, now, 2, cl, &n), 0);
+    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 2, cl, &n), 0);
     assert_int_equal(n, 2);
     assert_string_equal(cl[0].psid, "new");
     assert_string_equal(cl[1].psid, "mid");
@@ -251,12 +251,12 @@ static void state_machine(void **state)
     assert_int_equal(loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_RUNNING,
                                                    LOA_CAMPAIGN_PAUSED, NULL, now),
                      0);
-    assert_int_equal(loa_store_delivery_claim(st, id, now, 4, cl, &n), 0);
+    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
     assert_int_equal(n, 0);
     assert_int_equal(loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_PAUSED,
                                                    LOA_CAMPAIGN_RUNNING, NULL, now),
                      0);
-    assert_int_equal(loa_store_delivery_claim(st, id, now, 4, cl, &n), 0);
+    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(cl[0].psid, "old");
 
@@ -266,9 +266,10 @@ static void state_machine(void **state)
     };
     assert_int_equal(loa_store_delivery_settle(st, cl[0].id, &o, NULL), 0);
     loa_claim_release(&cl[0]);
-    assert_int_equal(loa_store_delivery_claim(st, id, now, 4, cl, &n), 0);
+    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(loa_store_delivery_claim(st, id, now + 5000, 4, cl, &n), 0);
+    assert_int_equal(
+        loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now + 5000, 4, cl, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(cl[0].attempts, 2);
     o = (struct loa_delivery_outcome){ .state = LOA_DELIVERY_FAILED,
@@ -319,7 +320,7 @@ static void funnel(void **state)
     assert_int_equal(loa_campaign_start(st, id, now, &total), 0);
     struct loa_claim cl[2];
     size_t n;
-    assert_int_equal(loa_store_delivery_claim(st, id, now, 2, cl, &n), 0);
+    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 2, cl, &n), 0);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++) {
         struct loa_delivery_outcome o = {

@@ -490,7 +490,8 @@ static void recover_cancelled(void **state)
     int64_t a = campaign_for(&r, 0, 10), b = campaign_for(&r, 10, 20);
     struct loa_claim cl[4];
     size_t got = 0;
-    assert_int_equal(loa_store_delivery_claim(r.st, a, loa_now_ms(), 4, cl, &got), 0);
+    assert_int_equal(
+        loa_store_outbox_claim(r.st, r.page, LOA_SOURCE_CAMPAIGN, a, loa_now_ms(), 4, cl, &got), 0);
     assert_int_equal(got, 4);
     for (size_t i = 0; i < got; i++)
         loa_claim_release(&cl[i]);
