@@ -660,6 +660,19 @@ const char *loa_source_name(enum loa_source s);
 #define LOA_PRIORITY_REPLY 0   /* a staff member waits for it */
 #define LOA_PRIORITY_BULK  100 /* campaigns, sequences */
 
+/**
+ * The right to send for Pages of the store. Only a lease holder claims and settles outbox
+ * rows. SQLite: one holder per store file (an flock, dropped by the kernel when its process
+ * dies), owning every Page. Ownership: release with loa_store_lease_release(); any thread.
+ */
+struct loa_lease;
+/** Returns 0, LOA_EBUSY (another sender holds it), LOA_EIO or LOA_EINVAL. */
+int loa_store_lease_acquire(struct loa_store *st, struct loa_lease **out);
+/** Whether the lease covers Page page_ref now. */
+bool loa_store_lease_owns(const struct loa_lease *l, int64_t page_ref);
+/** Gives the lease up. NULL is a no-op. */
+void loa_store_lease_release(struct loa_lease *l);
+
 /** A claimed delivery with what sending needs. Owned; release with loa_claim_release(). */
 struct loa_claim {
     int64_t id;

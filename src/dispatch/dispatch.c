@@ -25,15 +25,11 @@
  * never with a burst), the rolling cap is the store's ledger, and a Page's throttle after
  * rate-limit answers (share of its rate, hold) is stored with every change.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -129,7 +125,7 @@ struct loa_dispatch {
     struct loa_store_opts store_opts;
     char *graph_url, *graph_version;
     struct loa_store *st;
-    int lock_fd; /* "<store>.dispatch.lock", flock()ed: one dispatcher per store */
+    struct loa_lease *lease; /* the right to send for the store's Pages */
     struct loa_client *client;
     struct dpage **pages;
     size_t npages;
@@ -401,6 +397,8 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
     struct loa_dispatch *d = ud;
     if (d->o.only_campaign && c->id != d->o.only_campaign)
         return 0;
+    if (!loa_store_lease_owns(d->lease, c->page_ref))
+        return 0; /* another sender's Page */
     struct dpage *p = page_ensure(d, c->page_ref);
     if (!p)
         return 0;
@@ -996,7 +994,6 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     if (!o->store || !o->rules)
         return LOA_EINVAL;
     struct loa_dispatch *d = loa_calloc(1, sizeof(*d));
-    d->lock_fd = -1;
     d->o = *o;
     d->store_opts = *o->store;
     d->store_opts.create = false;
@@ -1013,26 +1010,16 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->claim_srcs = loa_calloc(d->concurrency, sizeof(*d->claim_srcs));
     randombytes_buf(&d->rnd, sizeof(d->rnd));
     loa_buf_init(&d->body, BODY_MAX);
-    /* One dispatcher per store: two would each pace a Page at its full rate, and one's
-     * recovery would turn the other's requests in flight into unknowns. */
-    char lock_path[4096];
-    snprintf(lock_path, sizeof(lock_path), "%s.dispatch.lock", d->store_opts.path);
-    d->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     int rc;
-    if (d->lock_fd < 0) {
-        LOA_ERROR("dispatch", "cannot open the dispatch lock file", "errno=%d", errno);
-        rc = LOA_EIO;
-        goto fail;
-    }
-    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = errno == EWOULDBLOCK ? LOA_EBUSY : LOA_EIO;
-        goto fail;
-    }
     struct loa_diags diags;
     loa_diags_init(&diags, 4);
     rc = loa_store_open(&d->store_opts, &d->st, &diags);
     loa_diags_release(&diags);
     if (rc < 0)
+        goto fail;
+    /* One sender per Page: two would each pace it at its full rate, and one's recovery would
+     * turn the other's requests in flight into unknowns. */
+    if ((rc = loa_store_lease_acquire(d->st, &d->lease)) < 0)
         goto fail;
     struct loa_client_options co;
     loa_client_options_init(&co);
@@ -1067,9 +1054,8 @@ void loa_dispatch_free(struct loa_dispatch *d)
     for (size_t i = 0; i < d->npages; i++)
         page_free(d->pages[i]);
     loa_free(d->pages);
+    loa_store_lease_release(d->lease);
     loa_store_close(d->st);
-    if (d->lock_fd >= 0)
-        close(d->lock_fd); /* releases the lock */
     loa_buf_release(&d->body);
     loa_free(d->graph_url);
     loa_free(d->graph_version);

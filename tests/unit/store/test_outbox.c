@@ -273,12 +273,37 @@ static void concurrent_claimers_never_share_a_row(void **state)
     test_remove_store(path);
 }
 
+/* One sender per SQLite store: a second lease is refused until the first is given up; the
+ * lease covers every Page. */
+static void one_send_lease_per_store(void **state)
+{
+    (void)state;
+    char path[512];
+    struct loa_store_opts o;
+    struct loa_store *a = open_at(path, sizeof(path), "outbox-lease.db", 0, &o), *b = NULL;
+    o.create = false;
+    assert_int_equal(loa_store_open(&o, &b, NULL), 0);
+    struct loa_lease *la = NULL, *lb = NULL;
+    assert_int_equal(loa_store_lease_acquire(a, &la), 0);
+    assert_true(loa_store_lease_owns(la, 1) && loa_store_lease_owns(la, 999));
+    assert_int_equal(loa_store_lease_acquire(b, &lb), LOA_EBUSY);
+    assert_null(lb);
+    assert_false(loa_store_lease_owns(lb, 1));
+    loa_store_lease_release(la);
+    assert_int_equal(loa_store_lease_acquire(b, &lb), 0);
+    loa_store_lease_release(lb);
+    loa_store_close(b);
+    loa_store_close(a);
+    test_remove_store(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(schema_6_deliveries_move_to_the_outbox),
         cmocka_unit_test(claims_are_per_page_and_source),
         cmocka_unit_test(concurrent_claimers_never_share_a_row),
+        cmocka_unit_test(one_send_lease_per_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
