@@ -279,8 +279,7 @@ static void run_join(struct run *x)
 
 static void run_stop(struct run *x)
 {
-    x->stop = 1;
-    loa_dispatch_request_stop(x->d);
+    loa_dispatch_request_stop(x->d); /* the stop flag is the running thread's own */
     run_join(x);
 }
 
