@@ -24,7 +24,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
-#include "rig.h"
+#include "fixtures.h"
 #include "stub.h"
 #include "testutil.h"
 
@@ -463,18 +463,12 @@ static void rig_start(struct rig *r, const char *name, int retry_left)
     pthread_mutex_init(&r->g.lock, NULL);
     r->stub = stub_start(graph_fn, &r->g, false);
     assert_non_null(r->stub);
-    test_path(r->path, sizeof(r->path), name);
-    r->so = (struct loa_store_opts){ .path = r->path, .create = true };
-    memset(r->so.key, 6, sizeof(r->so.key));
-    assert_int_equal(loa_store_open(&r->so, &r->st, NULL), 0);
-    assert_int_equal(loa_rules_load(RULES, &r->rules, NULL), 0);
+    store_open(r->path, sizeof(r->path), name, &r->so, &r->st, &r->rules);
 }
 
 static void rig_stop(struct rig *r)
 {
-    loa_rules_free(r->rules);
-    loa_store_close(r->st);
-    test_remove_store(r->path);
+    store_close(r->path, r->st, r->rules);
     stub_stop(r->stub);
     pthread_mutex_destroy(&r->g.lock);
 }

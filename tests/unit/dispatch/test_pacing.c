@@ -25,11 +25,10 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
-#include "rig.h"
+#include "fixtures.h"
 #include "stub.h"
 #include "testutil.h"
 
-#define RULES  LOA_SOURCE_DIR "/rules/messaging-rules.json"
 #define TEXT   "{\"blocks\":[{\"type\":\"text\",\"text\":\"Chào {{first_name|bạn}}!\"}]}"
 #define PEOPLE 2048
 #define LOGMAX 16384
@@ -177,11 +176,7 @@ static void prig_start(struct prig *r, const char *name, int64_t rate, int64_t c
     pthread_mutex_init(&r->w.lock, NULL);
     r->stub = stub_start(wire_fn, &r->w, true);
     assert_non_null(r->stub);
-    test_path(r->path, sizeof(r->path), name);
-    r->so = (struct loa_store_opts){ .path = r->path, .create = true };
-    memset(r->so.key, 7, sizeof(r->so.key));
-    assert_int_equal(loa_store_open(&r->so, &r->st, NULL), 0);
-    assert_int_equal(loa_rules_load(RULES, &r->rules, NULL), 0);
+    store_open(r->path, sizeof(r->path), name, &r->so, &r->st, &r->rules);
     r->page = put_page(r->st, "333", "TOKEN", cap, 0);
     struct loa_page_input in = { .page_id = "333", .send_rate = rate };
     assert_int_equal(loa_store_page_put(r->st, &in, NULL), 0);
@@ -189,9 +184,7 @@ static void prig_start(struct prig *r, const char *name, int64_t rate, int64_t c
 
 static void prig_stop(struct prig *r)
 {
-    loa_rules_free(r->rules);
-    loa_store_close(r->st);
-    test_remove_store(r->path);
+    store_close(r->path, r->st, r->rules);
     stub_stop(r->stub);
     pthread_mutex_destroy(&r->w.lock);
 }

@@ -20,6 +20,7 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
+#include "fixtures.h"
 #include "testutil.h"
 
 static struct loa_store *open_at(char *path, size_t size, const char *name, int version,
@@ -35,18 +36,7 @@ static struct loa_store *open_at(char *path, size_t size, const char *name, int 
 
 static int64_t page(struct loa_store *st, const char *page_id)
 {
-    struct loa_page_input in = { .page_id = page_id,
-                                 .name = "Shop",
-                                 .access_token = "tok",
-                                 .timezone = "Asia/Ho_Chi_Minh",
-                                 .daily_cap = 5000,
-                                 .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
-    struct loa_page p;
-    assert_int_equal(loa_store_page_get(st, page_id, &p), 0);
-    int64_t id = p.id;
-    loa_page_release(&p);
-    return id;
+    return put_page(st, page_id, "tok", 5000, 0);
 }
 
 static void people(struct loa_store *st, int64_t page_ref, const char *prefix, int n)
@@ -54,30 +44,13 @@ static void people(struct loa_store *st, int64_t page_ref, const char *prefix, i
     char psid[32];
     for (int i = 0; i < n; i++) {
         snprintf(psid, sizeof(psid), "%s%d", prefix, i);
-        struct loa_subscriber s = { .page_ref = page_ref,
-                                    .psid = psid,
-                                    .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
-                                    .last_interaction_at = loa_now_ms() - LOA_MINUTE_MS,
-                                    .last_interaction_kind = (char *)(uintptr_t) "message",
-                                    .first_seen_at = 2 };
-        enum loa_upsert_result r;
-        int64_t id;
-        assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &id), 0);
+        put_sub(st, page_ref, psid, loa_now_ms() - LOA_MINUTE_MS);
     }
 }
 
 static int64_t campaign(struct loa_store *st, int64_t page_ref)
 {
-    struct loa_campaign_input in = { .name = "Sale",
-                                     .goal = "promotion",
-                                     .purpose = "promotional",
-                                     .blocks = "{\"blocks\":[{\"type\":\"text\",\"text\":\"Hi\"}]}",
-                                     .filter = "{}",
-                                     .window_from_min = -1,
-                                     .window_to_min = -1 };
-    int64_t id = 0;
-    assert_int_equal(loa_store_campaign_create(st, page_ref, &in, 1000, &id), 0);
-    return id;
+    return new_campaign(st, page_ref, "{\"blocks\":[{\"type\":\"text\",\"text\":\"Hi\"}]}");
 }
 
 static int count_row(const struct loa_delivery *d, void *ud)

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* What the dispatcher's tests put in a store (rig.h). */
-#include "rig.h"
-
+/* What tests put in a store (fixtures.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include <loa/rules.h>
 #include <loa/store.h>
+
+#include "fixtures.h"
+#include "testutil.h"
 
 int64_t put_page(struct loa_store *st, const char *page_id, const char *token, int64_t cap,
                  int64_t quota)
@@ -60,4 +63,21 @@ int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
     int64_t id = 0;
     assert_int_equal(loa_store_campaign_create(st, page, &in, 1000, &id), 0);
     return id;
+}
+
+void store_open(char *path, size_t size, const char *name, struct loa_store_opts *so,
+                struct loa_store **st, struct loa_rules **rules)
+{
+    test_path(path, size, name);
+    *so = (struct loa_store_opts){ .path = path, .create = true };
+    memset(so->key, 6, sizeof(so->key));
+    assert_int_equal(loa_store_open(so, st, NULL), 0);
+    assert_int_equal(loa_rules_load(LOA_SOURCE_DIR "/rules/messaging-rules.json", rules, NULL), 0);
+}
+
+void store_close(const char *path, struct loa_store *st, struct loa_rules *rules)
+{
+    loa_rules_free(rules);
+    loa_store_close(st);
+    test_remove_store(path);
 }
