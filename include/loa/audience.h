@@ -125,15 +125,18 @@ struct loa_audience_member {
 
 /**
  * The rules' decision for sending a broadcast (route auto) to member m of a Page activated at
- * page_activated, at instant at. Besides the rules' own codes, refuses with "no_psid" (never
- * seen on Messenger) and "unreachable" (stored flag) before asking the rules.
+ * page_activated, at instant at; for a non-promotional message with a message tag (tag not
+ * NULL or ""), the tag's route when the auto route is refused. Besides the rules' own codes,
+ * refuses with "no_psid" (never seen on Messenger) and "unreachable" (stored flag) before
+ * asking the rules. The one builder of the person the rules read: the preview and the
+ * dispatcher decide through it alike.
  * Seam: notification-topic tokens and the count of messages sent since the window closed are
- * not loaded yet (the campaign pipeline will pass them); the rules see none.
+ * not loaded yet; the rules see none.
  * Returns 0 or LOA_EINVAL.
  */
 int loa_audience_decide(const struct loa_rules *r, const struct loa_audience_member *m,
-                        int64_t page_activated, enum loa_audience_purpose purpose, bool structured,
-                        int64_t at, struct loa_rules_decision *out);
+                        int64_t page_activated, enum loa_audience_purpose purpose, const char *tag,
+                        bool structured, int64_t at, struct loa_rules_decision *out);
 
 /** A count of members by route (reachable) or by refusal code. Strings are static. */
 struct loa_audience_tally {
@@ -160,6 +163,7 @@ struct loa_audience_preview_opts {
     int64_t page_ref;
     int64_t page_activated;
     enum loa_audience_purpose purpose;
+    const char *tag; /* non-promotional with a message tag: its route too (NULL = none) */
     bool structured;
     int64_t at;         /* decide as of this instant */
     int64_t limit;      /* people in the page (0 = none, just counts) */

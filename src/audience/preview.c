@@ -25,8 +25,8 @@
 #define MAX_TALLIES 64
 
 int loa_audience_decide(const struct loa_rules *r, const struct loa_audience_member *m,
-                        int64_t page_activated, enum loa_audience_purpose purpose, bool structured,
-                        int64_t at, struct loa_rules_decision *out)
+                        int64_t page_activated, enum loa_audience_purpose purpose, const char *tag,
+                        bool structured, int64_t at, struct loa_rules_decision *out)
 {
     memset(out, 0, sizeof(*out));
     if (!m->psid || !*m->psid) {
@@ -46,9 +46,10 @@ int loa_audience_decide(const struct loa_rules *r, const struct loa_audience_mem
         loa_rules_action_parse(m->last_interaction_kind, &act) < 0)
         act = LOA_RULES_ACT_NONE;
     /*
-     * Seam for the campaign pipeline: notification-topic tokens and the number of messages
-     * sent since the window closed come from the store once deliveries exist; until then the
-     * rules see none, which can only make a preview more cautious than the send.
+     * The one place that turns a person into what the rules read, for the preview and the
+     * dispatcher alike. Seam: notification-topic tokens and the number of messages sent since
+     * the window closed are not loaded yet; the rules see none, which can only make a decision
+     * more cautious.
      */
     struct loa_rules_person person = {
         .last_interaction = m->last_interaction_at,
@@ -66,7 +67,15 @@ int loa_audience_decide(const struct loa_rules *r, const struct loa_audience_mem
         .route = { .kind = LOA_RULES_ROUTE_AUTO },
         .at = at,
     };
-    return loa_rules_decide(r, &req, out);
+    int rc = loa_rules_decide(r, &req, out);
+    if (rc < 0 || out->allowed || purpose == LOA_AUD_PROMOTIONAL || !tag || !*tag)
+        return rc;
+    /* Non-promotional with a message tag: outside the window the tag may still carry it. */
+    req.route = (struct loa_rules_route){ .kind = LOA_RULES_ROUTE_TAG, .tag = tag };
+    struct loa_rules_decision alt;
+    if (loa_rules_decide(r, &req, &alt) == 0 && alt.allowed)
+        *out = alt;
+    return 0;
 }
 
 struct tally_set {
@@ -120,8 +129,8 @@ static int scan_one(const struct loa_audience_member *m, void *ud)
     if (u->o->counts_only)
         return 0;
     struct loa_rules_decision d;
-    int rc = loa_audience_decide(u->r, m, u->o->page_activated, u->o->purpose, u->o->structured,
-                                 u->o->at, &d);
+    int rc = loa_audience_decide(u->r, m, u->o->page_activated, u->o->purpose, u->o->tag,
+                                 u->o->structured, u->o->at, &d);
     if (rc < 0) {
         u->rc = rc;
         return 1;
@@ -174,8 +183,8 @@ static int page_one(const struct loa_subscriber *s, void *ud)
         .unreachable = s->unreachable,
     };
     struct loa_rules_decision d;
-    int rc = loa_audience_decide(u->r, &m, u->o->page_activated, u->o->purpose, u->o->structured,
-                                 u->o->at, &d);
+    int rc = loa_audience_decide(u->r, &m, u->o->page_activated, u->o->purpose, u->o->tag,
+                                 u->o->structured, u->o->at, &d);
     if (rc < 0) {
         u->rc = rc;
         return 1;

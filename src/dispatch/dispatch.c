@@ -594,30 +594,8 @@ static void decide(struct loa_dispatch *d, struct job *j, int64_t now,
     };
     enum loa_audience_purpose purpose =
         j->c->promotional ? LOA_AUD_PROMOTIONAL : LOA_AUD_NON_PROMOTIONAL;
-    loa_audience_decide(d->o.rules, &m, j->c->page->activated_at, purpose, j->c->structured, now,
-                        out);
-    if (out->allowed || j->c->promotional || !j->c->tag[0] || !c->psid || c->unreachable)
-        return;
-    enum loa_rules_action act = LOA_RULES_ACT_NONE;
-    if (c->last_interaction_kind)
-        loa_rules_action_parse(c->last_interaction_kind, &act);
-    struct loa_rules_person p = {
-        .last_interaction = c->last_interaction_at,
-        .last_action = act,
-        .first_after_ctm_ad = c->first_after_ctm_ad,
-        .first_seen = c->first_seen_at,
-        .page_activated = j->c->page->activated_at,
-    };
-    struct loa_rules_request q = {
-        .person = &p,
-        .purpose = LOA_RULES_NON_PROMOTIONAL,
-        .structured = j->c->structured,
-        .route = { .kind = LOA_RULES_ROUTE_TAG, .tag = j->c->tag },
-        .at = now,
-    };
-    struct loa_rules_decision alt;
-    if (loa_rules_decide(d->o.rules, &q, &alt) == 0 && alt.allowed)
-        *out = alt;
+    loa_audience_decide(d->o.rules, &m, j->c->page->activated_at, purpose, j->c->tag,
+                        j->c->structured, now, out);
 }
 
 static void start_job(struct loa_dispatch *d, struct dsrc *c, struct loa_claim *claim, int64_t now)

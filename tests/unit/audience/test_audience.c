@@ -607,6 +607,48 @@ static int upload(struct fixture *f, const char *csv, const char *name, bool rep
     return loa_import_phone_list(f->st, &o, rep, d);
 }
 
+/* The one decision the preview and the dispatcher share: outside the window a non-promotional
+ * message goes by its message tag while the rules still have that tag, never a promotional
+ * one; after 2026-04-27 only HUMAN_AGENT is left, and not for automated sends. */
+static void decide_with_tag(void **state)
+{
+    (void)state;
+    struct loa_rules *r;
+    assert_int_equal(loa_rules_load(RULES, &r, NULL), 0);
+    int64_t t2025 = 0, t2026 = 0;
+    assert_int_equal(loa_time_parse("2025-06-01T10:00:00Z", &t2025), 0);
+    assert_int_equal(loa_time_parse("2026-06-01T10:00:00Z", &t2026), 0);
+    struct loa_audience_member m = { .id = 1,
+                                     .psid = "p1",
+                                     .first_seen_at = t2025 - 30 * LOA_DAY_MS,
+                                     .last_interaction_at = t2025 - 3 * LOA_DAY_MS,
+                                     .last_interaction_kind = "message" };
+    struct loa_rules_decision dec;
+    assert_int_equal(
+        loa_audience_decide(r, &m, 1, LOA_AUD_NON_PROMOTIONAL, NULL, false, t2025, &dec), 0);
+    assert_false(dec.allowed);
+    assert_int_equal(loa_audience_decide(r, &m, 1, LOA_AUD_NON_PROMOTIONAL, "POST_PURCHASE_UPDATE",
+                                         false, t2025, &dec),
+                     0);
+    assert_true(dec.allowed);
+    assert_int_equal(dec.messaging_type, LOA_RULES_MT_MESSAGE_TAG);
+    assert_string_equal(dec.tag, "POST_PURCHASE_UPDATE");
+    assert_int_equal(loa_audience_decide(r, &m, 1, LOA_AUD_PROMOTIONAL, "POST_PURCHASE_UPDATE",
+                                         false, t2025, &dec),
+                     0);
+    assert_false(dec.allowed);
+    m.last_interaction_at = t2026 - 3 * LOA_DAY_MS;
+    assert_int_equal(loa_audience_decide(r, &m, 1, LOA_AUD_NON_PROMOTIONAL, "POST_PURCHASE_UPDATE",
+                                         false, t2026, &dec),
+                     0);
+    assert_false(dec.allowed);
+    assert_int_equal(
+        loa_audience_decide(r, &m, 1, LOA_AUD_NON_PROMOTIONAL, "HUMAN_AGENT", false, t2026, &dec),
+        0);
+    assert_false(dec.allowed);
+    loa_rules_free(r);
+}
+
 static void phone_list_upload(void **state)
 {
     struct fixture *f = *state;
@@ -700,6 +742,7 @@ int main(void)
         cmocka_unit_test(parse_valid),
         cmocka_unit_test(parse_invalid),
         cmocka_unit_test(parse_caps),
+        cmocka_unit_test(decide_with_tag),
         cmocka_unit_test_setup_teardown(eval_predicates, setup, teardown),
         cmocka_unit_test_setup_teardown(eval_combinators, setup, teardown),
         cmocka_unit_test_setup_teardown(eval_order_and_cursor, setup, teardown),
