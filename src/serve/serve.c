@@ -164,13 +164,13 @@ bool serve_signature_ok(struct serve_app *app, const char *header, const void *b
     pthread_mutex_lock(&app->secrets_lock);
     if (atomic_load(&app->secrets_stale))
         reload_secrets(app);
-    bool ok = loa__webhook_signature_ok(header, body, len, (const char *const *)app->secrets,
-                                        app->nsecrets);
+    bool ok = loa_intake_signature_ok(header, body, len, (const char *const *)app->secrets,
+                                      app->nsecrets);
     /* A Page added with the CLI while we run: look again, at most every 2 s. */
     if (!ok && header && loa_mono_ms() - app->secrets_loaded_ms > SECRETS_RELOAD_MS) {
         reload_secrets(app);
-        ok = loa__webhook_signature_ok(header, body, len, (const char *const *)app->secrets,
-                                       app->nsecrets);
+        ok = loa_intake_signature_ok(header, body, len, (const char *const *)app->secrets,
+                                     app->nsecrets);
     }
     pthread_mutex_unlock(&app->secrets_lock);
     return ok;
@@ -200,9 +200,9 @@ void serve_metrics(void *ctx, const struct loa_http_req *req, struct loa_http_re
     loa_http_metrics_format(req->server, b);
     loa_buf_puts(b, "# HELP loa_webhook_events_total New webhook events stored, by kind.\n"
                     "# TYPE loa_webhook_events_total counter\n");
-    for (int k = 0; k < WH_KIND_COUNT; k++)
+    for (int k = 0; k < LOA_INTAKE_KIND_COUNT; k++)
         loa_buf_printf(b, "loa_webhook_events_total{kind=\"%s\"} %llu\n",
-                       loa__wh_kind_name((enum wh_kind)k),
+                       loa_intake_kind_name((enum loa_intake_kind)k),
                        (unsigned long long)atomic_load(&app->wh_events[k]));
     struct {
         const char *name, *help;
