@@ -646,7 +646,7 @@ int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv)
         return cli_usage(cli, "simulate", "--start needs --campaign FILE");
     if (o.first_page_id + o.pages - 1 > 999999999999999999LL)
         return cli_usage(cli, "simulate", "--first-page-id: the last Page id is too large");
-    o.graph_url = loa_config_get(cli->config, "graph.url");
+    o.graph_url = cli->set->graph_url;
     if (!is_emulator_url(o.graph_url)) {
         fprintf(cli->err,
                 "loa simulate: graph.url is %s; simulated Pages go to the loa-graph emulator "
@@ -654,8 +654,8 @@ int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv)
                 o.graph_url);
         return LOA_EXIT_CONFIG;
     }
-    o.app_secret = loa_config_get(cli->config, "webhook.app_secret");
-    o.timezone = loa_config_get(cli->config, "page.timezone");
+    o.app_secret = cli->set->webhook_app_secret;
+    o.timezone = cli->set->page_timezone;
     o.now = loa_now_ms();
 
     char *campaign = NULL;
@@ -670,7 +670,7 @@ int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv)
         goto out;
     if ((exit = cli_open_store(cli, true, &st)))
         goto out;
-    o.default_daily_cap = loa_config_get_int(cli->config, "page.daily_cap");
+    o.default_daily_cap = cli->set->page_daily_cap;
     pages = loa_calloc((size_t)o.pages, sizeof(*pages));
     int64_t done = 0, t0 = loa_mono_ms();
     exit = loa_sim_run(cli, st, &o, pages, &done);

@@ -29,7 +29,7 @@ struct loa_dispatch;
 struct wh_job;
 
 struct serve_app {
-    const struct loa_config *cfg;     /* borrowed */
+    const struct loa_settings *set;   /* every option, typed (borrowed from the config) */
     struct loa_store_opts store_opts; /* path, key, durable: for each thread's connection */
     char *store_path;                 /* owned copy behind store_opts.path */
     struct loa_rules *rules;          /* NULL when the rules file failed to load */
