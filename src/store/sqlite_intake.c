@@ -26,9 +26,9 @@ enum {
     X_EVENT_EXISTS,
     X_EVENT_COUNT,
     X_EVENT_COUNT_KIND,
-    X_SUB_TOUCH_GET,
-    X_SUB_TOUCH_INSERT,
-    X_SUB_TOUCH_UPDATE,
+    X_SUB_WINDOW_GET,
+    X_SUB_WINDOW_INSERT,
+    X_SUB_WINDOW_UPDATE,
     X_SUB_GET,
     X_SUB_DELETE,
     X_SUB_PATCH,
@@ -69,16 +69,16 @@ static const char *const sql[X_INTAKE_END] = {
     [X_EVENT_EXISTS] = "SELECT 1 FROM webhook_events WHERE dedupe_key = ?",
     [X_EVENT_COUNT] = "SELECT count(*) FROM webhook_events",
     [X_EVENT_COUNT_KIND] = "SELECT count(*) FROM webhook_events WHERE kind = ?",
-    [X_SUB_TOUCH_GET] = "SELECT id, first_seen_at, last_interaction_at, last_interaction_kind, "
-                        "ad_referral_at, after_ctm_ad FROM subscribers "
-                        "WHERE page_ref = ? AND psid = ?",
-    [X_SUB_TOUCH_INSERT] =
+    [X_SUB_WINDOW_GET] = "SELECT id, first_seen_at, last_interaction_at, last_interaction_kind, "
+                         "ad_referral_at, after_ctm_ad FROM subscribers "
+                         "WHERE page_ref = ? AND psid = ?",
+    [X_SUB_WINDOW_INSERT] =
         "INSERT INTO subscribers (page_ref, psid, first_seen_at, last_interaction_at, "
         "last_interaction_kind, ad_referral_at, after_ctm_ad, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [X_SUB_TOUCH_UPDATE] = "UPDATE subscribers SET first_seen_at = ?2, last_interaction_at = ?3, "
-                           "last_interaction_kind = ?4, ad_referral_at = ?5, after_ctm_ad = ?6, "
-                           "updated_at = ?7 WHERE id = ?1",
+    [X_SUB_WINDOW_UPDATE] = "UPDATE subscribers SET first_seen_at = ?2, last_interaction_at = ?3, "
+                            "last_interaction_kind = ?4, ad_referral_at = ?5, after_ctm_ad = ?6, "
+                            "updated_at = ?7 WHERE id = ?1",
     [X_SUB_GET] = "SELECT " SUB_COLS_V3 " FROM subscribers WHERE id = ?",
     [X_SUB_DELETE] = "DELETE FROM subscribers WHERE id = ?",
     [X_SUB_PATCH] = "UPDATE subscribers SET attrs = json_patch(attrs, ?2), updated_at = ?3 "
@@ -218,7 +218,7 @@ int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psi
     memset(out, 0, sizeof(*out));
     *id_out = 0;
     *kind_out = NULL;
-    sqlite3_stmt *s = xstmt(st, X_SUB_TOUCH_GET);
+    sqlite3_stmt *s = xstmt(st, X_SUB_WINDOW_GET);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, page_ref);
@@ -237,24 +237,30 @@ int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psi
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "find subscriber");
 }
 
+/* Binds the five window columns, in table order, from parameter first on. */
+static void bind_window(sqlite3_stmt *s, int first, const struct loa_window *w)
+{
+    sqlite3_bind_int64(s, first, w->first_seen_at);
+    sqlite3_bind_int64(s, first + 1, w->last_interaction_at);
+    loa__bind_text(s, first + 2, w->last_interaction_kind);
+    sqlite3_bind_int64(s, first + 3, w->ad_referral_at);
+    sqlite3_bind_int(s, first + 4, w->after_ctm_ad);
+}
+
 int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
                          const struct loa_window *w, int64_t *id_out)
 {
     if (!psid || !*psid)
         return LOA_EINVAL;
     int64_t now = loa_now_ms();
-    sqlite3_stmt *s = xstmt(st, id ? X_SUB_TOUCH_UPDATE : X_SUB_TOUCH_INSERT);
+    sqlite3_stmt *s = xstmt(st, id ? X_SUB_WINDOW_UPDATE : X_SUB_WINDOW_INSERT);
     if (!s)
         return LOA_ESTORE;
     int rc;
     if (!id) {
         sqlite3_bind_int64(s, 1, page_ref);
         sqlite3_bind_text(s, 2, psid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, w->first_seen_at);
-        sqlite3_bind_int64(s, 4, w->last_interaction_at);
-        loa__bind_text(s, 5, w->last_interaction_kind);
-        sqlite3_bind_int64(s, 6, w->ad_referral_at);
-        sqlite3_bind_int(s, 7, w->after_ctm_ad);
+        bind_window(s, 3, w);
         sqlite3_bind_int64(s, 8, now);
         sqlite3_bind_int64(s, 9, now);
         rc = step_done(st, s, "insert subscriber");
@@ -262,13 +268,9 @@ int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psi
             id = sqlite3_last_insert_rowid(st->db);
     } else {
         sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, w->first_seen_at);
-        sqlite3_bind_int64(s, 3, w->last_interaction_at);
-        loa__bind_text(s, 4, w->last_interaction_kind);
-        sqlite3_bind_int64(s, 5, w->ad_referral_at);
-        sqlite3_bind_int(s, 6, w->after_ctm_ad);
+        bind_window(s, 2, w);
         sqlite3_bind_int64(s, 7, now);
-        rc = step_done(st, s, "touch subscriber");
+        rc = step_done(st, s, "update subscriber window");
     }
     if (rc == 0 && id_out)
         *id_out = id;
