@@ -77,20 +77,19 @@ enum loa_intake_ref {
  */
 struct loa_intake_event {
     enum loa_intake_kind kind;
-    const char *page_id; /* entry[].id */
-    const char *psid;    /* the person: sender.id, or recipient.id for echoes */
-    int64_t at;          /* timestamp (ms), else entry.time */
-    char *key;           /* de-duplication key: mid (messages, echoes, postbacks) or "h:" +
-                            32 hex of a hash of the event (owned by a parsed batch) */
-    char *payload;       /* the messaging item as compact JSON (owned by a parsed batch) */
-    const char
-        *raw_kind; /* for LOA_INTAKE_UNKNOWN: the item's field ("standby", "pass_thread_control") */
+    const char *page_id;  /* entry[].id */
+    const char *psid;     /* the person: sender.id, or recipient.id for echoes */
+    int64_t at;           /* timestamp (ms), else entry.time */
+    const char *key;      /* de-duplication key: mid (messages, echoes, postbacks) or "h:" +
+                             32 hex of a hash of the event (owned by a parsed batch) */
+    const char *payload;  /* the messaging item as compact JSON (owned by a parsed batch) */
+    const char *raw_kind; /* for LOA_INTAKE_UNKNOWN: the item's field ("standby", ...) */
 
     /* message / echo / postback */
     const char *mid;
     const char *text;        /* message text; postback title */
     const char *quick_reply; /* quick_reply.payload; postback payload */
-    char *attachments;       /* JSON array text (owned by a parsed batch) */
+    const char *attachments; /* JSON array text (owned by a parsed batch) */
     const char *app_id;      /* echo */
     char app_id_buf[24];     /* app_id when Meta sends it as a number */
     const char *metadata;    /* echo */

@@ -283,7 +283,7 @@ static int feed_intake(struct loa_store *st, const struct page_job *j)
                                                    .psid = p->psid,
                                                    .at = times[t],
                                                    .key = keys[n],
-                                                   .payload = (char *)(uintptr_t)SIM_PAYLOAD };
+                                                   .payload = SIM_PAYLOAD };
             }
         }
         struct loa_intake_result res;

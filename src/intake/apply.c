@@ -130,7 +130,7 @@ static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int
             .direction = e->kind == LOA_INTAKE_ECHO ? LOA_DIR_OUT : LOA_DIR_IN,
             .text = (char *)(uintptr_t)e->text,
             .quick_reply = (char *)(uintptr_t)e->quick_reply,
-            .attachments = e->attachments,
+            .attachments = (char *)(uintptr_t)e->attachments,
             .app_id = (char *)(uintptr_t)e->app_id,
             .metadata = (char *)(uintptr_t)e->metadata,
             .sent_at = e->at,

@@ -303,9 +303,10 @@ int loa_intake_parse(const char *body, size_t len, struct loa_intake_batch *out,
 void loa_intake_batch_release(struct loa_intake_batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
-        loa_free(b->events[i].key);
-        loa_free(b->events[i].payload);
-        loa_free(b->events[i].attachments);
+        /* The batch's own copies (const for the events' readers). */
+        loa_free((void *)(uintptr_t)b->events[i].key);
+        loa_free((void *)(uintptr_t)b->events[i].payload);
+        loa_free((void *)(uintptr_t)b->events[i].attachments);
         loa_free(b->events[i].mids);
     }
     loa_free(b->events);

@@ -573,6 +573,35 @@ static void batch_is_atomic(void **state)
     loa_diags_release(&d);
 }
 
+/* Events a caller builds (loa simulate): no JSON, applied in the caller's transaction. */
+static void built_events_in_callers_transaction(void **state)
+{
+    struct fx *f = *state;
+    const char *page = PAGE;
+    struct loa_intake_event ev[3] = {
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 2000, .key = "k1" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
+    };
+    assert_int_equal(loa_store_begin(f->st), 0);
+    struct loa_intake_result r;
+    assert_int_equal(loa_intake_apply_step(f->st, ev, 3, &r), 0);
+    assert_int_equal(loa_store_commit(f->st), 0);
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(r.nnew, 1);
+    loa_intake_result_release(&r);
+    assert_null(r.new_subscribers);
+    struct loa_subscriber s = find(f, "S1");
+    assert_int_equal(s.first_seen_at, 2000);
+    assert_int_equal(s.last_interaction_at, 9000);
+    assert_string_equal(s.last_interaction_kind, "message");
+    loa_subscriber_release(&s);
+    bool exists = false;
+    assert_int_equal(loa_store_event_exists(f->st, "k1", &exists), 0);
+    assert_true(exists);
+}
+
 int test_intake_group(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +616,7 @@ int test_intake_group(void)
         cmocka_unit_test_setup_teardown(optin_token_stop_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_kind_and_unknown_page, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_is_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(built_events_in_callers_transaction, setup, teardown),
     };
     return cmocka_run_group_tests_name("webhook", tests, NULL, NULL);
 }
