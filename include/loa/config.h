@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Configuration: one declarative option table (src/config/options.c) drives parsing,
- * validation, --help and `loa config show`. Every option has a key ("store.path"), a
- * command-line flag ("--store"), an environment variable ("LOA_STORE") and a default.
- * Precedence: flags > environment > config file (INI, "key = value" under [section]) > default.
+ * Configuration: one declarative option table (LOA_CONFIG_OPTIONS in loa/config_options.h)
+ * drives parsing, validation, --help, `loa config show` and struct loa_settings. Every option
+ * has a key ("store.path"), a command-line flag ("--store"), an environment variable
+ * ("LOA_STORE") and a default. Precedence: flags > environment > config file (INI,
+ * "key = value" under [section]) > default.
+ *
+ * Code reads settings through loa_config_settings(), one typed field per option
+ * (settings->dispatch_concurrency), never by key string: a misspelt option does not compile.
+ * Threading: a configuration is filled on one thread at start and then only read.
  */
 #ifndef LOA_CONFIG_H
 #define LOA_CONFIG_H
@@ -12,7 +17,36 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <loa/config_options.h>
 #include <loa/diag.h>
+
+/** Every option's id, in table order: LOA_OPTION_store_path, ... */
+enum loa_option_id {
+#define LOA_OPTION_ID(field, ...) LOA_OPTION_##field,
+    LOA_CONFIG_OPTIONS(LOA_OPTION_ID)
+#undef LOA_OPTION_ID
+    LOA_OPTION_COUNT
+};
+
+/* The C type of each option type (see config_options.h). */
+#define LOA__SETTING_STRING   const char *
+#define LOA__SETTING_SECRET   const char *
+#define LOA__SETTING_LEVEL    const char *
+#define LOA__SETTING_URL      const char *
+#define LOA__SETTING_REGION   const char *
+#define LOA__SETTING_TIMEZONE const char *
+#define LOA__SETTING_INT      int64_t
+#define LOA__SETTING_BOOL     bool
+
+/**
+ * The effective value of every option, typed: strings are never NULL ("" when empty), INT
+ * options are int64_t within their bounds, BOOL options bool.
+ */
+struct loa_settings {
+#define LOA_SETTING_FIELD(field, key, flag, env, type, ...) LOA__SETTING_##type field;
+    LOA_CONFIG_OPTIONS(LOA_SETTING_FIELD)
+#undef LOA_SETTING_FIELD
+};
 
 struct loa_config;
 
@@ -52,6 +86,19 @@ int loa_config_take_flags(struct loa_config *c, int *argc, char **argv,
 
 /** Prints the option table (flag, environment variable, default, help) for --help. */
 void loa_config_print_options(FILE *out);
+
+/**
+ * The typed settings, kept up to date by every successful set. Borrowed: valid (strings too)
+ * until the next set of the same option or loa_config_free().
+ */
+const struct loa_settings *loa_config_settings(const struct loa_config *c);
+/** Where an option's effective value came from. */
+enum loa_config_source loa_config_source(const struct loa_config *c, enum loa_option_id id);
+
+/*
+ * By key string, for tools that take the key from a person (and the config module's tests);
+ * code reads loa_config_settings() instead.
+ */
 
 /** Effective string value of a known key; never NULL ("" when empty). */
 const char *loa_config_get(const struct loa_config *c, const char *key);

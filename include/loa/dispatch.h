@@ -26,6 +26,7 @@
 #include <loa/store.h>
 
 struct loa_rules;
+struct loa_settings;
 
 /* ---- Pacing (pure) ------------------------------------------------------------------------ */
 
@@ -130,6 +131,13 @@ struct loa_dispatch_opts {
     int64_t margin_ms;     /* the rules are checked as of now + this, for the time a request
                               is in flight; 0 = 60000 (dispatch.margin_s), < 0 = none */
 };
+
+/**
+ * Fills o's Graph address, concurrency and rules margin from the settings (graph.url,
+ * graph.version, dispatch.concurrency, dispatch.margin_s; 0 s = no margin). The strings stay
+ * the settings' (borrowed). The other fields are left as they are.
+ */
+void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settings *s);
 
 /**
  * Creates a dispatcher (opens its store connection and client). Only one dispatcher sends

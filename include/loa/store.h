@@ -298,27 +298,35 @@ int loa_store_event_exists(struct loa_store *st, const char *key, bool *out);
 /** Number of stored events of a kind (NULL = all kinds). */
 int loa_store_event_count(struct loa_store *st, const char *kind, int64_t *count_out);
 
-/** A person's action as a webhook reported it, for loa_store_subscriber_touch(). */
-struct loa_touch {
-    int64_t page_ref;
-    const char *psid;
-    int64_t at;        /* event time (ms) */
-    const char *kind;  /* interaction kind when it opens the window ("message", ...) */
-    bool opens_window; /* the action opens the standard window (messenger-platform §4.1) */
-    bool ad_referral;  /* a click-to-Messenger ad referral (source ADS); with is_message,
-                          the message carried the ad's referral (it is the first one) */
-    bool is_message;   /* the person sent a message (ends a pending ad referral) */
+/**
+ * A person's messaging-window columns, as loa_store_window_get() reads them and
+ * loa_store_window_put() writes them. The store only reads and writes these columns; how an
+ * event changes them is decided by the intake service (loa_intake_window_next()).
+ */
+struct loa_window {
+    bool known;                        /* a subscriber row exists for (Page, PSID) */
+    int64_t first_seen_at;             /* ms; 0 unknown */
+    int64_t last_interaction_at;       /* ms; 0 never */
+    const char *last_interaction_kind; /* a rules action name; NULL none (borrowed) */
+    int64_t ad_referral_at;            /* a click-to-Messenger ad referral not yet followed by
+                                          a message (ms); 0 none */
+    bool after_ctm_ad;                 /* the last interaction is the first message after it */
 };
 
 /**
- * Finds or creates the subscriber (first_seen_at = at for a new one) and applies the action:
- * an action that opens the window moves last_interaction_at/kind forward (never backward);
- * an ad referral is remembered, and the person's first message after it sets
- * first_after_ctm_ad (any later window-opening action clears it). *created_out (may be
- * NULL) tells whether the subscriber is new; *id_out (may be NULL) gets its id.
+ * The window columns of the subscriber (page_ref, psid): *id_out gets its id, or 0 with
+ * out->known false and every column zero when there is none. out->last_interaction_kind
+ * points into *kind_out (owned; loa_free; NULL when none). Returns 0 or LOA_ESTORE.
  */
-int loa_store_subscriber_touch(struct loa_store *st, const struct loa_touch *t, bool *created_out,
-                               int64_t *id_out);
+int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psid, int64_t *id_out,
+                         struct loa_window *out, char **kind_out);
+/**
+ * Writes w's columns as given: creates the subscriber (page_ref, psid) when id is 0, else
+ * updates subscriber id. *id_out (may be NULL) gets the id. Returns 0, LOA_EINVAL (no psid)
+ * or LOA_ESTORE.
+ */
+int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
+                         const struct loa_window *w, int64_t *id_out);
 /** A subscriber by internal id. Returns 0 or LOA_ENOENT; release *out. */
 int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out);
 /** Deletes a subscriber (tags, list memberships go with it). Returns 0 or LOA_ENOENT. */

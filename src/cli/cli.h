@@ -25,13 +25,15 @@
 #define LOA_EXIT_CONFIG    78 /* bad configuration */
 
 struct loa_config;
+struct loa_settings;
 
 /** One invocation of the loa command. */
 struct loa_cli {
-    struct loa_config *config; /* effective configuration; owned by main */
-    FILE *out;                 /* results (stdout) */
-    FILE *err;                 /* diagnostics (stderr) */
-    bool tty;                  /* stderr is a terminal: progress bars allowed */
+    struct loa_config *config;      /* effective configuration; owned by main */
+    const struct loa_settings *set; /* loa_config_settings(config): every option, typed */
+    FILE *out;                      /* results (stdout) */
+    FILE *err;                      /* diagnostics (stderr) */
+    bool tty;                       /* stderr is a terminal: progress bars allowed */
 };
 
 typedef int (*loa_cmd_fn)(struct loa_cli *cli, int argc, char **argv);

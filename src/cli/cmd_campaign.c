@@ -1080,27 +1080,20 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
                 (long long)id, when);
     }
     /* The dispatcher opens its own connection with the same settings. */
-    const struct loa_config *cfg = cli->config;
     struct loa_diags diags;
     loa_diags_init(&diags, 10);
-    so.path = loa_config_get(cfg, "store.path");
-    so.durable = loa_config_get_bool(cfg, "store.durable");
-    int rc =
-        loa_store_key_load(loa_config_get(cfg, "store.secret_key"),
-                           loa_config_get(cfg, "store.key_file"), so.path, false, so.key, &diags);
+    so.path = cli->set->store_path;
+    so.durable = cli->set->store_durable;
+    int rc = loa_store_key_load(cli->set->store_secret_key, cli->set->store_key_file, so.path,
+                                false, so.key, &diags);
     loa_diags_release(&diags);
     struct loa_dispatch_opts dopts = {
         .store = &so,
         .rules = rules,
-        .graph_url = loa_config_get(cfg, "graph.url"),
-        .graph_version = loa_config_get(cfg, "graph.version"),
         .only_campaign = id,
         .recover = true,
-        .concurrency = (int)loa_config_get_int(cfg, "dispatch.concurrency"),
-        .margin_ms = loa_config_get_int(cfg, "dispatch.margin_s") > 0
-                         ? loa_config_get_int(cfg, "dispatch.margin_s") * 1000
-                         : -1,
     };
+    loa_dispatch_opts_from(&dopts, cli->set);
     if (rc == 0)
         rc = loa_dispatch_new(&dopts, &d);
     if (rc == LOA_EBUSY) {

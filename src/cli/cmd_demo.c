@@ -765,12 +765,12 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
 
     /* A fresh store in .loa/ unless the user named one; the children's logs go there too. */
     mkdir(DEMO_DIR, 0700);
-    bool own_store = loa_config_source_of(cli->config, "store.path") == LOA_CONFIG_DEFAULT;
+    bool own_store = loa_config_source(cli->config, LOA_OPTION_store_path) == LOA_CONFIG_DEFAULT;
     if (own_store) {
         loa_config_set(cli->config, "store.path", DEMO_DIR "/demo.db", LOA_CONFIG_FLAG, NULL);
         remove_store(DEMO_DIR "/demo.db");
     }
-    const char *store_path = loa_config_get(cli->config, "store.path");
+    const char *store_path = cli->set->store_path;
     if (self_dir(d.dir, sizeof(d.dir)) < 0) {
         fprintf(cli->err, "loa demo: cannot find the directory of the loa binary\n");
         return LOA_EXIT_SOFTWARE;
@@ -793,7 +793,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     char secret_buf[65], verify_token[33];
     random_hex(secret_buf, 32);
     random_hex(verify_token, 16);
-    const char *app_secret = loa_config_get(cli->config, "webhook.app_secret");
+    const char *app_secret = cli->set->webhook_app_secret;
     if (!*app_secret)
         app_secret = secret_buf;
     int exit = LOA_EXIT_OK;
@@ -806,8 +806,8 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
         goto out;
     fprintf(o, "%s %s (%s, schema %d)\n", PAD(T(&d, T_STORE), 12), store_path,
             own_store ? T(&d, T_FRESH) : "--store", loa_store_schema_version(st));
-    if (loa_rules_load(loa_config_get(cli->config, "rules.file"), &rules, &diags) < 0) {
-        loa_diags_print(&diags, cli->err, loa_config_get(cli->config, "rules.file"));
+    if (loa_rules_load(cli->set->rules_file, &rules, &diags) < 0) {
+        loa_diags_print(&diags, cli->err, cli->set->rules_file);
         exit = LOA_EXIT_CONFIG;
         goto out;
     }
@@ -851,7 +851,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
         .page_name = "Shop Hoa Sen (demo)",
         .graph_url = d.graph_url,
         .app_secret = app_secret,
-        .timezone = loa_config_get(cli->config, "page.timezone"),
+        .timezone = cli->set->page_timezone,
         .now = loa_now_ms(),
         .cmd = "demo",
     };
@@ -876,9 +876,9 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
             DEC(&d, (double)t_sim / 1000.0));
 
     /* loa serve */
-    const char *listen_cfg = loa_config_get(cli->config, "http.listen");
+    const char *listen_cfg = cli->set->http_listen;
     char listen[128];
-    if (loa_config_source_of(cli->config, "http.listen") != LOA_CONFIG_DEFAULT)
+    if (loa_config_source(cli->config, LOA_OPTION_http_listen) != LOA_CONFIG_DEFAULT)
         snprintf(listen, sizeof(listen), "%s", listen_cfg);
     else if (!exit_after && port_free(DEMO_API_PORT))
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", DEMO_API_PORT);
@@ -889,12 +889,12 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     arg(&serve_args, loa_bin);
     arg(&serve_args, "--store");
     arg(&serve_args, store_path);
-    if (*loa_config_get(cli->config, "store.key_file")) {
+    if (*cli->set->store_key_file) {
         arg(&serve_args, "--key-file");
-        arg(&serve_args, loa_config_get(cli->config, "store.key_file"));
+        arg(&serve_args, cli->set->store_key_file);
     }
     arg(&serve_args, "--rules");
-    arg(&serve_args, loa_config_get(cli->config, "rules.file"));
+    arg(&serve_args, cli->set->rules_file);
     arg(&serve_args, "--graph-url");
     arg(&serve_args, d.graph_url);
     arg(&serve_args, "--listen");

@@ -32,10 +32,10 @@ int loa_cmd_init(struct loa_cli *cli, int argc, char **argv)
     int exit = cli_open_store(cli, true, &st);
     if (exit)
         return exit;
-    const char *path = loa_config_get(cli->config, "store.path");
-    const char *key_file = loa_config_get(cli->config, "store.key_file");
+    const char *path = cli->set->store_path;
+    const char *key_file = cli->set->store_key_file;
     fprintf(cli->out, "store:  %s (schema version %d)\n", path, loa_store_schema_version(st));
-    if (*loa_config_get(cli->config, "store.secret_key"))
+    if (*cli->set->store_secret_key)
         fprintf(cli->out, "key:    from LOA_SECRET_KEY\n");
     else if (*key_file)
         fprintf(cli->out, "key:    %s\n", key_file);

@@ -87,7 +87,7 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
         .path = file,
         .page_ref = page.id,
         .name = name,
-        .region = loa_config_get(cli->config, "phone.region"),
+        .region = cli->set->phone_region,
         .replace = replace,
     };
     struct loa_phone_list_report rep;

@@ -103,10 +103,10 @@ static int page_put(struct loa_cli *cli, int argc, char **argv, bool add)
             return cli_usage(cli, cmd, "--timezone: '%s' is not a known IANA time zone",
                              in.timezone);
     } else if (add) {
-        in.timezone = loa_config_get(cli->config, "page.timezone");
+        in.timezone = cli->set->page_timezone;
     }
     if (add && in.daily_cap < 0)
-        in.daily_cap = loa_config_get_int(cli->config, "page.daily_cap");
+        in.daily_cap = cli->set->page_daily_cap;
 
     char *token = NULL, *secret = NULL;
     int exit = LOA_EXIT_OK;

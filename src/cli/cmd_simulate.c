@@ -6,8 +6,13 @@
  * Each person is drawn from a generator seeded by (seed, Page index, person index), so the same
  * seed gives the same people whatever N and M are; times are offsets from now. For each Page,
  * loa-graph learns the Page and its people first (bulk admin API), then loa's store gets them in
- * one transaction, as the webhooks would have written them: a touch at the first message (first
- * seen), a touch at the last interaction, the Graph profile, phone and email, tags.
+ * one transaction: their webhooks go through the intake service as synthetic events (a message
+ * at first seen, one at the last interaction: the one path that writes people from events),
+ * then the Graph profile, phone and email, tags.
+ *
+ * The HTTP here (libcurl easy, loa_sim_http) only talks to loa-graph's admin API
+ * (/_admin/pages, /_admin/people, /_admin/stats, /_admin/config), which the Graph client
+ * (include/loa/client.h: Send API and profiles) does not cover.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +29,7 @@
 #include <loa/clock.h>
 #include <loa/config.h>
 #include <loa/err.h>
+#include <loa/intake.h>
 #include <loa/store.h>
 
 #include "common.h"
@@ -39,6 +45,8 @@
 #define CAMPAIGN_MAX  ((size_t)256 * 1024) /* --campaign file */
 #define HTTP_TIMEOUT  120L                 /* seconds */
 #define ACTIVATED_AGO (90 * DAY_MS)
+#define INTAKE_CHUNK  256                    /* people per intake step */
+#define SIM_PAYLOAD   "{\"simulated\":true}" /* the raw event kept for each */
 
 static const char *const sim_tags[] = { "khach-quen", "vip",         "ha-noi",
                                         "tp-hcm",     "da-mua-hang", "moi" };
@@ -252,6 +260,41 @@ struct page_job {
     struct sim_person *people;
 };
 
+/*
+ * The people's webhooks, through the same intake path as `loa serve` (include/loa/intake.h):
+ * for each person a message at first seen and one at the last interaction, as synthetic
+ * events (no JSON, no HTTP), applied in the caller's transaction in chunks.
+ */
+static int feed_intake(struct loa_store *st, const struct page_job *j)
+{
+    struct loa_intake_event *ev = loa_calloc(2 * INTAKE_CHUNK, sizeof(*ev));
+    char(*keys)[128] = loa_calloc(2 * INTAKE_CHUNK, sizeof(*keys));
+    int rc = 0;
+    for (int64_t at = 0; rc == 0 && at < j->o->people; at += INTAKE_CHUNK) {
+        size_t n = 0;
+        for (int64_t i = at; i < j->o->people && i < at + INTAKE_CHUNK; i++) {
+            const struct sim_person *p = &j->people[i];
+            const int64_t times[2] = { p->first_seen, p->last_at };
+            for (int t = 0; t < 2; t++, n++) {
+                snprintf(keys[n], sizeof(keys[n]), "sim:%s:%s:%lld", j->page_id, p->psid,
+                         (long long)times[t]);
+                ev[n] = (struct loa_intake_event){ .kind = LOA_INTAKE_MESSAGE,
+                                                   .page_id = j->page_id,
+                                                   .psid = p->psid,
+                                                   .at = times[t],
+                                                   .key = keys[n],
+                                                   .payload = SIM_PAYLOAD };
+            }
+        }
+        struct loa_intake_result res;
+        rc = loa_intake_apply_step(st, ev, n, &res);
+        loa_intake_result_release(&res);
+    }
+    loa_free(ev);
+    loa_free(keys);
+    return rc;
+}
+
 /* Writes the Page, its people and its campaign in the caller's transaction. *what_out names
    the step that failed. */
 static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_page *res,
@@ -287,20 +330,19 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
         if ((rc = loa_store_tag_ensure(st, res->page_ref, sim_tags[t], &tag_ids[t])) < 0)
             return rc;
     *what_out = "people";
+    if ((rc = feed_intake(st, j)) < 0)
+        return rc;
     for (int64_t i = 0; i < o->people; i++) {
         struct sim_person *p = &j->people[i];
-        struct loa_touch t = { .page_ref = res->page_ref,
-                               .psid = p->psid,
-                               .at = p->first_seen,
-                               .kind = "message",
-                               .opens_window = true,
-                               .is_message = true };
         int64_t id;
-        if ((rc = loa_store_subscriber_touch(st, &t, NULL, &id)) < 0)
+        struct loa_window w;
+        char *kind;
+        rc = loa_store_window_get(st, res->page_ref, p->psid, &id, &w, &kind);
+        loa_free(kind);
+        if (rc < 0)
             return rc;
-        t.at = p->last_at;
-        if ((rc = loa_store_subscriber_touch(st, &t, NULL, NULL)) < 0)
-            return rc;
+        if (!id)
+            return LOA_ESTORE; /* intake wrote every person: cannot happen */
         struct loa_profile_input prof = { .first_name = p->name.given,
                                           .last_name = p->name.family,
                                           .locale = "vi_VN",
@@ -475,8 +517,8 @@ static const char simulate_help[] =
     "tags (khach-quen, vip, ha-noi, tp-hcm, da-mua-hang, moi), last interaction within the\n"
     "last 20 hours, or 2-60 days ago for P % (default 10) of them. The same seed gives the\n"
     "same people. Pages and people are registered in the loa-graph emulator at graph.url\n"
-    "(--graph-url) with the same tokens and windows, and written into loa's store as if their\n"
-    "webhooks had arrived (one transaction per Page: a failed Page is not stored).\n\n"
+    "(--graph-url) with the same tokens and windows, and written into loa's store by the path\n"
+    "their webhooks take (intake; one transaction per Page: a failed Page is not stored).\n\n"
     "  --rate R          the Pages' send rate (messages/s)\n"
     "  --daily-cap C     the Pages' rolling 24 h cap [page.daily_cap for new Pages]\n"
     "  --campaign FILE   a message ({\"blocks\":[...]}) for a draft campaign per Page over\n"
@@ -604,7 +646,7 @@ int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv)
         return cli_usage(cli, "simulate", "--start needs --campaign FILE");
     if (o.first_page_id + o.pages - 1 > 999999999999999999LL)
         return cli_usage(cli, "simulate", "--first-page-id: the last Page id is too large");
-    o.graph_url = loa_config_get(cli->config, "graph.url");
+    o.graph_url = cli->set->graph_url;
     if (!is_emulator_url(o.graph_url)) {
         fprintf(cli->err,
                 "loa simulate: graph.url is %s; simulated Pages go to the loa-graph emulator "
@@ -612,8 +654,8 @@ int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv)
                 o.graph_url);
         return LOA_EXIT_CONFIG;
     }
-    o.app_secret = loa_config_get(cli->config, "webhook.app_secret");
-    o.timezone = loa_config_get(cli->config, "page.timezone");
+    o.app_secret = cli->set->webhook_app_secret;
+    o.timezone = cli->set->page_timezone;
     o.now = loa_now_ms();
 
     char *campaign = NULL;
@@ -628,7 +670,7 @@ int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv)
         goto out;
     if ((exit = cli_open_store(cli, true, &st)))
         goto out;
-    o.default_daily_cap = loa_config_get_int(cli->config, "page.daily_cap");
+    o.default_daily_cap = cli->set->page_daily_cap;
     pages = loa_calloc((size_t)o.pages, sizeof(*pages));
     int64_t done = 0, t0 = loa_mono_ms();
     exit = loa_sim_run(cli, st, &o, pages, &done);

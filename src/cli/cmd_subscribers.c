@@ -57,7 +57,7 @@ static int do_import(struct loa_cli *cli, int argc, char **argv)
         { 0 },
     };
     const char *page_id = NULL;
-    struct loa_import_opts io = { .region = loa_config_get(cli->config, "phone.region") };
+    struct loa_import_opts io = { .region = cli->set->phone_region };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

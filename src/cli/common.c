@@ -61,14 +61,12 @@ int cli_report(struct loa_cli *cli, const struct loa_diags *d, const char *what,
 
 int cli_open_store(struct loa_cli *cli, bool create, struct loa_store **out)
 {
-    const struct loa_config *c = cli->config;
-    struct loa_store_opts opts = { .path = loa_config_get(c, "store.path"), .create = create };
+    struct loa_store_opts opts = { .path = cli->set->store_path, .create = create };
     *out = NULL;
     struct loa_diags d;
     loa_diags_init(&d, 20);
-    int rc =
-        loa_store_key_load(loa_config_get(c, "store.secret_key"),
-                           loa_config_get(c, "store.key_file"), opts.path, create, opts.key, &d);
+    int rc = loa_store_key_load(cli->set->store_secret_key, cli->set->store_key_file, opts.path,
+                                create, opts.key, &d);
     if (rc == 0)
         rc = loa_store_open(&opts, out, &d);
     int exit = LOA_EXIT_OK;
@@ -177,7 +175,7 @@ int cli_load_rules(struct loa_cli *cli, const char *cmd, const char *path, struc
 {
     *out = NULL;
     if ((!path || !*path) && cli->config)
-        path = loa_config_get(cli->config, "rules.file");
+        path = cli->set->rules_file;
     if (!path || !*path) {
         fprintf(cli->err, "loa %s: no rules file: pass --rules FILE or set rules.file\n", cmd);
         return LOA_EXIT_USAGE;

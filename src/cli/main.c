@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         goto out;
     }
     enum loa_log_level level = LOA_LOG_INFO;
-    loa_log_parse_level(loa_config_get(cfg, "log.level"), &level);
+    loa_log_parse_level(loa_config_settings(cfg)->log_level, &level);
     loa_log_set_level(level);
 
     if (argc < 2) {
@@ -101,7 +101,11 @@ int main(int argc, char **argv)
         goto out;
     }
     struct loa_cli cli = {
-        .config = cfg, .out = stdout, .err = stderr, .tty = isatty(STDERR_FILENO) != 0
+        .config = cfg,
+        .set = loa_config_settings(cfg),
+        .out = stdout,
+        .err = stderr,
+        .tty = isatty(STDERR_FILENO) != 0,
     };
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Simulated Pages and people, written into loa's store (as if their webhooks had arrived) and
- * into the loa-graph emulator (so both sides agree on each person's window). Used by
- * `loa simulate` (src/cli/cmd_simulate.c) and `loa demo`.
+ * Simulated Pages and people, written into loa's store (their webhooks, as synthetic events,
+ * through the intake service: include/loa/intake.h) and into the loa-graph emulator (so both sides
+ * agree on each person's window). Used by `loa simulate` (src/cli/cmd_simulate.c) and `loa demo`.
  */
 #ifndef LOA_CLI_SIMULATE_H
 #define LOA_CLI_SIMULATE_H

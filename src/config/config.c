@@ -25,6 +25,7 @@ struct loa_config_value {
 
 struct loa_config {
     struct loa_config_value *values; /* parallel to loa_options */
+    struct loa_settings settings;    /* typed copy of the effective values */
 };
 
 static const char *const source_names[] = { "default", "file", "env", "flag" };
@@ -37,10 +38,13 @@ static ssize_t find_option(const char *key)
     return -1;
 }
 
+static void refresh_settings(struct loa_config *c);
+
 struct loa_config *loa_config_new(void)
 {
     struct loa_config *c = loa_malloc(sizeof(*c));
     c->values = loa_calloc(loa_options_count, sizeof(*c->values));
+    refresh_settings(c);
     return c;
 }
 
@@ -183,6 +187,7 @@ static int set_at(struct loa_config *c, const char *key, const char *value,
     loa_free(v->value);
     v->value = loa_strdup(value);
     v->source = src;
+    refresh_settings(c);
     return 0;
 }
 
@@ -317,6 +322,20 @@ static const char *value_of(const struct loa_config *c, size_t i)
     return c->values[i].value ? c->values[i].value : loa_options[i].def;
 }
 
+static int64_t int_of(const struct loa_config *c, size_t i)
+{
+    int64_t n = 0;
+    parse_int(value_of(c, i), &n);
+    return n;
+}
+
+static bool bool_of(const struct loa_config *c, size_t i)
+{
+    bool b = false;
+    parse_bool(value_of(c, i), &b);
+    return b;
+}
+
 const char *loa_config_get(const struct loa_config *c, const char *key)
 {
     ssize_t i = find_option(key);
@@ -325,22 +344,49 @@ const char *loa_config_get(const struct loa_config *c, const char *key)
 
 int64_t loa_config_get_int(const struct loa_config *c, const char *key)
 {
-    int64_t n = 0;
-    parse_int(loa_config_get(c, key), &n);
-    return n;
+    ssize_t i = find_option(key);
+    return i < 0 ? 0 : int_of(c, (size_t)i);
 }
 
 bool loa_config_get_bool(const struct loa_config *c, const char *key)
 {
-    bool b = false;
-    parse_bool(loa_config_get(c, key), &b);
-    return b;
+    ssize_t i = find_option(key);
+    return i >= 0 && bool_of(c, (size_t)i);
+}
+
+/* The typed reader of each option type. */
+#define READ_STRING   value_of
+#define READ_SECRET   value_of
+#define READ_LEVEL    value_of
+#define READ_URL      value_of
+#define READ_REGION   value_of
+#define READ_TIMEZONE value_of
+#define READ_INT      int_of
+#define READ_BOOL     bool_of
+
+static void refresh_settings(struct loa_config *c)
+{
+#define READ_SETTING(field, key, flag, env, type, ...) \
+    c->settings.field = READ_##type(c, LOA_OPTION_##field);
+    LOA_CONFIG_OPTIONS(READ_SETTING)
+#undef READ_SETTING
+}
+
+const struct loa_settings *loa_config_settings(const struct loa_config *c)
+{
+    return &c->settings;
+}
+
+enum loa_config_source loa_config_source(const struct loa_config *c, enum loa_option_id id)
+{
+    return (size_t)id < loa_options_count && c->values[id].value ? c->values[id].source
+                                                                 : LOA_CONFIG_DEFAULT;
 }
 
 enum loa_config_source loa_config_source_of(const struct loa_config *c, const char *key)
 {
     ssize_t i = find_option(key);
-    return i < 0 || !c->values[i].value ? LOA_CONFIG_DEFAULT : c->values[i].source;
+    return i < 0 ? LOA_CONFIG_DEFAULT : loa_config_source(c, (enum loa_option_id)i);
 }
 
 void loa_config_dump(const struct loa_config *c, FILE *out)

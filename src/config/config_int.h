@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to src/config: the option table. */
+/* Private to src/config: the option table (expanded from LOA_CONFIG_OPTIONS). */
 #ifndef LOA_CONFIG_CONFIG_INT_H
 #define LOA_CONFIG_CONFIG_INT_H
 
@@ -29,6 +29,7 @@ struct loa_option {
     const char *help;
 };
 
+/* Indexed by enum loa_option_id. */
 extern const struct loa_option loa_options[];
 extern const size_t loa_options_count;
 

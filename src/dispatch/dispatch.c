@@ -40,6 +40,7 @@
 #include <loa/campaign.h>
 #include <loa/client.h>
 #include <loa/clock.h>
+#include <loa/config.h>
 #include <loa/dispatch.h>
 #include <loa/err.h>
 #include <loa/log.h>
@@ -965,6 +966,14 @@ static void on_done(void *arg, const struct loa_client_result *r)
 }
 
 /* ---- Lifecycle ---------------------------------------------------------------------------- */
+
+void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settings *s)
+{
+    o->graph_url = s->graph_url;
+    o->graph_version = s->graph_version;
+    o->concurrency = (int)s->dispatch_concurrency;
+    o->margin_ms = s->dispatch_margin_s > 0 ? s->dispatch_margin_s * 1000 : -1;
+}
 
 int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out)
 {

@@ -79,7 +79,7 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
         .len = req->body_len,
         .page_ref = p.id,
         .name = name,
-        .region = loa_config_get(app->cfg, "phone.region"),
+        .region = app->set->phone_region,
         .replace = replace && strcmp(replace, "true") == 0,
     };
     struct loa_phone_list_report rep;

@@ -193,13 +193,13 @@ int serve_profiles_start(struct serve_app *app, struct profile_worker **out)
     *out = NULL;
     struct profile_worker *w = loa_calloc(1, sizeof(*w));
     w->app = app;
-    w->sweep_ms = loa_config_get_int(app->cfg, "webhook.profile_sweep_s") * LOA_SECOND_MS;
+    w->sweep_ms = app->set->webhook_profile_sweep_s * LOA_SECOND_MS;
     w->next_sweep = loa_mono_ms() + w->sweep_ms;
     pthread_mutex_init(&w->lock, NULL);
     struct loa_client_options o;
     loa_client_options_init(&o);
-    o.base_url = loa_config_get(app->cfg, "graph.url");
-    o.api_version = loa_config_get(app->cfg, "graph.version");
+    o.base_url = app->set->graph_url;
+    o.api_version = app->set->graph_version;
     o.done = on_done;
     o.done_arg = w;
     int rc = loa_client_new(&o, &w->client);

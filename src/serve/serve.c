@@ -164,13 +164,13 @@ bool serve_signature_ok(struct serve_app *app, const char *header, const void *b
     pthread_mutex_lock(&app->secrets_lock);
     if (atomic_load(&app->secrets_stale))
         reload_secrets(app);
-    bool ok = loa__webhook_signature_ok(header, body, len, (const char *const *)app->secrets,
-                                        app->nsecrets);
+    bool ok = loa_intake_signature_ok(header, body, len, (const char *const *)app->secrets,
+                                      app->nsecrets);
     /* A Page added with the CLI while we run: look again, at most every 2 s. */
     if (!ok && header && loa_mono_ms() - app->secrets_loaded_ms > SECRETS_RELOAD_MS) {
         reload_secrets(app);
-        ok = loa__webhook_signature_ok(header, body, len, (const char *const *)app->secrets,
-                                       app->nsecrets);
+        ok = loa_intake_signature_ok(header, body, len, (const char *const *)app->secrets,
+                                     app->nsecrets);
     }
     pthread_mutex_unlock(&app->secrets_lock);
     return ok;
@@ -200,9 +200,9 @@ void serve_metrics(void *ctx, const struct loa_http_req *req, struct loa_http_re
     loa_http_metrics_format(req->server, b);
     loa_buf_puts(b, "# HELP loa_webhook_events_total New webhook events stored, by kind.\n"
                     "# TYPE loa_webhook_events_total counter\n");
-    for (int k = 0; k < WH_KIND_COUNT; k++)
+    for (int k = 0; k < LOA_INTAKE_KIND_COUNT; k++)
         loa_buf_printf(b, "loa_webhook_events_total{kind=\"%s\"} %llu\n",
-                       loa__wh_kind_name((enum wh_kind)k),
+                       loa_intake_kind_name((enum loa_intake_kind)k),
                        (unsigned long long)atomic_load(&app->wh_events[k]));
     struct {
         const char *name, *help;
@@ -293,12 +293,11 @@ static int write_port_file(const char *path, int port)
 
 int loa_serve_run(const struct loa_serve_opts *o)
 {
-    const struct loa_config *cfg = o->config;
     struct serve_app *app = loa_calloc(1, sizeof(*app));
-    app->cfg = cfg;
+    app->set = loa_config_settings(o->config);
     app->started_ms = loa_now_ms();
-    app->verify_token = loa_config_get(cfg, "webhook.verify_token");
-    app->app_secret = loa_config_get(cfg, "webhook.app_secret");
+    app->verify_token = app->set->webhook_verify_token;
+    app->app_secret = app->set->webhook_app_secret;
     pthread_key_create(&app->store_key, NULL);
     pthread_mutex_init(&app->stores_lock, NULL);
     pthread_mutex_init(&app->write_lock, NULL);
@@ -318,21 +317,20 @@ int loa_serve_run(const struct loa_serve_opts *o)
 
     struct loa_diags d;
     loa_diags_init(&d, 20);
-    app->store_path = loa_strdup(loa_config_get(cfg, "store.path"));
+    app->store_path = loa_strdup(app->set->store_path);
     app->store_opts.path = app->store_path;
-    app->store_opts.durable = loa_config_get_bool(cfg, "store.durable");
-    rc = loa_store_key_load(loa_config_get(cfg, "store.secret_key"),
-                            loa_config_get(cfg, "store.key_file"), app->store_path, false,
-                            app->store_opts.key, &d);
+    app->store_opts.durable = app->set->store_durable;
+    rc = loa_store_key_load(app->set->store_secret_key, app->set->store_key_file, app->store_path,
+                            false, app->store_opts.key, &d);
     if (rc == 0 && !serve_store(app)) /* the main thread's connection migrates the schema */
         rc = LOA_ESTORE;
     if (rc < 0) {
         loa_diags_print(&d, stderr, "loa serve: store");
         goto out;
     }
-    if (loa_rules_load(loa_config_get(cfg, "rules.file"), &app->rules, &d) < 0) {
+    if (loa_rules_load(app->set->rules_file, &app->rules, &d) < 0) {
         LOA_WARN("serve", "rules file not loaded; /api/v1/rules/explain answers 503", "path=%s",
-                 loa_config_get(cfg, "rules.file"));
+                 app->set->rules_file);
         app->rules = NULL;
     }
     pthread_mutex_lock(&app->secrets_lock);
@@ -345,8 +343,7 @@ int loa_serve_run(const struct loa_serve_opts *o)
                  "no app secret (webhook.app_secret or a Page's); every webhook POST "
                  "will be refused",
                  NULL);
-    if (loa_config_get_bool(cfg, "webhook.profiles") &&
-        serve_profiles_start(app, &app->profiles) < 0)
+    if (app->set->webhook_profiles && serve_profiles_start(app, &app->profiles) < 0)
         LOA_WARN("serve", "profile worker not started; new subscribers keep empty profiles", NULL);
 
     if (app->rules) {
@@ -355,14 +352,9 @@ int loa_serve_run(const struct loa_serve_opts *o)
         struct loa_dispatch_opts dopts = {
             .store = &app->store_opts,
             .rules = app->rules,
-            .graph_url = loa_config_get(cfg, "graph.url"),
-            .graph_version = loa_config_get(cfg, "graph.version"),
             .recover = true,
-            .concurrency = (int)loa_config_get_int(cfg, "dispatch.concurrency"),
-            .margin_ms = loa_config_get_int(cfg, "dispatch.margin_s") > 0
-                             ? loa_config_get_int(cfg, "dispatch.margin_s") * 1000
-                             : -1,
         };
+        loa_dispatch_opts_from(&dopts, app->set);
         int drc = loa_dispatch_new(&dopts, &app->dispatch);
         if (drc == 0 && loa_dispatch_start(app->dispatch) < 0)
             drc = LOA_EIO;
@@ -378,11 +370,11 @@ int loa_serve_run(const struct loa_serve_opts *o)
 
     for (size_t i = 0; i < NROUTES; i++)
         if (table[i].handler == serve_webhook_post)
-            table[i].body_limit = (size_t)loa_config_get_int(cfg, "webhook.body_limit");
+            table[i].body_limit = (size_t)app->set->webhook_body_limit;
     struct loa_http_opts ho = {
-        .listen = loa_config_get(cfg, "http.listen"),
-        .threads = (unsigned)loa_config_get_int(cfg, "http.threads"),
-        .body_limit = (size_t)loa_config_get_int(cfg, "http.body_limit"),
+        .listen = app->set->http_listen,
+        .threads = (unsigned)app->set->http_threads,
+        .body_limit = (size_t)app->set->http_body_limit,
         .routes = table,
         .nroutes = NROUTES,
         .auth = auth,

@@ -19,10 +19,9 @@
 #include <loa/config.h>
 #include <loa/diag.h>
 #include <loa/http.h>
+#include <loa/intake.h>
 #include <loa/rules.h>
 #include <loa/store.h>
-
-#include "webhook.h"
 
 struct profile_worker;
 struct loa_dispatch;
@@ -30,7 +29,7 @@ struct loa_dispatch;
 struct wh_job;
 
 struct serve_app {
-    const struct loa_config *cfg;     /* borrowed */
+    const struct loa_settings *set;   /* every option, typed (borrowed from the config) */
     struct loa_store_opts store_opts; /* path, key, durable: for each thread's connection */
     char *store_path;                 /* owned copy behind store_opts.path */
     struct loa_rules *rules;          /* NULL when the rules file failed to load */
@@ -62,7 +61,7 @@ struct serve_app {
     struct loa_http_server *http;
 
     /* Counters for /metrics. */
-    _Atomic uint64_t wh_events[WH_KIND_COUNT]; /* new events stored, by kind */
+    _Atomic uint64_t wh_events[LOA_INTAKE_KIND_COUNT]; /* new events stored, by kind */
     _Atomic uint64_t wh_duplicates;
     _Atomic uint64_t wh_unknown_page;
     _Atomic uint64_t wh_batches;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The webhook endpoints. GET answers Meta's verification handshake. POST checks the signature
- * on the raw body, parses, applies the batch in one transaction and answers 200 only after
- * the commit (so an acknowledged event is on disk; with store.durable it is fsynced too), then
- * hands new subscribers to the profile worker.
+ * The webhook endpoints, a thin HTTP adapter over the intake service (include/loa/intake.h).
+ * GET answers Meta's verification handshake. POST hands the raw body and its signature header
+ * to intake (verify, parse, apply), writes the batch by group commit and answers 200 only
+ * after the commit (so an acknowledged event is on disk; with store.durable it is fsynced
+ * too), then hands new subscribers to the profile worker. What each step decides is intake's;
+ * the status codes, counters and log lines are this file's.
  *
  * Which app secret: the signature is checked before the body is trusted, so the Page named in
  * the body cannot choose the secret. loa accepts a signature made with the configured
@@ -50,8 +52,8 @@ void serve_webhook_verify(void *ctx, const struct loa_http_req *req, struct loa_
 /* One request's batch waiting for, or written by, a group commit. Lives on its thread's stack
  * until done is set under write_lock. */
 struct wh_job {
-    const struct wh_batch *batch;
-    struct wh_result res;
+    const struct loa_intake_batch *batch;
+    struct loa_intake_result res;
     int rc;
     bool done;
     struct wh_job *next;
@@ -64,21 +66,21 @@ static void commit_group(struct loa_store *st, struct wh_job *group)
     for (int attempt = 0; attempt < BUSY_RETRIES && rc == LOA_EBUSY; attempt++)
         rc = loa_store_begin(st); /* busy only when another process (the CLI) is writing */
     for (struct wh_job *j = group; j; j = j->next)
-        j->rc = rc < 0 ? rc : loa__wh_apply_step(st, j->batch, &j->res);
+        j->rc = rc < 0 ? rc : loa_intake_apply_step(st, j->batch->events, j->batch->count, &j->res);
     if (rc == 0 && (rc = loa_store_commit(st)) < 0)
         loa_store_rollback(st);
     if (rc < 0) {
         for (struct wh_job *j = group; j; j = j->next) {
             if (j->rc == 0)
-                LOA_FREE(j->res.new_subscribers);
+                loa_intake_result_release(&j->res);
             j->rc = rc;
         }
     }
 }
 
 /* Stores batch durably, possibly in one transaction with other requests' batches. */
-static int store_batch(struct serve_app *app, struct loa_store *st, const struct wh_batch *batch,
-                       struct wh_result *res)
+static int store_batch(struct serve_app *app, struct loa_store *st,
+                       const struct loa_intake_batch *batch, struct loa_intake_result *res)
 {
     struct wh_job job = { .batch = batch };
     pthread_mutex_lock(&app->write_lock);
@@ -124,8 +126,8 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     }
     struct loa_diags d;
     loa_diags_init(&d, 1);
-    struct wh_batch batch;
-    int rc = loa__wh_parse(req->body, req->body_len, &batch, &d);
+    struct loa_intake_batch batch;
+    int rc = loa_intake_parse(req->body, req->body_len, &batch, &d);
     if (rc < 0) {
         atomic_fetch_add(&app->wh_malformed, 1);
         const struct loa_diag *g = d.count ? &d.items[0] : NULL;
@@ -140,7 +142,7 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     struct loa_store *st = api_store(app, resp);
     if (!st)
         goto out;
-    struct wh_result res;
+    struct loa_intake_result res;
     rc = store_batch(app, st, &batch, &res);
     if (rc < 0) {
         atomic_fetch_add(&app->wh_store_errors, 1);
@@ -151,7 +153,7 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     atomic_fetch_add(&app->wh_batches, 1);
     atomic_fetch_add(&app->wh_duplicates, res.duplicates);
     atomic_fetch_add(&app->wh_unknown_page, res.unknown_page);
-    for (int k = 0; k < WH_KIND_COUNT; k++)
+    for (int k = 0; k < LOA_INTAKE_KIND_COUNT; k++)
         if (res.by_kind[k])
             atomic_fetch_add(&app->wh_events[k], res.by_kind[k]);
     if (app->profiles)
@@ -163,8 +165,8 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     resp->status = 200;
     loa_buf_printf(&resp->body, "{\"stored\":%zu,\"duplicates\":%zu,\"new_subscribers\":%zu}",
                    res.stored, res.duplicates, res.nnew);
-    loa_free(res.new_subscribers);
+    loa_intake_result_release(&res);
 out:
-    loa__wh_batch_release(&batch);
+    loa_intake_batch_release(&batch);
     loa_diags_release(&d);
 }

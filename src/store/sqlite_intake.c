@@ -26,9 +26,9 @@ enum {
     X_EVENT_EXISTS,
     X_EVENT_COUNT,
     X_EVENT_COUNT_KIND,
-    X_SUB_TOUCH_GET,
-    X_SUB_TOUCH_INSERT,
-    X_SUB_TOUCH_UPDATE,
+    X_SUB_WINDOW_GET,
+    X_SUB_WINDOW_INSERT,
+    X_SUB_WINDOW_UPDATE,
     X_SUB_GET,
     X_SUB_DELETE,
     X_SUB_PATCH,
@@ -69,18 +69,16 @@ static const char *const sql[X_INTAKE_END] = {
     [X_EVENT_EXISTS] = "SELECT 1 FROM webhook_events WHERE dedupe_key = ?",
     [X_EVENT_COUNT] = "SELECT count(*) FROM webhook_events",
     [X_EVENT_COUNT_KIND] = "SELECT count(*) FROM webhook_events WHERE kind = ?",
-    [X_SUB_TOUCH_GET] = "SELECT id, last_interaction_at, ad_referral_at FROM subscribers "
-                        "WHERE page_ref = ? AND psid = ?",
-    [X_SUB_TOUCH_INSERT] =
+    [X_SUB_WINDOW_GET] = "SELECT id, first_seen_at, last_interaction_at, last_interaction_kind, "
+                         "ad_referral_at, after_ctm_ad FROM subscribers "
+                         "WHERE page_ref = ? AND psid = ?",
+    [X_SUB_WINDOW_INSERT] =
         "INSERT INTO subscribers (page_ref, psid, first_seen_at, last_interaction_at, "
         "last_interaction_kind, ad_referral_at, after_ctm_ad, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [X_SUB_TOUCH_UPDATE] =
-        "UPDATE subscribers SET last_interaction_at = ?2, "
-        "last_interaction_kind = coalesce(?3, last_interaction_kind), ad_referral_at = ?4, "
-        "after_ctm_ad = coalesce(?5, after_ctm_ad), updated_at = ?6, "
-        "first_seen_at = CASE WHEN first_seen_at = 0 OR first_seen_at > ?7 THEN ?7 "
-        "ELSE first_seen_at END WHERE id = ?1",
+    [X_SUB_WINDOW_UPDATE] = "UPDATE subscribers SET first_seen_at = ?2, last_interaction_at = ?3, "
+                            "last_interaction_kind = ?4, ad_referral_at = ?5, after_ctm_ad = ?6, "
+                            "updated_at = ?7 WHERE id = ?1",
     [X_SUB_GET] = "SELECT " SUB_COLS_V3 " FROM subscribers WHERE id = ?",
     [X_SUB_DELETE] = "DELETE FROM subscribers WHERE id = ?",
     [X_SUB_PATCH] = "UPDATE subscribers SET attrs = json_patch(attrs, ?2), updated_at = ?3 "
@@ -214,80 +212,68 @@ int loa_store_event_count(struct loa_store *st, const char *kind, int64_t *count
 
 /* ---- Subscribers ----------------------------------------------------------------------- */
 
-int loa_store_subscriber_touch(struct loa_store *st, const struct loa_touch *t, bool *created_out,
-                               int64_t *id_out)
+int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psid, int64_t *id_out,
+                         struct loa_window *out, char **kind_out)
 {
-    if (!t->psid || !*t->psid)
-        return LOA_EINVAL;
-    sqlite3_stmt *s = xstmt(st, X_SUB_TOUCH_GET);
+    memset(out, 0, sizeof(*out));
+    *id_out = 0;
+    *kind_out = NULL;
+    sqlite3_stmt *s = xstmt(st, X_SUB_WINDOW_GET);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, t->page_ref);
-    sqlite3_bind_text(s, 2, t->psid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_text(s, 2, psid ? psid : "", -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        sqlite3_reset(s);
-        return loa__db_fail(st, "find subscriber");
+    if (step == SQLITE_ROW) {
+        *id_out = sqlite3_column_int64(s, 0);
+        out->known = true;
+        out->first_seen_at = sqlite3_column_int64(s, 1);
+        out->last_interaction_at = sqlite3_column_int64(s, 2);
+        out->last_interaction_kind = *kind_out = loa__col_dup(s, 3);
+        out->ad_referral_at = sqlite3_column_int64(s, 4);
+        out->after_ctm_ad = sqlite3_column_int(s, 5) != 0;
     }
-    bool found = step == SQLITE_ROW;
-    int64_t id = found ? sqlite3_column_int64(s, 0) : 0;
-    int64_t last_at = found ? sqlite3_column_int64(s, 1) : 0;
-    int64_t ad_at = found ? sqlite3_column_int64(s, 2) : 0;
     sqlite3_reset(s);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "find subscriber");
+}
 
-    /*
-     * The window state. Only actions that open the window move the last interaction (and only
-     * forward: webhooks may arrive out of order). A click-to-Messenger ad referral is remembered
-     * until the person's next message, which is then "the first message after the ad" and gets
-     * the longer window; any later window-opening action is an ordinary one again.
-     */
-    bool moves = t->opens_window && t->at >= last_at;
-    bool after_ad = false;
-    if (t->ad_referral && !t->is_message)
-        ad_at = t->at;
-    else if (moves && t->is_message && (t->ad_referral || (ad_at > 0 && ad_at <= t->at))) {
-        after_ad = true;
-        ad_at = 0;
-    }
+/* Binds the five window columns, in table order, from parameter first on. */
+static void bind_window(sqlite3_stmt *s, int first, const struct loa_window *w)
+{
+    sqlite3_bind_int64(s, first, w->first_seen_at);
+    sqlite3_bind_int64(s, first + 1, w->last_interaction_at);
+    loa__bind_text(s, first + 2, w->last_interaction_kind);
+    sqlite3_bind_int64(s, first + 3, w->ad_referral_at);
+    sqlite3_bind_int(s, first + 4, w->after_ctm_ad);
+}
+
+int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
+                         const struct loa_window *w, int64_t *id_out)
+{
+    if (!psid || !*psid)
+        return LOA_EINVAL;
     int64_t now = loa_now_ms();
+    sqlite3_stmt *s = xstmt(st, id ? X_SUB_WINDOW_UPDATE : X_SUB_WINDOW_INSERT);
+    if (!s)
+        return LOA_ESTORE;
     int rc;
-    if (!found) {
-        s = xstmt(st, X_SUB_TOUCH_INSERT);
-        if (!s)
-            return LOA_ESTORE;
-        sqlite3_bind_int64(s, 1, t->page_ref);
-        sqlite3_bind_text(s, 2, t->psid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, t->at);
-        sqlite3_bind_int64(s, 4, t->opens_window ? t->at : 0);
-        loa__bind_text(s, 5, t->opens_window ? t->kind : NULL);
-        sqlite3_bind_int64(s, 6, ad_at);
-        sqlite3_bind_int(s, 7, after_ad);
+    if (!id) {
+        sqlite3_bind_int64(s, 1, page_ref);
+        sqlite3_bind_text(s, 2, psid, -1, SQLITE_STATIC);
+        bind_window(s, 3, w);
         sqlite3_bind_int64(s, 8, now);
         sqlite3_bind_int64(s, 9, now);
         rc = step_done(st, s, "insert subscriber");
         if (rc == 0)
             id = sqlite3_last_insert_rowid(st->db);
     } else {
-        s = xstmt(st, X_SUB_TOUCH_UPDATE);
-        if (!s)
-            return LOA_ESTORE;
         sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, moves ? t->at : last_at);
-        if (moves)
-            sqlite3_bind_text(s, 3, t->kind, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, ad_at);
-        sqlite3_bind_int64(s, 6, now);
-        sqlite3_bind_int64(s, 7, t->at);
-        if (moves)
-            sqlite3_bind_int(s, 5, after_ad); /* else NULL: keep the stored flag */
-        rc = step_done(st, s, "touch subscriber");
+        bind_window(s, 2, w);
+        sqlite3_bind_int64(s, 7, now);
+        rc = step_done(st, s, "update subscriber window");
     }
-    if (rc == 0) {
-        if (created_out)
-            *created_out = !found;
-        if (id_out)
-            *id_out = id;
-    }
+    if (rc == 0 && id_out)
+        *id_out = id;
     return rc;
 }
 

@@ -43,6 +43,38 @@ static void defaults(void **state)
     loa_config_free(c);
 }
 
+/* The typed settings: one field per option of the table, defaults parsed, sets followed. */
+static void typed_settings(void **state)
+{
+    (void)state;
+    struct loa_config *c = loa_config_new();
+    const struct loa_settings *s = loa_config_settings(c);
+    assert_string_equal(s->store_path, "loa.db");
+    assert_int_equal(s->page_daily_cap, 5000);
+    assert_int_equal(s->dispatch_concurrency, 64);
+    assert_int_equal(s->dispatch_margin_s, 60);
+    assert_true(s->store_durable);
+    assert_string_equal(s->webhook_app_secret, "");
+    assert_int_equal(loa_config_source(c, LOA_OPTION_store_path), LOA_CONFIG_DEFAULT);
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    assert_int_equal(loa_config_set(c, "dispatch.concurrency", "8", LOA_CONFIG_ENV, &d), 0);
+    assert_int_equal(loa_config_set(c, "store.durable", "off", LOA_CONFIG_FILE, &d), 0);
+    assert_int_equal(loa_config_set(c, "store.path", "x.db", LOA_CONFIG_FLAG, &d), 0);
+    assert_int_equal(loa_config_set(c, "dispatch.concurrency", "0", LOA_CONFIG_FLAG, &d),
+                     LOA_EINVAL);
+    assert_int_equal(s->dispatch_concurrency, 8);
+    assert_false(s->store_durable);
+    assert_string_equal(s->store_path, "x.db");
+    assert_int_equal(loa_config_source(c, LOA_OPTION_store_path), LOA_CONFIG_FLAG);
+    assert_int_equal(loa_config_source(c, LOA_OPTION_dispatch_concurrency), LOA_CONFIG_ENV);
+    /* Every option of the table has its id, in order. */
+    assert_int_equal(loa_config_source_of(c, "store.durable"),
+                     loa_config_source(c, LOA_OPTION_store_durable));
+    loa_diags_release(&d);
+    loa_config_free(c);
+}
+
 static void precedence_flag_env_file_default(void **state)
 {
     (void)state;
@@ -160,6 +192,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test(typed_settings),
         cmocka_unit_test(precedence_flag_env_file_default),
         cmocka_unit_test(file_errors_name_line_and_key),
         cmocka_unit_test(bad_flag_values_and_missing_value),

@@ -628,13 +628,15 @@ static void cap_carries_over(void **state)
     int64_t t1 = t0 + LOA_DAY_MS + 2 * LOA_MINUTE_MS;
     for (int i = 6; i <= 8; i++) {
         snprintf(psid, sizeof(psid), "p%d", i);
-        struct loa_touch t = { .page_ref = page,
-                               .psid = psid,
-                               .at = t1 - LOA_MINUTE_MS,
-                               .kind = "message",
-                               .opens_window = true,
-                               .is_message = true };
-        assert_int_equal(loa_store_subscriber_touch(st, &t, NULL, NULL), 0);
+        /* The person writes again: the window opens anew. */
+        int64_t sid;
+        struct loa_window w;
+        char *kind;
+        assert_int_equal(loa_store_window_get(st, page, psid, &sid, &w, &kind), 0);
+        w.last_interaction_at = t1 - LOA_MINUTE_MS;
+        w.last_interaction_kind = "message";
+        assert_int_equal(loa_store_window_put(st, page, psid, sid, &w, NULL), 0);
+        loa_free(kind);
     }
     loa_clock_set_fake(t1);
     pthread_join(th, NULL);

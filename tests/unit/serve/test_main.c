@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* test_serve: webhook verify/parse/apply, routing and the OpenAPI document. */
+/* test_serve: routing and the OpenAPI document. */
 #include "test_serve.h"
 
 int main(void)
 {
     int failed = 0;
-    failed += test_webhook_group();
     failed += test_routes_group();
     return failed ? 1 : 0;
 }

@@ -3,7 +3,6 @@
 #ifndef LOA_TESTS_UNIT_SERVE_TEST_SERVE_H
 #define LOA_TESTS_UNIT_SERVE_TEST_SERVE_H
 
-int test_webhook_group(void);
 int test_routes_group(void);
 
 #endif

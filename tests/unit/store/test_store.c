@@ -351,34 +351,48 @@ static void api_keys_hashed_verified_revoked(void **state)
     loa_apikey_release(&k);
 }
 
-/* Webhook touches: created once, window kinds move forward only, the ad window flag. */
-static void subscriber_touch_window(void **state)
+/* The window columns: written as given (the intake service decides them), read back. */
+static void subscriber_window_columns(void **state)
 {
     struct fixture *f = *state;
-    struct loa_touch t = {
-        .page_ref = f->page_ref, .psid = "p1", .at = 5000, .kind = "reaction", .opens_window = true
-    };
-    bool created = false;
-    int64_t id = 0;
-    assert_int_equal(loa_store_subscriber_touch(f->st, &t, &created, &id), 0);
-    assert_true(created);
-    t.at = 4000;
-    t.kind = "message";
-    t.is_message = true;
-    assert_int_equal(loa_store_subscriber_touch(f->st, &t, &created, NULL), 0);
-    assert_false(created);
+    struct loa_window w = { .known = true,
+                            .first_seen_at = 4000,
+                            .last_interaction_at = 5000,
+                            .last_interaction_kind = "reaction",
+                            .ad_referral_at = 4500 };
+    int64_t id = 0, got_id = -1;
+    struct loa_window r;
+    char *kind;
+    assert_int_equal(loa_store_window_get(f->st, f->page_ref, "p1", &got_id, &r, &kind), 0);
+    assert_int_equal(got_id, 0);
+    assert_false(r.known);
+    assert_null(kind);
+    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", 0, &w, &id), 0);
+    assert_true(id > 0);
+    assert_int_equal(loa_store_window_get(f->st, f->page_ref, "p1", &got_id, &r, &kind), 0);
+    assert_int_equal(got_id, id);
+    assert_true(r.known);
+    assert_int_equal(r.first_seen_at, 4000);
+    assert_int_equal(r.last_interaction_at, 5000);
+    assert_string_equal(r.last_interaction_kind, "reaction");
+    assert_int_equal(r.ad_referral_at, 4500);
+    assert_false(r.after_ctm_ad);
+    loa_free(kind);
+    /* An update writes exactly what it is given, even backwards in time. */
+    w.last_interaction_at = 3000;
+    w.last_interaction_kind = "message";
+    w.ad_referral_at = 0;
+    w.after_ctm_ad = true;
+    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", id, &w, NULL), 0);
     struct loa_subscriber s;
     assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
-    assert_int_equal(s.last_interaction_at, 5000);
-    assert_string_equal(s.last_interaction_kind, "reaction");
+    assert_int_equal(s.last_interaction_at, 3000);
+    assert_string_equal(s.last_interaction_kind, "message");
     assert_int_equal(s.first_seen_at, 4000);
+    assert_int_equal(s.ad_referral_at, 0);
+    assert_true(s.first_after_ctm_ad);
     loa_subscriber_release(&s);
-    /* A delivery (no window) changes neither. */
-    struct loa_touch dl = { .page_ref = f->page_ref, .psid = "p1", .at = 9000 };
-    assert_int_equal(loa_store_subscriber_touch(f->st, &dl, NULL, NULL), 0);
-    assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
-    assert_int_equal(s.last_interaction_at, 5000);
-    loa_subscriber_release(&s);
+    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "", 0, &w, NULL), LOA_EINVAL);
     assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":1,\"b\":2}"), 0);
     assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":null}"), 0);
     assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "[1]"), LOA_EINVAL);
@@ -403,7 +417,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tags_add_remove_rename_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(transaction_rollback_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(api_keys_hashed_verified_revoked, setup, teardown),
-        cmocka_unit_test_setup_teardown(subscriber_touch_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(subscriber_window_columns, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The webhook: signatures, parsing of every event kind (payloads shaped like the examples of
+ * Intake: signatures, parsing of every event kind (payloads shaped like the examples of
  * Meta's webhook reference) and their effects on the store, including de-duplication.
  */
+#include "test_intake.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +17,10 @@
 #include <loa/alloc.h>
 #include <loa/diag.h>
 #include <loa/err.h>
+#include <loa/intake.h>
 #include <loa/store.h>
 
-#include "test_serve.h"
 #include "testutil.h"
-#include "webhook.h"
 
 #define PAGE "1234567890"
 #define T0   1767225600000LL /* 2026-01-01T00:00:00Z */
@@ -32,37 +33,37 @@ static void signature(void **state)
     const char body[] = "{\"object\":\"page\",\"entry\":[]}";
     const char *secrets[] = { "other", "s3cret" };
     char sig[72];
-    loa__webhook_sign("s3cret", body, strlen(body), sig);
+    loa_intake_sign("s3cret", body, strlen(body), sig);
     assert_int_equal(strncmp(sig, "sha256=", 7), 0);
     assert_int_equal(strlen(sig), 71);
-    assert_true(loa__webhook_signature_ok(sig, body, strlen(body), secrets, 2));
+    assert_true(loa_intake_signature_ok(sig, body, strlen(body), secrets, 2));
     /* Upper-case hex is the same MAC. */
     char upper[72];
     memcpy(upper, sig, sizeof(upper));
     for (char *p = upper + 7; *p; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 32);
-    assert_true(loa__webhook_signature_ok(upper, body, strlen(body), secrets, 2));
+    assert_true(loa_intake_signature_ok(upper, body, strlen(body), secrets, 2));
     /* Wrong secret, changed body, one flipped digit, truncated, missing, wrong scheme. */
-    assert_false(loa__webhook_signature_ok(sig, body, strlen(body), secrets, 1));
-    assert_false(loa__webhook_signature_ok(sig, body, strlen(body) - 1, secrets, 2));
+    assert_false(loa_intake_signature_ok(sig, body, strlen(body), secrets, 1));
+    assert_false(loa_intake_signature_ok(sig, body, strlen(body) - 1, secrets, 2));
     char flipped[72];
     memcpy(flipped, sig, sizeof(flipped));
     flipped[20] = flipped[20] == '0' ? '1' : '0';
-    assert_false(loa__webhook_signature_ok(flipped, body, strlen(body), secrets, 2));
+    assert_false(loa_intake_signature_ok(flipped, body, strlen(body), secrets, 2));
     char shortsig[72];
     memcpy(shortsig, sig, sizeof(shortsig));
     shortsig[70] = '\0';
-    assert_false(loa__webhook_signature_ok(shortsig, body, strlen(body), secrets, 2));
-    assert_false(loa__webhook_signature_ok(NULL, body, strlen(body), secrets, 2));
-    assert_false(loa__webhook_signature_ok(sig + 7, body, strlen(body), secrets, 2));
+    assert_false(loa_intake_signature_ok(shortsig, body, strlen(body), secrets, 2));
+    assert_false(loa_intake_signature_ok(NULL, body, strlen(body), secrets, 2));
+    assert_false(loa_intake_signature_ok(sig + 7, body, strlen(body), secrets, 2));
     char sha1[80];
     snprintf(sha1, sizeof(sha1), "sha1=%s", sig + 7);
-    assert_false(loa__webhook_signature_ok(sha1, body, strlen(body), secrets, 2));
+    assert_false(loa_intake_signature_ok(sha1, body, strlen(body), secrets, 2));
     /* No secrets (or empty ones) accept nothing. */
     const char *empty[] = { "" };
-    assert_false(loa__webhook_signature_ok(sig, body, strlen(body), empty, 1));
-    assert_false(loa__webhook_signature_ok(sig, body, strlen(body), NULL, 0));
+    assert_false(loa_intake_signature_ok(sig, body, strlen(body), empty, 1));
+    assert_false(loa_intake_signature_ok(sig, body, strlen(body), NULL, 0));
 }
 
 /* ---- Payloads (shaped like Meta's webhook reference examples) -------------------------- */
@@ -129,11 +130,11 @@ static const char unknown[] = ENVELOPE(
     "{" FROM("PSID1", "1767225614000") ",\"pass_thread_control\":{\"new_owner_app_id\":\"123\","
                                        "\"metadata\":\"x\"}}");
 
-static void parse_one(const char *body, struct wh_batch *b)
+static void parse_one(const char *body, struct loa_intake_batch *b)
 {
     struct loa_diags d;
     loa_diags_init(&d, 4);
-    assert_int_equal(loa__wh_parse(body, strlen(body), b, &d), 0);
+    assert_int_equal(loa_intake_parse(body, strlen(body), b, &d), 0);
     assert_int_equal(b->count, 1);
     loa_diags_release(&d);
 }
@@ -141,92 +142,92 @@ static void parse_one(const char *body, struct wh_batch *b)
 static void parse_kinds(void **state)
 {
     (void)state;
-    struct wh_batch b;
+    struct loa_intake_batch b;
     parse_one(msg_text, &b);
-    struct wh_event *e = &b.events[0];
-    assert_int_equal(e->kind, WH_MESSAGE);
+    struct loa_intake_event *e = &b.events[0];
+    assert_int_equal(e->kind, LOA_INTAKE_MESSAGE);
     assert_string_equal(e->page_id, PAGE);
     assert_string_equal(e->psid, "PSID1");
     assert_string_equal(e->key, "m_AG5Hz2U");
     assert_string_equal(e->text, "hello, world!");
     assert_string_equal(e->quick_reply, "DEVELOPER_DEFINED_PAYLOAD");
     assert_int_equal(e->at, 1767225601000LL);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(msg_attach, &b);
     assert_non_null(strstr(b.events[0].attachments, "sticker_id"));
     assert_null(b.events[0].text);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(echo, &b);
     e = &b.events[0];
-    assert_int_equal(e->kind, WH_ECHO);
+    assert_int_equal(e->kind, LOA_INTAKE_ECHO);
     assert_string_equal(e->psid, "PSID1"); /* the recipient, not the Page */
     assert_string_equal(e->app_id, "1517776481860111");
     assert_string_equal(e->metadata, "campaign:42");
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(postback, &b);
     e = &b.events[0];
-    assert_int_equal(e->kind, WH_POSTBACK);
+    assert_int_equal(e->kind, LOA_INTAKE_POSTBACK);
     assert_string_equal(e->quick_reply, "GET_STARTED");
     assert_string_equal(e->text, "Get Started");
-    assert_int_equal(e->ref_source, WH_REF_SHORTLINK);
+    assert_int_equal(e->ref_source, LOA_INTAKE_REF_SHORTLINK);
     assert_string_equal(e->key, "m_pb");
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(referral_ad, &b);
     e = &b.events[0];
-    assert_int_equal(e->kind, WH_REFERRAL);
-    assert_int_equal(e->ref_source, WH_REF_ADS);
+    assert_int_equal(e->kind, LOA_INTAKE_REFERRAL);
+    assert_int_equal(e->ref_source, LOA_INTAKE_REF_ADS);
     assert_string_equal(e->ad_id, "6045246247433");
     assert_int_equal(strncmp(e->key, "h:", 2), 0);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(referral_plugin, &b);
-    assert_int_equal(b.events[0].ref_source, WH_REF_PLUGIN);
-    loa__wh_batch_release(&b);
+    assert_int_equal(b.events[0].ref_source, LOA_INTAKE_REF_PLUGIN);
+    loa_intake_batch_release(&b);
 
     parse_one(optin, &b);
     e = &b.events[0];
-    assert_int_equal(e->kind, WH_OPTIN);
+    assert_int_equal(e->kind, LOA_INTAKE_OPTIN);
     assert_true(e->ntoken);
     assert_string_equal(e->token, "NTOKEN-SECRET-1");
     assert_string_equal(e->frequency, "DAILY");
     assert_string_equal(e->timezone, "Asia/Ho_Chi_Minh");
     assert_int_equal(e->token_expiry, 1782864000000LL); /* seconds became ms */
     assert_int_equal(e->stop, 0);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(optin_stop, &b);
     assert_int_equal(b.events[0].stop, 1);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(delivery, &b);
     e = &b.events[0];
-    assert_int_equal(e->kind, WH_DELIVERY);
+    assert_int_equal(e->kind, LOA_INTAKE_DELIVERY);
     assert_int_equal(e->nmids, 1);
     assert_string_equal(e->mids[0], "m_echo1");
     assert_int_equal(e->watermark, 1767225611000LL);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(readev, &b);
-    assert_int_equal(b.events[0].kind, WH_READ);
+    assert_int_equal(b.events[0].kind, LOA_INTAKE_READ);
     assert_int_equal(b.events[0].watermark, 1767225612000LL);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(reaction, &b);
     e = &b.events[0];
-    assert_int_equal(e->kind, WH_REACTION);
+    assert_int_equal(e->kind, LOA_INTAKE_REACTION);
     assert_string_equal(e->reaction, "love");
     assert_string_equal(e->reaction_mid, "m_echo1");
     assert_string_not_equal(e->key, "m_echo1"); /* the reacted-to mid is not this event's key */
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     parse_one(unknown, &b);
-    assert_int_equal(b.events[0].kind, WH_UNKNOWN);
+    assert_int_equal(b.events[0].kind, LOA_INTAKE_UNKNOWN);
     assert_string_equal(b.events[0].raw_kind, "pass_thread_control");
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 }
 
 static void parse_batches_and_errors(void **state)
@@ -241,13 +242,13 @@ static void parse_batches_and_errors(void **state)
         "\"c\"},\"recipient\":{\"id\":\"222\"},\"timestamp\":7,\"message\":{\"mid\":\"x2\"}}]}]}";
     struct loa_diags d;
     loa_diags_init(&d, 4);
-    struct wh_batch b;
-    assert_int_equal(loa__wh_parse(many, strlen(many), &b, &d), 0);
+    struct loa_intake_batch b;
+    assert_int_equal(loa_intake_parse(many, strlen(many), &b, &d), 0);
     assert_int_equal(b.count, 3);
     assert_string_equal(b.events[0].page_id, "111");
-    assert_int_equal(b.events[2].kind, WH_UNKNOWN);
+    assert_int_equal(b.events[2].kind, LOA_INTAKE_UNKNOWN);
     assert_string_equal(b.events[2].raw_kind, "standby");
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
 
     static const struct {
         const char *body, *where;
@@ -263,10 +264,10 @@ static void parse_batches_and_errors(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         loa_diags_release(&d);
         loa_diags_init(&d, 4);
-        assert_int_equal(loa__wh_parse(bad[i].body, strlen(bad[i].body), &b, &d), LOA_EPARSE);
+        assert_int_equal(loa_intake_parse(bad[i].body, strlen(bad[i].body), &b, &d), LOA_EPARSE);
         assert_int_equal(d.count, 1);
         assert_string_equal(d.items[0].where, bad[i].where);
-        loa__wh_batch_release(&b);
+        loa_intake_batch_release(&b);
     }
     loa_diags_release(&d);
 }
@@ -314,17 +315,17 @@ static int teardown(void **state)
 }
 
 /* Parses and applies body; returns the result (new_subscribers freed). */
-static struct wh_result apply(struct fx *f, const char *body)
+static struct loa_intake_result apply(struct fx *f, const char *body)
 {
     struct loa_diags d;
     loa_diags_init(&d, 4);
-    struct wh_batch b;
-    assert_int_equal(loa__wh_parse(body, strlen(body), &b, &d), 0);
-    struct wh_result r;
-    assert_int_equal(loa__wh_apply(f->st, &b, &r), 0);
+    struct loa_intake_batch b;
+    assert_int_equal(loa_intake_parse(body, strlen(body), &b, &d), 0);
+    struct loa_intake_result r;
+    assert_int_equal(loa_intake_apply(f->st, b.events, b.count, &r), 0);
     loa_free(r.new_subscribers);
     r.new_subscribers = NULL;
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
     loa_diags_release(&d);
     return r;
 }
@@ -339,7 +340,7 @@ static struct loa_subscriber find(struct fx *f, const char *psid)
 static void message_creates_subscriber_and_conversation(void **state)
 {
     struct fx *f = *state;
-    struct wh_result r = apply(f, msg_text);
+    struct loa_intake_result r = apply(f, msg_text);
     assert_int_equal(r.stored, 1);
     assert_int_equal(r.nnew, 1);
     struct loa_subscriber s = find(f, "PSID1");
@@ -379,7 +380,7 @@ static void redelivery_changes_nothing(void **state)
     assert_int_equal(loa_store_event_count(f->st, NULL, &events), 0);
     struct loa_subscriber before = find(f, "PSID1");
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        struct wh_result r = apply(f, all[i]);
+        struct loa_intake_result r = apply(f, all[i]);
         assert_int_equal(r.stored, 0);
         assert_int_equal(r.duplicates, 1);
         assert_int_equal(r.nnew, 0);
@@ -531,9 +532,9 @@ static void optin_token_stop_resume(void **state)
 static void unknown_kind_and_unknown_page(void **state)
 {
     struct fx *f = *state;
-    struct wh_result r = apply(f, unknown);
+    struct loa_intake_result r = apply(f, unknown);
     assert_int_equal(r.stored, 1);
-    assert_int_equal(r.by_kind[WH_UNKNOWN], 1);
+    assert_int_equal(r.by_kind[LOA_INTAKE_UNKNOWN], 1);
     int64_t n = 0;
     assert_int_equal(loa_store_event_count(f->st, "unknown", &n), 0);
     assert_int_equal(n, 1);
@@ -560,19 +561,48 @@ static void batch_is_atomic(void **state)
     assert_int_equal(loa_store_begin(f->st), 0);
     struct loa_diags d;
     loa_diags_init(&d, 4);
-    struct wh_batch b;
-    assert_int_equal(loa__wh_parse(msg_text, strlen(msg_text), &b, &d), 0);
-    struct wh_result r;
-    assert_true(loa__wh_apply(f->st, &b, &r) < 0);
+    struct loa_intake_batch b;
+    assert_int_equal(loa_intake_parse(msg_text, strlen(msg_text), &b, &d), 0);
+    struct loa_intake_result r;
+    assert_true(loa_intake_apply(f->st, b.events, b.count, &r) < 0);
     loa_store_rollback(f->st);
     bool exists = true;
     assert_int_equal(loa_store_event_exists(f->st, "m_AG5Hz2U", &exists), 0);
     assert_false(exists);
-    loa__wh_batch_release(&b);
+    loa_intake_batch_release(&b);
     loa_diags_release(&d);
 }
 
-int test_webhook_group(void)
+/* Events a caller builds (loa simulate): no JSON, applied in the caller's transaction. */
+static void built_events_in_callers_transaction(void **state)
+{
+    struct fx *f = *state;
+    const char *page = PAGE;
+    struct loa_intake_event ev[3] = {
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 2000, .key = "k1" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
+    };
+    assert_int_equal(loa_store_begin(f->st), 0);
+    struct loa_intake_result r;
+    assert_int_equal(loa_intake_apply_step(f->st, ev, 3, &r), 0);
+    assert_int_equal(loa_store_commit(f->st), 0);
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(r.nnew, 1);
+    loa_intake_result_release(&r);
+    assert_null(r.new_subscribers);
+    struct loa_subscriber s = find(f, "S1");
+    assert_int_equal(s.first_seen_at, 2000);
+    assert_int_equal(s.last_interaction_at, 9000);
+    assert_string_equal(s.last_interaction_kind, "message");
+    loa_subscriber_release(&s);
+    bool exists = false;
+    assert_int_equal(loa_store_event_exists(f->st, "k1", &exists), 0);
+    assert_true(exists);
+}
+
+int test_intake_group(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signature),
@@ -586,6 +616,7 @@ int test_webhook_group(void)
         cmocka_unit_test_setup_teardown(optin_token_stop_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_kind_and_unknown_page, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_is_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(built_events_in_callers_transaction, setup, teardown),
     };
     return cmocka_run_group_tests_name("webhook", tests, NULL, NULL);
 }

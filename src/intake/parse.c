@@ -24,17 +24,16 @@
 
 #include <loa/alloc.h>
 #include <loa/err.h>
-
-#include "webhook.h"
+#include <loa/intake.h>
 
 #define MAX_EVENTS 100000
 
-const char *loa__wh_kind_name(enum wh_kind k)
+const char *loa_intake_kind_name(enum loa_intake_kind k)
 {
-    static const char *const names[WH_KIND_COUNT] = { "message",  "echo",     "postback",
-                                                      "referral", "optin",    "delivery",
-                                                      "read",     "reaction", "unknown" };
-    return k < WH_KIND_COUNT ? names[k] : "unknown";
+    static const char *const names[LOA_INTAKE_KIND_COUNT] = { "message",  "echo",     "postback",
+                                                              "referral", "optin",    "delivery",
+                                                              "read",     "reaction", "unknown" };
+    return k < LOA_INTAKE_KIND_COUNT ? names[k] : "unknown";
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -65,20 +64,20 @@ static char *dump(const json_t *v, size_t flags)
     return out;
 }
 
-static enum wh_ref_source ref_source(const char *s)
+static enum loa_intake_ref ref_source(const char *s)
 {
     if (!s)
-        return WH_REF_NONE;
+        return LOA_INTAKE_REF_NONE;
     if (strcmp(s, "ADS") == 0)
-        return WH_REF_ADS;
+        return LOA_INTAKE_REF_ADS;
     if (strcmp(s, "SHORTLINK") == 0)
-        return WH_REF_SHORTLINK;
+        return LOA_INTAKE_REF_SHORTLINK;
     if (strcmp(s, "CUSTOMER_CHAT_PLUGIN") == 0)
-        return WH_REF_PLUGIN;
-    return WH_REF_OTHER;
+        return LOA_INTAKE_REF_PLUGIN;
+    return LOA_INTAKE_REF_OTHER;
 }
 
-static void read_referral(struct wh_event *e, const json_t *r)
+static void read_referral(struct loa_intake_event *e, const json_t *r)
 {
     if (!json_is_object(r))
         return;
@@ -87,13 +86,13 @@ static void read_referral(struct wh_event *e, const json_t *r)
     e->ad_id = str(r, "ad_id");
 }
 
-static char *hash_key(enum wh_kind kind, const char *page_id, const json_t *item)
+static char *hash_key(enum loa_intake_kind kind, const char *page_id, const json_t *item)
 {
     char *canon = dump(item, JSON_SORT_KEYS);
     unsigned char h[16];
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, sizeof(h));
-    const char *k = loa__wh_kind_name(kind);
+    const char *k = loa_intake_kind_name(kind);
     crypto_generichash_update(&st, (const unsigned char *)k, strlen(k) + 1);
     crypto_generichash_update(&st, (const unsigned char *)(page_id ? page_id : ""),
                               strlen(page_id ? page_id : "") + 1);
@@ -107,7 +106,7 @@ static char *hash_key(enum wh_kind kind, const char *page_id, const json_t *item
 }
 
 /* Fills e from one messaging item. */
-static void read_item(struct wh_event *e, const json_t *item, const char *page_id,
+static void read_item(struct loa_intake_event *e, const json_t *item, const char *page_id,
                       int64_t entry_time, bool standby)
 {
     memset(e, 0, sizeof(*e));
@@ -119,12 +118,13 @@ static void read_item(struct wh_event *e, const json_t *item, const char *page_i
     const char *recipient = str(json_object_get(item, "recipient"), "id");
     e->psid = sender;
     const json_t *v;
-    e->kind = WH_UNKNOWN;
+    e->kind = LOA_INTAKE_UNKNOWN;
     if (standby) {
         e->raw_kind = "standby";
     } else if (json_is_object(v = json_object_get(item, "message"))) {
-        e->kind = json_is_true(json_object_get(v, "is_echo")) ? WH_ECHO : WH_MESSAGE;
-        if (e->kind == WH_ECHO)
+        e->kind =
+            json_is_true(json_object_get(v, "is_echo")) ? LOA_INTAKE_ECHO : LOA_INTAKE_MESSAGE;
+        if (e->kind == LOA_INTAKE_ECHO)
             e->psid = recipient;
         e->mid = str(v, "mid");
         e->text = str(v, "text");
@@ -142,19 +142,19 @@ static void read_item(struct wh_event *e, const json_t *item, const char *page_i
         e->metadata = str(v, "metadata");
         /* A message after a click-to-Messenger ad carries the ad's referral. */
         read_referral(e, json_object_get(v, "referral"));
-        if (e->ref_source == WH_REF_NONE)
+        if (e->ref_source == LOA_INTAKE_REF_NONE)
             read_referral(e, json_object_get(item, "referral"));
     } else if (json_is_object(v = json_object_get(item, "postback"))) {
-        e->kind = WH_POSTBACK;
+        e->kind = LOA_INTAKE_POSTBACK;
         e->mid = str(v, "mid");
         e->text = str(v, "title");
         e->quick_reply = str(v, "payload");
         read_referral(e, json_object_get(v, "referral"));
     } else if (json_is_object(v = json_object_get(item, "referral"))) {
-        e->kind = WH_REFERRAL;
+        e->kind = LOA_INTAKE_REFERRAL;
         read_referral(e, v);
     } else if (json_is_object(v = json_object_get(item, "optin"))) {
-        e->kind = WH_OPTIN;
+        e->kind = LOA_INTAKE_OPTIN;
         const char *type = str(v, "type");
         e->ntoken = type && strcmp(type, "notification_messages") == 0;
         e->token = str(v, "notification_messages_token");
@@ -173,7 +173,7 @@ static void read_item(struct wh_event *e, const json_t *item, const char *page_i
                                                             : 0;
         e->optin_ref = str(v, "ref");
     } else if (json_is_object(v = json_object_get(item, "delivery"))) {
-        e->kind = WH_DELIVERY;
+        e->kind = LOA_INTAKE_DELIVERY;
         e->watermark = num(v, "watermark");
         const json_t *mids = json_object_get(v, "mids");
         if (json_is_array(mids) && json_array_size(mids)) {
@@ -186,17 +186,17 @@ static void read_item(struct wh_event *e, const json_t *item, const char *page_i
             }
         }
     } else if (json_is_object(v = json_object_get(item, "read"))) {
-        e->kind = WH_READ;
+        e->kind = LOA_INTAKE_READ;
         e->watermark = num(v, "watermark");
     } else if (json_is_object(v = json_object_get(item, "reaction"))) {
-        e->kind = WH_REACTION;
+        e->kind = LOA_INTAKE_REACTION;
         e->reaction = str(v, "reaction");
         e->emoji = str(v, "emoji");
         const char *action = str(v, "action");
         e->unreact = action && strcmp(action, "unreact") == 0;
         e->reaction_mid = str(v, "mid");
     }
-    if (e->kind == WH_UNKNOWN && !e->raw_kind) {
+    if (e->kind == LOA_INTAKE_UNKNOWN && !e->raw_kind) {
         const char *k;
         const json_t *val;
         json_object_foreach((json_t *)(uintptr_t)item, k, val) {
@@ -207,7 +207,8 @@ static void read_item(struct wh_event *e, const json_t *item, const char *page_i
         }
     }
     e->payload = dump(item, 0);
-    bool own_mid = (e->kind == WH_MESSAGE || e->kind == WH_ECHO || e->kind == WH_POSTBACK) &&
+    bool own_mid = (e->kind == LOA_INTAKE_MESSAGE || e->kind == LOA_INTAKE_ECHO ||
+                    e->kind == LOA_INTAKE_POSTBACK) &&
                    e->mid && *e->mid;
     e->key = own_mid ? loa_strdup(e->mid) : hash_key(e->kind, page_id, item);
 }
@@ -218,7 +219,8 @@ static int fail(struct loa_diags *d, const char *where, const char *reason)
     return LOA_EPARSE;
 }
 
-int loa__wh_parse(const char *body, size_t len, struct wh_batch *out, struct loa_diags *diags)
+int loa_intake_parse(const char *body, size_t len, struct loa_intake_batch *out,
+                     struct loa_diags *diags)
 {
     memset(out, 0, sizeof(*out));
     if (sodium_init() < 0)
@@ -286,10 +288,10 @@ int loa__wh_parse(const char *body, size_t len, struct wh_batch *out, struct loa
             size_t j;
             const json_t *item;
             json_array_foreach(a, j, item) {
-                struct wh_event *e = &out->events[out->count++];
+                struct loa_intake_event *e = &out->events[out->count++];
                 read_item(e, item, page_id, time, l == 1);
                 if (l == 2) {
-                    e->kind = WH_UNKNOWN;
+                    e->kind = LOA_INTAKE_UNKNOWN;
                     e->raw_kind = "changes";
                 }
             }
@@ -298,12 +300,13 @@ int loa__wh_parse(const char *body, size_t len, struct wh_batch *out, struct loa
     return 0;
 }
 
-void loa__wh_batch_release(struct wh_batch *b)
+void loa_intake_batch_release(struct loa_intake_batch *b)
 {
     for (size_t i = 0; i < b->count; i++) {
-        loa_free(b->events[i].key);
-        loa_free(b->events[i].payload);
-        loa_free(b->events[i].attachments);
+        /* The batch's own copies (const for the events' readers). */
+        loa_free((void *)(uintptr_t)b->events[i].key);
+        loa_free((void *)(uintptr_t)b->events[i].payload);
+        loa_free((void *)(uintptr_t)b->events[i].attachments);
         loa_free(b->events[i].mids);
     }
     loa_free(b->events);

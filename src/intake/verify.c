@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "webhook.h"
+#include <loa/intake.h>
 
 static void hmac(const char *secret, const void *body, size_t len,
                  unsigned char mac[crypto_auth_hmacsha256_BYTES])
@@ -21,8 +21,8 @@ static void hmac(const char *secret, const void *body, size_t len,
     sodium_memzero(&st, sizeof(st));
 }
 
-bool loa__webhook_signature_ok(const char *header, const void *body, size_t len,
-                               const char *const *secrets, size_t n)
+bool loa_intake_signature_ok(const char *header, const void *body, size_t len,
+                             const char *const *secrets, size_t n)
 {
     if (!header || strncmp(header, "sha256=", 7) != 0 || sodium_init() < 0)
         return false;
@@ -45,7 +45,7 @@ bool loa__webhook_signature_ok(const char *header, const void *body, size_t len,
     return ok;
 }
 
-void loa__webhook_sign(const char *secret, const void *body, size_t len, char out[72])
+void loa_intake_sign(const char *secret, const void *body, size_t len, char out[72])
 {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     if (sodium_init() < 0) {

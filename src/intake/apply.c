@@ -4,10 +4,9 @@
  *
  *   - every event is kept raw (webhook_events), keyed for de-duplication; an event whose key is
  *     already stored is a redelivery and has no further effect;
- *   - the person becomes a subscriber the first time any event names them (first_seen_at);
- *   - actions that open the standard window (messenger-platform.md §4.1: message, postback,
- *     referral, reaction; not opt-ins, deliveries, reads or echoes) move the last interaction;
- *     an ad referral is remembered so the next message gets the click-to-Messenger window;
+ *   - the person becomes a subscriber the first time any event names them; their window
+ *     columns (first seen, last interaction, ad referral) are written as
+ *     loa_intake_window_next() (window.c) computes them from the stored ones and the event;
  *   - messages and echoes are stored in their conversation, postbacks too (title and payload);
  *   - deliveries and reads move watermarks; reactions mark the message; notification opt-ins
  *     store or update the topic token (STOP/RESUME);
@@ -16,8 +15,6 @@
  *     that delivery as sent; delivery/read watermarks copy onto the person's deliveries; a
  *     postback or quick reply whose payload is "loa:c:<campaign>:..." marks it clicked; a
  *     message from the person marks deliveries sent in the 24 h before as replied.
- *
- * The interaction kinds written are the rules module's action names (loa_rules_action_parse).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,9 +22,8 @@
 
 #include <loa/alloc.h>
 #include <loa/err.h>
+#include <loa/intake.h>
 #include <loa/log.h>
-
-#include "webhook.h"
 
 #define PAGE_CACHE 8
 
@@ -58,31 +54,6 @@ static int page_ref(struct loa_store *st, struct page_cache *c, const char *page
     return 0;
 }
 
-/* The window-opening kind of an event (a rules action name), or NULL when it opens none. */
-static const char *window_kind(const struct wh_event *e)
-{
-    switch (e->kind) {
-    case WH_MESSAGE:
-        return e->quick_reply ? "quick_reply" : "message";
-    case WH_POSTBACK:
-        /* A postback with a referral starts a new thread: Get Started. */
-        return e->ref_source != WH_REF_NONE ? "get_started" : "postback";
-    case WH_REFERRAL:
-        return e->ref_source == WH_REF_ADS         ? "referral_ad"
-               : e->ref_source == WH_REF_SHORTLINK ? "referral_mme"
-               : e->ref_source == WH_REF_PLUGIN    ? "referral_plugin"
-                                                   : "referral";
-    case WH_REACTION:
-        return e->unreact ? NULL : "reaction";
-    case WH_OPTIN:
-        /* Plugin opt-ins (Send to Messenger, checkbox) start a conversation; topic opt-ins
-           do not open the window. */
-        return e->ntoken ? NULL : "referral_plugin";
-    default:
-        return NULL;
-    }
-}
-
 /* The number after prefix at the start of s ("loa:d:42" -> 42); 0 when s does not match. */
 static int64_t tagged_id(const char *s, const char *prefix)
 {
@@ -96,23 +67,23 @@ static int64_t tagged_id(const char *s, const char *prefix)
 }
 
 /* Campaign effects of one event (in the batch's transaction). */
-static int apply_delivery(struct loa_store *st, const struct wh_event *e, int64_t ref)
+static int apply_delivery(struct loa_store *st, const struct loa_intake_event *e, int64_t ref)
 {
     if (!e->psid)
         return 0;
     switch (e->kind) {
-    case WH_ECHO: {
+    case LOA_INTAKE_ECHO: {
         int64_t id = tagged_id(e->metadata, "loa:d:");
         return id ? loa_store_delivery_echo(st, id, e->mid, e->at, NULL) : 0;
     }
-    case WH_DELIVERY:
-    case WH_READ:
+    case LOA_INTAKE_DELIVERY:
+    case LOA_INTAKE_READ:
         return loa_store_delivery_funnel(st, ref, e->psid);
-    case WH_MESSAGE:
-    case WH_POSTBACK: {
+    case LOA_INTAKE_MESSAGE:
+    case LOA_INTAKE_POSTBACK: {
         int64_t cid = tagged_id(e->quick_reply, "loa:c:");
         int rc = cid ? loa_store_delivery_clicked(st, cid, ref, e->psid, e->at) : 0;
-        if (rc == 0 && e->kind == WH_MESSAGE)
+        if (rc == 0 && e->kind == LOA_INTAKE_MESSAGE)
             rc = loa_store_delivery_replied(st, ref, e->psid, e->at);
         return rc;
     }
@@ -121,26 +92,23 @@ static int apply_delivery(struct loa_store *st, const struct wh_event *e, int64_
     }
 }
 
-static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref,
-                     struct wh_result *res, size_t *cap)
+static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int64_t ref,
+                     struct loa_intake_result *res, size_t *cap)
 {
     int rc = 0;
     if (e->psid && *e->psid) {
-        const char *kind = window_kind(e);
-        struct loa_touch t = {
-            .page_ref = ref,
-            .psid = e->psid,
-            .at = e->at,
-            .kind = kind,
-            .opens_window = kind != NULL,
-            .ad_referral = e->ref_source == WH_REF_ADS && e->kind != WH_ECHO,
-            .is_message = e->kind == WH_MESSAGE,
-        };
-        bool created = false;
         int64_t id = 0;
-        if ((rc = loa_store_subscriber_touch(st, &t, &created, &id)) < 0)
+        struct loa_window cur, next;
+        char *kind = NULL;
+        rc = loa_store_window_get(st, ref, e->psid, &id, &cur, &kind);
+        if (rc == 0) {
+            loa_intake_window_next(&cur, e, &next);
+            rc = loa_store_window_put(st, ref, e->psid, id, &next, &id);
+        }
+        loa_free(kind);
+        if (rc < 0)
             return rc;
-        if (created) {
+        if (!cur.known) {
             if (res->nnew == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
                 res->new_subscribers =
@@ -150,19 +118,19 @@ static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref
         }
     }
     switch (e->kind) {
-    case WH_MESSAGE:
-    case WH_ECHO:
-    case WH_POSTBACK: {
+    case LOA_INTAKE_MESSAGE:
+    case LOA_INTAKE_ECHO:
+    case LOA_INTAKE_POSTBACK: {
         if (!e->mid || !e->psid)
             break;
         struct loa_message m = {
             .page_ref = ref,
             .psid = (char *)(uintptr_t)e->psid,
             .mid = (char *)(uintptr_t)e->mid,
-            .direction = e->kind == WH_ECHO ? LOA_DIR_OUT : LOA_DIR_IN,
+            .direction = e->kind == LOA_INTAKE_ECHO ? LOA_DIR_OUT : LOA_DIR_IN,
             .text = (char *)(uintptr_t)e->text,
             .quick_reply = (char *)(uintptr_t)e->quick_reply,
-            .attachments = e->attachments,
+            .attachments = (char *)(uintptr_t)e->attachments,
             .app_id = (char *)(uintptr_t)e->app_id,
             .metadata = (char *)(uintptr_t)e->metadata,
             .sent_at = e->at,
@@ -170,22 +138,22 @@ static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref
         rc = loa_store_message_record(st, &m, NULL);
         break;
     }
-    case WH_DELIVERY:
+    case LOA_INTAKE_DELIVERY:
         if (e->psid)
             rc =
                 loa_store_conversation_delivered(st, ref, e->psid, e->watermark, e->mids, e->nmids);
         break;
-    case WH_READ:
+    case LOA_INTAKE_READ:
         if (e->psid && e->watermark > 0)
             rc = loa_store_conversation_read(st, ref, e->psid, e->watermark);
         break;
-    case WH_REACTION:
+    case LOA_INTAKE_REACTION:
         if (e->reaction_mid)
             rc = loa_store_message_react(st, e->reaction_mid,
                                          e->unreact ? NULL : (e->reaction ? e->reaction : "other"),
                                          NULL);
         break;
-    case WH_OPTIN:
+    case LOA_INTAKE_OPTIN:
         if (e->ntoken && e->psid) {
             struct loa_ntoken_input in = {
                 .page_ref = ref,
@@ -212,18 +180,20 @@ static int apply_one(struct loa_store *st, const struct wh_event *e, int64_t ref
 }
 
 /* Applies the batch's events inside the caller's transaction; on failure the caller undoes. */
-static int apply_events(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+static int apply_events(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
+                        struct loa_intake_result *res)
 {
     int rc = 0;
     struct page_cache pages = { .n = 0 };
     size_t cap = 0;
-    for (size_t i = 0; i < b->count && rc == 0; i++) {
-        const struct wh_event *e = &b->events[i];
-        const char *kind =
-            e->kind == WH_UNKNOWN && e->raw_kind ? e->raw_kind : loa__wh_kind_name(e->kind);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct loa_intake_event *e = &ev[i];
+        const char *kind = e->kind == LOA_INTAKE_UNKNOWN && e->raw_kind
+                               ? e->raw_kind
+                               : loa_intake_kind_name(e->kind);
         struct loa_event_input in = {
             .key = e->key,
-            .kind = e->kind == WH_UNKNOWN ? "unknown" : kind,
+            .kind = e->kind == LOA_INTAKE_UNKNOWN ? "unknown" : kind,
             .page_id = e->page_id,
             .psid = e->psid,
             .at = e->at,
@@ -238,7 +208,7 @@ static int apply_events(struct loa_store *st, const struct wh_batch *b, struct w
         }
         res->stored++;
         res->by_kind[e->kind]++;
-        if (e->kind == WH_UNKNOWN)
+        if (e->kind == LOA_INTAKE_UNKNOWN)
             continue;
         int64_t ref = 0;
         if ((rc = page_ref(st, &pages, e->page_id, &ref)) < 0)
@@ -252,40 +222,42 @@ static int apply_events(struct loa_store *st, const struct wh_batch *b, struct w
     return rc;
 }
 
-static void clear_result(struct wh_result *res)
+void loa_intake_result_release(struct loa_intake_result *res)
 {
     LOA_FREE(res->new_subscribers);
     memset(res, 0, sizeof(*res));
 }
 
-int loa__wh_apply(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+int loa_intake_apply(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
+                     struct loa_intake_result *res)
 {
     memset(res, 0, sizeof(*res));
     int rc = loa_store_begin(st);
     if (rc < 0)
         return rc;
-    rc = apply_events(st, b, res);
+    rc = apply_events(st, ev, n, res);
     if (rc == 0)
         rc = loa_store_commit(st);
     if (rc < 0) {
         loa_store_rollback(st);
-        clear_result(res);
+        loa_intake_result_release(res);
     }
     return rc;
 }
 
-int loa__wh_apply_step(struct loa_store *st, const struct wh_batch *b, struct wh_result *res)
+int loa_intake_apply_step(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
+                          struct loa_intake_result *res)
 {
     memset(res, 0, sizeof(*res));
     int rc = loa_store_savepoint(st);
     if (rc < 0)
         return rc;
-    rc = apply_events(st, b, res);
+    rc = apply_events(st, ev, n, res);
     if (rc == 0)
         rc = loa_store_savepoint_release(st);
     if (rc < 0) {
         loa_store_savepoint_rollback(st);
-        clear_result(res);
+        loa_intake_result_release(res);
     }
     return rc;
 }
