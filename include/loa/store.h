@@ -103,7 +103,8 @@ struct loa_page_input {
 };
 
 /** Creates the Page or updates the given fields. *created_out (may be NULL) tells which. */
-int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bool *created_out);
+int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
+                       bool *created_out);
 /** Returns 0 or LOA_ENOENT. Release *out with loa_page_release(). */
 int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out);
 /** The same by internal id. Returns 0 or LOA_ENOENT. */
@@ -166,7 +167,7 @@ enum loa_upsert_result {
  * key. Nothing is written when nothing would change. *id_out receives the subscriber's id.
  */
 int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *s,
-                                unsigned flags, enum loa_upsert_result *result_out,
+                                unsigned flags, int64_t now, enum loa_upsert_result *result_out,
                                 int64_t *id_out);
 /** Number of the Page's subscribers without a PSID (imported contacts). */
 int loa_store_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out);
@@ -207,7 +208,7 @@ int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
                        int (*fn)(const char *name, int64_t count, void *ud), void *ud);
 
 /** Finds or creates an imported list. */
-int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name,
+int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
                           int64_t *id_out);
 int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id);
 int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out);
@@ -291,7 +292,7 @@ struct loa_event_input {
  * Keeps a raw event unless one with the same key is stored. *inserted_out is false for a
  * duplicate (the caller then skips its effects). Returns 0 or LOA_ESTORE.
  */
-int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in,
+int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
                            bool *inserted_out);
 /** Whether an event with this key is stored. */
 int loa_store_event_exists(struct loa_store *st, const char *key, bool *out);
@@ -326,7 +327,7 @@ int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psi
  * or LOA_ESTORE.
  */
 int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
-                         const struct loa_window *w, int64_t *id_out);
+                         const struct loa_window *w, int64_t now, int64_t *id_out);
 /** A subscriber by internal id. Returns 0 or LOA_ENOENT; release *out. */
 int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out);
 /** Deletes a subscriber (tags, list memberships go with it). Returns 0 or LOA_ENOENT. */
@@ -335,7 +336,8 @@ int loa_store_subscriber_delete(struct loa_store *st, int64_t id);
  * Applies a JSON merge patch (RFC 7396: null removes a key) to the subscriber's attributes.
  * Returns 0, LOA_ENOENT or LOA_EINVAL (patch is not a JSON object).
  */
-int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch);
+int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
+                                     int64_t now);
 
 /** Profile fields from the Graph API; NULL strings leave the stored values. */
 struct loa_profile_input {
@@ -388,13 +390,15 @@ void loa_message_release(struct loa_message *m);
  * Stores a message (the struct's strings are only read) and updates its conversation, unless
  * a message with the same mid is stored (*inserted_out false). Returns 0 or LOA_ESTORE.
  */
-int loa_store_message_record(struct loa_store *st, const struct loa_message *m, bool *inserted_out);
+int loa_store_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
+                             bool *inserted_out);
 /**
  * Outgoing messages to psid sent at or before watermark, and those listed in mids, are
  * delivered (delivered_at = watermark); the conversation's delivered watermark moves forward.
  */
 int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
-                                     int64_t watermark, const char *const *mids, size_t nmids);
+                                     int64_t watermark, const char *const *mids, size_t nmids,
+                                     int64_t now);
 /** Outgoing messages to psid sent at or before watermark are read. */
 int loa_store_conversation_read(struct loa_store *st, int64_t page_ref, const char *psid,
                                 int64_t watermark);
@@ -454,7 +458,7 @@ struct loa_ntoken_input {
  * become "replaced"); a known token is refreshed; STOP/RESUME set the status of the token (or,
  * without a token, of the person's tokens with that title). Returns 0 or LOA_ESTORE.
  */
-int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in);
+int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now);
 
 /** A stored token, without its secret. Strings borrowed during the callback. */
 struct loa_ntoken {
@@ -498,7 +502,7 @@ void loa_apikey_release(struct loa_apikey *k);
  * Makes a new key: *key_out receives the whole key ("loa_<12 hex>_<43 chars>"), to show once;
  * only its keyed hash is stored. Ownership: caller frees *key_out (wipe it first).
  */
-int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name,
+int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name, int64_t now,
                             char **key_out, struct loa_apikey *out);
 /**
  * Checks a presented key (constant-time comparison of hashes). Returns 0 with *out filled,
@@ -805,7 +809,8 @@ int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa
 int loa_store_page_pacing_put(struct loa_store *st, int64_t page_ref,
                               const struct loa_page_pacing *p);
 /** Marks a subscriber unreachable with reason (NULL reason clears the flag). */
-int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason);
+int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
+                                         int64_t now);
 
 /* Webhook effects on deliveries (in the caller's transaction). */
 /** An echo with metadata "loa:d:<id>": settles an in_flight/unknown delivery as sent. */

@@ -80,7 +80,7 @@ int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv)
     if (strcmp(sub, "create") == 0) {
         char *key = NULL;
         struct loa_apikey k;
-        rc = loa_store_apikey_create(st, role, name, &key, &k);
+        rc = loa_store_apikey_create(st, role, name, loa_now_ms(), &key, &k);
         if (rc == 0) {
             fprintf(cli->out, "%s\n", key);
             fprintf(cli->err,

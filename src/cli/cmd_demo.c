@@ -923,7 +923,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
         goto out;
     fprintf(o, "%s %s (%s)\n", PAD(T(&d, T_SERVE), 12), d.api_url, T(&d, T_SERVE_NOTE));
     struct loa_apikey key;
-    if (loa_store_apikey_create(st, LOA_ROLE_ADMIN, "demo", &api_key, &key) < 0) {
+    if (loa_store_apikey_create(st, LOA_ROLE_ADMIN, "demo", loa_now_ms(), &api_key, &key) < 0) {
         fprintf(cli->err, "loa demo: cannot create an API key\n");
         exit = LOA_EXIT_IOERR;
         goto out;

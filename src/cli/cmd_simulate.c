@@ -319,7 +319,7 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
     };
     int rc;
     *what_out = "the Page";
-    if ((rc = loa_store_page_put(st, &in, NULL)) < 0 ||
+    if ((rc = loa_store_page_put(st, &in, loa_now_ms(), NULL)) < 0 ||
         (rc = loa_store_page_get(st, j->page_id, &page)) < 0)
         return rc;
     res->page_ref = page.id;
@@ -358,7 +358,8 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
                                         .email = p->email[0] ? p->email : NULL,
                                         .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN };
             enum loa_upsert_result ur;
-            if ((rc = loa_store_subscriber_upsert(st, &s, LOA_UPSERT_NO_CONTACTS, &ur, &id)) < 0)
+            if ((rc = loa_store_subscriber_upsert(st, &s, LOA_UPSERT_NO_CONTACTS, loa_now_ms(), &ur,
+                                                  &id)) < 0)
                 return rc;
         }
         for (int k = 0; k < NTAGS; k++)

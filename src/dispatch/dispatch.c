@@ -932,7 +932,8 @@ static void on_done(void *arg, const struct loa_client_result *r)
     case LOA_CLIENT_SKIP_PERSON:
         if (person_gone(r->reason)) {
             txn_begin(d);
-            int rc = loa_store_subscriber_set_unreachable(d->st, j->claim.subscriber_id, r->reason);
+            int rc = loa_store_subscriber_set_unreachable(d->st, j->claim.subscriber_id, r->reason,
+                                                          loa_now_ms());
             if (rc < 0)
                 LOA_ERROR("dispatch", "cannot mark the person unreachable",
                           "subscriber=%lld error=%s", (long long)j->claim.subscriber_id,

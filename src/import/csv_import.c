@@ -20,6 +20,7 @@
 
 #include <loa/alloc.h>
 #include <loa/buf.h>
+#include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/import.h>
 #include <loa/phone.h>
@@ -400,7 +401,7 @@ static void process_row(struct importer *im)
     enum loa_upsert_result res;
     int64_t id;
     unsigned flags = im->contacts == 0 ? LOA_UPSERT_NO_CONTACTS : 0;
-    int rc = loa_store_subscriber_upsert(im->st, &s, flags, &res, &id);
+    int rc = loa_store_subscriber_upsert(im->st, &s, flags, loa_now_ms(), &res, &id);
     if (rc == 0 && !s.psid && res == LOA_UPSERT_INSERTED)
         im->contacts++;
     free(attrs_text); /* from jansson's malloc */
@@ -505,7 +506,7 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
     if (rc == 0)
         rc = loa_store_contacts_count(st, opts->page_ref, &im.contacts);
     if (rc == 0 && opts->list)
-        rc = loa_store_list_ensure(st, opts->page_ref, opts->list, &im.list_id);
+        rc = loa_store_list_ensure(st, opts->page_ref, opts->list, loa_now_ms(), &im.list_id);
 
     char *chunk = loa_malloc(READ_CHUNK);
     size_t n;

@@ -22,6 +22,7 @@
 
 #include <loa/alloc.h>
 #include <loa/buf.h>
+#include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/import.h>
 #include <loa/phone.h>
@@ -257,7 +258,7 @@ static int write_list(struct loa_store *st, struct reader *r)
     rc = loa_store_list_find(st, o->page_ref, o->name, &rep->list_id);
     if (rc == LOA_ENOENT) {
         rep->created = true;
-        rc = loa_store_list_ensure(st, o->page_ref, o->name, &rep->list_id);
+        rc = loa_store_list_ensure(st, o->page_ref, o->name, loa_now_ms(), &rep->list_id);
     }
     if (rc == 0 && o->replace && !rep->created)
         rc = loa_store_list_clear(st, rep->list_id);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <loa/alloc.h>
+#include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/intake.h>
 #include <loa/log.h>
@@ -103,7 +104,7 @@ static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int
         rc = loa_store_window_get(st, ref, e->psid, &id, &cur, &kind);
         if (rc == 0) {
             loa_intake_window_next(&cur, e, &next);
-            rc = loa_store_window_put(st, ref, e->psid, id, &next, &id);
+            rc = loa_store_window_put(st, ref, e->psid, id, &next, loa_now_ms(), &id);
         }
         loa_free(kind);
         if (rc < 0)
@@ -135,13 +136,13 @@ static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int
             .metadata = (char *)(uintptr_t)e->metadata,
             .sent_at = e->at,
         };
-        rc = loa_store_message_record(st, &m, NULL);
+        rc = loa_store_message_record(st, &m, loa_now_ms(), NULL);
         break;
     }
     case LOA_INTAKE_DELIVERY:
         if (e->psid)
-            rc =
-                loa_store_conversation_delivered(st, ref, e->psid, e->watermark, e->mids, e->nmids);
+            rc = loa_store_conversation_delivered(st, ref, e->psid, e->watermark, e->mids, e->nmids,
+                                                  loa_now_ms());
         break;
     case LOA_INTAKE_READ:
         if (e->psid && e->watermark > 0)
@@ -168,7 +169,7 @@ static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int
                 .stop = e->stop,
                 .at = e->at,
             };
-            rc = loa_store_ntoken_apply(st, &in);
+            rc = loa_store_ntoken_apply(st, &in, loa_now_ms());
         }
         break;
     default:
@@ -200,7 +201,7 @@ static int apply_events(struct loa_store *st, const struct loa_intake_event *ev,
             .payload = e->payload,
         };
         bool inserted = false;
-        if ((rc = loa_store_event_record(st, &in, &inserted)) < 0)
+        if ((rc = loa_store_event_record(st, &in, loa_now_ms(), &inserted)) < 0)
             break;
         if (!inserted) {
             res->duplicates++;

@@ -163,7 +163,7 @@ void api_pages_create(void *ctx, const struct loa_http_req *req, struct loa_http
         loa_http_error(resp, 409, "id", "Page %s exists; change it with PATCH", in.page_id);
         goto out;
     }
-    int rc = loa_store_page_put(st, &in, NULL);
+    int rc = loa_store_page_put(st, &in, loa_now_ms(), NULL);
     if (rc == 0)
         rc = loa_store_page_get(st, in.page_id, &p);
     if (rc < 0) {
@@ -200,7 +200,7 @@ void api_pages_update(void *ctx, const struct loa_http_req *req, struct loa_http
     struct loa_store *st = api_store(app, resp);
     if (!st)
         goto out;
-    int rc = loa_store_page_put(st, &in, NULL);
+    int rc = loa_store_page_put(st, &in, loa_now_ms(), NULL);
     loa_page_release(&p);
     if (rc == 0)
         rc = loa_store_page_get(st, req->params[0], &p);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include <loa/alloc.h>
+#include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/utf8.h>
 
@@ -241,7 +242,7 @@ void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct lo
     rc = loa_store_begin(st);
     if (rc == 0 && attrs) {
         char *patch = json_dumps(attrs, JSON_COMPACT);
-        rc = loa_store_subscriber_patch_attrs(st, id, patch);
+        rc = loa_store_subscriber_patch_attrs(st, id, patch, loa_now_ms());
         free(patch);
     }
     for (int which = 0; which < 2 && rc == 0 && tags; which++) {

@@ -599,7 +599,8 @@ static int update_page_field(struct loa_store *st, const char *page_id, enum stm
     return step_done(st, s, "update page", NULL);
 }
 
-int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bool *created_out)
+int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
+                       bool *created_out)
 {
     if (!in->page_id || !*in->page_id)
         return LOA_EINVAL;
@@ -613,7 +614,6 @@ int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, bo
         goto out; /* a failed look-up is not "exists": updating nothing would report success */
     rc = 0;
     if (created) {
-        int64_t now = loa_now_ms();
         sqlite3_stmt *s = stmt(st, S_PAGE_INSERT);
         if (!s) {
             rc = LOA_ESTORE;
@@ -869,7 +869,8 @@ static void bind_subscriber(sqlite3_stmt *s, const struct loa_subscriber *v, int
     } while (0)
 
 int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *in,
-                                unsigned flags, enum loa_upsert_result *result_out, int64_t *id_out)
+                                unsigned flags, int64_t now, enum loa_upsert_result *result_out,
+                                int64_t *id_out)
 {
     struct loa_subscriber m = { 0 };
     int found = 0;
@@ -880,7 +881,6 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
                                 in->page_ref, in->phone, &m);
     if (found < 0)
         return found;
-    int64_t now = loa_now_ms();
     int rc = 0;
     if (!found) {
         /* attrs is canonical by contract (see store.h); the table's CHECK rejects non-JSON. */
@@ -1162,9 +1162,10 @@ int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
     return rc;
 }
 
-int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
+int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
+                          int64_t *id_out)
 {
-    return ensure_named(st, S_LIST_GET, S_LIST_INSERT, page_ref, name, loa_now_ms(), id_out);
+    return ensure_named(st, S_LIST_GET, S_LIST_INSERT, page_ref, name, now, id_out);
 }
 
 int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id)

@@ -743,7 +743,7 @@ static int record_sent(struct loa_store *st, int64_t id, int64_t page_ref, const
         .metadata = meta,
         .sent_at = at,
     };
-    return loa_store_message_record(st, &m, NULL);
+    return loa_store_message_record(st, &m, at, NULL);
 }
 
 struct settle_args {
@@ -1040,7 +1040,8 @@ int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
                    "resend unknown deliveries", campaign_id, ids, n, bind_id, now, count_out);
 }
 
-int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason)
+int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
+                                         int64_t now)
 {
     sqlite3_stmt *s;
     int rc = loa__prepare(st,
@@ -1052,7 +1053,7 @@ int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, reason != NULL);
     loa__bind_text(s, 3, reason);
-    sqlite3_bind_int64(s, 4, loa_now_ms());
+    sqlite3_bind_int64(s, 4, now);
     rc = step_done(st, s, "mark subscriber unreachable");
     if (rc == 0 && sqlite3_changes(st->db) == 0)
         rc = LOA_ENOENT;

@@ -161,7 +161,7 @@ static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what)
 
 /* ---- Events ---------------------------------------------------------------------------- */
 
-int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in,
+int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
                            bool *inserted_out)
 {
     sqlite3_stmt *s = xstmt(st, X_EVENT_INSERT);
@@ -173,7 +173,7 @@ int loa_store_event_record(struct loa_store *st, const struct loa_event_input *i
     loa__bind_text(s, 4, in->psid);
     sqlite3_bind_int64(s, 5, in->at);
     sqlite3_bind_text(s, 6, in->payload ? in->payload : "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, loa_now_ms());
+    sqlite3_bind_int64(s, 7, now);
     int rc = step_done(st, s, "record webhook event");
     if (rc == 0 && inserted_out)
         *inserted_out = sqlite3_changes(st->db) > 0;
@@ -248,11 +248,10 @@ static void bind_window(sqlite3_stmt *s, int first, const struct loa_window *w)
 }
 
 int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
-                         const struct loa_window *w, int64_t *id_out)
+                         const struct loa_window *w, int64_t now, int64_t *id_out)
 {
     if (!psid || !*psid)
         return LOA_EINVAL;
-    int64_t now = loa_now_ms();
     sqlite3_stmt *s = xstmt(st, id ? X_SUB_WINDOW_UPDATE : X_SUB_WINDOW_INSERT);
     if (!s)
         return LOA_ESTORE;
@@ -312,7 +311,8 @@ int loa_store_subscriber_delete(struct loa_store *st, int64_t id)
     return changed_or_enoent(st, s, "delete subscriber");
 }
 
-int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch)
+int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
+                                     int64_t now)
 {
     if (!patch || patch[strspn(patch, " \t\r\n")] != '{')
         return LOA_EINVAL;
@@ -321,7 +321,7 @@ int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const cha
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, patch, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, loa_now_ms());
+    sqlite3_bind_int64(s, 3, now);
     int step = sqlite3_step(s);
     int rc = 0;
     if (step != SQLITE_DONE)
@@ -390,7 +390,8 @@ void loa_message_release(struct loa_message *m)
     LOA_FREE(m->reaction);
 }
 
-int loa_store_message_record(struct loa_store *st, const struct loa_message *m, bool *inserted_out)
+int loa_store_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
+                             bool *inserted_out)
 {
     if (!m->mid || !*m->mid || !m->psid)
         return LOA_EINVAL;
@@ -407,7 +408,7 @@ int loa_store_message_record(struct loa_store *st, const struct loa_message *m, 
     loa__bind_text(s, 8, m->app_id);
     loa__bind_text(s, 9, m->metadata);
     sqlite3_bind_int64(s, 10, m->sent_at);
-    sqlite3_bind_int64(s, 11, loa_now_ms());
+    sqlite3_bind_int64(s, 11, now);
     int rc = step_done(st, s, "insert message");
     if (rc < 0)
         return rc;
@@ -443,7 +444,8 @@ static int bind3_step(struct loa_store *st, int id, int64_t page_ref, const char
 }
 
 int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
-                                     int64_t watermark, const char *const *mids, size_t nmids)
+                                     int64_t watermark, const char *const *mids, size_t nmids,
+                                     int64_t now)
 {
     int rc = 0;
     for (size_t i = 0; i < nmids && rc == 0; i++) {
@@ -451,7 +453,7 @@ int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, con
         if (!s)
             return LOA_ESTORE;
         sqlite3_bind_text(s, 1, mids[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, watermark > 0 ? watermark : loa_now_ms());
+        sqlite3_bind_int64(s, 2, watermark > 0 ? watermark : now);
         rc = step_done(st, s, "deliver message");
     }
     if (rc == 0 && watermark > 0)
@@ -612,10 +614,10 @@ static int page_id_of(struct loa_store *st, int64_t page_ref, char **out)
     return rc;
 }
 
-int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in)
+int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now)
 {
     const char *status = in->stop > 0 ? "stopped" : in->stop < 0 ? "active" : NULL;
-    int64_t now = in->at ? in->at : loa_now_ms();
+    int64_t at = in->at ? in->at : now; /* the event's own time first */
     unsigned char hash[32];
     int rc;
     if (!in->token || !*in->token) {
@@ -628,7 +630,7 @@ int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *
         sqlite3_bind_text(s, 2, in->psid, -1, SQLITE_STATIC);
         loa__bind_text(s, 3, in->title);
         sqlite3_bind_text(s, 4, status, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, now);
+        sqlite3_bind_int64(s, 5, at);
         return step_done(st, s, "token status");
     }
     if ((rc = token_hash(st, in->token, hash)) < 0)
@@ -655,7 +657,7 @@ int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *
         sqlite3_bind_int64(s, 6, in->expires_at);
         loa__bind_text(s, 7, status);
         loa__bind_text(s, 8, in->user_token_status);
-        sqlite3_bind_int64(s, 9, now);
+        sqlite3_bind_int64(s, 9, at);
         return step_done(st, s, "refresh token");
     }
     char *page_id = NULL;
@@ -683,8 +685,8 @@ int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *
     sqlite3_bind_int64(s, 9, in->expires_at);
     sqlite3_bind_text(s, 10, status ? status : "active", -1, SQLITE_STATIC);
     loa__bind_text(s, 11, in->user_token_status);
-    sqlite3_bind_int64(s, 12, now);
-    sqlite3_bind_int64(s, 13, now);
+    sqlite3_bind_int64(s, 12, at);
+    sqlite3_bind_int64(s, 13, at);
     rc = step_done(st, s, "insert token");
     loa_free(sealed);
     if (rc < 0)
@@ -697,7 +699,7 @@ int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *
     sqlite3_bind_text(s, 2, in->psid, -1, SQLITE_STATIC);
     loa__bind_text(s, 3, in->title);
     sqlite3_bind_int64(s, 4, id);
-    sqlite3_bind_int64(s, 5, now);
+    sqlite3_bind_int64(s, 5, at);
     return step_done(st, s, "replace old tokens");
 }
 

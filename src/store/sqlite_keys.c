@@ -76,7 +76,7 @@ static void read_key(sqlite3_stmt *s, struct loa_apikey *k)
     k->revoked_at = sqlite3_column_int64(s, 6);
 }
 
-int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name,
+int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name, int64_t now,
                             char **key_out, struct loa_apikey *out)
 {
     *key_out = NULL;
@@ -106,7 +106,6 @@ int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char
         rc = rc ? rc : LOA_ESTORE;
         goto out;
     }
-    int64_t now = loa_now_ms();
     sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, name ? name : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, loa_role_name(role), -1, SQLITE_STATIC);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What tests put in a store (fixtures.h). */
+#include "fixtures.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +10,10 @@
 
 #include <cmocka.h>
 
+#include <loa/clock.h>
 #include <loa/rules.h>
 #include <loa/store.h>
 
-#include "fixtures.h"
 #include "testutil.h"
 
 int64_t put_page(struct loa_store *st, const char *page_id, const char *token, int64_t cap,
@@ -24,7 +26,7 @@ int64_t put_page(struct loa_store *st, const char *page_id, const char *token, i
                                  .daily_cap = cap,
                                  .plan_quota = quota,
                                  .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, page_id, &p), 0);
     int64_t id = p.id;
@@ -45,7 +47,7 @@ int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t la
     };
     enum loa_upsert_result r;
     int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &id), 0);
+    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &r, &id), 0);
     return id;
 }
 

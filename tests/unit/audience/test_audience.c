@@ -259,7 +259,7 @@ static int64_t put_page(struct loa_store *st, const char *page_id)
     struct loa_page_input in = {
         .page_id = page_id, .name = "Shop", .daily_cap = -1, .plan_quota = -1, .activated_at = 1
     };
-    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, page_id, &p), 0);
     int64_t id = p.id;
@@ -286,7 +286,7 @@ static int64_t put_sub(struct fixture *f, int64_t page, const char *psid, const 
     };
     enum loa_upsert_result r;
     int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &r, &id), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &r, &id), 0);
     const char *p = tags;
     while (*p) {
         const char *comma = strchr(p, ',');
@@ -328,7 +328,7 @@ static int setup(void **state)
     put_sub(f, f->other, "q1", "+84911111111", "a@x.vn", "female", T0 - h, T0 - h,
             "{\"city\":\"Huế\"}", "vip");
     int64_t list;
-    assert_int_equal(loa_store_list_ensure(f->st, f->page, "crm-11", &list), 0);
+    assert_int_equal(loa_store_list_ensure(f->st, f->page, "crm-11", loa_now_ms(), &list), 0);
     assert_int_equal(loa_store_list_add(f->st, list, f->id[5]), 0);
     assert_int_equal(loa_store_list_add(f->st, list, f->id[3]), 0);
     *state = f;

@@ -486,7 +486,7 @@ static struct loa_store *store_with_page(char *path, size_t size, const char *fi
                                   .daily_cap = -1,
                                   .plan_quota = -1,
                                   .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &pin, NULL), 0);
+    assert_int_equal(loa_store_page_put(st, &pin, loa_now_ms(), NULL), 0);
     assert_int_equal(loa_store_page_get(st, page_id, page), 0);
     return st;
 }
@@ -505,7 +505,7 @@ static void add_person(struct loa_store *st, int64_t page_ref, const char *psid,
     };
     enum loa_upsert_result r;
     int64_t sid;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &r, &sid), 0);
+    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &r, &sid), 0);
 }
 
 /* Counts and deliveries from a real store: snapshot two people, settle one sent (delivered and

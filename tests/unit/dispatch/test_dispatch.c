@@ -330,7 +330,8 @@ static void funnel(void **state)
         loa_claim_release(&cl[i]);
     }
     /* "a" gets a delivery and a read watermark, taps a campaign button and writes back. */
-    assert_int_equal(loa_store_conversation_delivered(st, page, "a", now + 10, NULL, 0), 0);
+    assert_int_equal(
+        loa_store_conversation_delivered(st, page, "a", now + 10, NULL, 0, loa_now_ms()), 0);
     assert_int_equal(loa_store_delivery_funnel(st, page, "a"), 0);
     assert_int_equal(loa_store_conversation_read(st, page, "a", now + 20), 0);
     assert_int_equal(loa_store_delivery_funnel(st, page, "a"), 0);
@@ -635,7 +636,7 @@ static void cap_carries_over(void **state)
         assert_int_equal(loa_store_window_get(st, page, psid, &sid, &w, &kind), 0);
         w.last_interaction_at = t1 - LOA_MINUTE_MS;
         w.last_interaction_kind = "message";
-        assert_int_equal(loa_store_window_put(st, page, psid, sid, &w, NULL), 0);
+        assert_int_equal(loa_store_window_put(st, page, psid, sid, &w, loa_now_ms(), NULL), 0);
         loa_free(kind);
     }
     loa_clock_set_fake(t1);
@@ -685,7 +686,7 @@ static void rates_capped_by_rules(void **state)
                                  .daily_cap = 100000,
                                  .send_rate = 1000,
                                  .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, "222", &p), 0);
     int64_t page_ref = p.id;

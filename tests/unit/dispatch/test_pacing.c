@@ -179,7 +179,7 @@ static void prig_start(struct prig *r, const char *name, int64_t rate, int64_t c
     store_open(r->path, sizeof(r->path), name, &r->so, &r->st, &r->rules);
     r->page = put_page(r->st, "333", "TOKEN", cap, 0);
     struct loa_page_input in = { .page_id = "333", .send_rate = rate };
-    assert_int_equal(loa_store_page_put(r->st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(r->st, &in, loa_now_ms(), NULL), 0);
 }
 
 static void prig_stop(struct prig *r)

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <loa/alloc.h>
+#include <loa/clock.h>
 #include <loa/diag.h>
 #include <loa/err.h>
 #include <loa/import.h>
@@ -36,7 +37,7 @@ static int setup(void **state)
     struct loa_page_input in = {
         .page_id = "77", .name = "Shop", .daily_cap = -1, .plan_quota = -1, .activated_at = -1
     };
-    assert_int_equal(loa_store_page_put(f->st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(f->st, "77", &p), 0);
     f->page_ref = p.id;

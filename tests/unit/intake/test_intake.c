@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <loa/alloc.h>
+#include <loa/clock.h>
 #include <loa/diag.h>
 #include <loa/err.h>
 #include <loa/intake.h>
@@ -296,7 +297,7 @@ static int setup(void **state)
                                  .daily_cap = -1,
                                  .plan_quota = -1,
                                  .activated_at = -1 };
-    assert_int_equal(loa_store_page_put(f->st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(f->st, PAGE, &p), 0);
     f->page_ref = p.id;

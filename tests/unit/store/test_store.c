@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <loa/alloc.h>
+#include <loa/clock.h>
 #include <loa/diag.h>
 #include <loa/err.h>
 #include <loa/store.h>
@@ -41,7 +42,7 @@ static int setup(void **state)
                                  .daily_cap = -1,
                                  .plan_quota = -1,
                                  .activated_at = -1 };
-    assert_int_equal(loa_store_page_put(f->st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(f->st, "111", &p), 0);
     f->page_ref = p.id;
@@ -86,14 +87,14 @@ static void upgrade_from_version_1(void **state)
                                  .daily_cap = 300,
                                  .plan_quota = -1,
                                  .activated_at = -1 };
-    assert_int_equal(loa_store_page_put(st, &in, NULL), 0);
+    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, "42", &p), 0);
     struct loa_subscriber s = sub(p.id, "900", "+84912345678");
     s.first_name = (char *)(uintptr_t) "Lan";
     enum loa_upsert_result res;
     int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, &res, &id), 0);
+    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &res, &id), 0);
     loa_store_close(st);
 
     o.target_version = 0; /* latest */
@@ -114,7 +115,7 @@ static void upgrade_from_version_1(void **state)
     loa_subscriber_release(&got);
     /* Version 2 brought lists: they work on the upgraded store. */
     int64_t list_id, n;
-    assert_int_equal(loa_store_list_ensure(st, q.id, "crm", &list_id), 0);
+    assert_int_equal(loa_store_list_ensure(st, q.id, "crm", loa_now_ms(), &list_id), 0);
     assert_int_equal(loa_store_list_add(st, list_id, id), 0);
     assert_int_equal(loa_store_list_count(st, list_id, &n), 0);
     assert_int_equal(n, 1);
@@ -154,7 +155,7 @@ static void secrets_encrypted_at_rest(void **state)
                                  .plan_quota = -1,
                                  .activated_at = -1 };
     bool created = true;
-    assert_int_equal(loa_store_page_put(f->st, &in, &created), 0);
+    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), &created), 0);
     assert_false(created);
     char *tok, *sec;
     assert_int_equal(loa_store_page_secrets(f->st, "111", &tok, &sec), 0);
@@ -212,16 +213,16 @@ static void upsert_by_psid_merges_and_reports_unchanged(void **state)
     struct loa_subscriber s = sub(f->page_ref, "1001", "+84912345678");
     s.first_name = (char *)(uintptr_t) "Ngọc";
     s.attrs = (char *)(uintptr_t) "{\"city\":\"Huế\"}";
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id1), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id1), 0);
     assert_int_equal(res, LOA_UPSERT_INSERTED);
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id2), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id2), 0);
     assert_int_equal(res, LOA_UPSERT_UNCHANGED);
     assert_int_equal(id1, id2);
     /* NULL fields keep stored values; attributes merge key by key. */
     struct loa_subscriber t = sub(f->page_ref, "1001", NULL);
     t.email = (char *)(uintptr_t) "ngoc@example.vn";
     t.attrs = (char *)(uintptr_t) "{\"size\":\"M\"}";
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &t, 0, &res, &id2), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &t, 0, loa_now_ms(), &res, &id2), 0);
     assert_int_equal(res, LOA_UPSERT_UPDATED);
     struct loa_subscriber got;
     assert_int_equal(loa_store_subscriber_find(f->st, f->page_ref, "1001", &got), 0);
@@ -239,25 +240,25 @@ static void contact_without_psid_is_matched_by_phone(void **state)
     int64_t contact, later, other;
     /* A CRM contact known only by phone... */
     struct loa_subscriber c = sub(f->page_ref, NULL, "+84987654321");
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &c, 0, &res, &contact), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &c, 0, loa_now_ms(), &res, &contact), 0);
     assert_int_equal(res, LOA_UPSERT_INSERTED);
     int64_t n;
     assert_int_equal(loa_store_contacts_count(f->st, f->page_ref, &n), 0);
     assert_int_equal(n, 1);
     /* ...becomes the Messenger subscriber with that phone (it gains the PSID). */
     struct loa_subscriber s = sub(f->page_ref, "2002", "+84987654321");
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &later), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &later), 0);
     assert_int_equal(res, LOA_UPSERT_UPDATED);
     assert_int_equal(later, contact);
     /* A different PSID with the same phone is another person. */
     struct loa_subscriber o = sub(f->page_ref, "3003", "+84987654321");
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &o, 0, &res, &other), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &o, 0, loa_now_ms(), &res, &other), 0);
     assert_int_equal(res, LOA_UPSERT_INSERTED);
     assert_int_not_equal(other, contact);
     /* A phone-only row matches an existing subscriber with that phone. */
     struct loa_subscriber p = sub(f->page_ref, NULL, "+84987654321");
     p.last_name = (char *)(uintptr_t) "Trần";
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &p, 0, &res, &later), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &p, 0, loa_now_ms(), &res, &later), 0);
     assert_int_equal(res, LOA_UPSERT_UPDATED);
     assert_int_equal(later, contact);
 }
@@ -275,7 +276,7 @@ static void tags_add_remove_rename_delete(void **state)
     enum loa_upsert_result res;
     int64_t id, tag;
     struct loa_subscriber s = sub(f->page_ref, "4004", NULL);
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id), 0);
     assert_int_equal(loa_store_tag_ensure(f->st, f->page_ref, "vip", &tag), 0);
     bool added;
     assert_int_equal(loa_store_tag_add(f->st, id, tag, &added), 0);
@@ -309,7 +310,7 @@ static void transaction_rollback_leaves_nothing(void **state)
     assert_int_equal(loa_store_subscriber_count(f->st, f->page_ref, &before), 0);
     assert_int_equal(loa_store_begin(f->st), 0);
     struct loa_subscriber s = sub(f->page_ref, "5005", NULL);
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, &res, &id), 0);
+    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id), 0);
     assert_int_equal(loa_store_rollback(f->st), 0);
     assert_int_equal(loa_store_subscriber_count(f->st, f->page_ref, &after), 0);
     assert_int_equal(before, after);
@@ -321,7 +322,8 @@ static void api_keys_hashed_verified_revoked(void **state)
     struct fixture *f = *state;
     char *key = NULL;
     struct loa_apikey k;
-    assert_int_equal(loa_store_apikey_create(f->st, LOA_ROLE_STAFF, "ci", &key, &k), 0);
+    assert_int_equal(loa_store_apikey_create(f->st, LOA_ROLE_STAFF, "ci", loa_now_ms(), &key, &k),
+                     0);
     assert_int_equal(strlen(key), 4 + 12 + 1 + 43);
     assert_int_equal(strncmp(key, k.prefix, strlen(k.prefix)), 0);
     struct loa_apikey v;
@@ -367,7 +369,7 @@ static void subscriber_window_columns(void **state)
     assert_int_equal(got_id, 0);
     assert_false(r.known);
     assert_null(kind);
-    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", 0, &w, &id), 0);
+    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", 0, &w, loa_now_ms(), &id), 0);
     assert_true(id > 0);
     assert_int_equal(loa_store_window_get(f->st, f->page_ref, "p1", &got_id, &r, &kind), 0);
     assert_int_equal(got_id, id);
@@ -383,7 +385,7 @@ static void subscriber_window_columns(void **state)
     w.last_interaction_kind = "message";
     w.ad_referral_at = 0;
     w.after_ctm_ad = true;
-    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", id, &w, NULL), 0);
+    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", id, &w, loa_now_ms(), NULL), 0);
     struct loa_subscriber s;
     assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
     assert_int_equal(s.last_interaction_at, 3000);
@@ -392,11 +394,13 @@ static void subscriber_window_columns(void **state)
     assert_int_equal(s.ad_referral_at, 0);
     assert_true(s.first_after_ctm_ad);
     loa_subscriber_release(&s);
-    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "", 0, &w, NULL), LOA_EINVAL);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":1,\"b\":2}"), 0);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":null}"), 0);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "[1]"), LOA_EINVAL);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{bad"), LOA_EINVAL);
+    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "", 0, &w, loa_now_ms(), NULL),
+                     LOA_EINVAL);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":1,\"b\":2}", loa_now_ms()),
+                     0);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":null}", loa_now_ms()), 0);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "[1]", loa_now_ms()), LOA_EINVAL);
+    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{bad", loa_now_ms()), LOA_EINVAL);
     assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
     assert_string_equal(s.attrs, "{\"b\":2}");
     loa_subscriber_release(&s);
