@@ -50,6 +50,8 @@
 #include <loa/msg.h>
 #include <loa/rules.h>
 
+#include "reconcile.h"
+
 #define CLAIM_MAX           256
 #define DEFAULT_CONCURRENCY 64
 #define DRAIN_MS            10000
@@ -146,7 +148,8 @@ struct loa_dispatch {
     struct {                       /* read by other threads (/metrics): atomics */
         _Atomic uint64_t claimed, sent, failed, skipped, unknown, retried, requests;
     } stats;
-    int rc; /* first store error */
+    int rc;                      /* first store error */
+    struct loa__reconciler *rec; /* unknown deliveries: reconcile.c; NULL = off */
 };
 
 /* ---- Store helpers ------------------------------------------------------------------------ */
@@ -1042,6 +1045,16 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     co.done_arg = d;
     if ((rc = loa_client_new(&co, &d->client)) < 0)
         goto fail;
+    struct loa__reconcile_opts ro = {
+        .st = d->st,
+        .graph_url = d->graph_url,
+        .graph_version = d->graph_version,
+        .grace_ms = o->reconcile_grace_ms ? o->reconcile_grace_ms
+                    : o->only_campaign    ? 5000
+                                          : 60000,
+    };
+    if (o->reconcile_grace_ms >= 0 && (rc = loa__reconcile_new(&ro, &d->rec)) < 0)
+        goto fail;
     *out = d;
     return 0;
 fail:
@@ -1055,6 +1068,7 @@ void loa_dispatch_free(struct loa_dispatch *d)
         return;
     loa_client_free(d->client); /* cancels what is in flight: the callbacks settle it */
     d->client = NULL;
+    loa__reconcile_free(d->rec);
     txn_commit(d);
     for (size_t i = 0; i < d->ncamps; i++) {
         loa_msg_free(d->camps[i]->msg);
@@ -1117,6 +1131,7 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         if (wait > tick_ms)
             wait = tick_ms;
         loa_client_run(d->client, (int)wait);
+        loa__reconcile_step(d->rec, loa_now_ms());
         /* Completions of this round settled in an open transaction; the next round commits
          * them together with its claims (one commit per round). A campaign may have completed
          * when nothing of it is in flight and its last claim found no more due. */
