@@ -1045,15 +1045,12 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     co.done_arg = d;
     if ((rc = loa_client_new(&co, &d->client)) < 0)
         goto fail;
-    struct loa__reconcile_opts ro = {
-        .st = d->st,
-        .graph_url = d->graph_url,
-        .graph_version = d->graph_version,
-        .grace_ms = o->reconcile_grace_ms ? o->reconcile_grace_ms
-                    : o->only_campaign    ? 5000
-                                          : 60000,
-    };
-    if (o->reconcile_grace_ms >= 0 && (rc = loa__reconcile_new(&ro, &d->rec)) < 0)
+    struct loa__reconcile_opts ro = { .st = d->st,
+                                      .graph_url = d->graph_url,
+                                      .graph_version = d->graph_version,
+                                      .grace_ms = o->reconcile_grace_ms,
+                                      .only_campaign = o->only_campaign != 0 };
+    if ((rc = loa__reconcile_new(&ro, &d->rec)) < 0)
         goto fail;
     *out = d;
     return 0;

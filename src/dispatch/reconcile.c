@@ -325,8 +325,12 @@ void loa__reconcile_step(struct loa__reconciler *r, int64_t now)
 int loa__reconcile_new(const struct loa__reconcile_opts *o, struct loa__reconciler **out)
 {
     *out = NULL;
+    if (o->grace_ms < 0)
+        return 0;
     struct loa__reconciler *r = loa_calloc(1, sizeof(*r));
     r->o = *o;
+    if (r->o.grace_ms == 0)
+        r->o.grace_ms = o->only_campaign ? 5000 : 60000;
     randombytes_buf(&r->rnd, sizeof(r->rnd));
     struct loa_client_options co;
     loa_client_options_init(&co);

@@ -11,6 +11,7 @@
 #ifndef LOA_DISPATCH_RECONCILE_H
 #define LOA_DISPATCH_RECONCILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct loa_store;
@@ -27,10 +28,15 @@ struct loa__reconcile_opts {
     struct loa_store *st;      /* borrowed: the dispatcher's connection (same thread) */
     const char *graph_url;     /* copied by the client */
     const char *graph_version; /* copied by the client */
-    int64_t grace_ms;          /* only deliveries claimed longer ago than this */
+    int64_t grace_ms;          /* only deliveries claimed longer ago than this; 0 = 60000, or
+                                  5000 with only_campaign; < 0 = no reconciliation */
+    bool only_campaign;        /* `loa campaign run`: no echo webhooks to wait for */
 };
 
-/** Creates a reconciler (and its client). Returns 0 or a client error. */
+/**
+ * Creates a reconciler (and its client); *out stays NULL when grace_ms < 0 (off: the other
+ * functions take NULL). Returns 0 or a client error.
+ */
 int loa__reconcile_new(const struct loa__reconcile_opts *o, struct loa__reconciler **out);
 /**
  * One step at now, without waiting: applies the answers that came in, finds the unknown
