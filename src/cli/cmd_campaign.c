@@ -1118,6 +1118,7 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
         .margin_ms = loa_config_get_int(cfg, "dispatch.margin_s") > 0
                          ? loa_config_get_int(cfg, "dispatch.margin_s") * 1000
                          : -1,
+        .reconcile_grace_ms = loa_config_get_int(cfg, "dispatch.reconcile_grace_s") * 1000,
     };
     if (rc == 0)
         rc = loa_dispatch_new(&dopts, &d);

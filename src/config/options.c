@@ -44,6 +44,10 @@ const struct loa_option loa_options[] = {
     { "dispatch.margin_s", "margin", "LOA_DISPATCH_MARGIN_S", LOA_OPT_INT, "60", 0, 3600,
       "seconds a send must stay allowed by the rules after it leaves (time in flight): a "
       "window that closes sooner counts as closed" },
+    { "dispatch.reconcile_grace_s", "reconcile-grace", "LOA_DISPATCH_RECONCILE_GRACE_S",
+      LOA_OPT_INT, "0", 0, 86400,
+      "seconds an unknown delivery waits (for its echo webhook) before the dispatcher reads the "
+      "person's conversation to reconcile it (0 = 60 for serve, 5 for campaign run)" },
     { "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", LOA_OPT_BOOL, "true", 0, 0,
       "fetch the Graph profile of each new person in the background" },
     { "webhook.profile_sweep_s", "profile-sweep", "LOA_WEBHOOK_PROFILE_SWEEP_S", LOA_OPT_INT, "300",

@@ -362,6 +362,7 @@ int loa_serve_run(const struct loa_serve_opts *o)
             .margin_ms = loa_config_get_int(cfg, "dispatch.margin_s") > 0
                              ? loa_config_get_int(cfg, "dispatch.margin_s") * 1000
                              : -1,
+            .reconcile_grace_ms = loa_config_get_int(cfg, "dispatch.reconcile_grace_s") * 1000,
         };
         int drc = loa_dispatch_new(&dopts, &app->dispatch);
         if (drc == 0 && loa_dispatch_start(app->dispatch) < 0)
