@@ -215,8 +215,7 @@ static void run_for(struct rig *r, int64_t max_ms)
             break;
         usleep(20000);
     }
-    c.stop = 1;
-    loa_dispatch_request_stop(c.d);
+    loa_dispatch_request_stop(c.d); /* atomic: c.stop belongs to the dispatcher's thread */
     pthread_join(th, NULL);
     assert_int_equal(c.rc, 0);
     loa_dispatch_free(c.d);
