@@ -77,6 +77,10 @@ struct loa_campaign_args {
     int64_t at;                          /* schedule: when (the caller checked it is later) */
     const int64_t *ids;                  /* resend unknown: the delivery ids */
     size_t nids;                         /*   and how many */
+    bool force;                          /*   also those not reconciled yet (may be sent twice) */
+    int64_t *unreconciled;               /*   out (caller storage of nids; may be NULL): ids not
+                                              reconciled yet when the result is LOA_EAGAIN */
+    size_t nunreconciled;                /*   out: how many */
     int64_t count;                       /* out: start: deliveries; retry/resend: re-queued */
 };
 
@@ -84,7 +88,9 @@ struct loa_campaign_args {
  * Performs op on campaign id at now through the transition table. args may be NULL for an
  * operation that needs none. *refusal_out (may be NULL) receives loa_campaign_op_refusal(op)
  * when the status does not allow op. Returns 0, LOA_ENOENT, LOA_ESTATE, LOA_EINVAL (start: the
- * stored filter is no longer valid) or a store error. The caller must not have a transaction
+ * stored filter is no longer valid), LOA_EAGAIN (resend unknown without force: some listed
+ * deliveries are not reconciled yet, they may have been delivered; nothing was re-queued; see
+ * args->unreconciled) or a store error. The caller must not have a transaction
  * open (schedule uses one).
  */
 int loa_campaign_apply_with(struct loa_store *st, int64_t id, enum loa_campaign_op op,
@@ -92,6 +98,12 @@ int loa_campaign_apply_with(struct loa_store *st, int64_t id, enum loa_campaign_
 /** loa_campaign_apply_with() with only a reason (pause). */
 int loa_campaign_apply(struct loa_store *st, int64_t id, enum loa_campaign_op op,
                        const char *reason, int64_t now, const char **refusal_out);
+
+/**
+ * Why a resend of unknown deliveries was refused (LOA_EAGAIN): writes "deliveries 12, 15 are
+ * not reconciled yet: ..." naming at most the first 20 ids, into out (always NUL-terminated).
+ */
+void loa_campaign_unreconciled_text(const int64_t *ids, size_t n, char *out, size_t size);
 
 /**
  * Starts a draft or scheduled campaign now: parses its filter and snapshots the audience

@@ -148,8 +148,30 @@ struct loa_client_profile {
 void loa_client_profile_free(struct loa_client_profile *p);
 
 enum loa_client_kind {
-    LOA_CLIENT_KIND_SEND = 0,    /* Send API POST */
-    LOA_CLIENT_KIND_PROFILE = 1, /* User Profile API GET */
+    LOA_CLIENT_KIND_SEND = 0,          /* Send API POST */
+    LOA_CLIENT_KIND_PROFILE = 1,       /* User Profile API GET */
+    LOA_CLIENT_KIND_CONVERSATIONS = 2, /* GET {page-id}/conversations?user_id= */
+    LOA_CLIENT_KIND_MESSAGES = 3,      /* GET {conversation-id}/messages */
+};
+
+/** One message of a conversation, as the Conversations API lists it. */
+struct loa_client_thread_message {
+    const char *id;     /* "m_..." */
+    int64_t created_ms; /* created_time (second precision), ms since the epoch; 0 unknown */
+    bool from_page;     /* from.id is the request's Page */
+    const char *text;   /* message; "" for attachments only */
+};
+
+/**
+ * A page of the Conversations API (borrowed during the callback): for CONVERSATIONS the
+ * person's conversation id (NULL: they have none with the Page); for MESSAGES the messages,
+ * newest first, and the cursor of the next (older) page (NULL: no more).
+ */
+struct loa_client_thread {
+    const char *conversation_id;
+    const struct loa_client_thread_message *messages;
+    size_t count;
+    const char *after;
 };
 
 /**
@@ -171,6 +193,7 @@ struct loa_client_result {
     const char *message_id;                   /* send success: "m_..."; else NULL */
     const char *recipient_id;                 /* send success: the PSID; may be NULL */
     const struct loa_client_profile *profile; /* profile success; else NULL */
+    const struct loa_client_thread *thread;   /* conversations/messages success; else NULL */
     bool accepted;                            /* Graph accepted the request (2xx, no error): the
                                                  message was sent even if action is SLOW_PAGE */
     enum loa_client_action action;            /* final action, after usage thresholds */
@@ -261,6 +284,25 @@ int loa_client_submit_send(struct loa_client *c, const struct loa_client_request
  */
 int loa_client_submit_profile(struct loa_client *c, const struct loa_client_request *req,
                               const char *psid, const char *fields);
+
+/**
+ * Submits a Conversations API look-up of the person's conversation with the Page:
+ * GET {base}/{version}/{page-id}/conversations?platform=messenger&user_id={psid}. The result's
+ * thread gives the conversation id (NULL when there is none). Returns as
+ * loa_client_submit_send.
+ */
+int loa_client_submit_conversation(struct loa_client *c, const struct loa_client_request *req,
+                                   const char *psid);
+
+/**
+ * Submits a page of a conversation's messages, newest first:
+ * GET {base}/{version}/{conversation-id}/messages?fields=id,created_time,from,message
+ * &limit={limit}[&after={after}] (limit 1..100, 0 = 25; after NULL = the newest page). The
+ * result's thread lists them and the cursor of the next page. Returns as
+ * loa_client_submit_send.
+ */
+int loa_client_submit_messages(struct loa_client *c, const struct loa_client_request *req,
+                               const char *conversation_id, const char *after, int limit);
 
 /**
  * Drives transfers: waits up to timeout_ms (0 = don't wait) for network activity or

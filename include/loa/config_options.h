@@ -57,6 +57,10 @@
       0, 3600,                                                                                     \
       "seconds a send must stay allowed by the rules after it leaves (time in flight): a "         \
       "window that closes sooner counts as closed")                                                \
+    X(dispatch_reconcile_grace_s, "dispatch.reconcile_grace_s", "reconcile-grace",               \
+      "LOA_DISPATCH_RECONCILE_GRACE_S", INT, "0", 0, 86400,                                        \
+      "seconds an unknown delivery waits (for its echo webhook) before the dispatcher reads the "  \
+      "person's conversation to reconcile it (0 = 60 for serve, 5 for campaign run)")              \
     X(webhook_profiles, "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", BOOL,        \
       "true", 0, 0, "fetch the Graph profile of each new person in the background")                \
     X(webhook_profile_sweep_s, "webhook.profile_sweep_s", "profile-sweep",                         \

@@ -122,19 +122,25 @@ struct loa_dispatch_opts {
     const char *graph_version;          /* copied */
     int64_t only_campaign;              /* 0 = every campaign (serve); else only this one */
     bool recover; /* at start: every in_flight delivery (whatever its campaign) becomes unknown */
-    int max_attempts;      /* retries before failed; 0 = 5 */
-    int64_t retry_base_ms; /* backoff base; 0 = 1000 */
-    int64_t retry_cap_ms;  /* backoff cap; 0 = 300000 */
-    int64_t tick_ms;       /* how often campaigns are re-read; 0 = 500 */
-    int concurrency;       /* deliveries in flight at most; 0 = 64 (dispatch.concurrency). A
-                              crash can leave at most this many unknown. */
-    int64_t margin_ms;     /* the rules are checked as of now + this, for the time a request
-                              is in flight; 0 = 60000 (dispatch.margin_s), < 0 = none */
+    int max_attempts;           /* retries before failed; 0 = 5 */
+    int64_t retry_base_ms;      /* backoff base; 0 = 1000 */
+    int64_t retry_cap_ms;       /* backoff cap; 0 = 300000 */
+    int64_t tick_ms;            /* how often campaigns are re-read; 0 = 500 */
+    int concurrency;            /* deliveries in flight at most; 0 = 64 (dispatch.concurrency). A
+                                   crash can leave at most this many unknown. */
+    int64_t margin_ms;          /* the rules are checked as of now + this, for the time a request
+                                   is in flight; 0 = 60000 (dispatch.margin_s), < 0 = none */
+    int64_t reconcile_grace_ms; /* unknown deliveries are reconciled (their conversation read)
+                                   once claimed longer ago than this, leaving echo webhooks
+                                   time to settle them first; 0 = 60000, or 5000 with
+                                   only_campaign (`loa campaign run` receives no echoes);
+                                   < 0 = no reconciliation */
 };
 
 /**
- * Fills o's Graph address, concurrency and rules margin from the settings (graph.url,
- * graph.version, dispatch.concurrency, dispatch.margin_s; 0 s = no margin). The strings stay
+ * Fills o's Graph address, concurrency, rules margin and reconciliation grace from the settings
+ * (graph.url, graph.version, dispatch.concurrency, dispatch.margin_s (0 s = no margin),
+ * dispatch.reconcile_grace_s). The strings stay
  * the settings' (borrowed). The other fields are left as they are.
  */
 void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settings *s);

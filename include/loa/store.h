@@ -613,7 +613,10 @@ int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const 
 int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
                                 const struct loa_audience_node *filter, int64_t plan_quota,
                                 int64_t priority, int64_t now, int64_t *total_out);
-/** Completes a running campaign when no delivery is pending or in flight; *done_out says. */
+/**
+ * Completes a running campaign when no delivery is pending or in flight and every unknown one
+ * has been reconciled (schema 8: found sent, or checked and not delivered); *done_out says.
+ */
 int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now,
                                       bool *done_out);
 
@@ -649,6 +652,8 @@ struct loa_delivery {
     int64_t read_at;
     int64_t clicked_at;
     int64_t replied_at;
+    int64_t reconciled_at; /* unknown: when its conversation showed it was not delivered (safe
+                              to resend); 0 = not reconciled (schema 8) */
 };
 
 /*
@@ -781,10 +786,50 @@ int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
                                     int64_t *count_out);
 /**
  * Re-queues the listed unknown deliveries of the campaign (operator's explicit resend), when
- * the campaign is running, paused or completed (else nothing changes).
+ * the campaign is running, paused or completed (else nothing changes). An unknown delivery that
+ * is not reconciled yet (reconciled_at 0: nobody has read the person's conversation, so it may
+ * have been delivered) is re-queued only when force is set; without force, when any listed id
+ * is such a delivery, nothing is re-queued, LOA_EAGAIN is returned and those ids are copied
+ * to unreconciled_out (may be NULL; caller storage of n entries), their number to
+ * *nunreconciled_out (may be NULL).
  */
 int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
-                                      size_t n, int64_t now, int64_t *count_out);
+                                      size_t n, bool force, int64_t now, int64_t *count_out,
+                                      int64_t *unreconciled_out, size_t *nunreconciled_out);
+
+/* ---- Reconciliation of unknown deliveries (schema 8; src/dispatch/reconcile.c) ------------ */
+
+/** An unknown delivery waiting for reconciliation. Strings borrowed during the callback. */
+struct loa_unreconciled {
+    int64_t id;
+    int64_t campaign_id;
+    int64_t page_ref;
+    const char *psid;   /* NULL: no PSID (cannot be looked up) */
+    int64_t claimed_at; /* when its request was about to be written */
+    int64_t tries;      /* earlier checks that could not tell */
+};
+
+/**
+ * Calls fn for unknown deliveries not yet reconciled of Page page_ref (0 = every Page),
+ * claimed before older_than, whose next check is due (reconcile_at <= now), oldest claim
+ * first, at most limit (0 = no limit). fn returns non-zero to stop.
+ */
+int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
+                                    int64_t now, int64_t limit,
+                                    int (*fn)(const struct loa_unreconciled *u, void *ud),
+                                    void *ud);
+/**
+ * The verdict on an unknown delivery not yet reconciled, at now. sent: the person's
+ * conversation shows it: it becomes sent (reason "reconciled", the found mid, sent_at = at)
+ * through the same path as a settled send (the ledger counts it once, the conversation shows
+ * text). !sent: it stays unknown with reason "reconciled_not_sent" and reconciled_at = now:
+ * safe to resend. Anything else (settled meanwhile by an echo, resent) changes nothing.
+ * Runs in the caller's transaction when one is open. *changed_out (may be NULL) says.
+ */
+int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
+                                 const char *text, int64_t at, int64_t now, bool *changed_out);
+/** A check that could not tell: the delivery is due again at next_at (tries + 1). */
+int loa_store_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at);
 /** Accepted sends of the Page in [since, now): the rolling cap's usage. */
 int loa_store_ledger_count(struct loa_store *st, int64_t page_ref, int64_t since,
                            int64_t *count_out);

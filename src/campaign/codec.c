@@ -238,6 +238,7 @@ static json_t *delivery_obj(const struct loa_delivery *d)
     json_object_set_new(o, "read_at", time_json(d->read_at));
     json_object_set_new(o, "clicked_at", time_json(d->clicked_at));
     json_object_set_new(o, "replied_at", time_json(d->replied_at));
+    json_object_set_new(o, "reconciled_at", time_json(d->reconciled_at));
     return o;
 }
 

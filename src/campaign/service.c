@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <loa/audience.h>
+#include <loa/buf.h>
 #include <loa/campaign.h>
 #include <loa/err.h>
 
@@ -187,7 +188,8 @@ static int apply_read(struct loa_store *st, int64_t id, enum loa_campaign_op op,
         rc = loa_store_delivery_retry_failed(st, id, reasons, n, now, &a->count);
         break;
     case LOA_CAMPAIGN_OP_RESEND_UNKNOWN:
-        rc = loa_store_delivery_resend_unknown(st, id, a->ids, a->nids, now, &a->count);
+        rc = loa_store_delivery_resend_unknown(st, id, a->ids, a->nids, a->force, now, &a->count,
+                                               a->unreconciled, &a->nunreconciled);
         break;
     default:
         rc = LOA_EINVAL;
@@ -228,6 +230,26 @@ int loa_campaign_apply(struct loa_store *st, int64_t id, enum loa_campaign_op op
 {
     struct loa_campaign_args a = { .reason = reason };
     return loa_campaign_apply_with(st, id, op, &a, now, refusal_out);
+}
+
+void loa_campaign_unreconciled_text(const int64_t *ids, size_t n, char *out, size_t size)
+{
+    const char *it = n == 1 ? "it" : "they";
+    struct loa_buf b;
+    loa_buf_init(&b, 4096);
+    (void)loa_buf_puts(&b, n == 1 ? "delivery " : "deliveries ");
+    for (size_t i = 0; i < n && i < 20; i++)
+        (void)loa_buf_printf(&b, "%s%lld", i ? ", " : "", (long long)ids[i]);
+    if (n > 20)
+        (void)loa_buf_printf(&b, " and %zu more", n - 20);
+    (void)loa_buf_printf(&b,
+                         " %s not reconciled yet: nobody has read the person's conversation, so "
+                         "%s may have been delivered; wait until the dispatcher reconciles %s "
+                         "(sent, or reconciled_not_sent), or force the resend and accept that %s "
+                         "may arrive twice",
+                         n == 1 ? "is" : "are", it, n == 1 ? "it" : "them", it);
+    snprintf(out, size, "%s", loa_buf_cstr(&b));
+    loa_buf_release(&b);
 }
 
 int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out)

@@ -50,7 +50,7 @@ static const char campaign_help[] =
     "       loa campaign schedule ID --at TIME [--json]\n"
     "       loa campaign deliveries ID [--state S[,S...]] [--after POS] [--limit N] [--json]\n"
     "       loa campaign unknowns ID [--older-than SECONDS] [--after POS] [--limit N] [--json]\n"
-    "       loa campaign resend ID DELIVERY_ID...\n"
+    "       loa campaign resend ID DELIVERY_ID... [--force]\n"
     "       loa campaign run ID\n\n"
     "A campaign sends one composed message (docs/messages.md) once to every member of an\n"
     "audience of one Page. It is created as a draft; only a draft can be edited.\n\n"
@@ -74,8 +74,9 @@ static const char campaign_help[] =
     "skips what is pending); retry-failed re-queues failed deliveries whose reason is\n"
     "retryable (server_error, temporary, graph_unknown, unexpected, transport failures);\n"
     "unknowns lists deliveries that may have arrived (claimed more than --older-than seconds\n"
-    "ago, default 60) and resend sends the listed ones again; delete removes a draft or a\n"
-    "cancelled campaign.\n\n"
+    "ago, default 60) and resend sends the listed ones again — only those the dispatcher has\n"
+    "reconciled (read the person's conversation: not delivered), unless --force; delete\n"
+    "removes a draft or a cancelled campaign.\n\n"
     "run sends the campaign in the foreground until it is no longer running (a draft is\n"
     "started first; a scheduled one waits until due), showing progress on a terminal, and\n"
     "stops cleanly on SIGINT or SIGTERM (run it again to continue). It needs graph.url,\n"
@@ -109,6 +110,7 @@ enum opt {
     O_LIMIT = 'l',
     O_OLDER = 'o',
     O_JSON = 'j',
+    O_FORCE = 'F',
     O_HELP = 'h',
 };
 
@@ -131,6 +133,7 @@ static const struct option long_opts[] = {
     { "limit", required_argument, NULL, O_LIMIT },
     { "older-than", required_argument, NULL, O_OLDER },
     { "json", no_argument, NULL, O_JSON },
+    { "force", no_argument, NULL, O_FORCE },
     { "help", no_argument, NULL, O_HELP },
     { 0 },
 };
@@ -142,6 +145,7 @@ struct copts {
     const char *cmd; /* "campaign create", ... for messages */
     const char *val[128];
     bool json;
+    bool force;  /* --force (resend) */
     char **args; /* positional arguments */
     int nargs;
 };
@@ -163,6 +167,10 @@ static int parse_opts(struct loa_cli *cli, int argc, char **argv, const char *al
                              argv[optind - 1]);
         if (c == O_JSON && strchr(allowed, 'j')) {
             o->json = true;
+            continue;
+        }
+        if (c == O_FORCE && strchr(allowed, 'F')) {
+            o->force = true;
             continue;
         }
         if (!strchr(allowed, c)) {
@@ -908,7 +916,7 @@ static int do_deliveries(struct loa_cli *cli, int argc, char **argv, bool unknow
 static int do_resend(struct loa_cli *cli, int argc, char **argv)
 {
     struct copts o = { .cmd = "campaign resend" };
-    int exit = parse_opts(cli, argc, argv, "j", &o);
+    int exit = parse_opts(cli, argc, argv, "jF", &o);
     if (exit)
         return opts_exit(exit);
     if (o.nargs < 2)
@@ -930,12 +938,21 @@ static int do_resend(struct loa_cli *cli, int argc, char **argv)
         loa_free(ids);
         return exit;
     }
-    struct loa_campaign_args args = { .ids = ids, .nids = n };
+    int64_t *unreconciled = loa_calloc(n, sizeof(*unreconciled));
+    struct loa_campaign_args args = {
+        .ids = ids, .nids = n, .force = o.force, .unreconciled = unreconciled
+    };
     const char *refusal = NULL;
     int rc = loa_campaign_apply_with(st, c.id, LOA_CAMPAIGN_OP_RESEND_UNKNOWN, &args, loa_now_ms(),
                                      &refusal);
     int64_t count = args.count;
-    if (rc == LOA_ESTATE)
+    if (rc == LOA_EAGAIN) {
+        char why[1024];
+        loa_campaign_unreconciled_text(unreconciled, args.nunreconciled, why, sizeof(why));
+        fprintf(cli->err, "loa %s: campaign %lld: %s (--force); nothing was re-queued\n", o.cmd,
+                (long long)c.id, why);
+        exit = LOA_EXIT_FAIL;
+    } else if (rc == LOA_ESTATE)
         exit = state_error(cli, &o, st, c.id, refusal);
     else if (rc < 0)
         exit = store_error(cli, &o, rc);
@@ -946,6 +963,7 @@ static int do_resend(struct loa_cli *cli, int argc, char **argv)
                       "campaign %lld: %lld of %zu deliveries re-queued%s", (long long)c.id,
                       (long long)count, n,
                       (size_t)count < n ? " (the others are not unknown deliveries of it)" : "");
+    loa_free(unreconciled);
     loa_free(ids);
     loa_campaign_release(&c);
     loa_store_close(st);

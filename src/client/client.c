@@ -36,6 +36,8 @@
 #define URL_MAX        8192          /* URL cap (tokens are ~200-300 bytes) */
 #define FREE_XFERS_MAX 1024          /* idle xfers kept for reuse */
 #define PROFILE_FIELDS "first_name,last_name,profile_pic,locale,timezone,gender"
+#define MESSAGE_FIELDS "id,created_time,from,message"
+#define MESSAGES_LIMIT 25
 
 struct sync_wait;
 
@@ -606,9 +608,16 @@ static int check_submit(struct loa_client *c, const struct loa_client_request *r
     return 0;
 }
 
+/* What a request asks for: a GET of object + tail with query (NULL = none), or a send. */
+struct target {
+    const char *object;
+    const char *tail;
+    const char *query;
+};
+
 static int submit(struct loa_client *c, const struct loa_client_request *req,
-                  enum loa_client_kind kind, const char *body, size_t body_len, const char *psid,
-                  const char *fields, struct sync_wait *sync)
+                  enum loa_client_kind kind, const char *body, size_t body_len,
+                  const struct target *t, struct sync_wait *sync)
 {
     struct xfer *x = NULL;
     int rc = check_submit(c, req);
@@ -626,14 +635,7 @@ static int submit(struct loa_client *c, const struct loa_client_request *req,
         if (rc == 0)
             rc = loa_buf_append(&x->body, body, body_len);
     } else {
-        struct loa_buf q;
-        loa_buf_init(&q, 1024);
-        rc = loa_buf_puts(&q, "fields=");
-        if (rc == 0)
-            rc = put_escaped(&q, fields ? fields : PROFILE_FIELDS);
-        if (rc == 0)
-            rc = build_url(c, x, req, psid, "", loa_buf_cstr(&q));
-        loa_buf_release(&q);
+        rc = build_url(c, x, req, t->object, t->tail, t->query);
     }
     if (rc == 0)
         rc = start(c, x);
@@ -642,12 +644,41 @@ static int submit(struct loa_client *c, const struct loa_client_request *req,
     return rc;
 }
 
+/* Submits a GET of object + tail with "key=<escaped value>" pairs (NULL values left out). */
+static int submit_get(struct loa_client *c, const struct loa_client_request *req,
+                      enum loa_client_kind kind, const char *object, const char *tail,
+                      const char *const *kv, size_t nkv, struct sync_wait *sync)
+{
+    struct loa_buf q;
+    loa_buf_init(&q, 2048);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i + 1 < nkv; i += 2) {
+        if (!kv[i + 1])
+            continue;
+        rc = loa_buf_printf(&q, "%s%s=", q.len ? "&" : "", kv[i]);
+        if (rc == 0)
+            rc = put_escaped(&q, kv[i + 1]);
+    }
+    struct target t = { .object = object, .tail = tail, .query = q.len ? loa_buf_cstr(&q) : NULL };
+    if (rc == 0)
+        rc = submit(c, req, kind, NULL, 0, &t, sync);
+    loa_buf_release(&q);
+    return rc;
+}
+
+static int submit_profile(struct loa_client *c, const struct loa_client_request *req,
+                          const char *psid, const char *fields, struct sync_wait *sync)
+{
+    const char *kv[] = { "fields", fields ? fields : PROFILE_FIELDS };
+    return submit_get(c, req, LOA_CLIENT_KIND_PROFILE, psid, "", kv, 2, sync);
+}
+
 int loa_client_submit_send(struct loa_client *c, const struct loa_client_request *req,
                            const char *body, size_t body_len)
 {
     if (!body || body_len == 0)
         return LOA_EINVAL;
-    return submit(c, req, LOA_CLIENT_KIND_SEND, body, body_len, NULL, NULL, NULL);
+    return submit(c, req, LOA_CLIENT_KIND_SEND, body, body_len, NULL, NULL);
 }
 
 int loa_client_submit_profile(struct loa_client *c, const struct loa_client_request *req,
@@ -655,7 +686,29 @@ int loa_client_submit_profile(struct loa_client *c, const struct loa_client_requ
 {
     if (!loa__client_id_is_valid(psid) || (fields && !fields[0]))
         return LOA_EINVAL;
-    return submit(c, req, LOA_CLIENT_KIND_PROFILE, NULL, 0, psid, fields, NULL);
+    return submit_profile(c, req, psid, fields, NULL);
+}
+
+int loa_client_submit_conversation(struct loa_client *c, const struct loa_client_request *req,
+                                   const char *psid)
+{
+    if (!loa__client_id_is_valid(psid) || !req || !loa__client_id_is_valid(req->page_id))
+        return LOA_EINVAL;
+    const char *kv[] = { "platform", "messenger", "user_id", psid };
+    return submit_get(c, req, LOA_CLIENT_KIND_CONVERSATIONS, req->page_id, "/conversations", kv, 4,
+                      NULL);
+}
+
+int loa_client_submit_messages(struct loa_client *c, const struct loa_client_request *req,
+                               const char *conversation_id, const char *after, int limit)
+{
+    if (!loa__client_id_is_valid(conversation_id) || limit < 0 || limit > 100 ||
+        (after && (!after[0] || strlen(after) > 512)))
+        return LOA_EINVAL;
+    char n[16];
+    snprintf(n, sizeof(n), "%d", limit ? limit : MESSAGES_LIMIT);
+    const char *kv[] = { "fields", MESSAGE_FIELDS, "limit", n, "after", after };
+    return submit_get(c, req, LOA_CLIENT_KIND_MESSAGES, conversation_id, "/messages", kv, 6, NULL);
 }
 
 /* ---- completion ----------------------------------------------------------------------- */
@@ -701,6 +754,43 @@ static struct loa_client_profile *profile_from(const json_t *o)
         p->timezone = json_number_value(tz);
     }
     return p;
+}
+
+/* A Conversations API page, parsed; the strings point into the reply's JSON. */
+struct thread_buf {
+    struct loa_client_thread t;
+    struct loa_client_thread_message *msgs;
+};
+
+static void thread_from(const json_t *o, enum loa_client_kind kind, const char *page_id,
+                        struct thread_buf *tb)
+{
+    const json_t *data = json_object_get(o, "data");
+    size_t n = json_array_size(data);
+    memset(tb, 0, sizeof(*tb));
+    if (kind == LOA_CLIENT_KIND_CONVERSATIONS) {
+        tb->t.conversation_id = n ? jstr(json_array_get(data, 0), "id") : NULL;
+        return;
+    }
+    tb->msgs = loa_calloc(n ? n : 1, sizeof(*tb->msgs));
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(data, i);
+        struct loa_client_thread_message *tm = &tb->msgs[tb->t.count];
+        tm->id = jstr(m, "id");
+        if (!tm->id)
+            continue;
+        const char *at = jstr(m, "created_time");
+        if (!at || loa_time_parse(at, &tm->created_ms) < 0)
+            tm->created_ms = 0;
+        const char *from = jstr(json_object_get(m, "from"), "id");
+        tm->from_page = from && strcmp(from, page_id) == 0;
+        tm->text = jstr(m, "message") ? jstr(m, "message") : "";
+        tb->t.count++;
+    }
+    tb->t.messages = tb->msgs;
+    const json_t *paging = json_object_get(o, "paging");
+    if (json_object_get(paging, "next"))
+        tb->t.after = jstr(json_object_get(paging, "cursors"), "after");
 }
 
 static int json_int(const json_t *v)
@@ -840,6 +930,7 @@ static void finish(struct loa_client *c, struct xfer *x, CURLcode cc)
 {
     struct loa_client_result r = { 0 };
     struct loa_client_profile *profile = NULL;
+    struct thread_buf tb = { 0 };
     json_t *j = NULL;
     long status = 0, connects = 0, reqsize = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -876,10 +967,14 @@ static void finish(struct loa_client *c, struct xfer *x, CURLcode cc)
                 r.accepted = true;
                 r.message_id = jstr(j, "message_id");
                 r.recipient_id = jstr(j, "recipient_id");
-            } else {
+            } else if (x->kind == LOA_CLIENT_KIND_PROFILE) {
                 r.accepted = true;
                 profile = profile_from(j);
                 r.profile = profile;
+            } else {
+                r.accepted = true;
+                thread_from(j, x->kind, x->page_id, &tb);
+                r.thread = &tb.t;
             }
         }
     }
@@ -888,6 +983,7 @@ static void finish(struct loa_client *c, struct xfer *x, CURLcode cc)
     apply_usage(c, x, &r);
     update_page(c, &r);
     deliver(c, x, &r, profile);
+    loa_free(tb.msgs);
     json_decref(j);
     xfer_put(c, x);
 }
@@ -1004,7 +1100,7 @@ int loa_client_fetch_profile(struct loa_client *c, const struct loa_client_reque
         return LOA_ESTATE;
     if (!loa__client_id_is_valid(psid) || (fields && !fields[0]))
         return LOA_EINVAL;
-    int rc = submit(c, req, LOA_CLIENT_KIND_PROFILE, NULL, 0, psid, fields, &s);
+    int rc = submit_profile(c, req, psid, fields, &s);
     if (rc < 0)
         return rc;
     while (!s.done) {

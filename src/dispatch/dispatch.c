@@ -47,6 +47,8 @@
 #include <loa/msg.h>
 #include <loa/rules.h>
 
+#include "reconcile.h"
+
 #define CLAIM_MAX           256
 #define DEFAULT_CONCURRENCY 64
 #define DRAIN_MS            10000
@@ -150,7 +152,8 @@ struct loa_dispatch {
     struct {                       /* read by other threads (/metrics): atomics */
         _Atomic uint64_t claimed, sent, failed, skipped, unknown, retried, requests;
     } stats;
-    int rc; /* first store error */
+    int rc;                      /* first store error */
+    struct loa__reconciler *rec; /* unknown deliveries: reconcile.c; NULL = off */
 };
 
 /* ---- Store helpers ------------------------------------------------------------------------ */
@@ -974,6 +977,7 @@ void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settin
     o->graph_version = s->graph_version;
     o->concurrency = (int)s->dispatch_concurrency;
     o->margin_ms = s->dispatch_margin_s > 0 ? s->dispatch_margin_s * 1000 : -1;
+    o->reconcile_grace_ms = s->dispatch_reconcile_grace_s * 1000;
 }
 
 int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out)
@@ -1018,6 +1022,13 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     co.done_arg = d;
     if ((rc = loa_client_new(&co, &d->client)) < 0)
         goto fail;
+    struct loa__reconcile_opts ro = { .st = d->st,
+                                      .graph_url = d->graph_url,
+                                      .graph_version = d->graph_version,
+                                      .grace_ms = o->reconcile_grace_ms,
+                                      .only_campaign = o->only_campaign != 0 };
+    if ((rc = loa__reconcile_new(&ro, &d->rec)) < 0)
+        goto fail;
     *out = d;
     return 0;
 fail:
@@ -1031,6 +1042,7 @@ void loa_dispatch_free(struct loa_dispatch *d)
         return;
     loa_client_free(d->client); /* cancels what is in flight: the callbacks settle it */
     d->client = NULL;
+    loa__reconcile_free(d->rec);
     txn_commit(d);
     for (size_t i = 0; i < d->nsrcs; i++) {
         loa_msg_free(d->srcs[i]->msg);
@@ -1092,6 +1104,7 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         if (wait > tick_ms)
             wait = tick_ms;
         loa_client_run(d->client, (int)wait);
+        loa__reconcile_step(d->rec, loa_now_ms());
         /* Completions of this round settled in an open transaction; the next round commits
          * them together with its claims (one commit per round). A campaign may have completed
          * when nothing of it is in flight and its last claim found no more due. */

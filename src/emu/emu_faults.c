@@ -66,23 +66,33 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-bool emu_rate_take(struct emu_page *page, double rate)
+/* A bucket holding one second of calls: a burst of `rate` calls, then `rate` per second. */
+static bool bucket_take(struct emu_page *page, double *tokens_io, int64_t *last_io, double rate)
 {
     if (rate <= 0)
         return true;
     int64_t now = mono_ns();
     bool ok = false;
     pthread_mutex_lock(&page->rate_lock);
-    /* The bucket holds one second of calls: a burst of `rate` calls, then `rate` per second. */
-    double tokens = page->rate_tokens + (double)(now - page->rate_last_ns) * rate / 1e9;
-    if (page->rate_last_ns == 0 || tokens > rate)
+    double tokens = *tokens_io + (double)(now - *last_io) * rate / 1e9;
+    if (*last_io == 0 || tokens > rate)
         tokens = rate;
-    page->rate_last_ns = now;
+    *last_io = now;
     if (tokens >= 1.0) {
         tokens -= 1.0;
         ok = true;
     }
-    page->rate_tokens = tokens;
+    *tokens_io = tokens;
     pthread_mutex_unlock(&page->rate_lock);
     return ok;
+}
+
+bool emu_rate_take(struct emu_page *page, double rate)
+{
+    return bucket_take(page, &page->rate_tokens, &page->rate_last_ns, rate);
+}
+
+bool emu_conv_rate_take(struct emu_page *page)
+{
+    return bucket_take(page, &page->conv_tokens, &page->conv_last_ns, EMU_CONV_RATE);
 }

@@ -5,6 +5,7 @@
  *   main.c / emu_args.c   command line, signals, start and stop
  *   emu_http.c            libmicrohttpd server, request bodies, routing, latency and drops
  *   emu_send.c            Send API, profile look-ups, Graph batch
+ *   emu_conv.c            Conversations API, answered from the message log
  *   emu_rules.c           the rules checks (pure; see emu_rules.h)
  *   emu_state.c           Pages, people and notification tokens
  *   emu_admin.c           the /_admin API
@@ -114,6 +115,8 @@ struct emu_page {
     pthread_mutex_t rate_lock;
     double rate_tokens;
     int64_t rate_last_ns;
+    double conv_tokens; /* the Conversations API's own bucket (EMU_CONV_RATE) */
+    int64_t conv_last_ns;
 };
 
 /** A notification_messages token; its rules state is guarded by person->lock. */
@@ -158,6 +161,10 @@ struct emu_fault_hit {
 void emu_faults_roll(struct emu_faults *f, const char *page_id, struct emu_fault_hit *out);
 /** True when a send to page may proceed under the per-Page rate limit. */
 bool emu_rate_take(struct emu_page *page, double rate_per_s);
+/** Conversations API calls per second per Page (Meta: 2). */
+#define EMU_CONV_RATE 2.0
+/** True when a Conversations API call to page may proceed under EMU_CONV_RATE. */
+bool emu_conv_rate_take(struct emu_page *page);
 
 /* ---- log and stats ------------------------------------------------------------------------ */
 
@@ -306,6 +313,13 @@ void emu_graph_handle(struct emu *emu, const struct emu_request *req, struct emu
                       struct emu_fault_hit *hit);
 /** /_admin paths (emu_admin.c). */
 void emu_admin_handle(struct emu *emu, const struct emu_request *req, struct emu_reply *out);
+
+/** Conversations API (emu_conv.c): GET {page-id}/conversations, GET {t_...}/messages. Needs
+ * state_lock held for reading; page is the token's Page. */
+void emu_conv_list(struct emu *emu, const struct emu_request *req, struct emu_page *page,
+                   struct emu_reply *out);
+void emu_conv_messages(struct emu *emu, const struct emu_request *req, struct emu_page *page,
+                       const char *conversation_id, struct emu_reply *out);
 
 /** Writes Meta's error object into out (status, body). */
 void emu_reply_graph_error(struct emu_reply *out, int status, int code, int subcode,

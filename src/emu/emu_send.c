@@ -146,6 +146,13 @@ static void bad_token(struct emu *emu, struct emu_reply *out)
                           "Invalid OAuth access token - Cannot parse access token");
 }
 
+static void rate_limited(struct emu *emu, struct emu_reply *out)
+{
+    atomic_fetch_add_explicit(&emu->stats.rate_limited, 1, memory_order_relaxed);
+    emu_reply_graph_error(out, 400, 613, 2534040,
+                          "(#613) Calls to this api have exceeded the rate limit.");
+}
+
 /* Rolls the injected faults for a request to page; true when one replaced the answer. */
 static bool inject_fault(struct emu *emu, const struct emu_page *page, struct emu_fault_hit *hit,
                          struct emu_reply *out)
@@ -298,9 +305,7 @@ static void send_locked(struct emu *emu, const struct emu_request *req, const ch
     double rate =
         (double)atomic_load_explicit(&emu->config.rate_limit_milli, memory_order_relaxed) / 1000.0;
     if (!emu_rate_take(page, rate)) {
-        atomic_fetch_add_explicit(&emu->stats.rate_limited, 1, memory_order_relaxed);
-        emu_reply_graph_error(out, 400, 613, 2534040,
-                              "(#613) Calls to this api have exceeded the rate limit.");
+        rate_limited(emu, out);
         return;
     }
     const json_t *recipient = json_object_get(root, "recipient");
@@ -534,6 +539,29 @@ out:
     pthread_rwlock_unlock(&emu->state_lock);
 }
 
+/* ---- Conversations API (emu_conv.c) --------------------------------------------------------- */
+
+/* GET {page-id}/conversations (messages false) or GET {conversation-id}/messages: the Send
+ * API's token checks and faults, and a limit of its own, EMU_CONV_RATE calls/s per Page. */
+static void handle_conv(struct emu *emu, const struct emu_request *req, const char *id,
+                        bool messages, struct emu_reply *out, struct emu_fault_hit *hit)
+{
+    const char *token = find_token(req, NULL);
+    pthread_rwlock_rdlock(&emu->state_lock);
+    struct emu_page *page = token ? emu_page_by_token(emu, token) : NULL;
+    if (!page || (!messages && strcmp(id, "me") != 0 && strcmp(id, page->id) != 0))
+        bad_token(emu, out);
+    else if (inject_fault(emu, page, hit, out))
+        ; /* the fault is the answer */
+    else if (!emu_conv_rate_take(page))
+        rate_limited(emu, out);
+    else if (messages)
+        emu_conv_messages(emu, req, page, id, out);
+    else
+        emu_conv_list(emu, req, page, out);
+    pthread_rwlock_unlock(&emu->state_lock);
+}
+
 /* ---- batch -------------------------------------------------------------------------------- */
 
 static const char *obj_query(void *ctx, const char *key)
@@ -635,7 +663,7 @@ static void dispatch(struct emu *emu, const struct emu_request *req, struct emu_
     size_t len = strlen(path);
     while (len && path[len - 1] == '/')
         len--;
-    char id[EMU_ID_MAX + 16];
+    char id[2 * EMU_ID_MAX + 16]; /* room for a conversation id, t_<page>_<psid> */
     const char *slash = memchr(path, '/', len);
     bool post = strcmp(req->method, "POST") == 0;
     if (post && len == 0) {
@@ -653,7 +681,19 @@ static void dispatch(struct emu *emu, const struct emu_request *req, struct emu_
         handle_send(emu, req, id, out, hit);
         return;
     }
-    if (!slash && len > 0 && len < sizeof(id) && strcmp(req->method, "GET") == 0) {
+    bool get = strcmp(req->method, "GET") == 0;
+    if (slash && get && (size_t)(slash - path) < sizeof(id)) {
+        size_t tail = len - (size_t)(slash - path);
+        bool conv = tail == strlen("/conversations") && strncmp(slash, "/conversations", 14) == 0;
+        bool msgs = tail == strlen("/messages") && strncmp(slash, "/messages", 9) == 0;
+        if (conv || msgs) {
+            memcpy(id, path, (size_t)(slash - path));
+            id[slash - path] = '\0';
+            handle_conv(emu, req, id, msgs, out, hit);
+            return;
+        }
+    }
+    if (!slash && len > 0 && len < sizeof(id) && get) {
         memcpy(id, path, len);
         id[len] = '\0';
         handle_get(emu, req, id, out, hit);
@@ -661,7 +701,8 @@ static void dispatch(struct emu *emu, const struct emu_request *req, struct emu_
     }
     char msg[320];
     snprintf(msg, sizeof(msg), "Unknown path components: /%.120s (loa-graph emulates %s)", path,
-             "POST {id}/messages, GET {psid}, GET me and POST / batch");
+             "POST {id}/messages, GET {psid}, GET me, GET {page-id}/conversations, "
+             "GET {conversation-id}/messages and POST / batch");
     emu_reply_graph_error(out, 400, 2500, 0, msg);
 }
 

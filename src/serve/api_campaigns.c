@@ -621,14 +621,20 @@ void api_campaigns_resend(void *ctx, const struct loa_http_req *req, struct loa_
     json_t *o = api_body(req, resp);
     if (!o)
         return;
-    int64_t *ids = NULL;
+    int64_t *ids = NULL, *unreconciled = NULL;
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) {
-        if (strcmp(k, "ids") != 0) {
-            loa_http_error(resp, 400, k, "unknown field (the body is {\"ids\":[...]})");
+        if (strcmp(k, "ids") != 0 && strcmp(k, "force") != 0) {
+            loa_http_error(resp, 400, k,
+                           "unknown field (the body is {\"ids\":[...], \"force\":false})");
             goto out;
         }
+    }
+    json_t *force = json_object_get(o, "force");
+    if (force && !json_is_boolean(force)) {
+        loa_http_error(resp, 400, "force", "must be true or false");
+        goto out;
     }
     json_t *arr = json_object_get(o, "ids");
     size_t n = json_array_size(arr);
@@ -651,10 +657,19 @@ void api_campaigns_resend(void *ctx, const struct loa_http_req *req, struct loa_
     }
     if (!(st = api_store(app, resp)))
         goto out;
-    struct loa_campaign_args args = { .ids = ids, .nids = n };
+    unreconciled = loa_calloc(n, sizeof(*unreconciled));
+    struct loa_campaign_args args = {
+        .ids = ids, .nids = n, .force = json_is_true(force), .unreconciled = unreconciled
+    };
     const char *refusal = NULL;
     int rc = loa_campaign_apply_with(st, id, LOA_CAMPAIGN_OP_RESEND_UNKNOWN, &args, loa_now_ms(),
                                      &refusal);
+    if (rc == LOA_EAGAIN) {
+        char why[1024];
+        loa_campaign_unreconciled_text(unreconciled, args.nunreconciled, why, sizeof(why));
+        loa_http_error(resp, 409, "ids", "%s (\"force\":true); nothing was re-queued", why);
+        goto out;
+    }
     if (!op_ok(st, id, rc, refusal, resp))
         goto out;
     int64_t count = args.count;
@@ -666,5 +681,6 @@ void api_campaigns_resend(void *ctx, const struct loa_http_req *req, struct loa_
                    resp);
 out:
     loa_free(ids);
+    loa_free(unreconciled);
     json_decref(o);
 }

@@ -279,6 +279,15 @@ const char *const loa_sqlite_migrations[] = {
     "CREATE INDEX deliveries_in_flight ON deliveries(state) WHERE state = 'in_flight';"
     "CREATE INDEX deliveries_claim ON deliveries(page_ref, source, source_id, priority, id)"
     "  WHERE state = 'pending';",
+    /* 7 -> 8: reconciliation of unknown deliveries (docs/campaigns.md): when the person's
+     * conversation was read and showed no such message (reconciled_at; the delivery stays
+     * unknown, reason reconciled_not_sent, and may be resent), and when to read it again
+     * after a check that could not tell (reconcile_at, reconcile_tries). */
+    "ALTER TABLE deliveries ADD COLUMN reconciled_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN reconcile_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE deliveries ADD COLUMN reconcile_tries INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX deliveries_unreconciled ON deliveries(page_ref, claimed_at)"
+    "  WHERE state = 'unknown' AND reconciled_at = 0;",
 };
 
 const int loa_sqlite_latest_version =

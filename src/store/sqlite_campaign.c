@@ -41,6 +41,12 @@ enum cstmt {
     C_CLICKED,
     C_PACING_GET,
     C_PACING_PUT,
+    C_FINISH_COUNT_V8,
+    C_RECONCILE_GET,
+    C_RECONCILE_SENT,
+    C_RECONCILE_NOT_SENT,
+    C_RECONCILE_LATER,
+    C_RESEND_CHECK,
     C_COUNT
 };
 
@@ -100,6 +106,22 @@ static const char *const csql[C_COUNT] = {
     [C_PACING_PUT] = "INSERT INTO page_pacing (page_ref, share, cut_at, strikes, hold_until)"
                      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (page_ref) DO UPDATE SET"
                      " share = ?2, cut_at = ?3, strikes = ?4, hold_until = ?5",
+    /* Schema 7: an unknown delivery not reconciled yet keeps its campaign open. */
+    [C_FINISH_COUNT_V8] = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
+                          " AND (state IN ('pending', 'in_flight')"
+                          "   OR (state = 'unknown' AND reconciled_at = 0))",
+    [C_RECONCILE_GET] = "SELECT state, reconciled_at, page_ref, psid, campaign_id"
+                        " FROM deliveries WHERE id = ?",
+    [C_RECONCILE_SENT] = "UPDATE deliveries SET state = 'sent', reason = 'reconciled', mid = ?2,"
+                         " sent_at = ?3, reconciled_at = ?4 WHERE id = ?1 AND state = 'unknown'"
+                         " AND reconciled_at = 0",
+    [C_RECONCILE_NOT_SENT] = "UPDATE deliveries SET reason = 'reconciled_not_sent',"
+                             " reconciled_at = ?2 WHERE id = ?1 AND state = 'unknown'"
+                             " AND reconciled_at = 0",
+    [C_RECONCILE_LATER] = "UPDATE deliveries SET reconcile_at = ?2,"
+                          " reconcile_tries = reconcile_tries + 1 WHERE id = ?1",
+    [C_RESEND_CHECK] = "SELECT 1 FROM deliveries WHERE id = ?2 AND campaign_id = ?1"
+                       " AND state = 'unknown' AND reconciled_at = 0",
 };
 
 static sqlite3_stmt *cstmt(struct loa_store *st, enum cstmt id)
@@ -549,7 +571,7 @@ out:
 int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now, bool *done_out)
 {
     *done_out = false;
-    sqlite3_stmt *s = cstmt(st, C_FINISH_COUNT);
+    sqlite3_stmt *s = cstmt(st, st->version >= 8 ? C_FINISH_COUNT_V8 : C_FINISH_COUNT);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
@@ -901,11 +923,12 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
     snprintf(sql, sizeof(sql),
              "SELECT id, campaign_id, subscriber_id, psid, position, state, reason, rule,"
              " attempts, next_at, mid, claimed_at, sent_at, delivered_at, read_at,"
-             " clicked_at, replied_at FROM deliveries WHERE campaign_id = ?1"
+             " clicked_at, replied_at, %s FROM deliveries WHERE campaign_id = ?1"
              " AND position > ?2%s%s%s"
              " AND NOT (?3 > 0 AND state = 'unknown' AND claimed_at >= ?3)"
              " ORDER BY position LIMIT ?4",
-             used ? " AND state IN (" : "", states, used ? ")" : "");
+             st->version >= 8 ? "reconciled_at" : "0", used ? " AND state IN (" : "", states,
+             used ? ")" : "");
     sqlite3_stmt *s;
     int rc = loa__prepare(st, sql, &s);
     if (rc < 0)
@@ -934,6 +957,7 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
             .read_at = sqlite3_column_int64(s, 14),
             .clicked_at = sqlite3_column_int64(s, 15),
             .replied_at = sqlite3_column_int64(s, 16),
+            .reconciled_at = sqlite3_column_int64(s, 17),
         };
         if (fn(&d, ud))
             break;
@@ -1030,14 +1054,181 @@ int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
                    "retry failed deliveries", campaign_id, reasons, n, bind_reason, now, count_out);
 }
 
-int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
-                                      size_t n, int64_t now, int64_t *count_out)
+/* The listed ids that are unknown deliveries of the campaign not reconciled yet. */
+static int unreconciled_of(struct loa_store *st, int64_t campaign_id, const int64_t *ids, size_t n,
+                           int64_t *out, size_t *n_out)
 {
+    *n_out = 0;
+    if (st->version < 8)
+        return 0;
+    sqlite3_stmt *s = cstmt(st, C_RESEND_CHECK);
+    if (!s)
+        return LOA_ESTORE;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(s, 1, campaign_id);
+        sqlite3_bind_int64(s, 2, ids[i]);
+        int step = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (step == SQLITE_ROW) {
+            if (out)
+                out[*n_out] = ids[i];
+            (*n_out)++;
+        } else if (step != SQLITE_DONE) {
+            return loa__db_fail(st, "check unknown deliveries");
+        }
+    }
+    return 0;
+}
+
+int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
+                                      size_t n, bool force, int64_t now, int64_t *count_out,
+                                      int64_t *unreconciled_out, size_t *nunreconciled_out)
+{
+    size_t bad = 0;
+    if (nunreconciled_out)
+        *nunreconciled_out = 0;
+    if (count_out)
+        *count_out = 0;
+    if (!force) {
+        int rc = unreconciled_of(st, campaign_id, ids, n, unreconciled_out, &bad);
+        if (nunreconciled_out)
+            *nunreconciled_out = bad;
+        if (rc < 0)
+            return rc;
+        if (bad > 0)
+            return LOA_EAGAIN;
+    }
     return requeue(st,
-                   "UPDATE deliveries SET state = 'pending', reason = NULL, next_at = ?3"
-                   " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'"
-                   " AND (SELECT status FROM campaigns WHERE id = ?1) IN" STARTED,
+                   st->version >= 8
+                       ? "UPDATE deliveries SET state = 'pending', reason = NULL, next_at = ?3,"
+                         " reconciled_at = 0, reconcile_at = 0, reconcile_tries = 0"
+                         " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'"
+                         " AND (SELECT status FROM campaigns WHERE id = ?1) IN" STARTED
+                       : "UPDATE deliveries SET state = 'pending', reason = NULL, next_at = ?3"
+                         " WHERE id = ?2 AND campaign_id = ?1 AND state = 'unknown'"
+                         " AND (SELECT status FROM campaigns WHERE id = ?1) IN" STARTED,
                    "resend unknown deliveries", campaign_id, ids, n, bind_id, now, count_out);
+}
+
+/* ---- Reconciliation ----------------------------------------------------------------------- */
+
+int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
+                                    int64_t now, int64_t limit,
+                                    int (*fn)(const struct loa_unreconciled *u, void *ud), void *ud)
+{
+    if (st->version < 8)
+        return LOA_EVERSION;
+    sqlite3_stmt *s;
+    int rc = loa__prepare(st,
+                          "SELECT id, campaign_id, page_ref, psid, claimed_at, reconcile_tries"
+                          " FROM deliveries WHERE state = 'unknown' AND reconciled_at = 0"
+                          " AND (?1 = 0 OR page_ref = ?1) AND claimed_at < ?2"
+                          " AND reconcile_at <= ?3 ORDER BY claimed_at, id LIMIT ?4",
+                          &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, page_ref);
+    sqlite3_bind_int64(s, 2, older_than);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, limit > 0 ? limit : -1);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        struct loa_unreconciled u = {
+            .id = sqlite3_column_int64(s, 0),
+            .campaign_id = sqlite3_column_int64(s, 1),
+            .page_ref = sqlite3_column_int64(s, 2),
+            .psid = (const char *)sqlite3_column_text(s, 3),
+            .claimed_at = sqlite3_column_int64(s, 4),
+            .tries = sqlite3_column_int64(s, 5),
+        };
+        if (fn(&u, ud))
+            break;
+    }
+    rc = step == SQLITE_ROW || step == SQLITE_DONE
+             ? 0
+             : loa__db_fail(st, "list unreconciled deliveries");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+struct reconcile_args {
+    int64_t id;
+    bool sent;
+    const char *mid;
+    const char *text;
+    int64_t at, now;
+    bool changed;
+};
+
+static int reconcile_txn(struct loa_store *st, void *ud)
+{
+    struct reconcile_args *a = ud;
+    sqlite3_stmt *s = cstmt(st, C_RECONCILE_GET);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, a->id);
+    int step = sqlite3_step(s);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, "get delivery");
+    }
+    bool open = col_state(s, 0) == LOA_DELIVERY_UNKNOWN && sqlite3_column_int64(s, 1) == 0;
+    int64_t page_ref = sqlite3_column_int64(s, 2);
+    char *psid = loa__col_dup(s, 3);
+    sqlite3_reset(s);
+    int rc = 0;
+    if (!open)
+        goto out;
+    if (!(s = cstmt(st, a->sent ? C_RECONCILE_SENT : C_RECONCILE_NOT_SENT))) {
+        rc = LOA_ESTORE;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, a->id);
+    if (a->sent) {
+        loa__bind_text(s, 2, a->mid);
+        sqlite3_bind_int64(s, 3, a->at);
+        sqlite3_bind_int64(s, 4, a->now);
+    } else {
+        sqlite3_bind_int64(s, 2, a->now);
+    }
+    if ((rc = step_done(st, s, "reconcile delivery")) < 0)
+        goto out;
+    a->changed = sqlite3_changes(st->db) > 0;
+    if (a->changed && a->sent)
+        rc = record_sent(st, a->id, page_ref, psid, a->mid, a->text, a->at);
+out:
+    loa_free(psid);
+    return rc;
+}
+
+int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
+                                 const char *text, int64_t at, int64_t now, bool *changed_out)
+{
+    if (changed_out)
+        *changed_out = false;
+    if (st->version < 8)
+        return LOA_EVERSION;
+    if (sent && (!mid || !mid[0]))
+        return LOA_EINVAL;
+    struct reconcile_args a = {
+        .id = id, .sent = sent, .mid = mid, .text = text, .at = at, .now = now
+    };
+    int rc = with_txn(st, reconcile_txn, &a);
+    if (changed_out)
+        *changed_out = rc == 0 && a.changed;
+    return rc;
+}
+
+int loa_store_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at)
+{
+    if (st->version < 8)
+        return LOA_EVERSION;
+    sqlite3_stmt *s = cstmt(st, C_RECONCILE_LATER);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, next_at);
+    return step_done(st, s, "postpone reconciliation");
 }
 
 int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,

@@ -196,4 +196,33 @@ expect 0 "cancel" -- "$loa" campaign cancel "$third" --json
 same "$(jq .stats.by_state.skipped out.txt)" 9 "cancel skips what is pending"
 same "$(curl -sf "$G/_admin/stats" | jq .accepted)" 16 "nothing more was sent"
 
+# Graph accepts every message and answers after the client's 30 s timeout: each ends unknown.
+# `run` reconciles them from the people's conversations (loa-graph's Conversations API, once the
+# faults are gone) before it calls the campaign completed: all sent, none sent twice.
+expect 0 "create a campaign Graph will time out on" -- "$loa" campaign create --page 777 \
+    --name Timeout --blocks "$TEXT"
+late=$(cat out.txt)
+curl -sf -X POST "$G/_admin/faults" -d '{"page_id":"777","latency_ms":31000}' >/dev/null
+"$loa" campaign run "$late" >run3.out 2>run3.err &
+run_pid=$!
+pids+=($run_pid)
+for _ in $(seq 1 400); do
+    [[ $(curl -sf "$G/_admin/stats" | jq .accepted) -ge 24 ]] && break
+    sleep 0.05
+done
+same "$(curl -sf "$G/_admin/stats" | jq .accepted)" 24 "loa-graph accepted the 8 messages"
+curl -sf -X POST "$G/_admin/faults" -d '{}' >/dev/null
+wait "$run_pid"
+same "$?" 0 "run ends by itself"
+has run3.out "campaign $late completed: 9 deliveries: sent 8, failed 0, skipped 1, unknown 0, pending 0" \
+    "every unknown reconciled as sent"
+expect 0 "the sent ones" -- "$loa" campaign deliveries "$late" --state sent --json
+same "$(jq -c '[.data[].reason] | unique' out.txt)" '["reconciled"]' "sent by reconciliation"
+same "$(jq '[.data[] | select(.mid != null)] | length' out.txt)" 8 "with the mid Graph gave them"
+expect 0 "no unknowns left" -- "$loa" campaign unknowns "$late" --older-than 0 --json
+same "$(jq '.data | length' out.txt)" 0 "nothing to resend"
+curl -sf "$G/_admin/log.ndjson" >log3.ndjson
+same "$(jq -r .psid log3.ndjson | sort | uniq -c | awk '$1 != 3' | wc -l)" 0 "nobody got it twice"
+same "$(curl -sf "$G/_admin/stats" | jq .accepted)" 24 "nothing was sent again"
+
 finish "campaign cli"

@@ -27,7 +27,7 @@ test('campaigns REST API', { timeout: 170000 }, async (t) => {
   const g = await G.start(['--app-secret', S.SECRET]);
   let d;
   try {
-    d = await S.serve(s, { LOA_GRAPH_URL: g.base });
+    d = await S.serve(s, { LOA_GRAPH_URL: g.base, LOA_DISPATCH_RECONCILE_GRACE_S: '1' });
     const api = (method, p, body, key = s.admin) => S.request(d.url, method, p, { key, body });
     const staff = (method, p, body) => api(method, p, body, s.staff);
 
@@ -364,9 +364,27 @@ test('campaigns REST API', { timeout: 170000 }, async (t) => {
       assert.equal(r.status, 409, 'a draft has nothing to resend');
       r = await api('POST', `/api/v1/campaigns/${c.id}/start`);
       assert.equal(r.json.total, 2);
-      const ended = await status(c.id, 'completed', 20000);
-      assert.equal(ended.stats.by_state.unknown, 2, JSON.stringify(ended.stats));
+      // Both requests are dropped: unknown. While loa-graph drops the conversation calls too,
+      // nobody can tell whether they arrived: the campaign stays running and a resend is
+      // refused, naming them.
+      const stuck = await waitFor(async () => {
+        const x = await api('GET', `/api/v1/campaigns/${c.id}`);
+        return x.json.stats.by_state.unknown === 2 ? x.json : null;
+      }, 20000, 'two unknown deliveries');
+      assert.equal(stuck.status, 'running');
+      r = await api('GET', `/api/v1/campaigns/${c.id}/unknowns?older_than_s=0`);
+      const ids = r.json.data.map((x) => x.id);
+      assert.equal(ids.length, 2);
+      assert.deepEqual(r.json.data.map((x) => x.reconciled_at), [null, null]);
+      r = await staff('POST', `/api/v1/campaigns/${c.id}/unknowns/resend`, { ids });
+      assert.equal(r.status, 409, r.text);
+      assert.equal(r.json.error.field, 'ids');
+      assert.match(r.json.error.reason, new RegExp(`deliveries ${ids[0]}, ${ids[1]} are not reconciled yet`));
+      assert.match(r.json.error.reason, /may have been delivered/);
       r = await g.admin.post('faults', {});
+      // Now the reconciler reads both conversations: nothing arrived, safe to resend.
+      const ended = await status(c.id, 'completed', 30000);
+      assert.equal(ended.stats.by_state.unknown, 2, JSON.stringify(ended.stats));
       // Claimed just now: not yet listed with the default grace of 60 s.
       r = await api('GET', `/api/v1/campaigns/${c.id}/unknowns`);
       assert.equal(r.status, 200, r.text);
@@ -376,6 +394,8 @@ test('campaigns REST API', { timeout: 170000 }, async (t) => {
       assert.equal(r.json.data.length, 2);
       const [first, second] = r.json.data;
       assert.equal(first.state, 'unknown');
+      assert.equal(first.reason, 'reconciled_not_sent');
+      assert.ok(first.reconciled_at);
       r = await api('GET', `/api/v1/campaigns/${c.id}/unknowns?older_than_s=-1`);
       assert.equal(r.json.error.field, 'older_than_s');
       for (const [body, field] of [

@@ -385,3 +385,66 @@ test('clock: get, set, advance', async () => {
     await g.stop();
   }
 });
+
+test('conversations API: the conversation of a person, its messages from the log, 2 calls/s', async () => {
+  const g = await start(['--clock', 'fake', '--now', T0]);
+  try {
+    await setup(g, [
+      { psid: 'u1', first_name: 'Lan', last_action_at: T0 },
+      { psid: 'u2', first_name: 'Minh' },
+    ]);
+    const mids = [];
+    for (const t of ['one', 'two', 'three']) {
+      const r = await send(g, text('u1', t, { message: { text: t, metadata: 'loa:d:1' } }));
+      assert.equal(r.status, 200, r.text);
+      mids.push(r.json.message_id);
+      await g.admin.post('clock', { advance_ms: 1000 });
+    }
+    const get = async (p) => {
+      await sleep(520); // under the limit of 2 calls/s per Page
+      return g.request('GET', `/v25.0/${p}${p.includes('?') ? '&' : '?'}access_token=TOKEN1`);
+    };
+    let r = await get('111/conversations?platform=messenger&user_id=u1');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.data.map((c) => c.id), ['t_111_u1']);
+    // u2 never talked with the Page; an unknown person neither
+    r = await get('111/conversations?platform=messenger&user_id=u2');
+    assert.deepEqual(r.json.data, []);
+    r = await get('111/conversations?platform=messenger&user_id=ghost');
+    assert.deepEqual(r.json.data, []);
+    // newest first, paged; the Page as sender; the text sent; created_time in Graph's format
+    r = await get('t_111_u1/messages?fields=id,created_time,from,message&limit=2');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.data.map((m) => m.id), [mids[2], mids[1]]);
+    assert.deepEqual(r.json.data[0].from.id, '111');
+    assert.equal(r.json.data[0].message, 'three');
+    assert.equal(r.json.data[0].created_time, '2026-05-04T09:00:02+0000');
+    assert.ok(r.json.paging.next);
+    r = await get(`t_111_u1/messages?fields=id,message&limit=2&after=${r.json.paging.cursors.after}`);
+    assert.deepEqual(r.json.data.map((m) => [m.id, m.message]), [[mids[0], 'one']]);
+    assert.equal(r.json.paging.next, undefined);
+    // default fields: id and created_time
+    r = await get('t_111_u1/messages');
+    assert.deepEqual(Object.keys(r.json.data[0]).sort(), ['created_time', 'id']);
+    // unknown field, unknown conversation, another Page's token
+    r = await get('t_111_u1/messages?fields=id,metadata');
+    assert.equal(r.json.error.code, 100);
+    r = await get('t_111_u2/messages');
+    assert.deepEqual([r.json.error.code, r.json.error.error_subcode], [100, 33]);
+    await sleep(520);
+    r = await g.request('GET', '/v25.0/111/conversations?user_id=u1&access_token=NOPE');
+    assert.equal(r.json.error.code, 190);
+    // beyond 2 calls/s per Page: 613
+    await sleep(1100);
+    const burst = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => g.request('GET', '/v25.0/111/conversations?user_id=u1&access_token=TOKEN1')),
+    );
+    const limited = burst.filter((x) => x.json.error && x.json.error.code === 613);
+    assert.equal(limited.length, 3, JSON.stringify(burst.map((x) => x.json)));
+    // the Send API keeps its own limit
+    r = await send(g, text('u1', 'four'));
+    assert.equal(r.status, 200, r.text);
+  } finally {
+    await g.stop();
+  }
+});

@@ -27,6 +27,13 @@ struct stub {
     char last_token[512], last_proof[128], last_fields[256], last_path[256], last_body[4096];
 };
 
+static _Thread_local struct MHD_Connection *current; /* the request a responder answers */
+
+const char *stub_arg(const char *key)
+{
+    return current ? MHD_lookup_connection_value(current, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
 static void copy(char *dst, size_t size, const char *src)
 {
     snprintf(dst, size, "%s", src ? src : "");
@@ -87,7 +94,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_unlock(&s->mu);
 
     struct stub_reply r = { .status = 200, .body = "" };
+    current = conn;
     s->fn(s->arg, method, url, loa_buf_cstr(b), b->len, &r);
+    current = NULL;
     if (r.delay_ms > 0) {
         struct timespec ts = { r.delay_ms / 1000, (long)(r.delay_ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);

@@ -33,6 +33,8 @@ int stub_port(const struct stub *s);
 const char *stub_url(const struct stub *s);
 unsigned stub_connections(const struct stub *s);
 unsigned stub_requests(const struct stub *s);
+/* In a responder, on the stub's thread: the request's query parameter key, or NULL. */
+const char *stub_arg(const char *key);
 /* Copies of the last request's query parameters and body ("" when absent). */
 void stub_last(struct stub *s, char *token, char *proof, char *fields, char *path, char *body,
                size_t size);
