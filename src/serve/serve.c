@@ -300,8 +300,6 @@ int loa_serve_run(const struct loa_serve_opts *o)
     app->app_secret = app->set->webhook_app_secret;
     pthread_key_create(&app->store_key, NULL);
     pthread_mutex_init(&app->stores_lock, NULL);
-    pthread_mutex_init(&app->write_lock, NULL);
-    pthread_cond_init(&app->write_done, NULL);
     pthread_mutex_init(&app->secrets_lock, NULL);
     int rc = 0;
     struct loa_http_route table[NROUTES];
@@ -411,8 +409,6 @@ out:
     loa_diags_release(&d);
     pthread_key_delete(app->store_key);
     pthread_mutex_destroy(&app->stores_lock);
-    pthread_mutex_destroy(&app->write_lock);
-    pthread_cond_destroy(&app->write_done);
     pthread_mutex_destroy(&app->secrets_lock);
     sodium_memzero(app->store_opts.key, sizeof(app->store_opts.key));
     loa_free(app->store_path);

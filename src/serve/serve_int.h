@@ -26,8 +26,6 @@
 struct profile_worker;
 struct loa_dispatch;
 
-struct wh_job;
-
 struct serve_app {
     const struct loa_settings *set;   /* every option, typed (borrowed from the config) */
     struct loa_store_opts store_opts; /* path, key, durable: for each thread's connection */
@@ -43,11 +41,7 @@ struct serve_app {
      * thread that finds no commit under way takes the whole queue, writes every batch in one
      * transaction (one fsync) and wakes the others. Waiting here instead of in SQLite's busy
      * handler, which sleeps in growing steps, keeps latency flat under load. */
-    pthread_mutex_t write_lock; /* guards the three below */
-    pthread_cond_t write_done;  /* broadcast when a group is committed */
-    struct wh_job *write_queue; /* batches waiting for the next group, oldest first */
-    bool write_busy;            /* a thread is committing a group */
-    struct loa_store **stores;  /* every connection opened, closed at exit */
+    struct loa_store **stores; /* every connection opened, closed at exit */
     size_t nstores;
 
     pthread_mutex_t secrets_lock; /* guards the three below */

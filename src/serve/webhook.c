@@ -2,7 +2,8 @@
 /*
  * The webhook endpoints, a thin HTTP adapter over the intake service (include/loa/intake.h).
  * GET answers Meta's verification handshake. POST hands the raw body and its signature header
- * to intake (verify, parse, apply), writes the batch by group commit and answers 200 only
+ * to intake (verify, parse, apply), writes the batch by the store's group commit
+ * (loa_store_group) and answers 200 only
  * after the commit (so an acknowledged event is on disk; with store.durable it is fsynced
  * too), then hands new subscribers to the profile worker. What each step decides is intake's;
  * the status codes, counters and log lines are this file's.
@@ -22,8 +23,6 @@
 #include <loa/log.h>
 
 #include "serve_int.h"
-
-#define BUSY_RETRIES 5
 
 void serve_webhook_verify(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
@@ -49,66 +48,34 @@ void serve_webhook_verify(void *ctx, const struct loa_http_req *req, struct loa_
     loa_buf_puts(&resp->body, challenge);
 }
 
-/* One request's batch waiting for, or written by, a group commit. Lives on its thread's stack
- * until done is set under write_lock. */
+/* One request's batch, applied inside a group commit (loa_store_group). */
 struct wh_job {
     const struct loa_intake_batch *batch;
     struct loa_intake_result res;
-    int rc;
-    bool done;
-    struct wh_job *next;
+    bool filled; /* res holds a result to release */
 };
 
-/* Writes a group of batches in one transaction, each batch in its own savepoint. */
-static void commit_group(struct loa_store *st, struct wh_job *group)
+static int apply_batch(struct loa_store *st, void *ud)
 {
-    int rc = LOA_EBUSY;
-    for (int attempt = 0; attempt < BUSY_RETRIES && rc == LOA_EBUSY; attempt++)
-        rc = loa_store_begin(st); /* busy only when another process (the CLI) is writing */
-    for (struct wh_job *j = group; j; j = j->next)
-        j->rc = rc < 0 ? rc : loa_intake_apply_step(st, j->batch->events, j->batch->count, &j->res);
-    if (rc == 0 && (rc = loa_store_commit(st)) < 0)
-        loa_store_rollback(st);
-    if (rc < 0) {
-        for (struct wh_job *j = group; j; j = j->next) {
-            if (j->rc == 0)
-                loa_intake_result_release(&j->res);
-            j->rc = rc;
-        }
-    }
+    struct wh_job *j = ud;
+    int rc = loa_intake_apply_step(st, j->batch->events, j->batch->count, &j->res);
+    j->filled = rc == 0;
+    return rc;
 }
 
 /* Stores batch durably, possibly in one transaction with other requests' batches. */
-static int store_batch(struct serve_app *app, struct loa_store *st,
-                       const struct loa_intake_batch *batch, struct loa_intake_result *res)
+static int store_batch(struct loa_store *st, const struct loa_intake_batch *batch,
+                       struct loa_intake_result *res)
 {
     struct wh_job job = { .batch = batch };
-    pthread_mutex_lock(&app->write_lock);
-    struct wh_job **tail = &app->write_queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = &job;
-    while (!job.done) {
-        if (app->write_busy) {
-            pthread_cond_wait(&app->write_done, &app->write_lock);
-            continue;
-        }
-        app->write_busy = true;
-        struct wh_job *group = app->write_queue;
-        app->write_queue = NULL;
-        pthread_mutex_unlock(&app->write_lock);
-        commit_group(st, group);
-        pthread_mutex_lock(&app->write_lock);
-        for (struct wh_job *j = group, *next; j; j = next) {
-            next = j->next;
-            j->done = true; /* j may be gone once the lock is released */
-        }
-        app->write_busy = false;
-        pthread_cond_broadcast(&app->write_done);
+    int rc = loa_store_group(st, apply_batch, &job);
+    if (rc < 0) {
+        if (job.filled) /* applied, but the group's commit failed: nothing is stored */
+            loa_intake_result_release(&job.res);
+        return rc;
     }
-    pthread_mutex_unlock(&app->write_lock);
     *res = job.res;
-    return job.rc;
+    return 0;
 }
 
 void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
@@ -143,7 +110,7 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     if (!st)
         goto out;
     struct loa_intake_result res;
-    rc = store_batch(app, st, &batch, &res);
+    rc = store_batch(st, &batch, &res);
     if (rc < 0) {
         atomic_fetch_add(&app->wh_store_errors, 1);
         /* Not acknowledged: Meta delivers it again. */

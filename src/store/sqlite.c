@@ -181,13 +181,6 @@ int loa__prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out)
  */
 #define WLOCK_TIMEOUT_MS 5000
 
-struct loa__wlock {
-    struct loa__wlock *next;
-    char *path;
-    int refs;
-    pthread_mutex_t mu;
-};
-
 static pthread_mutex_t wlocks_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct loa__wlock *wlocks;
 
@@ -203,6 +196,8 @@ static struct loa__wlock *wlock_get(const char *path)
         w = loa_calloc(1, sizeof(*w));
         w->path = loa_strdup(key);
         pthread_mutex_init(&w->mu, NULL);
+        pthread_mutex_init(&w->gmu, NULL);
+        pthread_cond_init(&w->gdone, NULL);
         w->next = wlocks;
         wlocks = w;
     }
@@ -223,6 +218,8 @@ static void wlock_put(struct loa__wlock *w)
             pp = &(*pp)->next;
         *pp = w->next;
         pthread_mutex_destroy(&w->mu);
+        pthread_mutex_destroy(&w->gmu);
+        pthread_cond_destroy(&w->gdone);
         loa_free(w->path);
         loa_free(w);
     }

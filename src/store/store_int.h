@@ -10,6 +10,8 @@
 #ifndef LOA_STORE_STORE_INT_H
 #define LOA_STORE_STORE_INT_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <sqlite3.h>
@@ -24,6 +26,27 @@
 #define LOA__XSTMT_INTAKE   0
 #define LOA__XSTMT_KEYS     32
 #define LOA__XSTMT_CAMPAIGN 48
+
+/* A group commit's job: one caller's function, run by the group's leader (sqlite_group.c). */
+struct loa__gjob {
+    int (*fn)(struct loa_store *st, void *ud);
+    void *ud;
+    int rc;
+    bool done;
+    struct loa__gjob *next;
+};
+
+/* What the connections of one store file share in this process (sqlite.c keeps a registry). */
+struct loa__wlock {
+    struct loa__wlock *next;
+    char *path;
+    int refs;
+    pthread_mutex_t mu;      /* held by the connection in a write transaction */
+    pthread_mutex_t gmu;     /* guards the group commit's queue and leader flag */
+    pthread_cond_t gdone;    /* broadcast when a group is committed */
+    struct loa__gjob *queue; /* jobs waiting for the next group, oldest first */
+    bool gbusy;              /* a leader is writing a group */
+};
 
 struct loa_store {
     sqlite3 *db;                            /* the connection (owned) */
