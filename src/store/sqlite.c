@@ -402,7 +402,7 @@ int loa_store_latest_version(void)
     return loa_sqlite_latest_version;
 }
 
-int loa_store_schema_version(struct loa_store *st)
+int loa__sqlite_schema_version(struct loa_store *st)
 {
     return st->version;
 }
@@ -418,6 +418,7 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
         return LOA_ENOENT;
     }
     struct loa_store *st = loa_calloc(1, sizeof(*st));
+    st->ops = &loa__sqlite_ops;
     st->path = loa_strdup(opts->path);
     memcpy(st->key, opts->key, sizeof(st->key));
     int flags =
@@ -465,7 +466,7 @@ out:
     return 0;
 }
 
-void loa_store_close(struct loa_store *st)
+void loa__sqlite_close(struct loa_store *st)
 {
     if (!st)
         return;
@@ -489,7 +490,7 @@ static int run(struct loa_store *st, enum stmt_id id, const char *what)
     return s ? step_done(st, s, what, NULL) : LOA_ESTORE;
 }
 
-int loa_store_begin(struct loa_store *st)
+int loa__sqlite_begin(struct loa_store *st)
 {
     int rc = wlock_take(st);
     if (rc < 0)
@@ -499,29 +500,29 @@ int loa_store_begin(struct loa_store *st)
     return rc;
 }
 
-int loa_store_commit(struct loa_store *st)
+int loa__sqlite_commit(struct loa_store *st)
 {
     int rc = run(st, S_COMMIT, "commit");
     wlock_sync(st);
     return rc;
 }
 
-int loa_store_savepoint(struct loa_store *st)
+int loa__sqlite_savepoint(struct loa_store *st)
 {
     return run(st, S_SAVEPOINT, "savepoint");
 }
 
-int loa_store_savepoint_release(struct loa_store *st)
+int loa__sqlite_savepoint_release(struct loa_store *st)
 {
     return run(st, S_RELEASE, "release savepoint");
 }
 
-int loa_store_savepoint_rollback(struct loa_store *st)
+int loa__sqlite_savepoint_rollback(struct loa_store *st)
 {
     return loa__exec(st, "ROLLBACK TO loa_step; RELEASE loa_step");
 }
 
-int loa_store_rollback(struct loa_store *st)
+int loa__sqlite_rollback(struct loa_store *st)
 {
     int rc = loa__exec(st, "ROLLBACK");
     wlock_sync(st);
@@ -596,8 +597,8 @@ static int update_page_field(struct loa_store *st, const char *page_id, enum stm
     return step_done(st, s, "update page", NULL);
 }
 
-int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
-                       bool *created_out)
+int loa__sqlite_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
+                         bool *created_out)
 {
     if (!in->page_id || !*in->page_id)
         return LOA_EINVAL;
@@ -680,7 +681,7 @@ static int page_get(struct loa_store *st, sqlite3_stmt *s, struct loa_page *out)
     return 0;
 }
 
-int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
+int loa__sqlite_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s = stmt(st, S_PAGE_GET);
@@ -689,7 +690,7 @@ int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_pag
     return page_get(st, s, out);
 }
 
-int loa_store_page_get_ref(struct loa_store *st, int64_t ref, struct loa_page *out)
+int loa__sqlite_page_get_ref(struct loa_store *st, int64_t ref, struct loa_page *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s = stmt(st, S_PAGE_GET_REF);
@@ -698,8 +699,8 @@ int loa_store_page_get_ref(struct loa_store *st, int64_t ref, struct loa_page *o
     return page_get(st, s, out);
 }
 
-int loa_store_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p, void *ud),
-                        void *ud)
+int loa__sqlite_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p, void *ud),
+                          void *ud)
 {
     sqlite3_stmt *s = stmt(st, S_PAGE_LIST);
     if (!s)
@@ -718,8 +719,8 @@ int loa_store_page_list(struct loa_store *st, int (*fn)(const struct loa_page *p
     return rc;
 }
 
-int loa_store_page_secrets(struct loa_store *st, const char *page_id, char **token_out,
-                           char **app_secret_out)
+int loa__sqlite_page_secrets(struct loa_store *st, const char *page_id, char **token_out,
+                             char **app_secret_out)
 {
     if (token_out)
         *token_out = NULL;
@@ -865,9 +866,9 @@ static void bind_subscriber(sqlite3_stmt *s, const struct loa_subscriber *v, int
         }                                               \
     } while (0)
 
-int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *in,
-                                unsigned flags, int64_t now, enum loa_upsert_result *result_out,
-                                int64_t *id_out)
+int loa__sqlite_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *in,
+                                  unsigned flags, int64_t now, enum loa_upsert_result *result_out,
+                                  int64_t *id_out)
 {
     struct loa_subscriber m = { 0 };
     int found = 0;
@@ -960,16 +961,16 @@ int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscribe
 
 #undef TAKE
 
-int loa_store_subscriber_find(struct loa_store *st, int64_t page_ref, const char *psid,
-                              struct loa_subscriber *out)
+int loa__sqlite_subscriber_find(struct loa_store *st, int64_t page_ref, const char *psid,
+                                struct loa_subscriber *out)
 {
     memset(out, 0, sizeof(*out));
     int found = find_subscriber(st, S_SUB_BY_PSID, page_ref, psid, out);
     return found < 0 ? found : found ? 0 : LOA_ENOENT;
 }
 
-int loa_store_subscriber_list(struct loa_store *st, const struct loa_subscriber_query *q,
-                              int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
+int loa__sqlite_subscriber_list(struct loa_store *st, const struct loa_subscriber_query *q,
+                                int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
 {
     char sql[1024];
     snprintf(sql, sizeof(sql),
@@ -1026,18 +1027,18 @@ static int count_one(struct loa_store *st, enum stmt_id id, int64_t arg, bool bi
     return 0;
 }
 
-int loa_store_subscriber_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
+int loa__sqlite_subscriber_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
 {
     return page_ref ? count_one(st, S_SUB_COUNT_PAGE, page_ref, true, count_out)
                     : count_one(st, S_SUB_COUNT_ALL, 0, false, count_out);
 }
 
-int loa_store_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
+int loa__sqlite_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
 {
     return count_one(st, S_SUB_COUNT_CONTACTS, page_ref, true, count_out);
 }
 
-int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char **out)
+int loa__sqlite_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char **out)
 {
     sqlite3_stmt *s = stmt(st, S_SUB_TAGS);
     if (!s)
@@ -1089,7 +1090,8 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     return rc;
 }
 
-int loa_store_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
+int loa__sqlite_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name,
+                           int64_t *id_out)
 {
     return ensure_named(st, S_TAG_GET, S_TAG_INSERT, page_ref, name, -1, id_out);
 }
@@ -1105,17 +1107,18 @@ static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b
     return step_done(st, s, stmt_sql[id], changed_out);
 }
 
-int loa_store_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id, bool *added_out)
+int loa__sqlite_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id,
+                        bool *added_out)
 {
     return exec_pair(st, S_TAG_ADD, subscriber_id, tag_id, added_out);
 }
 
-int loa_store_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t tag_id)
+int loa__sqlite_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t tag_id)
 {
     return exec_pair(st, S_TAG_REMOVE, subscriber_id, tag_id, NULL);
 }
 
-int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to)
+int loa__sqlite_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to)
 {
     sqlite3_stmt *s = stmt_ref_text(st, S_TAG_GET, page_ref, to);
     if (!s)
@@ -1133,7 +1136,7 @@ int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *fro
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
-int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *name)
+int loa__sqlite_tag_delete(struct loa_store *st, int64_t page_ref, const char *name)
 {
     sqlite3_stmt *s = stmt_ref_text(st, S_TAG_DELETE, page_ref, name);
     if (!s)
@@ -1143,8 +1146,8 @@ int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *nam
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
-int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
-                       int (*fn)(const char *name, int64_t count, void *ud), void *ud)
+int loa__sqlite_tag_list(struct loa_store *st, int64_t page_ref,
+                         int (*fn)(const char *name, int64_t count, void *ud), void *ud)
 {
     sqlite3_stmt *s = stmt(st, S_TAG_LIST);
     if (!s)
@@ -1159,18 +1162,18 @@ int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
     return rc;
 }
 
-int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
-                          int64_t *id_out)
+int loa__sqlite_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
+                            int64_t *id_out)
 {
     return ensure_named(st, S_LIST_GET, S_LIST_INSERT, page_ref, name, now, id_out);
 }
 
-int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id)
+int loa__sqlite_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id)
 {
     return exec_pair(st, S_LIST_ADD, list_id, subscriber_id, NULL);
 }
 
-int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out)
+int loa__sqlite_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out)
 {
     return count_one(st, S_LIST_COUNT, list_id, true, count_out);
 }

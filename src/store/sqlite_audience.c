@@ -39,7 +39,7 @@
 
 /* ---- Lists ------------------------------------------------------------------------------ */
 
-int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
+int loa__sqlite_list_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
 {
     sqlite3_stmt *s;
     int rc = loa__prepare(st, "SELECT id FROM lists WHERE page_ref = ? AND name = ?", &s);
@@ -56,7 +56,7 @@ int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name
     return rc;
 }
 
-int loa_store_list_clear(struct loa_store *st, int64_t list_id)
+int loa__sqlite_list_clear(struct loa_store *st, int64_t list_id)
 {
     sqlite3_stmt *s;
     int rc = loa__prepare(st, "DELETE FROM list_members WHERE list_id = ?", &s);
@@ -69,9 +69,9 @@ int loa_store_list_clear(struct loa_store *st, int64_t list_id)
     return rc;
 }
 
-int loa_store_list_add_phones(struct loa_store *st, int64_t list_id, int64_t page_ref,
-                              const char *const *phones, size_t n, int64_t *matched,
-                              int64_t *added_out)
+int loa__sqlite_list_add_phones(struct loa_store *st, int64_t list_id, int64_t page_ref,
+                                const char *const *phones, size_t n, int64_t *matched,
+                                int64_t *added_out)
 {
     sqlite3_stmt *count = NULL, *add = NULL;
     int64_t added = 0;
@@ -110,9 +110,10 @@ int loa_store_list_add_phones(struct loa_store *st, int64_t list_id, int64_t pag
     return rc;
 }
 
-int loa_store_list_list(struct loa_store *st, int64_t page_ref,
-                        int (*fn)(const char *name, int64_t members, int64_t created_at, void *ud),
-                        void *ud)
+int loa__sqlite_list_list(struct loa_store *st, int64_t page_ref,
+                          int (*fn)(const char *name, int64_t members, int64_t created_at,
+                                    void *ud),
+                          void *ud)
 {
     sqlite3_stmt *s;
     int rc =
@@ -589,8 +590,8 @@ static int build(struct loa_store *st, const char *columns, int64_t page_ref,
     return rc;
 }
 
-int loa_store_audience_count(struct loa_store *st, int64_t page_ref,
-                             const struct loa_audience_node *filter, int64_t *count_out)
+int loa__sqlite_audience_count(struct loa_store *st, int64_t page_ref,
+                               const struct loa_audience_node *filter, int64_t *count_out)
 {
     sqlite3_stmt *s;
     int rc = build(st, "count(*)", page_ref, filter, false, 0, NULL, 0, &s);
@@ -610,10 +611,10 @@ int loa_store_audience_count(struct loa_store *st, int64_t page_ref,
     "s.last_interaction_kind, s.unreachable, s.unreachable_reason, s.attrs, s.created_at, " \
     "s.updated_at, s.ad_referral_at, s.after_ctm_ad, s.profile_fetched_at"
 
-int loa_store_audience_list(struct loa_store *st, int64_t page_ref,
-                            const struct loa_audience_node *filter, enum loa_audience_order order,
-                            const struct loa_audience_cursor *cursor, int64_t limit,
-                            int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
+int loa__sqlite_audience_list(struct loa_store *st, int64_t page_ref,
+                              const struct loa_audience_node *filter, enum loa_audience_order order,
+                              const struct loa_audience_cursor *cursor, int64_t limit,
+                              int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
 {
     if (st->version < 3)
         return LOA_EVERSION;
@@ -636,10 +637,10 @@ int loa_store_audience_list(struct loa_store *st, int64_t page_ref,
     return rc;
 }
 
-int loa_store_audience_scan(struct loa_store *st, int64_t page_ref,
-                            const struct loa_audience_node *filter, enum loa_audience_order order,
-                            const struct loa_audience_cursor *cursor, int64_t limit,
-                            int (*fn)(const struct loa_audience_member *m, void *ud), void *ud)
+int loa__sqlite_audience_scan(struct loa_store *st, int64_t page_ref,
+                              const struct loa_audience_node *filter, enum loa_audience_order order,
+                              const struct loa_audience_cursor *cursor, int64_t limit,
+                              int (*fn)(const struct loa_audience_member *m, void *ud), void *ud)
 {
     if (st->version < 3)
         return LOA_EVERSION;

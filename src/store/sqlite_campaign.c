@@ -239,8 +239,8 @@ void loa_campaign_release(struct loa_campaign *c)
     LOA_FREE(c->status_reason);
 }
 
-int loa_store_campaign_create(struct loa_store *st, int64_t page_ref,
-                              const struct loa_campaign_input *in, int64_t now, int64_t *id_out)
+int loa__sqlite_campaign_create(struct loa_store *st, int64_t page_ref,
+                                const struct loa_campaign_input *in, int64_t now, int64_t *id_out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -279,7 +279,7 @@ int loa_store_campaign_create(struct loa_store *st, int64_t page_ref,
     return rc;
 }
 
-int loa_store_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign *out)
+int loa__sqlite_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign *out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -297,8 +297,8 @@ int loa_store_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign
     return rc;
 }
 
-int loa_store_campaign_update(struct loa_store *st, int64_t id, const struct loa_campaign_input *in,
-                              int64_t now)
+int loa__sqlite_campaign_update(struct loa_store *st, int64_t id,
+                                const struct loa_campaign_input *in, int64_t now)
 {
     struct loa_campaign c;
     int rc = loa_store_campaign_get(st, id, &c);
@@ -344,8 +344,8 @@ int loa_store_campaign_update(struct loa_store *st, int64_t id, const struct loa
     return rc;
 }
 
-int loa_store_campaign_list(struct loa_store *st, int64_t page_ref, unsigned status_mask,
-                            int (*fn)(const struct loa_campaign *c, void *ud), void *ud)
+int loa__sqlite_campaign_list(struct loa_store *st, int64_t page_ref, unsigned status_mask,
+                              int (*fn)(const struct loa_campaign *c, void *ud), void *ud)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -450,8 +450,8 @@ static int set_status_txn(struct loa_store *st, void *ud)
     return rc;
 }
 
-int loa_store_campaign_set_status(struct loa_store *st, int64_t id, unsigned from_mask,
-                                  enum loa_campaign_status to, const char *reason, int64_t now)
+int loa__sqlite_campaign_set_status(struct loa_store *st, int64_t id, unsigned from_mask,
+                                    enum loa_campaign_status to, const char *reason, int64_t now)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -459,8 +459,8 @@ int loa_store_campaign_set_status(struct loa_store *st, int64_t id, unsigned fro
     return with_txn(st, set_status_txn, &a);
 }
 
-int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
-                                  int64_t now, int64_t *count_out)
+int loa__sqlite_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
+                                    int64_t now, int64_t *count_out)
 {
     sqlite3_stmt *s;
     int rc =
@@ -514,9 +514,9 @@ static int snapshot_one(const struct loa_audience_member *m, void *ud)
     return 0;
 }
 
-int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
-                                const struct loa_audience_node *filter, int64_t plan_quota,
-                                int64_t priority, int64_t now, int64_t *total_out)
+int loa__sqlite_campaign_snapshot(struct loa_store *st, int64_t id,
+                                  const struct loa_audience_node *filter, int64_t plan_quota,
+                                  int64_t priority, int64_t now, int64_t *total_out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -568,7 +568,8 @@ out:
     return rc;
 }
 
-int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now, bool *done_out)
+int loa__sqlite_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now,
+                                        bool *done_out)
 {
     *done_out = false;
     sqlite3_stmt *s = cstmt(st, st->version >= 8 ? C_FINISH_COUNT_V8 : C_FINISH_COUNT);
@@ -644,9 +645,9 @@ static int claim_person(struct loa_store *st, struct loa_claim *c)
     return 0;
 }
 
-int loa_store_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
-                           int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
-                           size_t *n_out)
+int loa__sqlite_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
+                             int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
+                             size_t *n_out)
 {
     *n_out = 0;
     if (max == 0)
@@ -706,7 +707,7 @@ out:
     return rc;
 }
 
-int loa_store_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n)
+int loa__sqlite_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n)
 {
     sqlite3_stmt *s = cstmt(st, C_LEDGER_ADD);
     if (!s)
@@ -735,14 +736,14 @@ static int ledger_query(struct loa_store *st, int64_t page_ref, int64_t since, i
     return 0;
 }
 
-int loa_store_ledger_count(struct loa_store *st, int64_t page_ref, int64_t since,
-                           int64_t *count_out)
+int loa__sqlite_ledger_count(struct loa_store *st, int64_t page_ref, int64_t since,
+                             int64_t *count_out)
 {
     return ledger_query(st, page_ref, since, count_out, NULL);
 }
 
-int loa_store_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t since,
-                            int64_t *minute_out)
+int loa__sqlite_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t since,
+                              int64_t *minute_out)
 {
     return ledger_query(st, page_ref, since, NULL, minute_out);
 }
@@ -837,8 +838,8 @@ out:
     return rc;
 }
 
-int loa_store_delivery_settle(struct loa_store *st, int64_t id,
-                              const struct loa_delivery_outcome *o, bool *changed_out)
+int loa__sqlite_delivery_settle(struct loa_store *st, int64_t id,
+                                const struct loa_delivery_outcome *o, bool *changed_out)
 {
     struct settle_args a = { .id = id, .o = o };
     int rc = with_txn(st, settle_txn, &a);
@@ -847,8 +848,8 @@ int loa_store_delivery_settle(struct loa_store *st, int64_t id,
     return rc;
 }
 
-int loa_store_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
-                               int64_t *count_out)
+int loa__sqlite_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
+                                 int64_t *count_out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -874,10 +875,10 @@ int loa_store_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_
 
 /* ---- Counts and lists --------------------------------------------------------------------- */
 
-int loa_store_campaign_stats(struct loa_store *st, int64_t id, struct loa_campaign_stats *out,
-                             int (*fn)(enum loa_delivery_state state, const char *reason,
-                                       int64_t count, void *ud),
-                             void *ud)
+int loa__sqlite_campaign_stats(struct loa_store *st, int64_t id, struct loa_campaign_stats *out,
+                               int (*fn)(enum loa_delivery_state state, const char *reason,
+                                         int64_t count, void *ud),
+                               void *ud)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s;
@@ -907,9 +908,9 @@ int loa_store_campaign_stats(struct loa_store *st, int64_t id, struct loa_campai
     return rc;
 }
 
-int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned state_mask,
-                            int64_t after, int64_t limit, int64_t older_than,
-                            int (*fn)(const struct loa_delivery *d, void *ud), void *ud)
+int loa__sqlite_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned state_mask,
+                              int64_t after, int64_t limit, int64_t older_than,
+                              int (*fn)(const struct loa_delivery *d, void *ud), void *ud)
 {
     /* The state filter is SQL (names from our own table), so listing the few failed or unknown
      * deliveries of a large campaign walks the (campaign_id, state, position) index, not the
@@ -1043,9 +1044,9 @@ static int requeue(struct loa_store *st, const char *sql, const char *what, int6
     return rc;
 }
 
-int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
-                                    const char *const *reasons, size_t n, int64_t now,
-                                    int64_t *count_out)
+int loa__sqlite_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
+                                      const char *const *reasons, size_t n, int64_t now,
+                                      int64_t *count_out)
 {
     return requeue(st,
                    "UPDATE deliveries SET state = 'pending', reason = NULL, attempts = 0,"
@@ -1080,9 +1081,10 @@ static int unreconciled_of(struct loa_store *st, int64_t campaign_id, const int6
     return 0;
 }
 
-int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
-                                      size_t n, bool force, int64_t now, int64_t *count_out,
-                                      int64_t *unreconciled_out, size_t *nunreconciled_out)
+int loa__sqlite_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
+                                        const int64_t *ids, size_t n, bool force, int64_t now,
+                                        int64_t *count_out, int64_t *unreconciled_out,
+                                        size_t *nunreconciled_out)
 {
     size_t bad = 0;
     if (nunreconciled_out)
@@ -1112,9 +1114,10 @@ int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
 
 /* ---- Reconciliation ----------------------------------------------------------------------- */
 
-int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
-                                    int64_t now, int64_t limit,
-                                    int (*fn)(const struct loa_unreconciled *u, void *ud), void *ud)
+int loa__sqlite_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
+                                      int64_t now, int64_t limit,
+                                      int (*fn)(const struct loa_unreconciled *u, void *ud),
+                                      void *ud)
 {
     if (st->version < 8)
         return LOA_EVERSION;
@@ -1201,8 +1204,8 @@ out:
     return rc;
 }
 
-int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
-                                 const char *text, int64_t at, int64_t now, bool *changed_out)
+int loa__sqlite_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
+                                   const char *text, int64_t at, int64_t now, bool *changed_out)
 {
     if (changed_out)
         *changed_out = false;
@@ -1219,7 +1222,7 @@ int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, co
     return rc;
 }
 
-int loa_store_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at)
+int loa__sqlite_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at)
 {
     if (st->version < 8)
         return LOA_EVERSION;
@@ -1231,8 +1234,8 @@ int loa_store_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t
     return step_done(st, s, "postpone reconciliation");
 }
 
-int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
-                                         int64_t now)
+int loa__sqlite_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
+                                           int64_t now)
 {
     sqlite3_stmt *s;
     int rc = loa__prepare(st,
@@ -1254,8 +1257,8 @@ int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const
 
 /* ---- Webhook effects ---------------------------------------------------------------------- */
 
-int loa_store_delivery_echo(struct loa_store *st, int64_t id, const char *mid, int64_t at,
-                            bool *settled_out)
+int loa__sqlite_delivery_echo(struct loa_store *st, int64_t id, const char *mid, int64_t at,
+                              bool *settled_out)
 {
     if (settled_out)
         *settled_out = false;
@@ -1299,7 +1302,7 @@ int loa_store_delivery_echo(struct loa_store *st, int64_t id, const char *mid, i
     return rc;
 }
 
-int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char *psid)
+int loa__sqlite_delivery_funnel(struct loa_store *st, int64_t page_ref, const char *psid)
 {
     if (st->version < 5)
         return 0;
@@ -1311,8 +1314,8 @@ int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char
     return step_done(st, s, "delivery funnel");
 }
 
-int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
-                               const char *psid, int64_t at)
+int loa__sqlite_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
+                                 const char *psid, int64_t at)
 {
     if (st->version < 5)
         return 0;
@@ -1326,7 +1329,8 @@ int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_
     return step_done(st, s, "delivery clicked");
 }
 
-int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid, int64_t at)
+int loa__sqlite_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid,
+                                 int64_t at)
 {
     if (st->version < 5)
         return 0;
@@ -1362,7 +1366,7 @@ static int delete_txn(struct loa_store *st, void *ud)
     return rc;
 }
 
-int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask)
+int loa__sqlite_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -1372,7 +1376,7 @@ int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_ma
 
 /* ---- Page pacing (schema 6) --------------------------------------------------------------- */
 
-int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out)
+int loa__sqlite_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out)
 {
     *out = (struct loa_page_pacing){ .share = 1.0 };
     if (st->version < 6)
@@ -1392,8 +1396,8 @@ int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "get Page pacing");
 }
 
-int loa_store_page_pacing_put(struct loa_store *st, int64_t page_ref,
-                              const struct loa_page_pacing *p)
+int loa__sqlite_page_pacing_put(struct loa_store *st, int64_t page_ref,
+                                const struct loa_page_pacing *p)
 {
     if (st->version < 6)
         return LOA_EVERSION;

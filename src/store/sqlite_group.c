@@ -31,7 +31,7 @@ static void run_group(struct loa_store *st, struct loa__gjob *group)
             j->rc = rc;
 }
 
-int loa_store_group(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud)
+int loa__sqlite_group(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud)
 {
     struct loa__gjob job = { .fn = fn, .ud = ud };
     struct loa__wlock *w = st->wlock;

@@ -161,8 +161,8 @@ static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what)
 
 /* ---- Events ---------------------------------------------------------------------------- */
 
-int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
-                           bool *inserted_out)
+int loa__sqlite_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
+                             bool *inserted_out)
 {
     sqlite3_stmt *s = xstmt(st, X_EVENT_INSERT);
     if (!s)
@@ -180,7 +180,7 @@ int loa_store_event_record(struct loa_store *st, const struct loa_event_input *i
     return rc;
 }
 
-int loa_store_event_exists(struct loa_store *st, const char *key, bool *out)
+int loa__sqlite_event_exists(struct loa_store *st, const char *key, bool *out)
 {
     sqlite3_stmt *s = xstmt(st, X_EVENT_EXISTS);
     if (!s)
@@ -194,7 +194,7 @@ int loa_store_event_exists(struct loa_store *st, const char *key, bool *out)
     return 0;
 }
 
-int loa_store_event_count(struct loa_store *st, const char *kind, int64_t *count_out)
+int loa__sqlite_event_count(struct loa_store *st, const char *kind, int64_t *count_out)
 {
     sqlite3_stmt *s = xstmt(st, kind ? X_EVENT_COUNT_KIND : X_EVENT_COUNT);
     if (!s)
@@ -212,8 +212,8 @@ int loa_store_event_count(struct loa_store *st, const char *kind, int64_t *count
 
 /* ---- Subscribers ----------------------------------------------------------------------- */
 
-int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psid, int64_t *id_out,
-                         struct loa_window *out, char **kind_out)
+int loa__sqlite_window_get(struct loa_store *st, int64_t page_ref, const char *psid,
+                           int64_t *id_out, struct loa_window *out, char **kind_out)
 {
     memset(out, 0, sizeof(*out));
     *id_out = 0;
@@ -247,8 +247,8 @@ static void bind_window(sqlite3_stmt *s, int first, const struct loa_window *w)
     sqlite3_bind_int(s, first + 4, w->after_ctm_ad);
 }
 
-int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
-                         const struct loa_window *w, int64_t now, int64_t *id_out)
+int loa__sqlite_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
+                           const struct loa_window *w, int64_t now, int64_t *id_out)
 {
     if (!psid || !*psid)
         return LOA_EINVAL;
@@ -276,7 +276,7 @@ int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psi
     return rc;
 }
 
-int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out)
+int loa__sqlite_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s = xstmt(st, X_SUB_GET);
@@ -302,7 +302,7 @@ static int changed_or_enoent(struct loa_store *st, sqlite3_stmt *s, const char *
     return rc;
 }
 
-int loa_store_subscriber_delete(struct loa_store *st, int64_t id)
+int loa__sqlite_subscriber_delete(struct loa_store *st, int64_t id)
 {
     sqlite3_stmt *s = xstmt(st, X_SUB_DELETE);
     if (!s)
@@ -311,8 +311,8 @@ int loa_store_subscriber_delete(struct loa_store *st, int64_t id)
     return changed_or_enoent(st, s, "delete subscriber");
 }
 
-int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
-                                     int64_t now)
+int loa__sqlite_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
+                                       int64_t now)
 {
     if (!patch || patch[strspn(patch, " \t\r\n")] != '{')
         return LOA_EINVAL;
@@ -333,8 +333,8 @@ int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const cha
     return rc;
 }
 
-int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t seen_before,
-                               int64_t *ids, size_t max, size_t *n_out)
+int loa__sqlite_profiles_missing(struct loa_store *st, int64_t after_id, int64_t seen_before,
+                                 int64_t *ids, size_t max, size_t *n_out)
 {
     *n_out = 0;
     sqlite3_stmt *s;
@@ -358,8 +358,8 @@ int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t s
     return rc;
 }
 
-int loa_store_subscriber_set_profile(struct loa_store *st, int64_t id,
-                                     const struct loa_profile_input *p)
+int loa__sqlite_subscriber_set_profile(struct loa_store *st, int64_t id,
+                                       const struct loa_profile_input *p)
 {
     sqlite3_stmt *s = xstmt(st, X_SUB_PROFILE);
     if (!s)
@@ -390,8 +390,8 @@ void loa_message_release(struct loa_message *m)
     LOA_FREE(m->reaction);
 }
 
-int loa_store_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
-                             bool *inserted_out)
+int loa__sqlite_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
+                               bool *inserted_out)
 {
     if (!m->mid || !*m->mid || !m->psid)
         return LOA_EINVAL;
@@ -443,9 +443,9 @@ static int bind3_step(struct loa_store *st, int id, int64_t page_ref, const char
     return step_done(st, s, what);
 }
 
-int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
-                                     int64_t watermark, const char *const *mids, size_t nmids,
-                                     int64_t now)
+int loa__sqlite_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
+                                       int64_t watermark, const char *const *mids, size_t nmids,
+                                       int64_t now)
 {
     int rc = 0;
     for (size_t i = 0; i < nmids && rc == 0; i++) {
@@ -463,8 +463,8 @@ int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, con
     return rc;
 }
 
-int loa_store_conversation_read(struct loa_store *st, int64_t page_ref, const char *psid,
-                                int64_t watermark)
+int loa__sqlite_conversation_read(struct loa_store *st, int64_t page_ref, const char *psid,
+                                  int64_t watermark)
 {
     int rc = bind3_step(st, X_MSG_READ, page_ref, psid, watermark, "read messages");
     if (rc == 0)
@@ -472,8 +472,8 @@ int loa_store_conversation_read(struct loa_store *st, int64_t page_ref, const ch
     return rc;
 }
 
-int loa_store_message_react(struct loa_store *st, const char *mid, const char *reaction,
-                            bool *found_out)
+int loa__sqlite_message_react(struct loa_store *st, const char *mid, const char *reaction,
+                              bool *found_out)
 {
     sqlite3_stmt *s = xstmt(st, X_MSG_REACT);
     if (!s)
@@ -505,7 +505,7 @@ static void read_msg(sqlite3_stmt *s, struct loa_message *m)
     m->reaction = loa__col_dup(s, 13);
 }
 
-int loa_store_message_get(struct loa_store *st, const char *mid, struct loa_message *out)
+int loa__sqlite_message_get(struct loa_store *st, const char *mid, struct loa_message *out)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s = xstmt(st, X_MSG_GET);
@@ -522,9 +522,9 @@ int loa_store_message_get(struct loa_store *st, const char *mid, struct loa_mess
     return rc;
 }
 
-int loa_store_message_list(struct loa_store *st, int64_t page_ref, const char *psid,
-                           int64_t after_id, int64_t limit,
-                           int (*fn)(const struct loa_message *m, void *ud), void *ud)
+int loa__sqlite_message_list(struct loa_store *st, int64_t page_ref, const char *psid,
+                             int64_t after_id, int64_t limit,
+                             int (*fn)(const struct loa_message *m, void *ud), void *ud)
 {
     sqlite3_stmt *s = xstmt(st, X_MSG_LIST);
     if (!s)
@@ -547,9 +547,9 @@ int loa_store_message_list(struct loa_store *st, int64_t page_ref, const char *p
     return rc;
 }
 
-int loa_store_conversation_list(struct loa_store *st, int64_t page_ref, int64_t before,
-                                const char *before_psid, int64_t limit,
-                                int (*fn)(const struct loa_conversation *c, void *ud), void *ud)
+int loa__sqlite_conversation_list(struct loa_store *st, int64_t page_ref, int64_t before,
+                                  const char *before_psid, int64_t limit,
+                                  int (*fn)(const struct loa_conversation *c, void *ud), void *ud)
 {
     if (st->version < 3)
         return LOA_ESTORE;
@@ -614,7 +614,7 @@ static int page_id_of(struct loa_store *st, int64_t page_ref, char **out)
     return rc;
 }
 
-int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now)
+int loa__sqlite_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now)
 {
     const char *status = in->stop > 0 ? "stopped" : in->stop < 0 ? "active" : NULL;
     int64_t at = in->at ? in->at : now; /* the event's own time first */
@@ -703,8 +703,8 @@ int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *
     return step_done(st, s, "replace old tokens");
 }
 
-int loa_store_ntoken_list(struct loa_store *st, int64_t page_ref, const char *psid,
-                          int (*fn)(const struct loa_ntoken *t, void *ud), void *ud)
+int loa__sqlite_ntoken_list(struct loa_store *st, int64_t page_ref, const char *psid,
+                            int (*fn)(const struct loa_ntoken *t, void *ud), void *ud)
 {
     sqlite3_stmt *s = xstmt(st, X_TOK_LIST);
     if (!s)
@@ -735,7 +735,7 @@ int loa_store_ntoken_list(struct loa_store *st, int64_t page_ref, const char *ps
     return rc;
 }
 
-int loa_store_ntoken_secret(struct loa_store *st, int64_t id, char **out)
+int loa__sqlite_ntoken_secret(struct loa_store *st, int64_t id, char **out)
 {
     *out = NULL;
     sqlite3_stmt *s = xstmt(st, X_TOK_SECRET);

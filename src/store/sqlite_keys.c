@@ -76,8 +76,8 @@ static void read_key(sqlite3_stmt *s, struct loa_apikey *k)
     k->revoked_at = sqlite3_column_int64(s, 6);
 }
 
-int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name, int64_t now,
-                            char **key_out, struct loa_apikey *out)
+int loa__sqlite_apikey_create(struct loa_store *st, enum loa_role role, const char *name,
+                              int64_t now, char **key_out, struct loa_apikey *out)
 {
     *key_out = NULL;
     if (role != LOA_ROLE_ADMIN && role != LOA_ROLE_STAFF)
@@ -131,8 +131,8 @@ out:
     return 0;
 }
 
-int loa_store_apikey_verify(struct loa_store *st, const char *key, int64_t now,
-                            struct loa_apikey *out)
+int loa__sqlite_apikey_verify(struct loa_store *st, const char *key, int64_t now,
+                              struct loa_apikey *out)
 {
     memset(out, 0, sizeof(*out));
     /* "loa_" + 12 hex + "_" + 43: anything else is not a key (and is not looked up). */
@@ -177,8 +177,8 @@ int loa_store_apikey_verify(struct loa_store *st, const char *key, int64_t now,
     return 0;
 }
 
-int loa_store_apikey_list(struct loa_store *st, int (*fn)(const struct loa_apikey *k, void *ud),
-                          void *ud)
+int loa__sqlite_apikey_list(struct loa_store *st, int (*fn)(const struct loa_apikey *k, void *ud),
+                            void *ud)
 {
     sqlite3_stmt *s = kstmt(st, K_LIST);
     if (!s)
@@ -197,7 +197,7 @@ int loa_store_apikey_list(struct loa_store *st, int (*fn)(const struct loa_apike
     return rc;
 }
 
-int loa_store_apikey_revoke(struct loa_store *st, const char *prefix, int64_t now)
+int loa__sqlite_apikey_revoke(struct loa_store *st, const char *prefix, int64_t now)
 {
     char full[64];
     if (!prefix || strlen(prefix) > 40)

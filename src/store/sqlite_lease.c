@@ -22,7 +22,7 @@ struct loa_lease {
     int fd;
 };
 
-int loa_store_lease_acquire(struct loa_store *st, struct loa_lease **out)
+int loa__sqlite_lease_acquire(struct loa_store *st, struct loa_lease **out)
 {
     *out = NULL;
     char path[4096];

@@ -18,6 +18,8 @@
 
 #include <loa/store.h>
 
+#include "ops.h"
+
 #define LOA__STMT_MAX  48 /* statements of sqlite.c */
 #define LOA__XSTMT_MAX 80 /* statements of the other files, slots assigned in each file */
 
@@ -49,6 +51,7 @@ struct loa__wlock {
 };
 
 struct loa_store {
+    const struct loa_store_ops *ops;        /* first: the SQLite backend's (ops.h) */
     sqlite3 *db;                            /* the connection (owned) */
     char *path;                             /* the file (owned) */
     unsigned char key[LOA_STORE_KEY_BYTES]; /* encryption key of secrets at rest */
