@@ -311,7 +311,8 @@ void loa__reconcile_step(struct loa__reconciler *r, int64_t now)
 {
     if (!r)
         return;
-    loa_client_run(r->client, 0);
+    if (loa_client_in_flight(r->client) > 0) /* nothing to poll otherwise: no syscall per loop */
+        loa_client_run(r->client, 0);
     if (now >= r->next_scan) {
         scan(r, now);
         r->next_scan = now + SCAN_MS;
