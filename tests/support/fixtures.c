@@ -70,7 +70,7 @@ int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
 void store_open(char *path, size_t size, const char *name, struct loa_store_opts *so,
                 struct loa_store **st, struct loa_rules **rules)
 {
-    test_path(path, size, name);
+    test_store_path(path, size, name);
     *so = (struct loa_store_opts){ .path = path, .create = true };
     memset(so->key, 6, sizeof(so->key));
     assert_int_equal(loa_store_open(so, st, NULL), 0);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers for loa's cmocka tests: temporary paths and files. Header-only. */
+/* Helpers for loa's cmocka tests: temporary paths, files and stores. Header-only. */
 #ifndef LOA_TESTS_TESTUTIL_H
 #define LOA_TESTS_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,34 @@ static inline void test_path(char *out, size_t size, const char *name)
     const char *dir = getenv("LOA_TEST_TMPDIR");
     snprintf(out, size, "%s/%s-%d-%d", dir && *dir ? dir : "/tmp", name, (int)getpid(), ++counter);
     unlink(out);
+}
+
+/*
+ * The store backend a store contract test runs against: LOA_TEST_STORE_BACKEND, set by ctest
+ * for each backend in LOA_STORE_BACKENDS (tests/CMakeLists.txt); "sqlite" when unset.
+ */
+static inline const char *test_store_backend(void)
+{
+    const char *b = getenv("LOA_TEST_STORE_BACKEND");
+    return b && *b ? b : "sqlite";
+}
+
+static inline bool test_store_is_sqlite(void)
+{
+    return strcmp(test_store_backend(), "sqlite") == 0;
+}
+
+/*
+ * Where a fresh store of the backend under test lives: a new file for SQLite. A backend this
+ * helper does not know yet ends the test program with a message, never a silent pass.
+ */
+static inline void test_store_path(char *out, size_t size, const char *name)
+{
+    if (!test_store_is_sqlite()) {
+        fprintf(stderr, "store backend '%s' is not known to the tests\n", test_store_backend());
+        exit(1);
+    }
+    test_path(out, size, name);
 }
 
 /* Writes text to a new temporary file and returns its path in out. */
