@@ -93,23 +93,28 @@ bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_m
 #define LOA_THROTTLE_HOLD_MAX_MS 60000
 
 struct loa_throttle {
-    double share;       /* of the Page's rate at cut_at, in [LOA_THROTTLE_FLOOR, 1] */
+    double share;       /* of the Page's rate at climb_at, in [LOA_THROTTLE_FLOOR, 1] */
     int64_t cut_at;     /* the last cut (ms); 0 = never */
+    int64_t climb_at;   /* when the climb back starts: the first acceptance after cuts */
     int64_t strikes;    /* cuts with no accepted request since the first of them */
     int64_t hold_until; /* nothing starts before this (ms); 0 = no hold */
 };
 
 /** A Page at its full rate, no hold. */
 void loa_throttle_init(struct loa_throttle *t);
-/** The share of the Page's rate in force at now (after climbing back since the last cut). */
+/** The share of the Page's rate in force at now (climbing back since requests are accepted). */
 double loa_throttle_share(const struct loa_throttle *t, int64_t now);
 /**
  * A rate-limit answer at now; hint_ms > 0 is the platform's own wait. Returns true when the
  * throttle changed (worth storing).
  */
 bool loa_throttle_limited(struct loa_throttle *t, int64_t now, int64_t hint_ms);
-/** An accepted request: the strikes end. Returns true when the throttle changed. */
-bool loa_throttle_accepted(struct loa_throttle *t);
+/**
+ * An accepted answer at now (only one to a request sent after the last cut says the limit
+ * eased): the strikes end and the climb back starts now. Returns true when the throttle
+ * changed.
+ */
+bool loa_throttle_accepted(struct loa_throttle *t, int64_t now);
 
 /* ---- The dispatcher ----------------------------------------------------------------------- */
 

@@ -229,6 +229,7 @@ int loa_store_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int
 struct loa_page_pacing {
     double share;       /* of the Page's rate, (0, 1] */
     int64_t cut_at;     /* ms; 0 = never */
+    int64_t climb_at;   /* ms: when the climb back started */
     int64_t strikes;    /* cuts with no accepted request between them */
     int64_t hold_until; /* ms; 0 = none */
 };

@@ -266,6 +266,7 @@ static void store_throttle(struct loa_dispatch *d, struct dpage *p)
 {
     struct loa_page_pacing pp = { .share = p->thr.share,
                                   .cut_at = p->thr.cut_at,
+                                  .climb_at = p->thr.climb_at,
                                   .strikes = p->thr.strikes,
                                   .hold_until = p->thr.hold_until };
     txn_begin(d);
@@ -304,6 +305,7 @@ static int refresh_page(struct loa_dispatch *d, struct dpage *dp)
         }
         dp->thr = (struct loa_throttle){ .share = pp.share,
                                          .cut_at = pp.cut_at,
+                                         .climb_at = pp.climb_at,
                                          .strikes = pp.strikes,
                                          .hold_until = pp.hold_until };
     }
@@ -862,7 +864,9 @@ static void on_done(void *arg, const struct loa_client_result *r)
                  p->page_id, r->reason, p->thr.share,
                  (long long)(p->thr.hold_until > now ? p->thr.hold_until - now : 0));
     }
-    if (r->accepted && loa_throttle_accepted(&p->thr))
+    /* Only an answer to a request sent after the last cut says the limit eased; the answers
+     * to those already on their way say nothing new. */
+    if (r->accepted && j->submitted_at >= p->thr.cut_at && loa_throttle_accepted(&p->thr, now))
         store_throttle(d, p);
     if (r->accepted) {
         if (j->block == 0 && r->message_id)

@@ -117,9 +117,9 @@ double loa_throttle_share(const struct loa_throttle *t, int64_t now)
     double s = t->share;
     if (s >= 1.0)
         return 1.0;
-    /* It climbs back only once the platform accepts requests again. */
-    if (t->strikes == 0 && now > t->cut_at)
-        s += (double)(now - t->cut_at) / 1000.0 * LOA_THROTTLE_RAISE_PER_S;
+    /* It climbs back only once the platform accepts requests again, from that moment. */
+    if (t->strikes == 0 && now > t->climb_at)
+        s += (double)(now - t->climb_at) / 1000.0 * LOA_THROTTLE_RAISE_PER_S;
     return s < 1.0 ? s : 1.0;
 }
 
@@ -131,6 +131,7 @@ bool loa_throttle_limited(struct loa_throttle *t, int64_t now, int64_t hint_ms)
         double s = loa_throttle_share(t, now) * LOA_THROTTLE_CUT;
         t->share = s > LOA_THROTTLE_FLOOR ? s : LOA_THROTTLE_FLOOR;
         t->cut_at = now;
+        t->climb_at = now;
         t->strikes++;
         changed = true;
         if (t->strikes >= 2 && hint_ms <= 0) {
@@ -150,10 +151,11 @@ bool loa_throttle_limited(struct loa_throttle *t, int64_t now, int64_t hint_ms)
     return changed;
 }
 
-bool loa_throttle_accepted(struct loa_throttle *t)
+bool loa_throttle_accepted(struct loa_throttle *t, int64_t now)
 {
     if (t->strikes == 0)
         return false;
     t->strikes = 0;
+    t->climb_at = now > t->climb_at ? now : t->climb_at; /* after a hold: from below, not 1.0 */
     return true;
 }

@@ -172,31 +172,41 @@ static void later(struct loa__reconciler *r, struct rpage *p, const char *why)
 }
 
 /* Whether a Page message listed in the conversation can be this check's delivery. */
-static bool matches(struct loa__reconciler *r, const struct check *c,
-                    const struct loa_client_thread_message *m)
+/* 1: message m is the delivery's; 0: it is not; < 0: the store could not say (decide later). */
+static int matches(struct loa__reconciler *r, const struct check *c,
+                   const struct loa_client_thread_message *m)
 {
     if (!m->from_page || m->created_ms < c->claimed_at - LOA__RECONCILE_SKEW_MS ||
         m->created_ms > c->claimed_at + LOA__RECONCILE_AFTER_MS)
-        return false;
+        return 0;
     struct loa_message known;
-    if (loa_store_message_get(r->o.st, m->id, &known) < 0)
-        return true; /* a message nobody recorded: the one whose answer was lost */
+    int rc = loa_store_message_get(r->o.st, m->id, &known);
+    if (rc == LOA_ENOENT)
+        return 1; /* a message nobody recorded: the one whose answer was lost */
+    if (rc < 0)
+        return rc;
     char meta[40];
     snprintf(meta, sizeof(meta), "loa:d:%lld", (long long)c->id);
     bool ours = known.metadata && strcmp(known.metadata, meta) == 0;
     loa_message_release(&known);
-    return ours;
+    return ours ? 1 : 0;
 }
 
 static void on_messages(struct loa__reconciler *r, struct rpage *p,
                         const struct loa_client_thread *t)
 {
     const struct check *c = &p->queue[0];
-    for (size_t i = 0; i < t->count; i++)
-        if (matches(r, c, &t->messages[i])) {
+    for (size_t i = 0; i < t->count; i++) {
+        int m = matches(r, c, &t->messages[i]);
+        if (m < 0) { /* never "not sent" on a guess: that could send it twice */
+            later(r, p, loa_err_name(m));
+            return;
+        }
+        if (m) {
             verdict(r, p, t->messages[i].id, t->messages[i].text, t->messages[i].created_ms);
             return;
         }
+    }
     p->pages_read++;
     int64_t oldest = t->count ? t->messages[t->count - 1].created_ms : 0;
     if (!t->after || t->count == 0 || oldest < c->claimed_at - LOA__RECONCILE_SKEW_MS) {

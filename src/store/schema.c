@@ -232,6 +232,7 @@ const char *const loa_sqlite_migrations[] = {
     "  page_ref INTEGER PRIMARY KEY,"
     "  share REAL NOT NULL DEFAULT 1,"
     "  cut_at INTEGER NOT NULL DEFAULT 0,"
+    "  climb_at INTEGER NOT NULL DEFAULT 0,"
     "  strikes INTEGER NOT NULL DEFAULT 0,"
     "  hold_until INTEGER NOT NULL DEFAULT 0"
     ");",

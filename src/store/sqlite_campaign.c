@@ -69,7 +69,7 @@ static const char *const csql[C_COUNT] = {
                        " last_interaction_kind, after_ctm_ad, unreachable FROM subscribers"
                        " WHERE id = ?",
     [C_SETTLE_GET] = "SELECT d.state, d.page_ref, d.psid, c.status FROM deliveries d"
-                     " JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = ?",
+                     " LEFT JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = ?",
     [C_SETTLE_UPDATE] = "UPDATE deliveries SET state = ?2, reason = ?3, rule = ?4,"
                         " mid = coalesce(?5, mid), sent_at = ?6, next_at = ?7,"
                         " attempts = attempts - ?8 WHERE id = ?1",
@@ -101,12 +101,13 @@ static const char *const csql[C_COUNT] = {
                  "   OR (deliveries.read_at = 0 AND m.read_at > 0))",
     [C_CLICKED] = "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
                   " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
-    [C_PACING_GET] = "SELECT share, cut_at, strikes, hold_until FROM page_pacing"
+    [C_PACING_GET] = "SELECT share, cut_at, strikes, hold_until, climb_at FROM page_pacing"
                      " WHERE page_ref = ?",
-    [C_PACING_PUT] = "INSERT INTO page_pacing (page_ref, share, cut_at, strikes, hold_until)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (page_ref) DO UPDATE SET"
-                     " share = ?2, cut_at = ?3, strikes = ?4, hold_until = ?5",
-    /* Schema 7: an unknown delivery not reconciled yet keeps its campaign open. */
+    [C_PACING_PUT] = "INSERT INTO page_pacing (page_ref, share, cut_at, strikes, hold_until,"
+                     " climb_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (page_ref) DO UPDATE SET"
+                     " share = ?2, cut_at = ?3, strikes = ?4, hold_until = ?5, climb_at = ?6",
+    /* Schema 8: an unknown delivery not reconciled yet keeps its campaign open. */
     [C_FINISH_COUNT_V8] = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
                           " AND (state IN ('pending', 'in_flight')"
                           "   OR (state = 'unknown' AND reconciled_at = 0))",
@@ -1389,6 +1390,7 @@ int loa__sqlite_page_pacing_get(struct loa_store *st, int64_t page_ref, struct l
     if (step == SQLITE_ROW) {
         out->share = sqlite3_column_double(s, 0);
         out->cut_at = sqlite3_column_int64(s, 1);
+        out->climb_at = sqlite3_column_int64(s, 4);
         out->strikes = sqlite3_column_int64(s, 2);
         out->hold_until = sqlite3_column_int64(s, 3);
     }
@@ -1407,6 +1409,7 @@ int loa__sqlite_page_pacing_put(struct loa_store *st, int64_t page_ref,
     sqlite3_bind_int64(s, 1, page_ref);
     sqlite3_bind_double(s, 2, p->share);
     sqlite3_bind_int64(s, 3, p->cut_at);
+    sqlite3_bind_int64(s, 6, p->climb_at);
     sqlite3_bind_int64(s, 4, p->strikes);
     sqlite3_bind_int64(s, 5, p->hold_until);
     return step_done(st, s, "put Page pacing");

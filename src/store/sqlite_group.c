@@ -22,8 +22,13 @@ static void run_group(struct loa_store *st, struct loa__gjob *group)
     int rc = LOA_EBUSY;
     for (int attempt = 0; attempt < BUSY_RETRIES && rc == LOA_EBUSY; attempt++)
         rc = loa_store_begin(st);
-    for (struct loa__gjob *j = group; j; j = j->next)
+    for (struct loa__gjob *j = group; j; j = j->next) {
         j->rc = rc < 0 ? rc : j->fn(st, j->ud);
+        /* An error that makes SQLite roll the whole transaction back (disk full, I/O) would
+         * leave the rest running in autocommit, each savepoint a commit of its own: stop. */
+        if (rc == 0 && sqlite3_get_autocommit(st->db))
+            rc = LOA_ESTORE;
+    }
     if (rc == 0 && (rc = loa_store_commit(st)) < 0)
         loa_store_rollback(st);
     if (rc < 0)
