@@ -78,13 +78,12 @@ bool loa_pacing_in_window(int from_min, int to_min, int64_t at, int utc_offset_m
 
 /**
  * Adaptive slow-down of one Page after rate-limit answers (Graph's 613, or usage headers
- * near the limit): the Page's rate is cut by LOA_THROTTLE_CUT at most once a second, and once
- * a request is accepted again it climbs back by LOA_THROTTLE_RAISE_PER_S of the full rate per
- * second since the cut; a cut
- * that follows another with no accepted request between them also holds the Page, 1 s, 2 s,
- * 4 s ... up to 60 s. A hint from the platform (Retry-After, usage ETA) holds exactly that
- * long. So a Page resumes below the limit and climbs, instead of bursting into it again.
- * Pure: the time is an argument. Stored per Page (loa_store_page_pacing_*) so that a restart
+ * near the limit): the Page's rate is cut by LOA_THROTTLE_CUT at most once a second, and from
+ * the first accepted answer after that it climbs back by LOA_THROTTLE_RAISE_PER_S of the full
+ * rate per second; a cut that follows another with no accepted answer between them also holds
+ * the Page, 1 s, 2 s, 4 s ... up to 60 s. A hint from the platform (Retry-After, usage ETA) holds
+ * exactly that long. So a Page resumes below the limit and climbs, instead of bursting into it
+ * again. Pure: the time is an argument. Stored per Page (loa_store_page_pacing_*) so that a restart
  * keeps it.
  */
 #define LOA_THROTTLE_CUT         0.7
