@@ -196,10 +196,11 @@ struct loa_unreconciled {
 /**
  * Calls fn for unknown deliveries not yet reconciled of Page page_ref (0 = every Page),
  * claimed before older_than, whose next check is due (reconcile_at <= now), oldest claim
- * first, at most limit (0 = no limit). fn returns non-zero to stop.
+ * first, at most per_page of each Page (0 = no cap: one Page's backlog cannot crowd the others
+ * out) and at most limit in all (0 = no limit). fn returns non-zero to stop.
  */
 int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
-                                    int64_t now, int64_t limit,
+                                    int64_t now, int64_t per_page, int64_t limit,
                                     int (*fn)(const struct loa_unreconciled *u, void *ud),
                                     void *ud);
 /**

@@ -275,8 +275,8 @@ static void scan(struct loa__reconciler *r, int64_t now)
     if (!idle)
         return;
     size_t before = r->npages;
-    int rc = loa_store_delivery_unreconciled(r->o.st, 0, now - r->o.grace_ms, now, SCAN_LIMIT,
-                                             collect, r);
+    int rc = loa_store_delivery_unreconciled(r->o.st, 0, now - r->o.grace_ms, now, QUEUE_MAX,
+                                             SCAN_LIMIT, collect, r);
     if (rc < 0)
         LOA_ERROR("reconcile", "cannot list unknown deliveries", "error=%s", loa_err_name(rc));
     for (size_t i = 0; i < r->npages; i++) {

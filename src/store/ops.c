@@ -393,10 +393,10 @@ int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
 }
 
 int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
-                                    int64_t now, int64_t limit,
+                                    int64_t now, int64_t per_page, int64_t limit,
                                     int (*fn)(const struct loa_unreconciled *u, void *ud), void *ud)
 {
-    return OPS(st)->delivery_unreconciled(st, page_ref, older_than, now, limit, fn, ud);
+    return OPS(st)->delivery_unreconciled(st, page_ref, older_than, now, per_page, limit, fn, ud);
 }
 
 int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,

@@ -99,7 +99,7 @@ struct loa_store_ops {
                                    size_t n, bool force, int64_t now, int64_t *count_out,
                                    int64_t *unreconciled_out, size_t *nunreconciled_out);
     int (*delivery_unreconciled)(struct loa_store *st, int64_t page_ref, int64_t older_than,
-                                 int64_t now, int64_t limit,
+                                 int64_t now, int64_t per_page, int64_t limit,
                                  int (*fn)(const struct loa_unreconciled *u, void *ud), void *ud);
     int (*delivery_reconcile)(struct loa_store *st, int64_t id, bool sent, const char *mid,
                               const char *text, int64_t at, int64_t now, bool *changed_out);
@@ -264,7 +264,7 @@ int loa__sqlite_delivery_resend_unknown(struct loa_store *st, int64_t campaign_i
                                         int64_t *count_out, int64_t *unreconciled_out,
                                         size_t *nunreconciled_out);
 int loa__sqlite_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
-                                      int64_t now, int64_t limit,
+                                      int64_t now, int64_t per_page, int64_t limit,
                                       int (*fn)(const struct loa_unreconciled *u, void *ud),
                                       void *ud);
 int loa__sqlite_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,

@@ -1116,7 +1116,7 @@ int loa__sqlite_delivery_resend_unknown(struct loa_store *st, int64_t campaign_i
 /* ---- Reconciliation ----------------------------------------------------------------------- */
 
 int loa__sqlite_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
-                                      int64_t now, int64_t limit,
+                                      int64_t now, int64_t per_page, int64_t limit,
                                       int (*fn)(const struct loa_unreconciled *u, void *ud),
                                       void *ud)
 {
@@ -1125,9 +1125,12 @@ int loa__sqlite_delivery_unreconciled(struct loa_store *st, int64_t page_ref, in
     sqlite3_stmt *s;
     int rc = loa__prepare(st,
                           "SELECT id, campaign_id, page_ref, psid, claimed_at, reconcile_tries"
-                          " FROM deliveries WHERE state = 'unknown' AND reconciled_at = 0"
-                          " AND (?1 = 0 OR page_ref = ?1) AND claimed_at < ?2"
-                          " AND reconcile_at <= ?3 ORDER BY claimed_at, id LIMIT ?4",
+                          " FROM (SELECT *, row_number() OVER (PARTITION BY page_ref"
+                          "  ORDER BY claimed_at, id) AS nth FROM deliveries"
+                          "  WHERE state = 'unknown' AND reconciled_at = 0"
+                          "  AND (?1 = 0 OR page_ref = ?1) AND claimed_at < ?2"
+                          "  AND reconcile_at <= ?3)"
+                          " WHERE ?5 <= 0 OR nth <= ?5 ORDER BY claimed_at, id LIMIT ?4",
                           &s);
     if (rc < 0)
         return rc;
@@ -1135,6 +1138,7 @@ int loa__sqlite_delivery_unreconciled(struct loa_store *st, int64_t page_ref, in
     sqlite3_bind_int64(s, 2, older_than);
     sqlite3_bind_int64(s, 3, now);
     sqlite3_bind_int64(s, 4, limit > 0 ? limit : -1);
+    sqlite3_bind_int64(s, 5, per_page);
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         struct loa_unreconciled u = {

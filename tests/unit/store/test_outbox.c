@@ -248,6 +248,56 @@ static void concurrent_claimers_never_share_a_row(void **state)
     test_remove_store(path);
 }
 
+static int count_page(const struct loa_unreconciled *u, void *ud)
+{
+    int64_t *by_page = ud; /* [0]: page a, [1]: page b (refs given in [2], [3]) */
+    by_page[u->page_ref == by_page[2] ? 0 : 1]++;
+    return 0;
+}
+
+/* Unknown deliveries wait for reconciliation oldest first, but one Page's backlog does not
+ * crowd another Page out of the scan: at most per_page of each. */
+static void unreconciled_scan_is_fair_across_pages(void **state)
+{
+    (void)state;
+    char path[512];
+    struct loa_store_opts o;
+    struct loa_store *st = open_at(path, sizeof(path), "outbox-fair.db", 0, &o);
+    int64_t a = page(st, "3001"), b = page(st, "3002");
+    people(st, a, "a", 20);
+    people(st, b, "b", 3);
+    int64_t ca = campaign(st, a), cb = campaign(st, b), total = 0, now = loa_now_ms();
+    assert_int_equal(loa_store_campaign_snapshot(st, ca, NULL, 0, LOA_PRIORITY_BULK, now, &total),
+                     0);
+    assert_int_equal(loa_store_campaign_snapshot(st, cb, NULL, 0, LOA_PRIORITY_BULK, now, &total),
+                     0);
+    struct loa_claim cl[20];
+    size_t got = 0;
+    /* Page a's requests left first (older claims), then page b's; then the process "died". */
+    assert_int_equal(
+        loa_store_outbox_claim(st, a, LOA_SOURCE_CAMPAIGN, ca, now - 20000, 20, cl, &got), 0);
+    assert_int_equal(got, 20);
+    for (size_t i = 0; i < got; i++)
+        loa_claim_release(&cl[i]);
+    assert_int_equal(
+        loa_store_outbox_claim(st, b, LOA_SOURCE_CAMPAIGN, cb, now - 10000, 3, cl, &got), 0);
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++)
+        loa_claim_release(&cl[i]);
+    assert_int_equal(loa_store_delivery_recover(st, 0, now, &total), 0);
+    assert_int_equal(total, 23);
+    int64_t seen[4] = { 0, 0, a, b };
+    assert_int_equal(loa_store_delivery_unreconciled(st, 0, now, now, 4, 8, count_page, seen), 0);
+    assert_int_equal(seen[0], 4); /* a's four oldest */
+    assert_int_equal(seen[1], 3); /* and every one of b's, though newer than a's backlog */
+    seen[0] = seen[1] = 0;
+    assert_int_equal(loa_store_delivery_unreconciled(st, 0, now, now, 0, 8, count_page, seen), 0);
+    assert_int_equal(seen[0], 8); /* no cap: oldest first, a's backlog only */
+    assert_int_equal(seen[1], 0);
+    loa_store_close(st);
+    test_remove_store(path);
+}
+
 /* One sender per SQLite store: a second lease is refused until the first is given up; the
  * lease covers every Page. */
 static void one_send_lease_per_store(void **state)
@@ -281,6 +331,7 @@ int main(void)
         cmocka_unit_test(claims_are_per_page_and_source),
         cmocka_unit_test(concurrent_claimers_never_share_a_row),
         cmocka_unit_test(one_send_lease_per_store),
+        cmocka_unit_test(unreconciled_scan_is_fair_across_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
