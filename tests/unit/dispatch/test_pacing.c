@@ -317,8 +317,8 @@ static bool none_open(struct prig *r, int64_t a, int64_t b)
 /* ---- A Page's rate and cap hold across its campaigns -------------------------------------- */
 
 /* Two campaigns of 150 people on a Page of 60/s: 300 sends take at least 4.5 s (the old
- * dispatcher gave each campaign the Page's whole rate: about 2.5 s), and no second of them
- * holds more than a burst and the rate (120; the old one: about 240 in the first). */
+ * dispatcher gave each campaign the Page's whole rate, and took less), and no second of them
+ * holds more than a burst and the rate (120). */
 static void rate_across_campaigns(void **state)
 {
     (void)state;
