@@ -25,6 +25,7 @@
 #include <loa/store.h>
 
 #include "fixtures.h"
+#include "runner.h"
 #include "stub.h"
 #include "testutil.h"
 
@@ -558,19 +559,6 @@ static void dispatcher_end_to_end(void **state)
     rig_stop(&r);
 }
 
-struct run_ctx {
-    struct loa_dispatch *d;
-    volatile sig_atomic_t stop;
-    int rc;
-};
-
-static void *run_thread(void *arg)
-{
-    struct run_ctx *r = arg;
-    r->rc = loa_dispatch_run(r->d, &r->stop);
-    return NULL;
-}
-
 static int graph_requests(struct graph *g)
 {
     pthread_mutex_lock(&g->lock);
@@ -604,10 +592,8 @@ static void cap_carries_over(void **state)
                                    .graph_url = stub_url(r.stub),
                                    .only_campaign = id,
                                    .tick_ms = 20 };
-    struct run_ctx run = { 0 };
-    assert_int_equal(loa_dispatch_new(&o, &run.d), 0);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, run_thread, &run), 0);
+    struct runner run;
+    runner_start(&run, &o);
     /* The faked clock moves in steps of 100 ms (buckets start empty and fill with time);
      * minutes are nothing to a 24 h cap. */
     for (int i = 1; i <= 500 && graph_requests(&r.g) < 5; i++) {
@@ -640,9 +626,7 @@ static void cap_carries_over(void **state)
         loa_free(kind);
     }
     loa_clock_set_fake(t1);
-    pthread_join(th, NULL);
-    assert_int_equal(run.rc, 0);
-    loa_dispatch_free(run.d);
+    runner_join(&run);
     loa_clock_set_fake(-1);
     assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
     assert_int_equal(s.by_state[LOA_DELIVERY_SENT], 8);

@@ -26,6 +26,7 @@
 #include <loa/store.h>
 
 #include "fixtures.h"
+#include "runner.h"
 #include "stub.h"
 #include "testutil.h"
 
@@ -238,23 +239,8 @@ static int64_t campaign_for(struct prig *r, int from, int to)
     return id;
 }
 
-struct run {
-    struct loa_dispatch *d;
-    volatile sig_atomic_t stop;
-    pthread_t th;
-    int rc;
-};
-
-static void *run_main(void *arg)
+static void run_start(struct prig *r, struct runner *x, int64_t only, int64_t margin_ms)
 {
-    struct run *x = arg;
-    x->rc = loa_dispatch_run(x->d, &x->stop);
-    return NULL;
-}
-
-static void run_start(struct prig *r, struct run *x, int64_t only, int64_t margin_ms)
-{
-    memset(x, 0, sizeof(*x));
     struct loa_dispatch_opts o = { .store = &r->so,
                                    .rules = r->rules,
                                    .graph_url = stub_url(r->stub),
@@ -264,21 +250,7 @@ static void run_start(struct prig *r, struct run *x, int64_t only, int64_t margi
                                    .retry_cap_ms = 20,
                                    .tick_ms = 20,
                                    .margin_ms = margin_ms };
-    assert_int_equal(loa_dispatch_new(&o, &x->d), 0);
-    assert_int_equal(pthread_create(&x->th, NULL, run_main, x), 0);
-}
-
-static void run_join(struct run *x)
-{
-    pthread_join(x->th, NULL);
-    assert_int_equal(x->rc, 0);
-    loa_dispatch_free(x->d);
-}
-
-static void run_stop(struct run *x)
-{
-    loa_dispatch_request_stop(x->d); /* the stop flag is the running thread's own */
-    run_join(x);
+    runner_start(x, &o);
 }
 
 static int64_t count_state(struct prig *r, int64_t id, enum loa_delivery_state s)
@@ -326,12 +298,12 @@ static void rate_across_campaigns(void **state)
     prig_start(&r, "pacing-rate.db", 60, 100000);
     people(&r, 0, 300);
     int64_t a = campaign_for(&r, 0, 150), b = campaign_for(&r, 150, 300);
-    struct run x;
+    struct runner x;
     int64_t t0 = loa_mono_ms();
     run_start(&r, &x, 0, 0);
     assert_true(wait_until(none_open, &r, a, b, 30000));
     int64_t ms = loa_mono_ms() - t0;
-    run_stop(&x);
+    runner_stop(&x);
     assert_int_equal(count_state(&r, a, LOA_DELIVERY_SENT) + count_state(&r, b, LOA_DELIVERY_SENT),
                      300);
     for (int i = 0; i < 300; i++)
@@ -350,11 +322,11 @@ static void cap_across_campaigns(void **state)
     prig_start(&r, "pacing-cap.db", 300, 150);
     people(&r, 0, 200);
     int64_t a = campaign_for(&r, 0, 100), b = campaign_for(&r, 100, 200);
-    struct run x;
+    struct runner x;
     run_start(&r, &x, 0, 0);
     assert_true(wait_until(requests_at_least, &r, 150, 0, 20000));
     usleep(1500000); /* time to overrun the cap, if it would */
-    run_stop(&x);
+    runner_stop(&x);
     assert_int_equal(wire_requests(&r.w), 150);
     int64_t sent = count_state(&r, a, LOA_DELIVERY_SENT) + count_state(&r, b, LOA_DELIVERY_SENT);
     assert_int_equal(sent, 150);
@@ -379,10 +351,10 @@ static void restart_no_burst(void **state)
     int64_t id = campaign_for(&r, 0, 1000);
     int64_t t0 = loa_mono_ms();
     for (int i = 0; i < 8; i++) {
-        struct run x;
+        struct runner x;
         run_start(&r, &x, id, 0);
         usleep(150000);
-        run_stop(&x);
+        runner_stop(&x);
     }
     double secs = (double)(loa_mono_ms() - t0) / 1000.0;
     int n = wire_requests(&r.w);
@@ -405,10 +377,10 @@ static void rate_limited_goes_on(void **state)
     r.w.every613 = 10;
     people(&r, 0, 400);
     int64_t id = campaign_for(&r, 0, 400);
-    struct run x;
+    struct runner x;
     run_start(&r, &x, id, 0);
     assert_true(wait_until(none_open, &r, id, 0, 20000));
-    run_stop(&x);
+    runner_stop(&x);
     assert_int_equal(count_state(&r, id, LOA_DELIVERY_SENT), 400);
     for (int i = 0; i < 400; i++)
         assert_int_equal(r.w.per[i], 1);
@@ -426,7 +398,7 @@ static void throttle_survives_restart(void **state)
     r.w.always613 = true;
     people(&r, 0, 300);
     int64_t id = campaign_for(&r, 0, 300);
-    struct run x;
+    struct runner x;
     run_start(&r, &x, id, 0);
     /* Cuts at about 0, 1, 2 and 4 s: held 1 s, 2 s, then 4 s. Wait for the third strike with a
      * hold of more than a second left, however slowly the dispatcher got going. */
@@ -436,7 +408,7 @@ static void throttle_survives_restart(void **state)
         if (pp.strikes >= 3 && pp.hold_until > loa_now_ms() + 1000)
             break;
     }
-    run_stop(&x);
+    runner_stop(&x);
     assert_int_equal(loa_store_page_pacing_get(r.st, r.page, &pp), 0);
     assert_true(pp.share < 0.5);
     assert_true(pp.strikes >= 2);
@@ -450,7 +422,7 @@ static void throttle_survives_restart(void **state)
     pthread_mutex_unlock(&r.w.lock);
     run_start(&r, &x, id, 0);
     assert_true(wait_until(requests_at_least, &r, before + 1, 0, 70000));
-    run_stop(&x);
+    runner_stop(&x);
     assert_true(r.w.first_at_ms >= pp.hold_until);
     assert_int_equal(count_state(&r, id, LOA_DELIVERY_FAILED), 0);
     prig_stop(&r);
@@ -469,14 +441,14 @@ static void cancel_in_flight(void **state)
     r.w.delay_ms = 400;
     people(&r, 0, 100);
     int64_t id = campaign_for(&r, 0, 100);
-    struct run x;
+    struct runner x;
     run_start(&r, &x, id, 0);
     assert_true(wait_until(requests_at_least, &r, 5, 0, 10000));
     assert_true(count_state(&r, id, LOA_DELIVERY_IN_FLIGHT) > 0);
     assert_int_equal(loa_campaign_apply(r.st, id, LOA_CAMPAIGN_OP_CANCEL, NULL, loa_now_ms(), NULL),
                      0);
     loa_dispatch_wakeup(x.d);
-    run_join(&x); /* a campaign run ends once its campaign stopped and nothing is in flight */
+    runner_join(&x); /* a campaign run ends once its campaign stopped and nothing is in flight */
     assert_true(none_open(&r, id, 0));
     assert_int_equal(count_state(&r, id, LOA_DELIVERY_SKIPPED), 100);
     prig_stop(&r);
@@ -501,9 +473,9 @@ static void recover_cancelled(void **state)
     /* "Killed" here; then the campaign is cancelled while no dispatcher runs. */
     assert_int_equal(loa_campaign_apply(r.st, a, LOA_CAMPAIGN_OP_CANCEL, NULL, loa_now_ms(), NULL),
                      0);
-    struct run x;
+    struct runner x;
     run_start(&r, &x, b, 0);
-    run_join(&x);
+    runner_join(&x);
     assert_int_equal(count_state(&r, a, LOA_DELIVERY_IN_FLIGHT), 0);
     assert_int_equal(count_state(&r, a, LOA_DELIVERY_UNKNOWN), 4);
     assert_int_equal(count_state(&r, b, LOA_DELIVERY_SENT), 10);
@@ -523,15 +495,15 @@ static void margin_for_time_in_flight(void **state)
     put_sub(r.st, r.page, "q1", closing);
     put_sub(r.st, r.page, "q2", loa_now_ms() - LOA_MINUTE_MS);
     int64_t id = campaign_for(&r, 1, 3);
-    struct run x;
+    struct runner x;
     run_start(&r, &x, id, 0);
-    run_join(&x);
+    runner_join(&x);
     assert_int_equal(r.w.per[1], 0);
     assert_int_equal(r.w.per[2], 1);
     assert_int_equal(count_state(&r, id, LOA_DELIVERY_SKIPPED), 1);
     int64_t again = campaign_for(&r, 1, 2);
     run_start(&r, &x, again, -1);
-    run_join(&x);
+    runner_join(&x);
     assert_int_equal(r.w.per[1], 1);
     prig_stop(&r);
 }

@@ -27,6 +27,7 @@
 #include <loa/store.h>
 
 #include "fixtures.h"
+#include "runner.h"
 #include "stub.h"
 #include "testutil.h"
 
@@ -174,19 +175,6 @@ static void rig_stop(struct rig *r)
     pthread_mutex_destroy(&r->g.lock);
 }
 
-struct run_ctx {
-    struct loa_dispatch *d;
-    volatile sig_atomic_t stop;
-    int rc;
-};
-
-static void *run_thread(void *arg)
-{
-    struct run_ctx *c = arg;
-    c->rc = loa_dispatch_run(c->d, &c->stop);
-    return NULL;
-}
-
 /* Runs the dispatcher for the rig's campaign until it ends by itself or max_ms pass. */
 static void run_for(struct rig *r, int64_t max_ms)
 {
@@ -196,10 +184,8 @@ static void run_for(struct rig *r, int64_t max_ms)
                                    .only_campaign = r->campaign,
                                    .tick_ms = 20,
                                    .reconcile_grace_ms = 1 };
-    struct run_ctx c = { 0 };
-    assert_int_equal(loa_dispatch_new(&o, &c.d), 0);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, run_thread, &c), 0);
+    struct runner c;
+    runner_start(&c, &o);
     int64_t end = loa_mono_ms() + max_ms;
     struct loa_campaign cp;
     for (;;) {
@@ -210,10 +196,7 @@ static void run_for(struct rig *r, int64_t max_ms)
             break;
         usleep(20000);
     }
-    loa_dispatch_request_stop(c.d); /* atomic: c.stop belongs to the dispatcher's thread */
-    pthread_join(th, NULL);
-    assert_int_equal(c.rc, 0);
-    loa_dispatch_free(c.d);
+    runner_stop(&c);
 }
 
 static enum loa_campaign_status status_of(struct rig *r)
