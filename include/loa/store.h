@@ -3,7 +3,7 @@
  * The store: everything loa keeps. This header opens and closes a store, runs transactions and
  * holds the send lease; it includes the interface of each aggregate: Pages (store_pages.h),
  * people (store_people.h), what webhooks bring (store_intake.h), API keys (store_keys.h),
- * campaigns (store_campaigns.h) and the outbox (store_outbox.h).
+ * campaigns (store_campaigns.h), the outbox (store_outbox.h) and sequences (store_sequences.h).
  *
  * The SQLite backend (src/store/, one file, WAL, foreign keys, busy timeout) implements it
  * today. The store holds mechanisms only: it reads and writes what it is given, the time
@@ -109,5 +109,6 @@ void loa_store_lease_release(struct loa_lease *l);
 #include <loa/store_outbox.h>
 #include <loa/store_pages.h>
 #include <loa/store_people.h>
+#include <loa/store_sequences.h>
 
 #endif /* LOA_STORE_H */

@@ -98,6 +98,31 @@ const struct loa_store_ops loa__sqlite_ops = {
     .audience_count = loa__sqlite_audience_count,
     .audience_list = loa__sqlite_audience_list,
     .audience_scan = loa__sqlite_audience_scan,
+    .seq_group_create = loa__sqlite_seq_group_create,
+    .seq_group_update = loa__sqlite_seq_group_update,
+    .seq_group_delete = loa__sqlite_seq_group_delete,
+    .seq_group_get = loa__sqlite_seq_group_get,
+    .seq_group_list = loa__sqlite_seq_group_list,
+    .sequence_create = loa__sqlite_sequence_create,
+    .sequence_update = loa__sqlite_sequence_update,
+    .sequence_get = loa__sqlite_sequence_get,
+    .sequence_list = loa__sqlite_sequence_list,
+    .sequence_delete = loa__sqlite_sequence_delete,
+    .sequence_triggered = loa__sqlite_sequence_triggered,
+    .seq_step_get = loa__sqlite_seq_step_get,
+    .enrol_insert = loa__sqlite_enrol_insert,
+    .enrol_remove = loa__sqlite_enrol_remove,
+    .enrol_remove_all = loa__sqlite_enrol_remove_all,
+    .enrol_list = loa__sqlite_enrol_list,
+    .enrol_due = loa__sqlite_enrol_due,
+    .enrol_by_delivery = loa__sqlite_enrol_by_delivery,
+    .enrol_queue = loa__sqlite_enrol_queue,
+    .enrol_advance = loa__sqlite_enrol_advance,
+    .enrol_unqueue = loa__sqlite_enrol_unqueue,
+    .enrol_set_due = loa__sqlite_enrol_set_due,
+    .enrol_sends_ended = loa__sqlite_enrol_sends_ended,
+    .seq_steps_live = loa__sqlite_seq_steps_live,
+    .sequence_stats = loa__sqlite_sequence_stats,
 };
 
 void loa_store_close(struct loa_store *st)
@@ -619,4 +644,158 @@ int loa_store_audience_scan(struct loa_store *st, int64_t page_ref,
                             int (*fn)(const struct loa_audience_member *m, void *ud), void *ud)
 {
     return OPS(st)->audience_scan(st, page_ref, filter, order, cursor, limit, fn, ud);
+}
+
+int loa_store_seq_group_create(struct loa_store *st, int64_t page_ref, const char *name,
+                               bool one_at_a_time, int64_t now, int64_t *id_out)
+{
+    return OPS(st)->seq_group_create(st, page_ref, name, one_at_a_time, now, id_out);
+}
+
+int loa_store_seq_group_update(struct loa_store *st, int64_t id, const char *name, int64_t position,
+                               int one_at_a_time, int64_t now)
+{
+    return OPS(st)->seq_group_update(st, id, name, position, one_at_a_time, now);
+}
+
+int loa_store_seq_group_delete(struct loa_store *st, int64_t id)
+{
+    return OPS(st)->seq_group_delete(st, id);
+}
+
+int loa_store_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_group *out)
+{
+    return OPS(st)->seq_group_get(st, id, out);
+}
+
+int loa_store_seq_group_list(struct loa_store *st, int64_t page_ref,
+                             int (*fn)(const struct loa_seq_group *g, void *ud), void *ud)
+{
+    return OPS(st)->seq_group_list(st, page_ref, fn, ud);
+}
+
+int loa_store_sequence_create(struct loa_store *st, const struct loa_sequence *in, int64_t now,
+                              int64_t *id_out)
+{
+    return OPS(st)->sequence_create(st, in, now, id_out);
+}
+
+int loa_store_sequence_update(struct loa_store *st, const struct loa_sequence *in, int64_t now)
+{
+    return OPS(st)->sequence_update(st, in, now);
+}
+
+int loa_store_sequence_get(struct loa_store *st, int64_t id, struct loa_sequence *out)
+{
+    return OPS(st)->sequence_get(st, id, out);
+}
+
+int loa_store_sequence_list(struct loa_store *st, int64_t page_ref,
+                            int (*fn)(const struct loa_sequence *s, void *ud), void *ud)
+{
+    return OPS(st)->sequence_list(st, page_ref, fn, ud);
+}
+
+int loa_store_sequence_delete(struct loa_store *st, int64_t id)
+{
+    return OPS(st)->sequence_delete(st, id);
+}
+
+int loa_store_sequence_triggered(
+    struct loa_store *st, int64_t page_ref, enum loa_seq_trigger trigger, const char *value,
+    int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time, void *ud), void *ud)
+{
+    return OPS(st)->sequence_triggered(st, page_ref, trigger, value, fn, ud);
+}
+
+int loa_store_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_step_info *out)
+{
+    return OPS(st)->seq_step_get(st, id, out);
+}
+
+int loa_store_enrol_insert(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+                           int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
+                           int64_t now, bool *inserted_out)
+{
+    return OPS(st)->enrol_insert(st, sequence_id, subscriber_id, step_id, base_at, due_at, source,
+                                 now, inserted_out);
+}
+
+int loa_store_enrol_remove(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+                           const char *reason, int64_t now, bool *removed_out)
+{
+    return OPS(st)->enrol_remove(st, sequence_id, subscriber_id, reason, now, removed_out);
+}
+
+int loa_store_enrol_remove_all(struct loa_store *st, int64_t sequence_id, const char *reason,
+                               int64_t now, int64_t *count_out)
+{
+    return OPS(st)->enrol_remove_all(st, sequence_id, reason, now, count_out);
+}
+
+int loa_store_enrol_list(struct loa_store *st, int64_t page_ref, int64_t sequence_id,
+                         int64_t subscriber_id, unsigned state_mask, int64_t step_id,
+                         int64_t after_id, int64_t limit,
+                         int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
+{
+    return OPS(st)->enrol_list(st, page_ref, sequence_id, subscriber_id, state_mask, step_id,
+                               after_id, limit, fn, ud);
+}
+
+int loa_store_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
+                        int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
+{
+    return OPS(st)->enrol_due(st, now, limit, fn, ud);
+}
+
+int loa_store_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
+                                int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
+{
+    return OPS(st)->enrol_by_delivery(st, delivery_id, fn, ud);
+}
+
+int loa_store_enrol_queue(struct loa_store *st, int64_t enrol_id, const struct loa_enrol_send *s,
+                          int64_t *delivery_out)
+{
+    return OPS(st)->enrol_queue(st, enrol_id, s, delivery_out);
+}
+
+int loa_store_enrol_advance(struct loa_store *st, int64_t enrol_id, int64_t next_step,
+                            int64_t base_at, int64_t due_at, int64_t now)
+{
+    return OPS(st)->enrol_advance(st, enrol_id, next_step, base_at, due_at, now);
+}
+
+int loa_store_enrol_unqueue(struct loa_store *st, int64_t sequence_id, int64_t step_id,
+                            int64_t *count_out)
+{
+    return OPS(st)->enrol_unqueue(st, sequence_id, step_id, count_out);
+}
+
+int loa_store_enrol_set_due(struct loa_store *st, int64_t enrol_id, int64_t due_at)
+{
+    return OPS(st)->enrol_set_due(st, enrol_id, due_at);
+}
+
+int loa_store_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
+                                int (*fn)(int64_t delivery_id, const char *state, int64_t at,
+                                          void *ud),
+                                void *ud)
+{
+    return OPS(st)->enrol_sends_ended(st, after_id, limit, fn, ud);
+}
+
+int loa_store_seq_steps_live(struct loa_store *st,
+                             int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud)
+{
+    return OPS(st)->seq_steps_live(st, fn, ud);
+}
+
+int loa_store_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
+                             int (*fn)(const struct loa_seq_step_stats *s, void *ud),
+                             int (*fn_reason)(int64_t step_id, const char *state,
+                                              const char *reason, int64_t count, void *ud),
+                             void *ud)
+{
+    return OPS(st)->sequence_stats(st, id, out, fn, fn_reason, ud);
 }

@@ -163,6 +163,58 @@ struct loa_store_ops {
                          const struct loa_audience_node *filter, enum loa_audience_order order,
                          const struct loa_audience_cursor *cursor, int64_t limit,
                          int (*fn)(const struct loa_audience_member *m, void *ud), void *ud);
+    int (*seq_group_create)(struct loa_store *st, int64_t page_ref, const char *name,
+                            bool one_at_a_time, int64_t now, int64_t *id_out);
+    int (*seq_group_update)(struct loa_store *st, int64_t id, const char *name, int64_t position,
+                            int one_at_a_time, int64_t now);
+    int (*seq_group_delete)(struct loa_store *st, int64_t id);
+    int (*seq_group_get)(struct loa_store *st, int64_t id, struct loa_seq_group *out);
+    int (*seq_group_list)(struct loa_store *st, int64_t page_ref,
+                          int (*fn)(const struct loa_seq_group *g, void *ud), void *ud);
+    int (*sequence_create)(struct loa_store *st, const struct loa_sequence *in, int64_t now,
+                           int64_t *id_out);
+    int (*sequence_update)(struct loa_store *st, const struct loa_sequence *in, int64_t now);
+    int (*sequence_get)(struct loa_store *st, int64_t id, struct loa_sequence *out);
+    int (*sequence_list)(struct loa_store *st, int64_t page_ref,
+                         int (*fn)(const struct loa_sequence *s, void *ud), void *ud);
+    int (*sequence_delete)(struct loa_store *st, int64_t id);
+    int (*sequence_triggered)(struct loa_store *st, int64_t page_ref, enum loa_seq_trigger trigger,
+                              const char *value,
+                              int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time, void *ud),
+                              void *ud);
+    int (*seq_step_get)(struct loa_store *st, int64_t id, struct loa_seq_step_info *out);
+    int (*enrol_insert)(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+                        int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
+                        int64_t now, bool *inserted_out);
+    int (*enrol_remove)(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+                        const char *reason, int64_t now, bool *removed_out);
+    int (*enrol_remove_all)(struct loa_store *st, int64_t sequence_id, const char *reason,
+                            int64_t now, int64_t *count_out);
+    int (*enrol_list)(struct loa_store *st, int64_t page_ref, int64_t sequence_id,
+                      int64_t subscriber_id, unsigned state_mask, int64_t step_id, int64_t after_id,
+                      int64_t limit, int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+    int (*enrol_due)(struct loa_store *st, int64_t now, int64_t limit,
+                     int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+    int (*enrol_by_delivery)(struct loa_store *st, int64_t delivery_id,
+                             int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+    int (*enrol_queue)(struct loa_store *st, int64_t enrol_id, const struct loa_enrol_send *s,
+                       int64_t *delivery_out);
+    int (*enrol_advance)(struct loa_store *st, int64_t enrol_id, int64_t next_step, int64_t base_at,
+                         int64_t due_at, int64_t now);
+    int (*enrol_unqueue)(struct loa_store *st, int64_t sequence_id, int64_t step_id,
+                         int64_t *count_out);
+    int (*enrol_set_due)(struct loa_store *st, int64_t enrol_id, int64_t due_at);
+    int (*enrol_sends_ended)(struct loa_store *st, int64_t after_id, int64_t limit,
+                             int (*fn)(int64_t delivery_id, const char *state, int64_t at,
+                                       void *ud),
+                             void *ud);
+    int (*seq_steps_live)(struct loa_store *st,
+                          int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);
+    int (*sequence_stats)(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
+                          int (*fn)(const struct loa_seq_step_stats *s, void *ud),
+                          int (*fn_reason)(int64_t step_id, const char *state, const char *reason,
+                                           int64_t count, void *ud),
+                          void *ud);
 };
 
 /* The first member of every backend's struct loa_store. */
@@ -340,5 +392,57 @@ int loa__sqlite_audience_scan(struct loa_store *st, int64_t page_ref,
                               const struct loa_audience_node *filter, enum loa_audience_order order,
                               const struct loa_audience_cursor *cursor, int64_t limit,
                               int (*fn)(const struct loa_audience_member *m, void *ud), void *ud);
+int loa__sqlite_seq_group_create(struct loa_store *st, int64_t page_ref, const char *name,
+                                 bool one_at_a_time, int64_t now, int64_t *id_out);
+int loa__sqlite_seq_group_update(struct loa_store *st, int64_t id, const char *name,
+                                 int64_t position, int one_at_a_time, int64_t now);
+int loa__sqlite_seq_group_delete(struct loa_store *st, int64_t id);
+int loa__sqlite_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_group *out);
+int loa__sqlite_seq_group_list(struct loa_store *st, int64_t page_ref,
+                               int (*fn)(const struct loa_seq_group *g, void *ud), void *ud);
+int loa__sqlite_sequence_create(struct loa_store *st, const struct loa_sequence *in, int64_t now,
+                                int64_t *id_out);
+int loa__sqlite_sequence_update(struct loa_store *st, const struct loa_sequence *in, int64_t now);
+int loa__sqlite_sequence_get(struct loa_store *st, int64_t id, struct loa_sequence *out);
+int loa__sqlite_sequence_list(struct loa_store *st, int64_t page_ref,
+                              int (*fn)(const struct loa_sequence *s, void *ud), void *ud);
+int loa__sqlite_sequence_delete(struct loa_store *st, int64_t id);
+int loa__sqlite_sequence_triggered(
+    struct loa_store *st, int64_t page_ref, enum loa_seq_trigger trigger, const char *value,
+    int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time, void *ud), void *ud);
+int loa__sqlite_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_step_info *out);
+int loa__sqlite_enrol_insert(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+                             int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
+                             int64_t now, bool *inserted_out);
+int loa__sqlite_enrol_remove(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+                             const char *reason, int64_t now, bool *removed_out);
+int loa__sqlite_enrol_remove_all(struct loa_store *st, int64_t sequence_id, const char *reason,
+                                 int64_t now, int64_t *count_out);
+int loa__sqlite_enrol_list(struct loa_store *st, int64_t page_ref, int64_t sequence_id,
+                           int64_t subscriber_id, unsigned state_mask, int64_t step_id,
+                           int64_t after_id, int64_t limit,
+                           int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+int loa__sqlite_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
+                          int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+int loa__sqlite_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
+                                  int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+int loa__sqlite_enrol_queue(struct loa_store *st, int64_t enrol_id, const struct loa_enrol_send *s,
+                            int64_t *delivery_out);
+int loa__sqlite_enrol_advance(struct loa_store *st, int64_t enrol_id, int64_t next_step,
+                              int64_t base_at, int64_t due_at, int64_t now);
+int loa__sqlite_enrol_unqueue(struct loa_store *st, int64_t sequence_id, int64_t step_id,
+                              int64_t *count_out);
+int loa__sqlite_enrol_set_due(struct loa_store *st, int64_t enrol_id, int64_t due_at);
+int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
+                                  int (*fn)(int64_t delivery_id, const char *state, int64_t at,
+                                            void *ud),
+                                  void *ud);
+int loa__sqlite_seq_steps_live(struct loa_store *st,
+                               int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);
+int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
+                               int (*fn)(const struct loa_seq_step_stats *s, void *ud),
+                               int (*fn_reason)(int64_t step_id, const char *state,
+                                                const char *reason, int64_t count, void *ud),
+                               void *ud);
 
 #endif /* LOA_STORE_OPS_H */

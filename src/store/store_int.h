@@ -21,13 +21,14 @@
 #include "ops.h"
 
 #define LOA__STMT_MAX  48 /* statements of sqlite.c */
-#define LOA__XSTMT_MAX 80 /* statements of the other files, slots assigned in each file */
+#define LOA__XSTMT_MAX 120 /* statements of the other files, slots assigned in each file */
 
 /* Statement slots of sqlite_intake.c [0, 32), sqlite_keys.c [32, 48), sqlite_campaign.c
-   [48, 80). */
+   [48, 80), sqlite_sequence.c [80, 120). */
 #define LOA__XSTMT_INTAKE   0
 #define LOA__XSTMT_KEYS     32
 #define LOA__XSTMT_CAMPAIGN 48
+#define LOA__XSTMT_SEQUENCE 80
 
 /* A group commit's job: one caller's function, run by the group's leader (sqlite_group.c). */
 struct loa__gjob {
