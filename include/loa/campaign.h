@@ -152,6 +152,12 @@ int loa_campaign_create(struct loa_store *st, int64_t page_ref, const struct loa
  */
 int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct loa_limits *limits,
                          struct loa_msg **out, struct loa_diags *diags);
+/**
+ * loa_campaign_compile() with any payload prefix: what every kind of send that carries a
+ * composed message uses (sequence steps: "loa:s:<step id>:").
+ */
+int loa_blocks_compile(const char *blocks, const char *prefix, const struct loa_limits *limits,
+                       struct loa_msg **out, struct loa_diags *diags);
 
 /**
  * Validates the parts of a campaign before it is stored: blocks (as compiled, with the longest

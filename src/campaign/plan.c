@@ -73,6 +73,14 @@ static void rewrite(json_t *root, const char *prefix)
 int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct loa_limits *limits,
                          struct loa_msg **out, struct loa_diags *diags)
 {
+    char prefix[48];
+    snprintf(prefix, sizeof(prefix), LOA_DISPATCH_PAYLOAD_PREFIX "%lld:", (long long)campaign_id);
+    return loa_blocks_compile(blocks, prefix, limits, out, diags);
+}
+
+int loa_blocks_compile(const char *blocks, const char *prefix, const struct loa_limits *limits,
+                       struct loa_msg **out, struct loa_diags *diags)
+{
     *out = NULL;
     json_error_t err;
     json_t *root = json_loads(blocks, JSON_REJECT_DUPLICATES, &err);
@@ -80,8 +88,6 @@ int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct l
         /* Let the msg module word the complaint (line and column). */
         return loa_msg_parse(blocks, strlen(blocks), limits, diags, out);
     }
-    char prefix[48];
-    snprintf(prefix, sizeof(prefix), LOA_DISPATCH_PAYLOAD_PREFIX "%lld:", (long long)campaign_id);
     if (json_is_object(root))
         rewrite(root, prefix);
     char *text = json_dumps(root, JSON_COMPACT);
