@@ -61,6 +61,14 @@
       "LOA_DISPATCH_RECONCILE_GRACE_S", INT, "0", 0, 86400,                                        \
       "seconds an unknown delivery waits (for its echo webhook) before the dispatcher reads the "  \
       "person's conversation to reconcile it (0 = 60 for serve, 5 for campaign run)")              \
+    X(sequence_catchup_s, "sequence.catchup_s", "catchup", "LOA_SEQUENCE_CATCHUP_S", INT,         \
+      "259200", 0, 31536000,                                                                       \
+      "a sequence step overdue by more than this many seconds (after downtime) is skipped "        \
+      "\"stale\" instead of sent (0 = always send)")                                               \
+    X(sequence_window_margin_s, "sequence.window_margin_s", "window-margin",                       \
+      "LOA_SEQUENCE_WINDOW_MARGIN_S", INT, "3600", 60, 604800,                                     \
+      "a step marked \"inside the messaging window\" goes at least this many seconds before "      \
+      "the person's window closes")                                                                \
     X(webhook_profiles, "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", BOOL,        \
       "true", 0, 0, "fetch the Graph profile of each new person in the background")                \
     X(webhook_profile_sweep_s, "webhook.profile_sweep_s", "profile-sweep",                         \

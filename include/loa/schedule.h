@@ -142,7 +142,7 @@ struct loa_step_due {
                            < 0 pulled earlier for the messaging window; 0 when skipped */
     const char *skip;   /* NULL, or why the step is skipped (static string):
                            "window_closed": the messaging window is closed, unknown or closes
-                           within the margin from now;
+                           less than the margin from now;
                            "window_closes_first": no instant between max(now, base) and the
                            closing minus the margin is inside the send window */
 };
@@ -155,7 +155,7 @@ struct loa_step_due {
  * With inside_window, window_closes_at is when the person's messaging window closes (<= 0:
  * unknown or closed), and limit = window_closes_at - margin. When the due time is after limit,
  * the step moves to the latest instant in [max(now, base), limit] inside the send window: never
- * in the past, never before the previous step; when limit <= now it is skipped with
+ * in the past, never before the previous step; when limit < now it is skipped with
  * "window_closed", when there is no such instant with "window_closes_first". The answer holds
  * while nothing changes: a new interaction extends the messaging window, and the caller asks
  * again.

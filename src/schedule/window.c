@@ -340,7 +340,7 @@ int loa_schedule_step(const struct loa_send_window *w, const struct loa_zone *z,
          * away from overflow. */
         int64_t limit = (window_closes_at > 0 ? window_closes_at : 0) - margin;
         if (due > limit) {
-            if (limit <= now) {
+            if (limit < now) {
                 skip(out, "window_closed");
                 return 0;
             }
