@@ -139,12 +139,15 @@ struct loa_dispatch_opts {
                                    time to settle them first; 0 = 60000, or 5000 with
                                    only_campaign (`loa campaign run` receives no echoes);
                                    < 0 = no reconciliation */
+    int64_t seq_catchup_ms;       /* sequence steps overdue by more are skipped "stale"; 0 = the
+                                     service's default (3 days), < 0 = always send */
+    int64_t seq_window_margin_ms; /* window-aware steps: 0 = the service's default (1 h) */
 };
 
 /**
  * Fills o's Graph address, concurrency, rules margin and reconciliation grace from the settings
  * (graph.url, graph.version, dispatch.concurrency, dispatch.margin_s (0 s = no margin),
- * dispatch.reconcile_grace_s). The strings stay
+ * dispatch.reconcile_grace_s, sequence.catchup_s, sequence.window_margin_s). The strings stay
  * the settings' (borrowed). The other fields are left as they are.
  */
 void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settings *s);

@@ -46,6 +46,7 @@
 #include <loa/log.h>
 #include <loa/msg.h>
 #include <loa/rules.h>
+#include <loa/sequence.h>
 
 #include "reconcile.h"
 
@@ -93,6 +94,7 @@ struct dsrc {
     int64_t key; /* first: the sort key, src_key(kind, id) */
     int64_t id;
     enum loa_source kind;
+    int64_t version; /* a sequence step: its sequence's updated_at when compiled */
     struct dpage *page;
     struct loa_msg *msg; /* compiled; NULL when it failed (campaign paused) */
     bool promotional;
@@ -152,7 +154,8 @@ struct loa_dispatch {
     struct {                       /* read by other threads (/metrics): atomics */
         _Atomic uint64_t claimed, sent, failed, skipped, unknown, retried, requests;
     } stats;
-    int rc;                      /* first store error */
+    struct loa_sequence_opts seq; /* sequence timers and settling */
+    int rc;                       /* first store error */
     struct loa__reconciler *rec; /* unknown deliveries: reconcile.c; NULL = off */
 };
 
@@ -195,6 +198,11 @@ static void settle(struct loa_dispatch *d, struct job *j, const struct loa_deliv
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot settle delivery", "delivery=%lld state=%s error=%s",
                   (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
+    else if (j->c->kind == LOA_SOURCE_SEQUENCE && o->state != LOA_DELIVERY_PENDING &&
+             (rc = loa_sequence_settled(d->st, &d->seq, j->claim.id,
+                                        o->state == LOA_DELIVERY_SKIPPED, o->at, o->at)) < 0)
+        LOA_ERROR("dispatch", "cannot move the person on in their sequence",
+                  "delivery=%lld error=%s", (long long)j->claim.id, loa_err_name(rc));
     switch (o->state) {
     case LOA_DELIVERY_SENT:
         STAT_ADD(d, sent);
@@ -437,6 +445,82 @@ static int load_campaign(const struct loa_campaign *c, void *ud)
     return 0;
 }
 
+/* A sequence step with sends in the outbox: one source per step (its message, its purpose). */
+static int load_step(int64_t step_id, int64_t page_ref, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    if (!loa_store_lease_owns(d->lease, page_ref))
+        return 0;
+    struct dpage *p = page_ensure(d, page_ref);
+    if (!p)
+        return 0;
+    struct loa_seq_step_info info;
+    int rc = loa_store_seq_step_get(d->st, step_id, &info);
+    if (rc < 0) {
+        if (rc != LOA_ENOENT)
+            LOA_ERROR("dispatch", "cannot read sequence step", "step=%lld error=%s",
+                      (long long)step_id, loa_err_name(rc));
+        return 0;
+    }
+    bool found;
+    size_t at = find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_SEQUENCE, step_id),
+                          &found);
+    struct dsrc *dc = found ? d->srcs[at] : NULL;
+    if (dc && dc->version != info.sequence_updated_at) {
+        loa_msg_free(dc->msg); /* edited: compile it again */
+        dc->msg = NULL;
+    }
+    if (!dc) {
+        dc = loa_calloc(1, sizeof(*dc));
+        dc->id = step_id;
+        dc->kind = LOA_SOURCE_SEQUENCE;
+        dc->key = src_key(dc->kind, dc->id);
+        dc->page = p;
+        p->nsrcs++;
+        dc->drained = true;
+        dc->window_from = dc->window_to = -1; /* the service timed each send in its window */
+        insert_at((void ***)&d->srcs, &d->nsrcs, at, dc);
+    }
+    if (!dc->msg) {
+        char prefix[48];
+        snprintf(prefix, sizeof(prefix), LOA_SEQUENCE_PAYLOAD_PREFIX "%lld:", (long long)step_id);
+        struct loa_diags diags;
+        loa_diags_init(&diags, 4);
+        if (loa_blocks_compile(info.step.blocks, prefix, NULL, &dc->msg, &diags) < 0)
+            LOA_ERROR("dispatch", "sequence step message does not compile; not sent",
+                      "step=%lld", (long long)step_id);
+        loa_diags_release(&diags);
+        dc->version = info.sequence_updated_at;
+        dc->structured = dc->msg && loa_msg_is_structured(dc->msg);
+        dc->nblocks = dc->msg ? loa_msg_sendable_count(dc->msg) : 0;
+        dc->media = false;
+        for (size_t b = 0; b < dc->nblocks; b++) {
+            enum loa_msg_block_type t = loa_msg_sendable_type(dc->msg, b);
+            dc->media |= t == LOA_MSG_AUDIO || t == LOA_MSG_VIDEO;
+        }
+    }
+    dc->promotional = strcmp(info.step.purpose, "promotional") == 0;
+    dc->tag[0] = '\0'; /* automation never uses a message tag (HUMAN_AGENT is for people) */
+    dc->running = dc->msg != NULL && info.active && dc->page->token != NULL;
+    loa_seq_step_info_release(&info);
+    return 0;
+}
+
+/* Due sequence timers become outbox rows (a bounded amount per tick). */
+static void drain_sequences(struct loa_dispatch *d, int64_t now)
+{
+    for (int round = 0; round < 8; round++) {
+        int64_t n = 0;
+        int rc = loa_sequence_drain(d->st, &d->seq, now, 2000, &n);
+        if (rc < 0) {
+            LOA_ERROR("dispatch", "cannot drain sequence timers", "error=%s", loa_err_name(rc));
+            return;
+        }
+        if (n < 2000)
+            return;
+    }
+}
+
 /* Forgets campaigns that stopped and have nothing in flight, then Pages left with neither. */
 static void prune(struct loa_dispatch *d)
 {
@@ -503,9 +587,13 @@ static void tick(struct loa_dispatch *d, int64_t now)
     for (size_t i = 0; i < d->nsrcs; i++)
         d->srcs[i]->running = false;
     rc = loa_campaign_list_in(d->st, LOA_CAMPAIGN_RUNNING, load_campaign, d);
+    if (rc == 0 && !d->o.only_campaign) {
+        drain_sequences(d, now);
+        rc = loa_store_seq_steps_live(d->st, load_step, d);
+    }
     if (rc < 0) {
-        /* Not knowing which campaigns run, keep sending for those seen last. */
-        LOA_ERROR("dispatch", "cannot read campaigns", "error=%s", loa_err_name(rc));
+        /* Not knowing which sources run, keep sending for those seen last. */
+        LOA_ERROR("dispatch", "cannot read campaigns and sequences", "error=%s", loa_err_name(rc));
         for (size_t i = 0; i < d->nsrcs; i++)
             d->srcs[i]->running = d->srcs[i]->msg != NULL;
     }
@@ -982,6 +1070,8 @@ void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settin
     o->concurrency = (int)s->dispatch_concurrency;
     o->margin_ms = s->dispatch_margin_s > 0 ? s->dispatch_margin_s * 1000 : -1;
     o->reconcile_grace_ms = s->dispatch_reconcile_grace_s * 1000;
+    o->seq_catchup_ms = s->sequence_catchup_s > 0 ? s->sequence_catchup_s * 1000 : -1;
+    o->seq_window_margin_ms = s->sequence_window_margin_s * 1000;
 }
 
 int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out)
@@ -1002,6 +1092,12 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
         d->store_opts.cache_kib = 4096; /* small: it commits often (docs/benchmarks.md) */
     d->concurrency = o->concurrency > 0 ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
     d->margin_ms = o->margin_ms > 0 ? o->margin_ms : o->margin_ms < 0 ? 0 : DEFAULT_MARGIN_MS;
+    loa_sequence_opts_default(&d->seq);
+    d->seq.rules = o->rules;
+    if (o->seq_catchup_ms)
+        d->seq.catchup_ms = o->seq_catchup_ms > 0 ? o->seq_catchup_ms : 0;
+    if (o->seq_window_margin_ms > 0)
+        d->seq.window_margin_ms = o->seq_window_margin_ms;
     d->claims = loa_calloc(d->concurrency, sizeof(*d->claims));
     d->claim_srcs = loa_calloc(d->concurrency, sizeof(*d->claim_srcs));
     randombytes_buf(&d->rnd, sizeof(d->rnd));
@@ -1091,6 +1187,17 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         if (n > 0)
             LOA_WARN("dispatch", "deliveries in flight at the last stop are now unknown",
                      "count=%lld", (long long)n);
+    }
+    if (!d->o.only_campaign) {
+        /* People whose step's send ended while nobody moved them on (a stop between the
+         * settle and the step after it, an echo that settled it first) move on now. */
+        int64_t n = 0;
+        int rc = loa_sequence_resume(d->st, &d->seq, loa_now_ms(), &n);
+        if (rc < 0)
+            return rc;
+        if (n > 0)
+            LOA_INFO("dispatch", "people moved on in their sequences after a stop", "count=%lld",
+                     (long long)n);
     }
     while (!*stop && !atomic_load(&d->stop_flag)) {
         int64_t now = loa_now_ms();
