@@ -31,6 +31,8 @@
 #include <loa/diag.h>
 #include <loa/store.h>
 
+struct loa_sequence_opts; /* include/loa/sequence.h */
+
 /* ---- 1. verify ---- */
 
 /**
@@ -175,17 +177,20 @@ void loa_intake_result_release(struct loa_intake_result *res);
 /**
  * Applies n events to the store inside one transaction (begin ... commit); on any failure the
  * transaction is rolled back and nothing is kept. Every event is kept raw (ev->key must be
- * set) and de-duplicated; see apply.c for the effects. Returns 0, LOA_EBUSY or LOA_ESTORE.
+ * set) and de-duplicated; see apply.c for the effects. With seq (may be NULL: none), what the
+ * events mean for sequences happens in the same transaction (loa_sequence_on_event(): welcome,
+ * m.me ref, join and leave buttons, leave on reply). Returns 0, LOA_EBUSY or LOA_ESTORE.
  * Ownership: release *res in every case.
  */
-int loa_intake_apply(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
-                     struct loa_intake_result *res);
+int loa_intake_apply(struct loa_store *st, const struct loa_sequence_opts *seq,
+                     const struct loa_intake_event *ev, size_t n, struct loa_intake_result *res);
 
 /**
  * The same inside the caller's open transaction, as one savepoint: on failure only these
  * events' writes are undone and res is cleared. Used by group commit (serve) and simulate.
  */
-int loa_intake_apply_step(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
+int loa_intake_apply_step(struct loa_store *st, const struct loa_sequence_opts *seq,
+                          const struct loa_intake_event *ev, size_t n,
                           struct loa_intake_result *res);
 
 #endif /* LOA_INTAKE_H */

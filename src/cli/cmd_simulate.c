@@ -287,7 +287,7 @@ static int feed_intake(struct loa_store *st, const struct page_job *j)
             }
         }
         struct loa_intake_result res;
-        rc = loa_intake_apply_step(st, ev, n, &res);
+        rc = loa_intake_apply_step(st, NULL, ev, n, &res);
         loa_intake_result_release(&res);
     }
     loa_free(ev);

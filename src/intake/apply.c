@@ -14,9 +14,14 @@
  *   - campaign deliveries (docs/campaigns.md): an echo whose metadata is "loa:d:<id>" settles
  *     that delivery as sent; delivery/read watermarks copy onto the person's deliveries; a
  *     postback or quick reply whose payload is "loa:c:<campaign>:..." marks it clicked; a
- *     message from the person marks deliveries sent in the 24 h before as replied.
+ *     message from the person marks deliveries sent in the 24 h before as replied;
+ *   - sequences (docs/sequences.md), when the caller passes their options: a message removes
+ *     the person from sequences that end on a reply; their first message or postback enters
+ *     welcome sequences; an m.me ref enters the sequence with that ref; a button or quick reply
+ *     whose payload carries "loa:join:<id>" or "loa:leave:<id>" enters or removes them.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +30,7 @@
 #include <loa/err.h>
 #include <loa/intake.h>
 #include <loa/log.h>
+#include <loa/sequence.h>
 
 #define PAGE_CACHE 8
 
@@ -93,10 +99,52 @@ static int apply_delivery(struct loa_store *st, const struct loa_intake_event *e
     }
 }
 
-static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int64_t ref,
-                     struct loa_intake_result *res, size_t *cap)
+/* The sequence id after "loa:<verb>:" anywhere in a payload (after the click prefix of the
+   message that carried the button); 0 when absent. */
+static int64_t action_id(const char *payload, const char *verb)
+{
+    if (!payload)
+        return 0;
+    char key[24];
+    snprintf(key, sizeof(key), "loa:%s:", verb);
+    const char *p = strstr(payload, key);
+    return p ? tagged_id(p, key) : 0;
+}
+
+/* What the event means for sequences (in the batch's transaction). */
+static int apply_sequences(struct loa_store *st, const struct loa_sequence_opts *seq,
+                           const struct loa_intake_event *e, int64_t ref, int64_t sub,
+                           bool first_contact)
 {
     int rc = 0;
+    bool inbound = e->kind == LOA_INTAKE_MESSAGE || e->kind == LOA_INTAKE_POSTBACK;
+    if (e->kind == LOA_INTAKE_MESSAGE)
+        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_MESSAGE, NULL, e->at);
+    if (rc == 0 && inbound && first_contact)
+        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_FIRST_MESSAGE, NULL, e->at);
+    if (rc == 0 && e->ref && *e->ref)
+        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_REF, e->ref, e->at);
+    const char *payload = e->quick_reply;
+    char num[24];
+    int64_t id;
+    if (rc == 0 && inbound && (id = action_id(payload, "join"))) {
+        snprintf(num, sizeof(num), "%lld", (long long)id);
+        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_JOIN, num, e->at);
+    }
+    if (rc == 0 && inbound && (id = action_id(payload, "leave"))) {
+        snprintf(num, sizeof(num), "%lld", (long long)id);
+        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_LEAVE, num, e->at);
+    }
+    return rc;
+}
+
+static int apply_one(struct loa_store *st, const struct loa_sequence_opts *seq,
+                     const struct loa_intake_event *e, int64_t ref, struct loa_intake_result *res,
+                     size_t *cap)
+{
+    int rc = 0;
+    int64_t sub = 0;
+    bool first_contact = false;
     if (e->psid && *e->psid) {
         int64_t id = 0;
         struct loa_window cur, next;
@@ -109,6 +157,8 @@ static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int
         loa_free(kind);
         if (rc < 0)
             return rc;
+        sub = id;
+        first_contact = cur.last_interaction_at == 0;
         if (!cur.known) {
             if (res->nnew == *cap) {
                 *cap = *cap ? *cap * 2 : 16;
@@ -177,11 +227,14 @@ static int apply_one(struct loa_store *st, const struct loa_intake_event *e, int
     }
     if (rc == 0)
         rc = apply_delivery(st, e, ref);
+    if (rc == 0 && seq && sub)
+        rc = apply_sequences(st, seq, e, ref, sub, first_contact);
     return rc;
 }
 
 /* Applies the batch's events inside the caller's transaction; on failure the caller undoes. */
-static int apply_events(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
+static int apply_events(struct loa_store *st, const struct loa_sequence_opts *seq,
+                        const struct loa_intake_event *ev, size_t n,
                         struct loa_intake_result *res)
 {
     int rc = 0;
@@ -218,7 +271,7 @@ static int apply_events(struct loa_store *st, const struct loa_intake_event *ev,
             res->unknown_page++;
             continue;
         }
-        rc = apply_one(st, e, ref, res, &cap);
+        rc = apply_one(st, seq, e, ref, res, &cap);
     }
     return rc;
 }
@@ -229,14 +282,14 @@ void loa_intake_result_release(struct loa_intake_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-int loa_intake_apply(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
-                     struct loa_intake_result *res)
+int loa_intake_apply(struct loa_store *st, const struct loa_sequence_opts *seq,
+                     const struct loa_intake_event *ev, size_t n, struct loa_intake_result *res)
 {
     memset(res, 0, sizeof(*res));
     int rc = loa_store_begin(st);
     if (rc < 0)
         return rc;
-    rc = apply_events(st, ev, n, res);
+    rc = apply_events(st, seq, ev, n, res);
     if (rc == 0)
         rc = loa_store_commit(st);
     if (rc < 0) {
@@ -246,14 +299,15 @@ int loa_intake_apply(struct loa_store *st, const struct loa_intake_event *ev, si
     return rc;
 }
 
-int loa_intake_apply_step(struct loa_store *st, const struct loa_intake_event *ev, size_t n,
+int loa_intake_apply_step(struct loa_store *st, const struct loa_sequence_opts *seq,
+                          const struct loa_intake_event *ev, size_t n,
                           struct loa_intake_result *res)
 {
     memset(res, 0, sizeof(*res));
     int rc = loa_store_savepoint(st);
     if (rc < 0)
         return rc;
-    rc = apply_events(st, ev, n, res);
+    rc = apply_events(st, seq, ev, n, res);
     if (rc == 0)
         rc = loa_store_savepoint_release(st);
     if (rc < 0) {

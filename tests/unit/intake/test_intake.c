@@ -323,7 +323,7 @@ static struct loa_intake_result apply(struct fx *f, const char *body)
     struct loa_intake_batch b;
     assert_int_equal(loa_intake_parse(body, strlen(body), &b, &d), 0);
     struct loa_intake_result r;
-    assert_int_equal(loa_intake_apply(f->st, b.events, b.count, &r), 0);
+    assert_int_equal(loa_intake_apply(f->st, NULL, b.events, b.count, &r), 0);
     loa_free(r.new_subscribers);
     r.new_subscribers = NULL;
     loa_intake_batch_release(&b);
@@ -565,7 +565,7 @@ static void batch_is_atomic(void **state)
     struct loa_intake_batch b;
     assert_int_equal(loa_intake_parse(msg_text, strlen(msg_text), &b, &d), 0);
     struct loa_intake_result r;
-    assert_true(loa_intake_apply(f->st, b.events, b.count, &r) < 0);
+    assert_true(loa_intake_apply(f->st, NULL, b.events, b.count, &r) < 0);
     loa_store_rollback(f->st);
     bool exists = true;
     assert_int_equal(loa_store_event_exists(f->st, "m_AG5Hz2U", &exists), 0);
@@ -586,7 +586,7 @@ static void built_events_in_callers_transaction(void **state)
     };
     assert_int_equal(loa_store_begin(f->st), 0);
     struct loa_intake_result r;
-    assert_int_equal(loa_intake_apply_step(f->st, ev, 3, &r), 0);
+    assert_int_equal(loa_intake_apply_step(f->st, NULL, ev, 3, &r), 0);
     assert_int_equal(loa_store_commit(f->st), 0);
     assert_int_equal(r.stored, 2);
     assert_int_equal(r.duplicates, 1);
