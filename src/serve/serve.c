@@ -75,6 +75,18 @@ static const struct loa_http_route routes[] = {
     { LOA_HTTP_POST, "/api/v1/campaigns/{id}/retry-failed", api_campaigns_retry_failed, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/campaigns/{id}/deliveries", api_campaigns_deliveries, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/campaigns/{id}/unknowns", api_campaigns_unknowns, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/sequence-groups", api_seq_groups_list, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/sequence-groups", api_seq_groups_create, STAFF, 0 },
+    { LOA_HTTP_PATCH, "/api/v1/sequence-groups/{id}", api_seq_groups_update, STAFF, 0 },
+    { LOA_HTTP_DELETE, "/api/v1/sequence-groups/{id}", api_seq_groups_delete, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/sequences", api_sequences_list, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/sequences", api_sequences_create, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/sequences/{id}", api_sequences_get, STAFF, 0 },
+    { LOA_HTTP_PATCH, "/api/v1/sequences/{id}", api_sequences_update, STAFF, 0 },
+    { LOA_HTTP_DELETE, "/api/v1/sequences/{id}", api_sequences_delete, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/sequences/{id}/enrolments", api_sequences_enrolments, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/sequences/{id}/enrolments", api_sequences_enrol, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/sequences/{id}/enrolments/remove", api_sequences_remove, STAFF, 0 },
     { LOA_HTTP_POST, "/api/v1/campaigns/{id}/unknowns/resend", api_campaigns_resend, STAFF, 0 },
 };
 
@@ -331,6 +343,7 @@ int loa_serve_run(const struct loa_serve_opts *o)
                  app->set->rules_file);
         app->rules = NULL;
     }
+    loa_sequence_opts_from(&app->seq, app->set, app->rules);
     pthread_mutex_lock(&app->secrets_lock);
     reload_secrets(app);
     pthread_mutex_unlock(&app->secrets_lock);

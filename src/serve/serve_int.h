@@ -21,6 +21,7 @@
 #include <loa/http.h>
 #include <loa/intake.h>
 #include <loa/rules.h>
+#include <loa/sequence.h>
 #include <loa/store.h>
 
 struct profile_worker;
@@ -31,6 +32,7 @@ struct serve_app {
     struct loa_store_opts store_opts; /* path, key, durable: for each thread's connection */
     char *store_path;                 /* owned copy behind store_opts.path */
     struct loa_rules *rules;          /* NULL when the rules file failed to load */
+    struct loa_sequence_opts seq;     /* sequences: settings and rules (webhooks, REST) */
     const char *verify_token;         /* borrowed from cfg; "" = handshake refused */
     const char *app_secret;           /* borrowed from cfg; "" = only Pages' secrets */
     int64_t started_ms;
@@ -103,6 +105,20 @@ void api_rules_explain(void *app, const struct loa_http_req *req, struct loa_htt
 void api_lists_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_lists_upload(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_audience_preview(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+/* api_sequences.c */
+void api_seq_groups_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_seq_groups_create(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_seq_groups_update(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_seq_groups_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_create(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_get(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_update(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_enrol(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_remove(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_enrolments(void *app, const struct loa_http_req *req,
+                              struct loa_http_resp *resp);
 
 /* Helpers shared by the handlers (api_common.c). jansson stays inside src/serve. */
 struct json_t;

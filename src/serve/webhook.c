@@ -51,6 +51,7 @@ void serve_webhook_verify(void *ctx, const struct loa_http_req *req, struct loa_
 /* One request's batch, applied inside a group commit (loa_store_group). */
 struct wh_job {
     const struct loa_intake_batch *batch;
+    const struct loa_sequence_opts *seq;
     struct loa_intake_result res;
     bool filled; /* res holds a result to release */
 };
@@ -58,16 +59,16 @@ struct wh_job {
 static int apply_batch(struct loa_store *st, void *ud)
 {
     struct wh_job *j = ud;
-    int rc = loa_intake_apply_step(st, j->batch->events, j->batch->count, &j->res);
+    int rc = loa_intake_apply_step(st, j->seq, j->batch->events, j->batch->count, &j->res);
     j->filled = rc == 0;
     return rc;
 }
 
 /* Stores batch durably, possibly in one transaction with other requests' batches. */
-static int store_batch(struct loa_store *st, const struct loa_intake_batch *batch,
-                       struct loa_intake_result *res)
+static int store_batch(struct loa_store *st, const struct loa_sequence_opts *seq,
+                       const struct loa_intake_batch *batch, struct loa_intake_result *res)
 {
-    struct wh_job job = { .batch = batch };
+    struct wh_job job = { .batch = batch, .seq = seq };
     int rc = loa_store_group(st, apply_batch, &job);
     if (rc < 0) {
         if (job.filled) /* applied, but the group's commit failed: nothing is stored */
@@ -110,7 +111,7 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
     if (!st)
         goto out;
     struct loa_intake_result res;
-    rc = store_batch(st, &batch, &res);
+    rc = store_batch(st, &app->seq, &batch, &res);
     if (rc < 0) {
         atomic_fetch_add(&app->wh_store_errors, 1);
         /* Not acknowledged: Meta delivers it again. */
