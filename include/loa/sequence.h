@@ -68,7 +68,8 @@ struct loa_sequence_parse_opts {
  * "HH:MM", "to": "HH:MM", "days": ["mon", ...]} or null (any time), clock ("person" or
  * "page"), leave_on_reply, on_refused ("continue" or "leave"), triggers {"welcome": bool,
  * "ref": text or null, "tags": [names]}, steps [{id (update: a stored step's), delay {"value",
- * "unit": seconds|minutes|hours|days}, note, blocks, purpose, inside_window, enabled}]. On
+ * "unit": seconds|minutes|hours|days}, note, blocks, purpose, inside_window, any_time (the send
+ * window does not apply to this step), enabled}]. On
  * update, absent fields keep their stored values (steps, when given, replace the list).
  * Unknown fields are refused; every complaint goes to diags with its path. Returns 0 or
  * LOA_EINVAL (then *out is released).
@@ -120,6 +121,17 @@ int loa_sequence_delete(struct loa_store *st, int64_t id, int64_t now);
 int loa_sequence_enter(struct loa_store *st, const struct loa_sequence_opts *o, int64_t id,
                        const int64_t *ids, size_t n, const char *source, int64_t now,
                        int64_t *entered_out);
+/**
+ * Who a request names, as subscriber ids of Page page_ref: the PSIDs psids[0..n) (a PSID that
+ * is not one of the Page's subscribers gets a complaint at "<path>[i]"), or with filter (JSON
+ * text of an audience filter, docs/audience.md; complaints under "filter") everyone it matches
+ * at now. *ids_out (caller frees with loa_free) and *n_out. Returns 0 (with complaints in d:
+ * nothing should be done), or a store error.
+ */
+int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *const *psids,
+                        size_t n, const char *path, const char *filter, int64_t now,
+                        int64_t **ids_out, size_t *n_out, struct loa_diags *d);
+
 /**
  * Removes subscribers ids[0..n) from sequence id (reason stored; nothing is sent: a pending
  * send is skipped "removed"). *removed_out (may be NULL) gets how many were in it.

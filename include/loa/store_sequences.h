@@ -57,6 +57,7 @@ struct loa_seq_step {
     int32_t delay_unit;  /* enum loa_delay_unit (include/loa/schedule.h) */
     int64_t delay_ms;    /* the same in milliseconds, after the previous step's send */
     bool inside_window;  /* must go while the person's messaging window is open */
+    bool any_time;       /* the sequence's send window does not apply (a welcome's greeting) */
     char *note;          /* internal note; NULL = none */
     char *blocks;        /* the message, JSON text {"blocks":[...]} */
     char *purpose;       /* "promotional" or "non_promotional" */

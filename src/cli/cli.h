@@ -52,5 +52,6 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_campaign(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_simulate(struct loa_cli *cli, int argc, char **argv);
+int loa_cmd_sequence(struct loa_cli *cli, int argc, char **argv);
 
 #endif /* LOA_CLI_CLI_H */

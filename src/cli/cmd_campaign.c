@@ -240,31 +240,16 @@ static int print_diags(struct loa_cli *cli, const char *cmd, const struct loa_di
 static int read_json_arg(struct loa_cli *cli, const struct copts *o, const char *opt,
                          const char *arg, json_t **out)
 {
+    char *text;
+    size_t len;
+    int exit = cli_read_json_text(cli, o->cmd, opt, arg, JSON_INPUT_MAX, &text, &len);
+    if (exit)
+        return exit;
     json_error_t err;
-    const char *what = "the value";
-    if (arg[0] == '{' || arg[0] == '[') {
-        *out = json_loads(arg, JSON_REJECT_DUPLICATES, &err);
-    } else {
-        FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg, "rb");
-        if (!f) {
-            fprintf(cli->err, "loa %s: %s %s: %s\n", o->cmd, opt, arg, strerror(errno));
-            return LOA_EXIT_NOINPUT;
-        }
-        char *buf = loa_malloc(JSON_INPUT_MAX + 1);
-        size_t n = fread(buf, 1, JSON_INPUT_MAX + 1, f);
-        if (f != stdin)
-            fclose(f);
-        if (n > JSON_INPUT_MAX) {
-            loa_free(buf);
-            fprintf(cli->err, "loa %s: %s %s: more than %d bytes\n", o->cmd, opt, arg,
-                    JSON_INPUT_MAX);
-            return LOA_EXIT_DATAERR;
-        }
-        *out = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
-        loa_free(buf);
-        what = arg;
-    }
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    loa_free(text);
     if (!*out) {
+        const char *what = arg[0] == '{' || arg[0] == '[' ? "the value" : arg;
         fprintf(cli->err, "loa %s: %s: %s: line %d column %d: malformed JSON: %s\n", o->cmd, opt,
                 what, err.line, err.column, err.text);
         return LOA_EXIT_DATAERR;

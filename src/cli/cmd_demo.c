@@ -46,6 +46,7 @@
 #include <loa/audience.h>
 #include <loa/campaign.h>
 #include <loa/rules.h>
+#include <loa/sequence.h>
 
 #include "simulate.h"
 
@@ -114,6 +115,11 @@ enum text_id {
     T_STATUS,
     T_R_WINDOW,
     T_R_ACTIVATED,
+    T_SEQUENCE,
+    T_SEQUENCE_NOTE,
+    T_WROTE_IN,
+    T_STEP1,
+    T_STEP2,
     T_COUNT
 };
 
@@ -179,6 +185,12 @@ static const char *const texts[T_COUNT][2] = {
     [T_R_WINDOW] = { "last interaction more than 24 h ago", "tương tác cuối đã quá 24 giờ" },
     [T_R_ACTIVATED] = { "first seen before the Page joined loa: no structured messages",
                         "nhắn lần đầu trước khi Trang dùng loa: không gửi tin có cấu trúc" },
+    [T_SEQUENCE] = { "sequence", "kịch bản" },
+    [T_SEQUENCE_NOTE] = { "welcome: step 1 at once, step 2 a day later between 09:00 and 21:00",
+                          "chào mừng: bước 1 gửi ngay, bước 2 sau 1 ngày trong khung 09:00–21:00" },
+    [T_WROTE_IN] = { "new people wrote to the Page", "khách mới nhắn tin cho Trang" },
+    [T_STEP1] = { "got step 1", "đã nhận bước 1" },
+    [T_STEP2] = { "step 2 due (Page time)", "bước 2 gửi lúc (giờ của Trang)" },
 };
 
 struct demo {
@@ -507,6 +519,139 @@ static const char demo_blocks[] =
    ago, so the rules skip them with a reason. */
 static const char demo_filter[] = "{\"all\":[{\"tags\":{\"any\":[\"khach-quen\",\"vip\",\"moi\"]}},"
                                   "{\"last_interaction\":{\"within_days\":30}}]}";
+
+/* The welcome sequence: whoever writes to the Page for the first time gets step 1 at once (any
+   time of day) and step 2 a day later, inside 09:00-21:00 of the Page's clock. */
+static const char demo_sequence[] =
+    "{\"page_id\":\"%s\",\"name\":\"Chào mừng khách mới\",\"clock\":\"page\","
+    "\"window\":{\"from\":\"09:00\",\"to\":\"21:00\"},\"leave_on_reply\":false,"
+    "\"triggers\":{\"welcome\":true},\"steps\":["
+    "{\"delay\":{\"value\":0,\"unit\":\"seconds\"},\"note\":\"lời chào\",\"any_time\":true,"
+    "\"purpose\":\"non_promotional\",\"blocks\":[{\"type\":\"text\",\"text\":"
+    "\"Chào {{first_name|bạn}}! Cảm ơn bạn đã nhắn cho Shop Hoa Sen. Bạn cần tư vấn sản phẩm "
+    "nào ạ?\",\"quick_replies\":[{\"content_type\":\"text\",\"title\":\"Áo dài\","
+    "\"payload\":\"AO_DAI\"},{\"content_type\":\"text\",\"title\":\"Túi cói\","
+    "\"payload\":\"TUI_COI\"}]}]},"
+    "{\"delay\":{\"value\":1,\"unit\":\"days\"},\"note\":\"nhắc ưu đãi\","
+    "\"blocks\":[{\"type\":\"text\",\"text\":\"{{first_name|Bạn}} ơi, mã CHAOBAN giảm "
+    "10%% cho đơn đầu tiên vẫn còn hạn đến cuối tuần nhé!\"}]}]}";
+
+#define WELCOME_PEOPLE 5
+#define WELCOME_WAIT_MS 20000
+
+/* Creates the welcome sequence; *id_out its id. */
+static int welcome_create(struct demo *d, struct loa_store *st, const struct loa_page *page,
+                          int64_t *id_out)
+{
+    char body[2048];
+    snprintf(body, sizeof(body), demo_sequence, page->page_id);
+    struct loa_diags diags;
+    loa_diags_init(&diags, 20);
+    struct loa_sequence s;
+    char *page_id = NULL;
+    int rc = loa_sequence_parse(body, strlen(body), NULL, &s, &page_id, &diags);
+    if (rc == 0) {
+        s.page_ref = page->id;
+        rc = loa_sequence_create(st, &s, loa_now_ms(), id_out);
+        loa_sequence_release(&s);
+    } else {
+        loa_diags_print(&diags, d->cli->err, "loa demo: sequence");
+    }
+    loa_free(page_id);
+    loa_diags_release(&diags);
+    if (rc < 0) {
+        fprintf(d->cli->err, "loa demo: cannot create the welcome sequence: %s\n",
+                loa_strerror(rc));
+        return LOA_EXIT_SOFTWARE;
+    }
+    return LOA_EXIT_OK;
+}
+
+struct welcome_ud {
+    int64_t due[WELCOME_PEOPLE];
+    size_t n;
+};
+
+struct step1_ud {
+    int64_t step, sent;
+};
+
+static int step1_sent(const struct loa_seq_step_stats *x, void *ud)
+{
+    struct step1_ud *u = ud;
+    if (x->step_id == u->step)
+        u->sent = x->sent;
+    return 0;
+}
+
+static int welcome_due(const struct loa_enrolment *e, void *ud)
+{
+    struct welcome_ud *w = ud;
+    if (w->n < WELCOME_PEOPLE)
+        w->due[w->n++] = e->due_at;
+    return 0;
+}
+
+/* New people write to the Page through loa-graph; the welcome sequence greets them. Returns
+   LOA_EXIT_FAIL when step 1 did not reach all of them in time. */
+static int welcome_run(struct demo *d, struct loa_store *st, const struct loa_page *page,
+                       int64_t seq)
+{
+    FILE *o = d->out;
+    static const char *const names[WELCOME_PEOPLE] = { "Mai", "Tuấn", "Hương", "Khoa", "Ngọc" };
+    for (int i = 0; i < WELCOME_PEOPLE; i++) {
+        char body[512];
+        snprintf(body, sizeof(body),
+                 "{\"page_id\":\"%s\",\"psid\":\"welcome-%d\",\"kind\":\"message\","
+                 "\"text\":\"Chào shop, %s đây, cho mình hỏi giá áo dài với ạ\"}",
+                 page->page_id, i + 1, names[i]);
+        long status = 0;
+        char err[256];
+        if (loa_sim_http(d->graph_url, "/_admin/actions", body, &status, NULL, err) < 0 ||
+            status != 200) {
+            fprintf(d->cli->err, "loa demo: loa-graph did not take a new person's message: %s\n",
+                    status ? "refused" : err);
+            return LOA_EXIT_SOFTWARE;
+        }
+    }
+    fprintf(o, "%s %d %s\n", PAD(T(d, T_SEQUENCE), 12), WELCOME_PEOPLE, T(d, T_WROTE_IN));
+    /* Step 1 goes as soon as serve's dispatcher has drained the timers. */
+    int64_t deadline = loa_mono_ms() + WELCOME_WAIT_MS;
+    struct step1_ud u = { .step = 0 };
+    struct loa_sequence s;
+    if (loa_store_sequence_get(st, seq, &s) == 0) {
+        u.step = s.nsteps ? s.steps[0].id : 0;
+        loa_sequence_release(&s);
+    }
+    struct welcome_ud w = { .n = 0 };
+    while (loa_mono_ms() < deadline && !interrupted) {
+        struct loa_seq_stats stats;
+        w.n = 0;
+        if (loa_store_sequence_stats(st, seq, &stats, step1_sent, NULL, &u) == 0 &&
+            u.sent >= WELCOME_PEOPLE &&
+            loa_store_enrol_list(st, page->id, seq, 0, 1u << LOA_ENROL_WAITING, 0, 0,
+                                 WELCOME_PEOPLE, welcome_due, &w) == 0 &&
+            w.n == WELCOME_PEOPLE)
+            break;
+        sleep_ms(200);
+    }
+    if (u.sent < WELCOME_PEOPLE || w.n < WELCOME_PEOPLE) {
+        fprintf(o, "%s %lld/%d %s\n", PAD("", 12), (long long)u.sent, WELCOME_PEOPLE,
+                T(d, T_STEP1));
+        return LOA_EXIT_FAIL;
+    }
+    char when[64] = "-";
+    int off = 0;
+    if (loa_tz_offset(page->timezone, w.due[0], &off) == 0) {
+        time_t t = (time_t)((w.due[0] + (int64_t)off * 60000) / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%H:%M %d/%m/%Y", &tm);
+    }
+    fprintf(o, "%s %lld %s; %s %s\n", PAD("", 12), (long long)u.sent, T(d, T_STEP1),
+            T(d, T_STEP2), when);
+    return LOA_EXIT_OK;
+}
 
 static void print_preview(struct demo *d, const struct loa_audience_preview *p)
 {
@@ -869,6 +1014,9 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
                            NULL) == 0)
         loa_store_audience_count(st, page.id, outside, &n_outside);
     loa_audience_free(outside);
+    int64_t welcome = 0;
+    if ((exit = welcome_create(&d, st, &page, &welcome)))
+        goto out;
     fprintf(o, "%s %s \"%s\" (%s %s)\n", PAD(T(&d, T_PAGE), 12), page.page_id, page.name,
             NUM(&d, DEMO_SEND_RATE), T(&d, T_RATE));
     fprintf(o, "%s %s %s, %s %s (%s s)\n", PAD(T(&d, T_PEOPLE), 12), NUM(&d, sp.people),
@@ -932,6 +1080,11 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     fprintf(o, "%s %s (%s)\n", PAD(T(&d, T_KEY), 12), api_key, T(&d, T_KEY_NOTE));
     int64_t t_setup = loa_mono_ms() - t_start - t_sim;
 
+    /* The welcome sequence: new people write in and are greeted at once. */
+    fprintf(o, "\n%s %lld \"Chào mừng khách mới\": %s\n", PAD(T(&d, T_SEQUENCE), 12),
+            (long long)welcome, T(&d, T_SEQUENCE_NOTE));
+    bool welcomed = welcome_run(&d, st, &page, welcome) == LOA_EXIT_OK;
+
     /* The campaign: validate, create, preview, start */
     int64_t now = loa_now_ms();
     if (loa_campaign_validate(rules, "promotion", demo_blocks, demo_filter, "promotional", NULL,
@@ -993,7 +1146,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
             exit = LOA_EXIT_FAIL;
         loa_campaign_release(&camp);
     }
-    if (violations != 0)
+    if (violations != 0 || !welcomed)
         exit = LOA_EXIT_FAIL;
     fprintf(o, "%s: %s %s s, %s %s s, %s %s s, %s %s s, %s %s s\n", T(&d, T_TIMINGS),
             T(&d, T_T_SETUP), DEC(&d, (double)t_setup / 1000.0), T(&d, T_T_SIMULATE),
@@ -1006,6 +1159,8 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     fprintf(o, "  curl -s -H 'Authorization: Bearer %s' %s/api/v1/pages\n", api_key, d.api_url);
     fprintf(o, "  curl -s -H 'Authorization: Bearer %s' %s/api/v1/campaigns/%lld\n", api_key,
             d.api_url, (long long)cid);
+    fprintf(o, "  curl -s -H 'Authorization: Bearer %s' %s/api/v1/sequences/%lld\n", api_key,
+            d.api_url, (long long)welcome);
     fprintf(o,
             "  curl -s -H 'Authorization: Bearer %s' "
             "'%s/api/v1/pages/%s/subscribers?limit=3'\n",

@@ -287,6 +287,7 @@ static int feed_intake(struct loa_store *st, const struct page_job *j)
             }
         }
         struct loa_intake_result res;
+        /* Past history, not live events: no sequence is entered by it (NULL). */
         rc = loa_intake_apply_step(st, NULL, ev, n, &res);
         loa_intake_result_release(&res);
     }

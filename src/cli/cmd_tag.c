@@ -4,8 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <loa/clock.h>
+#include <loa/config.h>
 #include <loa/err.h>
 #include <loa/store.h>
+#ifdef LOA_HAVE_SEQUENCE
+#include <loa/rules.h>
+#include <loa/sequence.h>
+#endif
 #include <loa/utf8.h>
 
 #include "common.h"
@@ -97,13 +103,35 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
             rc = 0;
             break;
         }
+#ifdef LOA_HAVE_SEQUENCE
+        struct loa_rules *rules = NULL;
+        struct loa_sequence_opts so;
+        if (which == 1 && loa_rules_load(cli->set->rules_file, &rules, NULL) < 0)
+            rules = NULL;
+        loa_sequence_opts_from(&so, cli->set, rules);
+#endif
+        rc = loa_store_begin(st);
+        bool began = rc == 0;
         for (int i = 0; rc == 0 && i < nargs; i++) {
             int64_t id;
+            bool added = false;
             rc = loa_store_tag_ensure(st, page.id, args[i], &id);
             if (rc == 0)
-                rc = which == 1 ? loa_store_tag_add(st, s.id, id, NULL)
+                rc = which == 1 ? loa_store_tag_add(st, s.id, id, &added)
                                 : loa_store_tag_remove(st, s.id, id);
+#ifdef LOA_HAVE_SEQUENCE
+            if (rc == 0 && added) /* sequences entered when this tag is added */
+                rc = loa_sequence_on_event(st, &so, page.id, s.id, LOA_SEQ_EVENT_TAG, args[i],
+                                           loa_now_ms());
+#endif
         }
+        if (rc == 0)
+            rc = loa_store_commit(st);
+        else if (began)
+            loa_store_rollback(st);
+#ifdef LOA_HAVE_SEQUENCE
+        loa_rules_free(rules);
+#endif
         loa_subscriber_release(&s);
         break;
     }

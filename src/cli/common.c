@@ -121,6 +121,40 @@ bool cli_parse_count(const char *s, int64_t *out)
     return true;
 }
 
+int cli_read_json_text(struct loa_cli *cli, const char *cmd, const char *opt, const char *arg,
+                       size_t max, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (arg[0] == '{' || arg[0] == '[') {
+        *len = strlen(arg);
+        *out = loa_strdup(arg);
+        return LOA_EXIT_OK;
+    }
+    FILE *f = strcmp(arg, "-") == 0 ? stdin : fopen(arg, "rb");
+    if (!f) {
+        fprintf(cli->err, "loa %s: %s %s: %s\n", cmd, opt, arg, strerror(errno));
+        return LOA_EXIT_NOINPUT;
+    }
+    char *buf = loa_malloc(max + 1);
+    size_t n = fread(buf, 1, max + 1, f);
+    bool failed = ferror(f) != 0;
+    if (f != stdin)
+        fclose(f);
+    if (failed || n > max) {
+        loa_free(buf);
+        if (failed)
+            fprintf(cli->err, "loa %s: %s %s: cannot read\n", cmd, opt, arg);
+        else
+            fprintf(cli->err, "loa %s: %s %s: more than %zu bytes\n", cmd, opt, arg, max);
+        return failed ? LOA_EXIT_NOINPUT : LOA_EXIT_DATAERR;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return LOA_EXIT_OK;
+}
+
 int cli_read_secret(struct loa_cli *cli, const char *path, char **out)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");

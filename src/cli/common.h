@@ -67,6 +67,15 @@ struct loa_rules;
  */
 int cli_load_rules(struct loa_cli *cli, const char *cmd, const char *path, struct loa_rules **out);
 
+/**
+ * The text of an option that takes FILE|JSON for command cmd: the value itself when it starts
+ * with '{' or '[', else the file it names ("-" = stdin), at most max bytes. *out (NUL-ended,
+ * caller frees) and *len. Prints precise errors; returns an exit code (66 unreadable, 65 too
+ * large).
+ */
+int cli_read_json_text(struct loa_cli *cli, const char *cmd, const char *opt, const char *arg,
+                       size_t max, char **out, size_t *len);
+
 /** Reads a secret from FILE ("-" = stdin), trimming the final newline. Caller frees. */
 int cli_read_secret(struct loa_cli *cli, const char *path, char **out);
 

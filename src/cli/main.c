@@ -35,6 +35,9 @@ static const struct command commands[] = {
 #ifdef LOA_HAVE_CAMPAIGN
     { "campaign", loa_cmd_campaign, "create, start, pause and follow broadcast campaigns" },
 #endif
+#ifdef LOA_HAVE_SEQUENCE
+    { "sequence", loa_cmd_sequence, "drip sequences: steps, groups, who is in them, m.me links" },
+#endif
 #ifdef LOA_HAVE_SERVE
     { "serve", loa_cmd_serve, "run the daemon: webhook, REST API, metrics" },
 #endif

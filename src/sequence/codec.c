@@ -13,6 +13,7 @@
 #include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/link.h>
 #include <loa/msg.h>
 #include <loa/schedule.h>
 #include <loa/sequence.h>
@@ -22,7 +23,6 @@
 
 #define NAME_MAX_CHARS 200
 #define NOTE_MAX_BYTES 2000
-#define REF_MAX_BYTES  250
 #define STEPS_MAX      100
 #define TAGS_MAX       20
 /* The longest step id, for checking payload lengths before the step exists. */
@@ -157,21 +157,11 @@ static void parse_triggers(json_t *t, struct loa_sequence *s, struct loa_diags *
     json_t *ref = json_object_get(t, "ref");
     if (json_is_null(ref) || (json_is_string(ref) && json_string_length(ref) == 0)) {
         LOA_FREE(s->ref);
-    } else if (ref) {
-        const char *r = json_string_value(ref);
-        bool ok = r && strlen(r) <= REF_MAX_BYTES;
-        for (const char *p = r; ok && *p; p++)
-            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                 (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '=';
-        if (!ok) {
-            loa_diags_add(d, 0, 0, "triggers.ref",
-                          "must be at most %d letters, digits, '-', '_' or '=' (what an m.me "
-                          "link's ref may carry)",
-                          REF_MAX_BYTES);
-        } else {
-            loa_free(s->ref);
-            s->ref = loa_strdup(r);
-        }
+    } else if (ref && !json_is_string(ref)) {
+        loa_diags_add(d, 0, 0, "triggers.ref", "must be the ref of an m.me link (text) or null");
+    } else if (ref && loa_link_ref_check(json_string_value(ref), "triggers.ref", d) == 0) {
+        loa_free(s->ref);
+        s->ref = loa_strdup(json_string_value(ref));
     }
     json_t *tags = json_object_get(t, "tags");
     if (!tags)
@@ -209,9 +199,9 @@ static void parse_step(json_t *j, size_t i, const struct loa_sequence *current,
         loa_diags_add(d, 0, 0, base, "must be an object with delay and blocks");
         return;
     }
-    static const char *const keys[] = { "id",      "delay",         "note",   "blocks",
-                                        "purpose", "inside_window", "enabled" };
-    unknown_keys(j, keys, 7, base, d);
+    static const char *const keys[] = { "id",      "delay",         "note",    "blocks",
+                                        "purpose", "inside_window", "enabled", "any_time" };
+    unknown_keys(j, keys, 8, base, d);
     json_t *id = json_object_get(j, "id");
     if (id && !json_is_null(id)) {
         snprintf(where, sizeof(where), "%s.id", base);
@@ -275,6 +265,8 @@ static void parse_step(json_t *j, size_t i, const struct loa_sequence *current,
     get_bool(j, "inside_window", where, &t->inside_window, d);
     snprintf(where, sizeof(where), "%s.enabled", base);
     get_bool(j, "enabled", where, &t->enabled, d);
+    snprintf(where, sizeof(where), "%s.any_time", base);
+    get_bool(j, "any_time", where, &t->any_time, d);
     json_t *blocks = json_object_get(j, "blocks");
     snprintf(where, sizeof(where), "%s.blocks", base);
     if (!blocks) {
@@ -475,12 +467,14 @@ static json_t *step_json(const struct loa_seq_step *t)
 {
     json_t *blocks = json_loads(t->blocks, 0, NULL);
     json_t *arr = json_object_get(blocks, "blocks");
-    json_t *j = json_pack("{s:I,s:I,s:{s:I,s:s},s:s?,s:O,s:s,s:b,s:b}", "id", (json_int_t)t->id,
+    json_t *j = json_pack("{s:I,s:I,s:{s:I,s:s},s:s?,s:O,s:s,s:b,s:b,s:b}", "id",
+                          (json_int_t)t->id,
                           "position", (json_int_t)t->position, "delay", "value",
                           (json_int_t)t->delay_n, "unit",
                           loa_schedule_unit_name((enum loa_delay_unit)t->delay_unit), "note",
                           t->note, "blocks", arr ? arr : json_null(), "purpose", t->purpose,
-                          "inside_window", t->inside_window, "enabled", t->enabled);
+                          "inside_window", t->inside_window, "enabled", t->enabled, "any_time",
+                          t->any_time);
     json_decref(blocks);
     return j;
 }

@@ -141,11 +141,11 @@ int loa__seq_step_due(struct loa_store *st, const struct loa_sequence_opts *o,
                       int64_t subscriber_id, int32_t utc_offset_min, int64_t base, int64_t now,
                       struct loa_step_due *out)
 {
-    struct loa_send_window w = {
-        .from_min = s->seq.window_from_min,
-        .to_min = s->seq.window_to_min,
-        .weekdays = s->seq.weekdays,
-    };
+    struct loa_send_window w = { 0 }; /* all day, every day */
+    if (!t->any_time)
+        w = (struct loa_send_window){ .from_min = s->seq.window_from_min,
+                                      .to_min = s->seq.window_to_min,
+                                      .weekdays = s->seq.weekdays };
     struct loa_zone z = { .tz = s->page.timezone ? s->page.timezone : "UTC" };
     if (s->seq.person_clock && utc_offset_min != LOA_UTC_OFFSET_UNKNOWN) {
         z.has_offset = true;
@@ -293,6 +293,61 @@ out:
         return loa_store_commit(st);
     loa_store_rollback(st);
     return rc;
+}
+
+struct people {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static void people_add(struct people *p, int64_t id)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 256;
+        p->v = loa_reallocarray(p->v, p->cap, sizeof(*p->v));
+    }
+    p->v[p->n++] = id;
+}
+
+static int add_member(const struct loa_audience_member *m, void *ud)
+{
+    people_add(ud, m->id);
+    return 0;
+}
+
+int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *const *psids,
+                        size_t n, const char *path, const char *filter, int64_t now,
+                        int64_t **ids_out, size_t *n_out, struct loa_diags *d)
+{
+    struct people p = { 0 };
+    int rc = 0;
+    if (filter) {
+        struct loa_audience_node *node = NULL;
+        if (loa_audience_parse(filter, strlen(filter), now, "filter", &node, d) == 0)
+            rc = loa_store_audience_scan(st, page_ref, node, LOA_AUDIENCE_BY_ID, NULL, 0,
+                                         add_member, &p);
+        loa_audience_free(node);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct loa_subscriber s;
+        rc = loa_store_subscriber_find(st, page_ref, psids[i], &s);
+        if (rc == LOA_ENOENT) {
+            char where[64];
+            snprintf(where, sizeof(where), "%s[%zu]", path ? path : "psids", i);
+            loa_diags_add(d, 0, 0, where, "no subscriber of the sequence's Page has this PSID");
+            rc = 0;
+        } else if (rc == 0) {
+            people_add(&p, s.id);
+            loa_subscriber_release(&s);
+        }
+    }
+    if (rc < 0) {
+        loa_free(p.v);
+        return rc;
+    }
+    *ids_out = p.v;
+    *n_out = p.n;
+    return 0;
 }
 
 int loa_sequence_leave(struct loa_store *st, int64_t id, const int64_t *ids, size_t n,

@@ -31,7 +31,8 @@ int loa_sequence_create(struct loa_store *st, const struct loa_sequence *in, int
 static bool step_retimed(const struct loa_seq_step *a, const struct loa_seq_step *b)
 {
     return !b || !b->enabled || a->delay_ms != b->delay_ms ||
-           a->inside_window != b->inside_window || a->position != b->position;
+           a->inside_window != b->inside_window || a->any_time != b->any_time ||
+           a->position != b->position;
 }
 
 static bool window_changed(const struct loa_sequence *a, const struct loa_sequence *b)

@@ -17,7 +17,6 @@
 #include <jansson.h>
 
 #include <loa/alloc.h>
-#include <loa/audience.h>
 #include <loa/clock.h>
 #include <loa/dispatch.h>
 #include <loa/err.h>
@@ -431,12 +430,6 @@ static void ids_add(struct ids *ids, int64_t id)
     ids->v[ids->n++] = id;
 }
 
-static int add_member(const struct loa_audience_member *m, void *ud)
-{
-    ids_add(ud, m->id);
-    return 0;
-}
-
 /*
  * The people a body names, as subscriber ids of Page page_ref: "subscriber_ids", "psids" or
  * "filter" (an audience filter, include/loa/audience.h). Complaints into d.
@@ -453,60 +446,68 @@ static int body_people(struct loa_store *st, json_t *o, int64_t page_ref, bool a
                                    : "give exactly one of subscriber_ids or psids");
         return 0;
     }
+    if (filter) {
+        char *text = json_dumps(filter, JSON_COMPACT | JSON_ENCODE_ANY);
+        int64_t *v = NULL;
+        size_t n = 0;
+        int rc = loa_sequence_people(st, page_ref, NULL, 0, NULL, text, loa_now_ms(), &v, &n, d);
+        free(text); /* jansson allocates with malloc */
+        for (size_t i = 0; i < n; i++)
+            ids_add(out, v[i]);
+        loa_free(v);
+        return rc;
+    }
     json_t *arr = subs ? subs : psids;
-    if (arr) {
-        const char *name = subs ? "subscriber_ids" : "psids";
-        if (!json_is_array(arr) || json_array_size(arr) == 0 ||
-            json_array_size(arr) > ENROL_IDS_MAX) {
-            loa_diags_add(d, 0, 0, name, "must be a list of 1 to %d %s", ENROL_IDS_MAX,
-                          subs ? "subscriber ids" : "PSIDs");
-            return 0;
-        }
-        size_t i;
-        json_t *v;
-        json_array_foreach(arr, i, v) {
-            char where[48];
-            snprintf(where, sizeof(where), "%s[%zu]", name, i);
-            struct loa_subscriber s;
-            int rc;
-            if (subs) {
-                if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-                    loa_diags_add(d, 0, 0, where, "must be a subscriber id");
-                    continue;
-                }
-                rc = loa_store_subscriber_get(st, json_integer_value(v), &s);
-                if (rc == 0 && s.page_ref != page_ref) {
-                    loa_subscriber_release(&s);
-                    rc = LOA_ENOENT;
-                }
-            } else {
-                if (!json_is_string(v)) {
-                    loa_diags_add(d, 0, 0, where, "must be a PSID (text)");
-                    continue;
-                }
-                rc = loa_store_subscriber_find(st, page_ref, json_string_value(v), &s);
-            }
-            if (rc == LOA_ENOENT) {
-                loa_diags_add(d, 0, 0, where, "no subscriber of the sequence's Page with this %s",
-                              subs ? "id" : "PSID");
-                continue;
-            }
-            if (rc < 0)
-                return rc;
-            ids_add(out, s.id);
-            loa_subscriber_release(&s);
-        }
+    const char *name = subs ? "subscriber_ids" : "psids";
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > ENROL_IDS_MAX) {
+        loa_diags_add(d, 0, 0, name, "must be a list of 1 to %d %s", ENROL_IDS_MAX,
+                      subs ? "subscriber ids" : "PSIDs");
         return 0;
     }
-    char *text = json_dumps(filter, JSON_COMPACT | JSON_ENCODE_ANY);
-    struct loa_audience_node *node = NULL;
-    int rc = 0;
-    if (loa_audience_parse(text, strlen(text), loa_now_ms(), "filter", &node, d) == 0)
-        rc = loa_store_audience_scan(st, page_ref, node, LOA_AUDIENCE_BY_ID, NULL, 0, add_member,
-                                     out);
-    loa_audience_free(node);
-    free(text); /* jansson allocates with malloc */
-    return rc;
+    size_t i;
+    json_t *v;
+    if (psids) {
+        const char **list = loa_calloc(json_array_size(arr), sizeof(*list));
+        json_array_foreach(arr, i, v) {
+            list[i] = json_string_value(v);
+            if (!list[i]) {
+                char where[48];
+                snprintf(where, sizeof(where), "psids[%zu]", i);
+                loa_diags_add(d, 0, 0, where, "must be a PSID (text)");
+                list[i] = "";
+            }
+        }
+        int64_t *found = NULL;
+        size_t n = 0;
+        int rc = loa_sequence_people(st, page_ref, list, json_array_size(arr), "psids", NULL,
+                                     loa_now_ms(), &found, &n, d);
+        for (size_t k = 0; k < n; k++)
+            ids_add(out, found[k]);
+        loa_free(found);
+        loa_free(list);
+        return rc;
+    }
+    json_array_foreach(arr, i, v) {
+        char where[48];
+        snprintf(where, sizeof(where), "subscriber_ids[%zu]", i);
+        struct loa_subscriber s;
+        int rc = json_is_integer(v) && json_integer_value(v) > 0
+                     ? loa_store_subscriber_get(st, json_integer_value(v), &s)
+                     : LOA_EINVAL;
+        if (rc == 0 && s.page_ref != page_ref) {
+            loa_subscriber_release(&s);
+            rc = LOA_ENOENT;
+        }
+        if (rc == LOA_EINVAL || rc == LOA_ENOENT) {
+            loa_diags_add(d, 0, 0, where, "no subscriber of the sequence's Page with this id");
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        ids_add(out, s.id);
+        loa_subscriber_release(&s);
+    }
+    return 0;
 }
 
 void api_sequences_enrol(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)

@@ -206,6 +206,7 @@ static bool tags_ok(json_t *tags, struct loa_http_resp *resp)
 
 void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
+    struct serve_app *app = ctx;
     int64_t id;
     struct loa_store *st;
     if (!sub_id(req, resp, &id))
@@ -252,9 +253,13 @@ void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct lo
         json_array_foreach(arr, i, t) {
             int64_t tag_id;
             rc = loa_store_tag_ensure(st, page_ref, json_string_value(t), &tag_id);
+            bool added = false;
             if (rc == 0)
-                rc = which == 0 ? loa_store_tag_add(st, id, tag_id, NULL)
+                rc = which == 0 ? loa_store_tag_add(st, id, tag_id, &added)
                                 : loa_store_tag_remove(st, id, tag_id);
+            if (rc == 0 && added) /* sequences entered when this tag is added */
+                rc = loa_sequence_on_event(st, &app->seq, page_ref, id, LOA_SEQ_EVENT_TAG,
+                                           json_string_value(t), loa_now_ms());
             if (rc < 0)
                 break;
         }

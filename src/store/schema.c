@@ -333,6 +333,7 @@ const char *const loa_sqlite_migrations[] = {
     "  delay_unit INTEGER NOT NULL,"
     "  delay_ms INTEGER NOT NULL CHECK (delay_ms >= 0),"
     "  inside_window INTEGER NOT NULL DEFAULT 0,"
+    "  any_time INTEGER NOT NULL DEFAULT 0,"
     "  note TEXT,"
     "  blocks TEXT NOT NULL CHECK (json_valid(blocks)),"
     "  purpose TEXT NOT NULL CHECK (purpose IN ('promotional', 'non_promotional'))"
