@@ -61,7 +61,7 @@ int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t la
     return id;
 }
 
-int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
+int64_t new_campaign_in(struct loa_txn *tx, int64_t page, const char *blocks)
 {
     struct loa_campaign_input in = {
         .name = "Sale",
@@ -73,7 +73,16 @@ int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
         .window_to_min = -1,
     };
     int64_t id = 0;
-    assert_int_equal(TW(st, campaign_create, page, &in, 1000, &id), 0);
+    assert_int_equal(loa_store_campaign_create(tx, page, &in, 1000, &id), 0);
+    return id;
+}
+
+int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
+{
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(st, &tx), 0);
+    int64_t id = new_campaign_in(tx, page, blocks);
+    assert_int_equal(loa_store_commit(tx), 0);
     return id;
 }
 

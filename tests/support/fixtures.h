@@ -21,6 +21,7 @@ int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t la
 /* The same inside the caller's transaction (many people, one commit). */
 int64_t put_sub_in(struct loa_txn *tx, int64_t page, const char *psid, int64_t last);
 int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks);
+int64_t new_campaign_in(struct loa_txn *tx, int64_t page, const char *blocks);
 
 /* A new store at LOA_TEST_TMPDIR/name (path[size] gets its path, so its options) and the
  * rules file of the source tree; store_close() removes it. */

@@ -10,40 +10,27 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <cmocka.h>
 
-#include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/store.h>
 
-#include "testtxn.h"
-#include "testutil.h"
+#include "fixtures.h"
 
 struct fixture {
     char path[512];
     struct loa_store_opts opts;
     struct loa_store *st;
+    struct loa_rules *rules;
     int64_t page_ref;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    test_store_path(f->path, sizeof(f->path), "txn.db");
-    f->opts.path = f->path;
-    f->opts.create = true;
-    memset(f->opts.key, 9, sizeof(f->opts.key));
-    assert_int_equal(loa_store_open(&f->opts, &f->st, NULL), 0);
-    struct loa_page_input in = {
-        .page_id = "777", .name = "Shop", .daily_cap = -1, .plan_quota = -1, .activated_at = -1
-    };
-    assert_int_equal(TW(f->st, page_put, &in, loa_now_ms(), NULL), 0);
-    struct loa_page p;
-    assert_int_equal(loa_store_page_get(f->st, "777", &p), 0);
-    f->page_ref = p.id;
-    loa_page_release(&p);
+    store_open(f->path, sizeof(f->path), "txn.db", &f->opts, &f->st, &f->rules);
+    f->page_ref = put_page(f->st, "777", "tok", 5000, 0);
     *state = f;
     return 0;
 }
@@ -51,21 +38,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    loa_store_close(f->st);
-    test_remove_store(f->path);
+    store_close(f->path, f->st, f->rules);
     free(f);
     return 0;
 }
 
-/* Writes the person psid of the fixture's Page in tx; returns the call's result. */
-static int put_person(struct fixture *f, struct loa_txn *tx, const char *psid)
+/* Writes the person psid of the fixture's Page in tx (asserting it succeeds). */
+static void put_person(struct fixture *f, struct loa_txn *tx, const char *psid)
 {
-    struct loa_subscriber s = { .page_ref = f->page_ref,
-                                .psid = (char *)(uintptr_t)psid,
-                                .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN };
-    enum loa_upsert_result res;
-    int64_t id;
-    return loa_store_subscriber_upsert(tx, &s, 0, loa_now_ms(), &res, &id);
+    put_sub_in(tx, f->page_ref, psid, 0);
 }
 
 /* Whether the person psid is stored, as st sees it. */
@@ -82,16 +63,7 @@ static bool has_person(struct loa_store *st, int64_t page_ref, const char *psid)
 
 static int64_t draft(struct loa_txn *tx, int64_t page_ref)
 {
-    struct loa_campaign_input in = { .name = "Sale",
-                                     .goal = "promotion",
-                                     .purpose = "promotional",
-                                     .blocks = "{\"blocks\":[{\"type\":\"text\",\"text\":\"Hi\"}]}",
-                                     .filter = "{}",
-                                     .window_from_min = -1,
-                                     .window_to_min = -1 };
-    int64_t id = 0;
-    assert_int_equal(loa_store_campaign_create(tx, page_ref, &in, 1000, &id), 0);
-    return id;
+    return new_campaign_in(tx, page_ref, "{\"blocks\":[{\"type\":\"text\",\"text\":\"Hi\"}]}");
 }
 
 /* A write inside a rolled-back transaction is gone. */
@@ -101,7 +73,7 @@ static void rollback_undoes_writes(void **state)
     struct loa_txn *tx = NULL;
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
     assert_non_null(tx);
-    assert_int_equal(put_person(f, tx, "gone"), 0);
+    put_person(f, tx, "gone");
     assert_true(has_person(loa_txn_store(tx), f->page_ref, "gone"));
     assert_int_equal(loa_store_rollback(tx), 0);
     assert_false(has_person(f->st, f->page_ref, "gone"));
@@ -116,7 +88,7 @@ static void begin_while_open_is_refused(void **state)
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
     assert_int_equal(loa_store_begin(f->st, &again), LOA_EBUSY);
     assert_null(again);
-    assert_int_equal(put_person(f, tx, "kept"), 0); /* the open one is unharmed */
+    put_person(f, tx, "kept"); /* the open one is unharmed */
     assert_int_equal(loa_store_commit(tx), 0);
     assert_true(has_person(f->st, f->page_ref, "kept"));
     assert_int_equal(loa_store_begin(f->st, &again), 0);
@@ -130,7 +102,7 @@ static void failed_write_keeps_earlier_writes(void **state)
     struct fixture *f = *state;
     struct loa_txn *tx;
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
-    assert_int_equal(put_person(f, tx, "before"), 0);
+    put_person(f, tx, "before");
     int64_t id = draft(tx, f->page_ref);
     /* A draft cannot be deleted as if it were running or paused, nor cancelled from running. */
     assert_int_equal(loa_store_campaign_delete(tx, id, 1u << LOA_CAMPAIGN_RUNNING), LOA_ESTATE);
@@ -140,7 +112,7 @@ static void failed_write_keeps_earlier_writes(void **state)
     /* A delivery that does not exist cannot be settled. */
     struct loa_delivery_outcome o = { .state = LOA_DELIVERY_SENT, .mid = "m.1", .at = 3000 };
     assert_int_equal(loa_store_delivery_settle(tx, id + 1000, &o, NULL), LOA_ENOENT);
-    assert_int_equal(put_person(f, tx, "after"), 0);
+    put_person(f, tx, "after");
     assert_int_equal(loa_store_commit(tx), 0);
     assert_true(has_person(f->st, f->page_ref, "before"));
     assert_true(has_person(f->st, f->page_ref, "after"));
@@ -156,12 +128,12 @@ static void savepoint_undoes_one_step(void **state)
     struct fixture *f = *state;
     struct loa_txn *tx;
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
-    assert_int_equal(put_person(f, tx, "step1"), 0);
+    put_person(f, tx, "step1");
     assert_int_equal(loa_store_savepoint(tx), 0);
-    assert_int_equal(put_person(f, tx, "step2"), 0);
+    put_person(f, tx, "step2");
     assert_int_equal(loa_store_savepoint_rollback(tx), 0);
     assert_int_equal(loa_store_savepoint(tx), 0);
-    assert_int_equal(put_person(f, tx, "step3"), 0);
+    put_person(f, tx, "step3");
     assert_int_equal(loa_store_savepoint_release(tx), 0);
     assert_int_equal(loa_store_commit(tx), 0);
     assert_true(has_person(f->st, f->page_ref, "step1"));
@@ -175,12 +147,12 @@ static void end_commits_or_rolls_back(void **state)
     struct fixture *f = *state;
     struct loa_txn *tx;
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
-    assert_int_equal(put_person(f, tx, "ended_ok"), 0);
+    put_person(f, tx, "ended_ok");
     assert_int_equal(loa_store_end(tx, 3), 3);
     assert_true(has_person(f->st, f->page_ref, "ended_ok"));
 
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
-    assert_int_equal(put_person(f, tx, "ended_bad"), 0);
+    put_person(f, tx, "ended_bad");
     assert_int_equal(loa_store_end(tx, LOA_EINVAL), LOA_EINVAL);
     assert_false(has_person(f->st, f->page_ref, "ended_bad"));
 
@@ -199,9 +171,7 @@ struct write_ud {
 static int write_fn(struct loa_txn *tx, void *ud)
 {
     struct write_ud *w = ud;
-    int rc = put_person(w->f, tx, w->psid);
-    if (rc < 0)
-        return rc;
+    put_person(w->f, tx, w->psid);
     w->saw_own_write = has_person(loa_txn_store(tx), w->f->page_ref, w->psid);
     return w->result;
 }
@@ -234,7 +204,7 @@ static void reads_in_transaction_see_its_writes(void **state)
     struct loa_txn *tx;
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
     assert_ptr_equal(loa_txn_store(tx), f->st);
-    assert_int_equal(put_person(f, tx, "seen"), 0);
+    put_person(f, tx, "seen");
     int64_t id = draft(tx, f->page_ref);
     assert_true(has_person(loa_txn_store(tx), f->page_ref, "seen"));
     struct loa_campaign c;
