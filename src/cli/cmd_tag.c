@@ -82,8 +82,9 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
     int exit = cli_open_page(cli, page_id, &st, &page);
     if (exit)
         return exit;
-    int rc = 0;
-    switch (which) {
+    struct loa_txn *tx = NULL; /* changes are one transaction */
+    int rc = which == 0 ? 0 : loa_store_begin(st, &tx);
+    switch (rc < 0 ? -1 : which) {
     case 0:
         rc = loa_store_tag_list(st, page.id, print_tag, cli);
         break;
@@ -99,16 +100,16 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         }
         for (int i = 0; rc == 0 && i < nargs; i++) {
             int64_t id;
-            rc = loa_store_tag_ensure(st, page.id, args[i], &id);
+            rc = loa_store_tag_ensure(tx, page.id, args[i], &id);
             if (rc == 0)
-                rc = which == 1 ? loa_store_tag_add(st, s.id, id, NULL)
-                                : loa_store_tag_remove(st, s.id, id);
+                rc = which == 1 ? loa_store_tag_add(tx, s.id, id, NULL)
+                                : loa_store_tag_remove(tx, s.id, id);
         }
         loa_subscriber_release(&s);
         break;
     }
     case 3:
-        rc = loa_store_tag_rename(st, page.id, args[0], args[1]);
+        rc = loa_store_tag_rename(tx, page.id, args[0], args[1]);
         if (rc == LOA_EEXIST || rc == LOA_ENOENT) {
             fprintf(cli->err, "loa tag rename: %s\n",
                     rc == LOA_EEXIST ? "a tag with the new name exists" : "no such tag");
@@ -117,7 +118,7 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         }
         break;
     case 4:
-        rc = loa_store_tag_delete(st, page.id, args[0]);
+        rc = loa_store_tag_delete(tx, page.id, args[0]);
         if (rc == LOA_ENOENT) {
             fprintf(cli->err, "loa tag delete: no tag '%s'\n", args[0]);
             exit = LOA_EXIT_DATAERR;
@@ -125,6 +126,8 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         }
         break;
     }
+    if (tx)
+        rc = loa_store_end(tx, rc);
     if (rc < 0) {
         fprintf(cli->err, "loa tag %s: %s\n", sub, loa_strerror(rc));
         exit = LOA_EXIT_IOERR;
