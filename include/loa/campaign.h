@@ -90,8 +90,8 @@ struct loa_campaign_args {
  * when the status does not allow op. Returns 0, LOA_ENOENT, LOA_ESTATE, LOA_EINVAL (start: the
  * stored filter is no longer valid), LOA_EAGAIN (resend unknown without force: some listed
  * deliveries are not reconciled yet, they may have been delivered; nothing was re-queued; see
- * args->unreconciled) or a store error. The caller must not have a transaction
- * open (schedule uses one).
+ * args->unreconciled) or a store error. Runs in a transaction of its own on st (so st must not
+ * have one open): the campaign is read and changed in it.
  */
 int loa_campaign_apply_with(struct loa_store *st, int64_t id, enum loa_campaign_op op,
                             struct loa_campaign_args *args, int64_t now, const char **refusal_out);
@@ -113,18 +113,19 @@ void loa_campaign_unreconciled_text(const int64_t *ids, size_t n, char *out, siz
 int loa_campaign_start(struct loa_store *st, int64_t id, int64_t now, int64_t *total_out);
 
 /**
- * Schedules a draft or scheduled campaign to start at `at`, in one transaction (the caller must
- * not have one open): a scheduled campaign goes back to draft, scheduled_at becomes at, and the
- * campaign is scheduled. The caller checks that at is later than now. Returns 0, LOA_ENOENT,
+ * Schedules a draft or scheduled campaign to start at `at`, in a transaction of its own (st
+ * must not have one open): a scheduled campaign goes back to draft, scheduled_at becomes at, and
+ * the campaign is scheduled. The caller checks that at is later than now. Returns 0, LOA_ENOENT,
  * LOA_ESTATE (neither draft nor scheduled) or a store error.
  */
 int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now);
 
 /**
  * Pauses every running campaign of Page page_ref with reason (the Page was stopped by Graph);
- * *count_out (may be NULL) gets how many. The PAUSE row of the table, for a whole Page.
+ * *count_out (may be NULL) gets how many. The PAUSE row of the table, for a whole Page; in the
+ * caller's transaction tx (the dispatcher's, with the settle that found the Page stopped).
  */
-int loa_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason, int64_t now,
+int loa_campaign_pause_page(struct loa_txn *tx, int64_t page_ref, const char *reason, int64_t now,
                             int64_t *count_out);
 
 /**
@@ -138,7 +139,8 @@ int loa_campaign_list(struct loa_store *st, int64_t page_ref, unsigned statuses,
 int loa_campaign_list_in(struct loa_store *st, enum loa_campaign_status status,
                          int (*fn)(const struct loa_campaign *c, void *ud), void *ud);
 
-/** Creates a draft campaign of Page page_ref (loa_store_campaign_create()). */
+/** Creates a draft campaign of Page page_ref (loa_store_campaign_create()), in a transaction of
+ * its own. */
 int loa_campaign_create(struct loa_store *st, int64_t page_ref, const struct loa_campaign_input *in,
                         int64_t now, int64_t *id_out);
 

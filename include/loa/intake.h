@@ -186,10 +186,10 @@ int loa_intake_apply(struct loa_store *st, const struct loa_sequence_opts *seq,
                      const struct loa_intake_event *ev, size_t n, struct loa_intake_result *res);
 
 /**
- * The same inside the caller's open transaction, as one savepoint: on failure only these
+ * The same inside the caller's transaction tx, as one savepoint: on failure only these
  * events' writes are undone and res is cleared. Used by group commit (serve) and simulate.
  */
-int loa_intake_apply_step(struct loa_store *st, const struct loa_sequence_opts *seq,
+int loa_intake_apply_step(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                           const struct loa_intake_event *ev, size_t n,
                           struct loa_intake_result *res);
 

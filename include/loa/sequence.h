@@ -107,6 +107,20 @@ int loa_sequence_update(struct loa_store *st, const struct loa_sequence_opts *o,
 /** Removes everyone (nothing is sent) and deletes the sequence. LOA_ENOENT. */
 int loa_sequence_delete(struct loa_store *st, int64_t id, int64_t now);
 
+/* ---- Groups ------------------------------------------------------------------------------ */
+
+/** Creates a group of Page page_ref at the end of its order. LOA_EEXIST: name taken. */
+int loa_sequence_group_create(struct loa_store *st, int64_t page_ref, const char *name,
+                              bool one_at_a_time, int64_t now, int64_t *id_out);
+/**
+ * Renames (name NULL keeps it), moves (position < 0 keeps it) or sets one_at_a_time (< 0 keeps
+ * it). LOA_ENOENT, LOA_EEXIST.
+ */
+int loa_sequence_group_update(struct loa_store *st, int64_t id, const char *name, int64_t position,
+                              int one_at_a_time, int64_t now);
+/** Deletes a group; its sequences stay, in no group. LOA_ENOENT. */
+int loa_sequence_group_delete(struct loa_store *st, int64_t id);
+
 /* ---- People ------------------------------------------------------------------------------ */
 
 /**
@@ -128,9 +142,9 @@ int loa_sequence_enter(struct loa_store *st, const struct loa_sequence_opts *o, 
  * at now. *ids_out (caller frees with loa_free) and *n_out. Returns 0 (with complaints in d:
  * nothing should be done), or a store error.
  */
-int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *const *psids,
-                        size_t n, const char *path, const char *filter, int64_t now,
-                        int64_t **ids_out, size_t *n_out, struct loa_diags *d);
+int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *const *psids, size_t n,
+                        const char *path, const char *filter, int64_t now, int64_t **ids_out,
+                        size_t *n_out, struct loa_diags *d);
 
 /**
  * Removes subscribers ids[0..n) from sequence id (reason stored; nothing is sent: a pending
@@ -153,9 +167,9 @@ enum loa_sequence_event {
     LOA_SEQ_EVENT_JOIN,  /* a "join sequence" button: value is the sequence id */
     LOA_SEQ_EVENT_LEAVE, /* a "leave sequence" button: value is the sequence id */
 };
-int loa_sequence_on_event(struct loa_store *st, const struct loa_sequence_opts *o,
-                          int64_t page_ref, int64_t subscriber_id, enum loa_sequence_event ev,
-                          const char *value, int64_t now);
+int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t page_ref,
+                          int64_t subscriber_id, enum loa_sequence_event ev, const char *value,
+                          int64_t now);
 
 /* ---- Timers (the dispatcher) -------------------------------------------------------------- */
 
@@ -175,8 +189,8 @@ int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, 
  * refused removes them when the sequence says so. Runs in the caller's transaction, with the
  * settle. A delivery of no live enrolment (removed meanwhile) changes nothing.
  */
-int loa_sequence_settled(struct loa_store *st, const struct loa_sequence_opts *o,
-                         int64_t delivery_id, bool refused_by_rules, int64_t at, int64_t now);
+int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
+                         bool refused_by_rules, int64_t at, int64_t now);
 
 /**
  * At a sender's start: people whose step's send reached a final state without moving them on

@@ -64,29 +64,59 @@ int loa_store_schema_version(struct loa_store *st);
 /** Latest schema version this build knows. */
 int loa_store_latest_version(void);
 
-/** Transactions (not nested). Returns 0 or LOA_ESTORE / LOA_EBUSY. */
-int loa_store_begin(struct loa_store *st);
-int loa_store_commit(struct loa_store *st);
-int loa_store_rollback(struct loa_store *st);
-/**
- * A savepoint inside a transaction (one at a time), so one step of a transaction that carries
- * several can be undone alone: _release keeps its writes, _rollback undoes them.
- */
-int loa_store_savepoint(struct loa_store *st);
-int loa_store_savepoint_release(struct loa_store *st);
-int loa_store_savepoint_rollback(struct loa_store *st);
+/* ---- Transactions ---------------------------------------------------------------------- *
+ *
+ * Every call that writes takes the transaction it writes in (struct loa_txn *tx) and never
+ * begins or commits one itself; pure reads take the store (struct loa_store *st) and, on the
+ * store of an open transaction (loa_txn_store()), see its writes. A call whose writes must be
+ * all-or-nothing runs them as a savepoint of tx: when it fails, tx is as it was before the call
+ * and the caller may still commit its other writes. */
+
+/** An open write transaction on one store (opaque; at most one per store, not nested). */
+struct loa_txn;
 
 /**
- * Group commit: runs fn(conn, ud) inside a write transaction that calls from other threads on
- * the same store file may share, committed once for all of them (one sync), so that many small
- * durable writes cost one fsync. fn must use the connection it is given (another thread's when
- * that thread leads the group) and leave the transaction as it found it when it fails (a
- * savepoint of its own, as loa_intake_apply_step() does). Returns fn's result once the group is
- * committed; when fn succeeded but the commit failed, fn's writes are undone and the commit's
- * error is returned (what fn handed out through ud is then the caller's to release). Any
- * thread, each with its own st; st must not be in a transaction.
+ * Begins a write transaction. Returns 0, LOA_EBUSY (another writer holds the store, or st has a
+ * transaction open already: they do not nest) or LOA_ESTORE; *out is valid until
+ * commit/rollback (NULL on failure).
  */
-int loa_store_group(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud);
+int loa_store_begin(struct loa_store *st, struct loa_txn **out);
+/** Commits; on failure the transaction is rolled back. Either way tx is ended. */
+int loa_store_commit(struct loa_txn *tx);
+/** Rolls back and ends tx. */
+int loa_store_rollback(struct loa_txn *tx);
+/**
+ * Ends tx: commits when rc >= 0, else rolls back; returns rc, or the commit's error. The usual
+ * tail: `return loa_store_end(tx, rc);`
+ */
+int loa_store_end(struct loa_txn *tx, int rc);
+/** The store a transaction runs on, for reads inside it (they see its writes). */
+struct loa_store *loa_txn_store(struct loa_txn *tx);
+/**
+ * A savepoint inside tx (one at a time), so one step of a transaction that carries several can
+ * be undone alone: _release keeps its writes, _rollback undoes them.
+ */
+int loa_store_savepoint(struct loa_txn *tx);
+int loa_store_savepoint_release(struct loa_txn *tx);
+int loa_store_savepoint_rollback(struct loa_txn *tx);
+
+/**
+ * Runs fn(tx, ud) in a transaction of its own: begins, calls fn, and ends the transaction with
+ * fn's result (loa_store_end()). Returns what loa_store_begin() or loa_store_end() returns.
+ */
+int loa_store_write(struct loa_store *st, int (*fn)(struct loa_txn *tx, void *ud), void *ud);
+
+/**
+ * Group commit: runs fn(tx, ud) inside a write transaction that calls from other threads on
+ * the same store file may share, committed once for all of them (one sync), so that many small
+ * durable writes cost one fsync. fn must write through the transaction it is given (another
+ * thread's when that thread leads the group; loa_txn_store(tx) for reads) and leave it as it
+ * found it when it fails (a savepoint of its own, as loa_intake_apply_step() does). Returns
+ * fn's result once the group is committed; when fn succeeded but the commit failed, fn's
+ * writes are undone and the commit's error is returned (what fn handed out through ud is then
+ * the caller's to release). Any thread, each with its own st; st must not be in a transaction.
+ */
+int loa_store_group(struct loa_store *st, int (*fn)(struct loa_txn *tx, void *ud), void *ud);
 
 /* ---- Who may send ---------------------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct loa_store;
+struct loa_txn;
 struct loa_audience_node; /* include/loa/audience.h */
 
 /* ---- Campaigns and deliveries (schema 5; src/store/sqlite_campaign.c, docs/campaigns.md) -- */
@@ -76,10 +77,10 @@ struct loa_campaign_input {
 };
 
 /** Creates a draft of Page page_ref (every string but tag required). *id_out gets its id. */
-int loa_store_campaign_create(struct loa_store *st, int64_t page_ref,
+int loa_store_campaign_create(struct loa_txn *tx, int64_t page_ref,
                               const struct loa_campaign_input *in, int64_t now, int64_t *id_out);
 /** Changes a draft. Returns 0, LOA_ENOENT, or LOA_ESTATE (not a draft). */
-int loa_store_campaign_update(struct loa_store *st, int64_t id, const struct loa_campaign_input *in,
+int loa_store_campaign_update(struct loa_txn *tx, int64_t id, const struct loa_campaign_input *in,
                               int64_t now);
 /** Returns 0 or LOA_ENOENT; release *out. */
 int loa_store_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign *out);
@@ -94,34 +95,33 @@ int loa_store_campaign_list(struct loa_store *st, int64_t page_ref, unsigned sta
  * it). Completed/cancelled set completed_at; cancelling turns pending deliveries into skipped
  * ("cancelled"). Returns 0, LOA_ENOENT, or LOA_ESTATE (status not in from_mask).
  */
-int loa_store_campaign_set_status(struct loa_store *st, int64_t id, unsigned from_mask,
+int loa_store_campaign_set_status(struct loa_txn *tx, int64_t id, unsigned from_mask,
                                   enum loa_campaign_status to, const char *reason, int64_t now);
 /**
  * Pauses every running campaign of the Page with reason. *count_out (may be NULL) gets how many.
  */
-int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
+int loa_store_campaign_pause_page(struct loa_txn *tx, int64_t page_ref, const char *reason,
                                   int64_t now, int64_t *count_out);
 /**
  * Snapshots the audience into deliveries (outbox rows of source campaign with priority) and
- * sets the campaign running, in one transaction (the caller must not have one open): one
+ * sets the campaign running, all or nothing in tx (a savepoint of it): one
  * pending delivery per member of filter (NULL = everyone), most recently active first; beyond
  * plan_quota (0 = none) the deliveries are skipped with reason "plan_quota". The campaign must
  * be draft or scheduled (else LOA_ESTATE).
  */
-int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
+int loa_store_campaign_snapshot(struct loa_txn *tx, int64_t id,
                                 const struct loa_audience_node *filter, int64_t plan_quota,
                                 int64_t priority, int64_t now, int64_t *total_out);
 /**
  * Completes a running campaign when no delivery is pending or in flight and every unknown one
  * has been reconciled (schema 8: found sent, or checked and not delivered); *done_out says.
  */
-int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now,
-                                      bool *done_out);
+int loa_store_campaign_finish_if_done(struct loa_txn *tx, int64_t id, int64_t now, bool *done_out);
 
 /**
  * Deletes a campaign whose status is in from_mask (bit 1 << status), with its deliveries.
  * Returns 0, LOA_ENOENT, or LOA_ESTATE (status not in from_mask).
  */
-int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask);
+int loa_store_campaign_delete(struct loa_txn *tx, int64_t id, unsigned from_mask);
 
 #endif /* LOA_STORE_CAMPAIGNS_H */

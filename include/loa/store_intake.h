@@ -15,12 +15,12 @@
 #include <loa/store_people.h>
 
 struct loa_store;
+struct loa_txn;
 
 /* ---- Webhook intake (schema 3) -------------------------------------------------------- *
  *
- * Every function below writes inside the caller's transaction when one is open: the webhook
- * writes one batch (all its entries and events) between loa_store_begin() and
- * loa_store_commit(), so that a batch is stored entirely or not at all. */
+ * Every function below that writes runs in tx: the webhook writes one batch (all its entries
+ * and events) in one transaction, so that a batch is stored entirely or not at all. */
 
 /** One raw webhook event as received. Strings are borrowed. */
 struct loa_event_input {
@@ -36,7 +36,7 @@ struct loa_event_input {
  * Keeps a raw event unless one with the same key is stored. *inserted_out is false for a
  * duplicate (the caller then skips its effects). Returns 0 or LOA_ESTORE.
  */
-int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
+int loa_store_event_record(struct loa_txn *tx, const struct loa_event_input *in, int64_t now,
                            bool *inserted_out);
 /** Whether an event with this key is stored. */
 int loa_store_event_exists(struct loa_store *st, const char *key, bool *out);
@@ -70,17 +70,17 @@ int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psi
  * updates subscriber id. *id_out (may be NULL) gets the id. Returns 0, LOA_EINVAL (no psid)
  * or LOA_ESTORE.
  */
-int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
+int loa_store_window_put(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t id,
                          const struct loa_window *w, int64_t now, int64_t *id_out);
 /** A subscriber by internal id. Returns 0 or LOA_ENOENT; release *out. */
 int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out);
 /** Deletes a subscriber (tags, list memberships go with it). Returns 0 or LOA_ENOENT. */
-int loa_store_subscriber_delete(struct loa_store *st, int64_t id);
+int loa_store_subscriber_delete(struct loa_txn *tx, int64_t id);
 /**
  * Applies a JSON merge patch (RFC 7396: null removes a key) to the subscriber's attributes.
  * Returns 0, LOA_ENOENT or LOA_EINVAL (patch is not a JSON object).
  */
-int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
+int loa_store_subscriber_patch_attrs(struct loa_txn *tx, int64_t id, const char *patch,
                                      int64_t now);
 
 /** Profile fields from the Graph API; NULL strings leave the stored values. */
@@ -100,7 +100,7 @@ struct loa_profile_input {
 int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t seen_before,
                                int64_t *ids, size_t max, size_t *n_out);
 /** Stores a fetched profile on subscriber id. Returns 0 or LOA_ENOENT. */
-int loa_store_subscriber_set_profile(struct loa_store *st, int64_t id,
+int loa_store_subscriber_set_profile(struct loa_txn *tx, int64_t id,
                                      const struct loa_profile_input *p);
 
 /* ---- Conversations ------------------------------------------------------------------- */
@@ -134,20 +134,20 @@ void loa_message_release(struct loa_message *m);
  * Stores a message (the struct's strings are only read) and updates its conversation, unless
  * a message with the same mid is stored (*inserted_out false). Returns 0 or LOA_ESTORE.
  */
-int loa_store_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
+int loa_store_message_record(struct loa_txn *tx, const struct loa_message *m, int64_t now,
                              bool *inserted_out);
 /**
  * Outgoing messages to psid sent at or before watermark, and those listed in mids, are
  * delivered (delivered_at = watermark); the conversation's delivered watermark moves forward.
  */
-int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
+int loa_store_conversation_delivered(struct loa_txn *tx, int64_t page_ref, const char *psid,
                                      int64_t watermark, const char *const *mids, size_t nmids,
                                      int64_t now);
 /** Outgoing messages to psid sent at or before watermark are read. */
-int loa_store_conversation_read(struct loa_store *st, int64_t page_ref, const char *psid,
+int loa_store_conversation_read(struct loa_txn *tx, int64_t page_ref, const char *psid,
                                 int64_t watermark);
 /** Sets (reaction non-NULL) or clears the reaction on a message. *found_out may be NULL. */
-int loa_store_message_react(struct loa_store *st, const char *mid, const char *reaction,
+int loa_store_message_react(struct loa_txn *tx, const char *mid, const char *reaction,
                             bool *found_out);
 /** A message by mid. Returns 0 or LOA_ENOENT; release *out. */
 int loa_store_message_get(struct loa_store *st, const char *mid, struct loa_message *out);
@@ -202,7 +202,7 @@ struct loa_ntoken_input {
  * become "replaced"); a known token is refreshed; STOP/RESUME set the status of the token (or,
  * without a token, of the person's tokens with that title). Returns 0 or LOA_ESTORE.
  */
-int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now);
+int loa_store_ntoken_apply(struct loa_txn *tx, const struct loa_ntoken_input *in, int64_t now);
 
 /** A stored token, without its secret. Strings borrowed during the callback. */
 struct loa_ntoken {

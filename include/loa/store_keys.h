@@ -14,6 +14,7 @@
 #include <loa/role.h>
 
 struct loa_store;
+struct loa_txn;
 
 /* ---- API keys -------------------------------------------------------------------------- */
 
@@ -35,12 +36,14 @@ void loa_apikey_release(struct loa_apikey *k);
  * Makes a new key: *key_out receives the whole key ("loa_<12 hex>_<43 chars>"), to show once;
  * only its keyed hash is stored. Ownership: caller frees *key_out (wipe it first).
  */
-int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name, int64_t now,
+int loa_store_apikey_create(struct loa_txn *tx, enum loa_role role, const char *name, int64_t now,
                             char **key_out, struct loa_apikey *out);
 /**
  * Checks a presented key (constant-time comparison of hashes). Returns 0 with *out filled,
- * LOA_EPERM when the key is unknown, malformed or revoked. Records the use (at most once a
- * minute per key).
+ * LOA_EPERM when the key is unknown, malformed or revoked. A read that writes one small thing:
+ * it records the use (last_used_at, at most once a minute per key) itself, best effort, as a
+ * one-statement write of its own that commits at once (a busy store skips it, the key is still
+ * accepted). So it takes the store, not a transaction, and is called outside one.
  */
 int loa_store_apikey_verify(struct loa_store *st, const char *key, int64_t now,
                             struct loa_apikey *out);
@@ -48,6 +51,6 @@ int loa_store_apikey_verify(struct loa_store *st, const char *key, int64_t now,
 int loa_store_apikey_list(struct loa_store *st, int (*fn)(const struct loa_apikey *k, void *ud),
                           void *ud);
 /** Revokes the key with this prefix ("loa_..." or its 12 hex digits). LOA_ENOENT when none. */
-int loa_store_apikey_revoke(struct loa_store *st, const char *prefix, int64_t now);
+int loa_store_apikey_revoke(struct loa_txn *tx, const char *prefix, int64_t now);
 
 #endif /* LOA_STORE_KEYS_H */

@@ -16,6 +16,7 @@
 #include <loa/store_campaigns.h>
 
 struct loa_store;
+struct loa_txn;
 
 enum loa_delivery_state {
     LOA_DELIVERY_PENDING = 0,
@@ -101,12 +102,11 @@ void loa_claim_release(struct loa_claim *c);
  * that kind) that are due (next_at <= now), lowest priority value first, then in queue order:
  * marks them in_flight (attempts + 1) and returns exactly the rows this call moved, so that
  * several claimers (threads, processes) never get the same row. A campaign's rows are claimed
- * only while it runs. Commits before returning, in its own transaction — or, when the caller
- * has a transaction open, as a savepoint of it, and then the caller must commit before it
- * submits any of them (several claims, one commit). out must hold max entries; *n_out gets
- * how many were claimed.
+ * only while it runs. Runs in tx as a savepoint of it: the caller must commit tx before it
+ * submits any claimed row (several claims, one commit). out must hold max entries; *n_out
+ * gets how many were claimed.
  */
-int loa_store_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
+int loa_store_outbox_claim(struct loa_txn *tx, int64_t page_ref, enum loa_source source,
                            int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
                            size_t *n_out);
 
@@ -126,16 +126,16 @@ struct loa_delivery_outcome {
 /**
  * Settles an in_flight delivery (an already sent one only gets its mid). SENT adds to the
  * Page's send ledger and records the outgoing message in the conversation. PENDING of a
- * cancelled campaign becomes SKIPPED "cancelled" (nothing would claim it again). Runs in the
- * caller's transaction when one is open. *changed_out (may be NULL): the state changed.
+ * cancelled campaign becomes SKIPPED "cancelled" (nothing would claim it again). Runs in tx,
+ * all or nothing (a savepoint). *changed_out (may be NULL): the state changed.
  */
-int loa_store_delivery_settle(struct loa_store *st, int64_t id,
-                              const struct loa_delivery_outcome *o, bool *changed_out);
+int loa_store_delivery_settle(struct loa_txn *tx, int64_t id, const struct loa_delivery_outcome *o,
+                              bool *changed_out);
 /**
  * At start: every in_flight delivery of campaign campaign_id (0 = of every campaign) becomes
  * unknown ("interrupted").
  */
-int loa_store_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
+int loa_store_delivery_recover(struct loa_txn *tx, int64_t campaign_id, int64_t now,
                                int64_t *count_out);
 
 /** Counts of a campaign's deliveries. */
@@ -165,7 +165,7 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
  * Re-queues the campaign's failed deliveries whose reason is in reasons[0..n), when the
  * campaign is running, paused or completed (else nothing changes).
  */
-int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
+int loa_store_delivery_retry_failed(struct loa_txn *tx, int64_t campaign_id,
                                     const char *const *reasons, size_t n, int64_t now,
                                     int64_t *count_out);
 /**
@@ -177,7 +177,7 @@ int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
  * to unreconciled_out (may be NULL; caller storage of n entries), their number to
  * *nunreconciled_out (may be NULL).
  */
-int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
+int loa_store_delivery_resend_unknown(struct loa_txn *tx, int64_t campaign_id, const int64_t *ids,
                                       size_t n, bool force, int64_t now, int64_t *count_out,
                                       int64_t *unreconciled_out, size_t *nunreconciled_out);
 
@@ -209,20 +209,20 @@ int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int6
  * through the same path as a settled send (the ledger counts it once, the conversation shows
  * text). !sent: it stays unknown with reason "reconciled_not_sent" and reconciled_at = now:
  * safe to resend. Anything else (settled meanwhile by an echo, resent) changes nothing.
- * Runs in the caller's transaction when one is open. *changed_out (may be NULL) says.
+ * Runs in tx, all or nothing (a savepoint). *changed_out (may be NULL) says.
  */
-int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
+int loa_store_delivery_reconcile(struct loa_txn *tx, int64_t id, bool sent, const char *mid,
                                  const char *text, int64_t at, int64_t now, bool *changed_out);
 /** A check that could not tell: the delivery is due again at next_at (tries + 1). */
-int loa_store_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at);
+int loa_store_delivery_reconcile_later(struct loa_txn *tx, int64_t id, int64_t next_at);
 /** Accepted sends of the Page in [since, now): the rolling cap's usage. */
 int loa_store_ledger_count(struct loa_store *st, int64_t page_ref, int64_t since,
                            int64_t *count_out);
 /** The earliest ledger minute at or after since that holds sends; 0 when none. */
 int loa_store_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t since,
                             int64_t *minute_out);
-/** Adds n accepted sends at instant at (minute buckets). In the caller's transaction. */
-int loa_store_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n);
+/** Adds n accepted sends at instant at (minute buckets), in tx. */
+int loa_store_ledger_add(struct loa_txn *tx, int64_t page_ref, int64_t at, int64_t n);
 /**
  * What a Page's pacing keeps across restarts (schema 6): the dispatcher's throttle after
  * rate-limit answers (include/loa/dispatch.h, struct loa_throttle).
@@ -236,24 +236,23 @@ struct loa_page_pacing {
 };
 /** Reads it; a Page never throttled gets share 1 and zeros. Returns 0 or a store error. */
 int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out);
-/** Stores it, in the caller's transaction when one is open. */
-int loa_store_page_pacing_put(struct loa_store *st, int64_t page_ref,
+/** Stores it, in tx. */
+int loa_store_page_pacing_put(struct loa_txn *tx, int64_t page_ref,
                               const struct loa_page_pacing *p);
 /** Marks a subscriber unreachable with reason (NULL reason clears the flag). */
-int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
+int loa_store_subscriber_set_unreachable(struct loa_txn *tx, int64_t id, const char *reason,
                                          int64_t now);
 
-/* Webhook effects on deliveries (in the caller's transaction). */
+/* Webhook effects on deliveries (in tx). */
 /** An echo with metadata "loa:d:<id>": settles an in_flight/unknown delivery as sent. */
-int loa_store_delivery_echo(struct loa_store *st, int64_t id, const char *mid, int64_t at,
+int loa_store_delivery_echo(struct loa_txn *tx, int64_t id, const char *mid, int64_t at,
                             bool *settled_out);
 /** After delivery/read watermarks moved: copies messages' delivered/read times to deliveries. */
-int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char *psid);
+int loa_store_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *psid);
 /** A postback/quick reply with "loa:c:<campaign>:" payload: sets clicked_at. */
-int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
+int loa_store_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
                                const char *psid, int64_t at);
 /** A message from the person: sets replied_at on deliveries sent to them in the 24 h before. */
-int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid,
-                               int64_t at);
+int loa_store_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at);
 
 #endif /* LOA_STORE_OUTBOX_H */

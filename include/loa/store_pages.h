@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct loa_store;
+struct loa_txn;
 
 /* ---- Pages ------------------------------------------------------------------------------- */
 
@@ -43,7 +44,7 @@ struct loa_page_input {
 };
 
 /** Creates the Page or updates the given fields. *created_out (may be NULL) tells which. */
-int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
+int loa_store_page_put(struct loa_txn *tx, const struct loa_page_input *in, int64_t now,
                        bool *created_out);
 /** Returns 0 or LOA_ENOENT. Release *out with loa_page_release(). */
 int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out);

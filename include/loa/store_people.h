@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct loa_store;
+struct loa_txn;
 
 /* ---- Subscribers ------------------------------------------------------------------------- */
 
@@ -62,9 +63,8 @@ enum loa_upsert_result {
  * stored ones; NULL fields keep them; s->attrs (a JSON object, may be NULL) is merged key by
  * key. Nothing is written when nothing would change. *id_out receives the subscriber's id.
  */
-int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *s,
-                                unsigned flags, int64_t now, enum loa_upsert_result *result_out,
-                                int64_t *id_out);
+int loa_store_subscriber_upsert(struct loa_txn *tx, const struct loa_subscriber *s, unsigned flags,
+                                int64_t now, enum loa_upsert_result *result_out, int64_t *id_out);
 /** Number of the Page's subscribers without a PSID (imported contacts). */
 int loa_store_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out);
 
@@ -91,22 +91,22 @@ int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char 
 /* ---- Tags and lists ---------------------------------------------------------------------- */
 
 /** Finds or creates the tag; *id_out receives its id. */
-int loa_store_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out);
+int loa_store_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out);
 /** Tags a subscriber; *added_out (may be NULL) is false when it already had the tag. */
-int loa_store_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-int loa_store_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t tag_id);
+int loa_store_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
+int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
 /** Renames a tag; LOA_ENOENT when missing, LOA_EEXIST when the new name is taken. */
-int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to);
+int loa_store_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to);
 /** Deletes a tag and its assignments; LOA_ENOENT when missing. */
-int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *name);
+int loa_store_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name);
 /** Calls fn for each tag of the Page with its subscriber count, by name. */
 int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
                        int (*fn)(const char *name, int64_t count, void *ud), void *ud);
 
 /** Finds or creates an imported list. */
-int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
+int loa_store_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,
                           int64_t *id_out);
-int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id);
+int loa_store_list_add(struct loa_txn *tx, int64_t list_id, int64_t subscriber_id);
 int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out);
 
 /* ---- Lists and audiences (schema 4; src/store/sqlite_audience.c) ------------------------ */
@@ -114,13 +114,13 @@ int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_o
 /** Looks up an imported list by name. Returns 0 or LOA_ENOENT. */
 int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out);
 /** Removes every member of a list (the list stays). */
-int loa_store_list_clear(struct loa_store *st, int64_t list_id);
+int loa_store_list_clear(struct loa_txn *tx, int64_t list_id);
 /**
  * Adds to the list every subscriber of Page page_ref whose phone is one of phones[0..n)
  * (E.164). matched[i] receives how many subscribers have phones[i]; *added_out (may be NULL)
- * how many were not members yet. Runs in the caller's transaction when one is open.
+ * how many were not members yet. Runs in tx, all or nothing (a savepoint).
  */
-int loa_store_list_add_phones(struct loa_store *st, int64_t list_id, int64_t page_ref,
+int loa_store_list_add_phones(struct loa_txn *tx, int64_t list_id, int64_t page_ref,
                               const char *const *phones, size_t n, int64_t *matched,
                               int64_t *added_out);
 /** Calls fn for each list of the Page with its member count, by name. */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct loa_store;
+struct loa_txn;
 
 /* ---- Groups ------------------------------------------------------------------------------ */
 
@@ -31,16 +32,16 @@ struct loa_seq_group {
 void loa_seq_group_release(struct loa_seq_group *g);
 
 /** Creates a group at the end of the Page's order. LOA_EEXIST when the name is taken. */
-int loa_store_seq_group_create(struct loa_store *st, int64_t page_ref, const char *name,
+int loa_store_seq_group_create(struct loa_txn *tx, int64_t page_ref, const char *name,
                                bool one_at_a_time, int64_t now, int64_t *id_out);
 /**
  * Changes a group: name (NULL keeps it), position (< 0 keeps it), one_at_a_time (< 0 keeps
  * it). LOA_ENOENT, LOA_EEXIST (name taken).
  */
-int loa_store_seq_group_update(struct loa_store *st, int64_t id, const char *name,
-                               int64_t position, int one_at_a_time, int64_t now);
+int loa_store_seq_group_update(struct loa_txn *tx, int64_t id, const char *name, int64_t position,
+                               int one_at_a_time, int64_t now);
 /** Deletes a group; its sequences stay, in no group. LOA_ENOENT when missing. */
-int loa_store_seq_group_delete(struct loa_store *st, int64_t id);
+int loa_store_seq_group_delete(struct loa_txn *tx, int64_t id);
 int loa_store_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_group *out);
 /** Calls fn for the Page's groups (0 = every Page) by position, then id. */
 int loa_store_seq_group_list(struct loa_store *st, int64_t page_ref,
@@ -50,17 +51,17 @@ int loa_store_seq_group_list(struct loa_store *st, int64_t page_ref,
 
 /** A step as stored. */
 struct loa_seq_step {
-    int64_t id;          /* 0 in an input: a new step */
-    int64_t position;    /* order in the sequence, from 0 (assigned on write) */
-    bool enabled;        /* a switched-off step is passed over */
-    int64_t delay_n;     /* the delay as the author wrote it: delay_n delay_unit */
-    int32_t delay_unit;  /* enum loa_delay_unit (include/loa/schedule.h) */
-    int64_t delay_ms;    /* the same in milliseconds, after the previous step's send */
-    bool inside_window;  /* must go while the person's messaging window is open */
-    bool any_time;       /* the sequence's send window does not apply (a welcome's greeting) */
-    char *note;          /* internal note; NULL = none */
-    char *blocks;        /* the message, JSON text {"blocks":[...]} */
-    char *purpose;       /* "promotional" or "non_promotional" */
+    int64_t id;         /* 0 in an input: a new step */
+    int64_t position;   /* order in the sequence, from 0 (assigned on write) */
+    bool enabled;       /* a switched-off step is passed over */
+    int64_t delay_n;    /* the delay as the author wrote it: delay_n delay_unit */
+    int32_t delay_unit; /* enum loa_delay_unit (include/loa/schedule.h) */
+    int64_t delay_ms;   /* the same in milliseconds, after the previous step's send */
+    bool inside_window; /* must go while the person's messaging window is open */
+    bool any_time;      /* the sequence's send window does not apply (a welcome's greeting) */
+    char *note;         /* internal note; NULL = none */
+    char *blocks;       /* the message, JSON text {"blocks":[...]} */
+    char *purpose;      /* "promotional" or "non_promotional" */
 };
 
 /** A sequence with its live steps in order. Owned; release with loa_sequence_release(). */
@@ -90,23 +91,22 @@ void loa_sequence_release(struct loa_sequence *s);
  * Creates a sequence with its steps (their id and position are ignored). LOA_EEXIST when the
  * Page has a sequence of that name or with that ref. *id_out gets its id.
  */
-int loa_store_sequence_create(struct loa_store *st, const struct loa_sequence *in, int64_t now,
+int loa_store_sequence_create(struct loa_txn *tx, const struct loa_sequence *in, int64_t now,
                               int64_t *id_out);
 /**
  * Replaces sequence in->id's settings and steps: a step with an id of this sequence is updated
  * in place (its waiting people keep waiting for it), a step with id 0 is added, and a stored
  * step that is not listed is retired (kept for history, never sent again). Steps take the
  * order listed. LOA_ENOENT (no such sequence, or a step id not of it), LOA_EEXIST (name/ref).
- * Run it inside a transaction with what re-times the waiting people.
  */
-int loa_store_sequence_update(struct loa_store *st, const struct loa_sequence *in, int64_t now);
+int loa_store_sequence_update(struct loa_txn *tx, const struct loa_sequence *in, int64_t now);
 /** Reads a sequence and its live steps. LOA_ENOENT. */
 int loa_store_sequence_get(struct loa_store *st, int64_t id, struct loa_sequence *out);
 /** Calls fn for the Page's sequences (0 = every Page), by id; steps not read (nsteps 0). */
 int loa_store_sequence_list(struct loa_store *st, int64_t page_ref,
                             int (*fn)(const struct loa_sequence *s, void *ud), void *ud);
 /** Deletes a sequence, its steps and enrolments (the service removes people first). */
-int loa_store_sequence_delete(struct loa_store *st, int64_t id);
+int loa_store_sequence_delete(struct loa_txn *tx, int64_t id);
 
 /** What makes people enter a sequence by itself. */
 enum loa_seq_trigger {
@@ -118,19 +118,17 @@ enum loa_seq_trigger {
  * Calls fn(sequence id, group id or 0, one_at_a_time of its group) for the active sequences of
  * Page page_ref that trigger fires for, oldest first.
  */
-int loa_store_sequence_triggered(struct loa_store *st, int64_t page_ref,
-                                 enum loa_seq_trigger trigger, const char *value,
-                                 int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time,
-                                           void *ud),
-                                 void *ud);
+int loa_store_sequence_triggered(
+    struct loa_store *st, int64_t page_ref, enum loa_seq_trigger trigger, const char *value,
+    int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time, void *ud), void *ud);
 
 /** A step with what sending it needs from its sequence. Owned; loa_seq_step_info_release(). */
 struct loa_seq_step_info {
     struct loa_seq_step step;
     int64_t sequence_id;
     int64_t page_ref;
-    bool retired; /* removed from its sequence */
-    bool active;  /* the sequence is active */
+    bool retired;                /* removed from its sequence */
+    bool active;                 /* the sequence is active */
     int64_t sequence_updated_at; /* when the sequence (or any step) was last edited */
 };
 void loa_seq_step_info_release(struct loa_seq_step_info *s);
@@ -174,7 +172,7 @@ struct loa_enrolment {
  * enrolment is finished at once) until due_at. Nothing happens when the person is already in
  * the sequence (waiting or queued): *inserted_out (may be NULL) says which.
  */
-int loa_store_enrol_insert(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+int loa_store_enrol_insert(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
                            int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
                            int64_t now, bool *inserted_out);
 /**
@@ -182,10 +180,10 @@ int loa_store_enrol_insert(struct loa_store *st, int64_t sequence_id, int64_t su
  * pending in the outbox is skipped with reason "removed" (one in flight is left to settle).
  * *removed_out (may be NULL) is false when they were not in it.
  */
-int loa_store_enrol_remove(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+int loa_store_enrol_remove(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
                            const char *reason, int64_t now, bool *removed_out);
 /** Removes everyone live in sequence_id (as loa_store_enrol_remove()); *count_out may be NULL. */
-int loa_store_enrol_remove_all(struct loa_store *st, int64_t sequence_id, const char *reason,
+int loa_store_enrol_remove_all(struct loa_txn *tx, int64_t sequence_id, const char *reason,
                                int64_t now, int64_t *count_out);
 /**
  * Calls fn for the enrolments of the Page's sequences (0 = every Page) in sequence_id (0 =
@@ -225,23 +223,23 @@ struct loa_enrol_send {
  * LOA_ESTATE when the enrolment is not waiting for s->step_id any more. *delivery_out gets the
  * row's id.
  */
-int loa_store_enrol_queue(struct loa_store *st, int64_t enrol_id, const struct loa_enrol_send *s,
+int loa_store_enrol_queue(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *s,
                           int64_t *delivery_out);
 /**
  * Moves an enrolment on: waiting for next_step until due_at from base_at, or, with next_step
  * 0, finished at now. Only a live enrolment changes.
  */
-int loa_store_enrol_advance(struct loa_store *st, int64_t enrol_id, int64_t next_step,
+int loa_store_enrol_advance(struct loa_txn *tx, int64_t enrol_id, int64_t next_step,
                             int64_t base_at, int64_t due_at, int64_t now);
 /**
  * Puts the queued enrolments of step_id (0 = every step of sequence_id) whose send is still
  * pending back to waiting with their due time, and deletes those outbox rows (nothing left):
  * for a sequence switched off, a step removed or re-timed. *count_out may be NULL.
  */
-int loa_store_enrol_unqueue(struct loa_store *st, int64_t sequence_id, int64_t step_id,
+int loa_store_enrol_unqueue(struct loa_txn *tx, int64_t sequence_id, int64_t step_id,
                             int64_t *count_out);
 /** Sets a waiting enrolment's due time. */
-int loa_store_enrol_set_due(struct loa_store *st, int64_t enrol_id, int64_t due_at);
+int loa_store_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at);
 /**
  * Calls fn(delivery id, its state, when it was settled) for queued enrolments whose send has
  * reached a final state (sent, failed, skipped, unknown), after delivery id after_id in id

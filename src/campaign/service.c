@@ -104,67 +104,59 @@ static int find_quota(const struct loa_page *p, void *ud)
 }
 
 /* Snapshots the audience of c (allowed to start) and sets it running. */
-static int start(struct loa_store *st, const struct loa_campaign *c, int64_t now,
-                 int64_t *total_out)
+static int start(struct loa_txn *tx, const struct loa_campaign *c, int64_t now, int64_t *total_out)
 {
     struct loa_audience_node *filter = NULL;
     struct page_find f = { .ref = c->page_ref };
     int rc = loa_audience_parse(c->filter, strlen(c->filter), now, "filter", &filter, NULL);
     if (rc < 0)
         rc = LOA_EINVAL;
-    else if ((rc = loa_store_page_list(st, find_quota, &f)) >= 0)
-        rc = loa_store_campaign_snapshot(st, c->id, filter, f.quota, LOA_PRIORITY_BULK, now,
+    else if ((rc = loa_store_page_list(loa_txn_store(tx), find_quota, &f)) >= 0)
+        rc = loa_store_campaign_snapshot(tx, c->id, filter, f.quota, LOA_PRIORITY_BULK, now,
                                          total_out);
     loa_audience_free(filter);
     return rc;
 }
 
-/* Sets scheduled_at of a draft or scheduled campaign to at and schedules it, in one transaction. */
-static int schedule(struct loa_store *st, int64_t id, int64_t at, int64_t now)
+/* Sets scheduled_at of a draft or scheduled campaign to at and schedules it (in tx). */
+static int schedule(struct loa_txn *tx, int64_t id, int64_t at, int64_t now)
 {
     const struct transition *t = row(LOA_CAMPAIGN_OP_SCHEDULE);
     struct loa_campaign_body b; /* keeps every field but scheduled_at */
     loa_campaign_body_init(&b);
     b.in.scheduled_at = at;
-    int rc = loa_store_begin(st);
-    if (rc < 0)
-        return rc;
     /* Only a draft can be changed: a scheduled campaign goes back to draft for the new time.
      * LOA_ESTATE here means it is not scheduled; the update refuses anything but a draft. */
-    rc = loa_store_campaign_set_status(st, id, t->from & ~BIT(LOA_CAMPAIGN_DRAFT),
-                                       LOA_CAMPAIGN_DRAFT, NULL, now);
+    int rc = loa_store_campaign_set_status(tx, id, t->from & ~BIT(LOA_CAMPAIGN_DRAFT),
+                                           LOA_CAMPAIGN_DRAFT, NULL, now);
     if (rc == LOA_ESTATE)
         rc = 0;
     if (rc == 0)
-        rc = loa_store_campaign_update(st, id, &b.in, now);
+        rc = loa_store_campaign_update(tx, id, &b.in, now);
     if (rc == 0)
-        rc = loa_store_campaign_set_status(st, id, BIT(LOA_CAMPAIGN_DRAFT),
+        rc = loa_store_campaign_set_status(tx, id, BIT(LOA_CAMPAIGN_DRAFT),
                                            (enum loa_campaign_status)t->to, NULL, now);
-    if (rc == 0)
-        rc = loa_store_commit(st);
-    if (rc < 0)
-        loa_store_rollback(st);
     return rc;
 }
 
 /* ---- Apply -------------------------------------------------------------------------------- */
 
 /* The operations whose store call checks the status itself, atomically, with the mask. */
-static int apply_masked(struct loa_store *st, int64_t id, const struct transition *t,
+static int apply_masked(struct loa_txn *tx, int64_t id, const struct transition *t,
                         enum loa_campaign_op op, const char *reason, int64_t now)
 {
     if (op == LOA_CAMPAIGN_OP_DELETE)
-        return loa_store_campaign_delete(st, id, t->from);
-    return loa_store_campaign_set_status(st, id, t->from, (enum loa_campaign_status)t->to,
+        return loa_store_campaign_delete(tx, id, t->from);
+    return loa_store_campaign_set_status(tx, id, t->from, (enum loa_campaign_status)t->to,
                                          op == LOA_CAMPAIGN_OP_PAUSE ? reason : NULL, now);
 }
 
 /* The operations that read the campaign first. */
-static int apply_read(struct loa_store *st, int64_t id, enum loa_campaign_op op,
+static int apply_read(struct loa_txn *tx, int64_t id, enum loa_campaign_op op,
                       struct loa_campaign_args *a, int64_t now)
 {
     struct loa_campaign c;
-    int rc = loa_store_campaign_get(st, id, &c);
+    int rc = loa_store_campaign_get(loa_txn_store(tx), id, &c);
     if (rc < 0)
         return rc;
     if (!loa_campaign_op_allowed(op, c.status)) {
@@ -175,20 +167,20 @@ static int apply_read(struct loa_store *st, int64_t id, enum loa_campaign_op op,
     const char *const *reasons;
     switch (op) {
     case LOA_CAMPAIGN_OP_EDIT:
-        rc = a->in ? loa_store_campaign_update(st, id, a->in, now) : 0;
+        rc = a->in ? loa_store_campaign_update(tx, id, a->in, now) : 0;
         break;
     case LOA_CAMPAIGN_OP_START:
-        rc = start(st, &c, now, &a->count);
+        rc = start(tx, &c, now, &a->count);
         break;
     case LOA_CAMPAIGN_OP_SCHEDULE:
-        rc = schedule(st, id, a->at > 0 ? a->at : c.scheduled_at, now);
+        rc = schedule(tx, id, a->at > 0 ? a->at : c.scheduled_at, now);
         break;
     case LOA_CAMPAIGN_OP_RETRY_FAILED:
         reasons = loa_campaign_retryable_reasons(&n);
-        rc = loa_store_delivery_retry_failed(st, id, reasons, n, now, &a->count);
+        rc = loa_store_delivery_retry_failed(tx, id, reasons, n, now, &a->count);
         break;
     case LOA_CAMPAIGN_OP_RESEND_UNKNOWN:
-        rc = loa_store_delivery_resend_unknown(st, id, a->ids, a->nids, a->force, now, &a->count,
+        rc = loa_store_delivery_resend_unknown(tx, id, a->ids, a->nids, a->force, now, &a->count,
                                                a->unreconciled, &a->nunreconciled);
         break;
     default:
@@ -208,18 +200,22 @@ int loa_campaign_apply_with(struct loa_store *st, int64_t id, enum loa_campaign_
     struct loa_campaign_args none = { 0 };
     struct loa_campaign_args *a = args ? args : &none;
     a->count = 0;
-    int rc;
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    if (rc < 0)
+        return rc;
     switch (op) {
     case LOA_CAMPAIGN_OP_DELETE:
     case LOA_CAMPAIGN_OP_PAUSE:
     case LOA_CAMPAIGN_OP_RESUME:
     case LOA_CAMPAIGN_OP_CANCEL:
-        rc = apply_masked(st, id, t, op, a->reason, now);
+        rc = apply_masked(tx, id, t, op, a->reason, now);
         break;
     default:
-        rc = apply_read(st, id, op, a, now);
+        rc = apply_read(tx, id, op, a, now);
         break;
     }
+    rc = loa_store_end(tx, rc);
     if (refusal_out)
         *refusal_out = rc == LOA_ESTATE ? t->refusal : NULL;
     return rc;
@@ -270,14 +266,18 @@ int loa_campaign_schedule(struct loa_store *st, int64_t id, int64_t at, int64_t 
 int loa_campaign_create(struct loa_store *st, int64_t page_ref, const struct loa_campaign_input *in,
                         int64_t now, int64_t *id_out)
 {
-    return loa_store_campaign_create(st, page_ref, in, now, id_out);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    if (rc < 0)
+        return rc;
+    return loa_store_end(tx, loa_store_campaign_create(tx, page_ref, in, now, id_out));
 }
 
-int loa_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason, int64_t now,
+int loa_campaign_pause_page(struct loa_txn *tx, int64_t page_ref, const char *reason, int64_t now,
                             int64_t *count_out)
 {
     /* The store pauses exactly the PAUSE row's from-status (running) of the Page. */
-    return loa_store_campaign_pause_page(st, page_ref, reason, now, count_out);
+    return loa_store_campaign_pause_page(tx, page_ref, reason, now, count_out);
 }
 
 int loa_campaign_list(struct loa_store *st, int64_t page_ref, unsigned statuses,

@@ -76,11 +76,13 @@ int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv)
     int exit = cli_open_store(cli, false, &st);
     if (exit)
         return exit;
+    struct loa_txn *tx;
     int rc;
     if (strcmp(sub, "create") == 0) {
         char *key = NULL;
         struct loa_apikey k;
-        rc = loa_store_apikey_create(st, role, name, loa_now_ms(), &key, &k);
+        if ((rc = loa_store_begin(st, &tx)) == 0)
+            rc = loa_store_end(tx, loa_store_apikey_create(tx, role, name, loa_now_ms(), &key, &k));
         if (rc == 0) {
             fprintf(cli->out, "%s\n", key);
             fprintf(cli->err,
@@ -93,7 +95,8 @@ int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv)
     } else if (strcmp(sub, "list") == 0) {
         rc = loa_store_apikey_list(st, print_key, cli);
     } else {
-        rc = loa_store_apikey_revoke(st, argv[optind], loa_now_ms());
+        if ((rc = loa_store_begin(st, &tx)) == 0)
+            rc = loa_store_end(tx, loa_store_apikey_revoke(tx, argv[optind], loa_now_ms()));
         if (rc == 0)
             fprintf(cli->out, "revoked %s\n", argv[optind]);
         else if (rc == LOA_ENOENT) {

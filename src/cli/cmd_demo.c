@@ -536,7 +536,7 @@ static const char demo_sequence[] =
     "\"blocks\":[{\"type\":\"text\",\"text\":\"{{first_name|Bạn}} ơi, mã CHAOBAN giảm "
     "10%% cho đơn đầu tiên vẫn còn hạn đến cuối tuần nhé!\"}]}]}";
 
-#define WELCOME_PEOPLE 5
+#define WELCOME_PEOPLE  5
 #define WELCOME_WAIT_MS 20000
 
 /* Creates the welcome sequence; *id_out its id. */
@@ -648,8 +648,8 @@ static int welcome_run(struct demo *d, struct loa_store *st, const struct loa_pa
         gmtime_r(&t, &tm);
         strftime(when, sizeof(when), "%H:%M %d/%m/%Y", &tm);
     }
-    fprintf(o, "%s %lld %s; %s %s\n", PAD("", 12), (long long)u.sent, T(d, T_STEP1),
-            T(d, T_STEP2), when);
+    fprintf(o, "%s %lld %s; %s %s\n", PAD("", 12), (long long)u.sent, T(d, T_STEP1), T(d, T_STEP2),
+            when);
     return LOA_EXIT_OK;
 }
 
@@ -1071,7 +1071,12 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
         goto out;
     fprintf(o, "%s %s (%s)\n", PAD(T(&d, T_SERVE), 12), d.api_url, T(&d, T_SERVE_NOTE));
     struct loa_apikey key;
-    if (loa_store_apikey_create(st, LOA_ROLE_ADMIN, "demo", loa_now_ms(), &api_key, &key) < 0) {
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    if (rc == 0)
+        rc = loa_store_end(
+            tx, loa_store_apikey_create(tx, LOA_ROLE_ADMIN, "demo", loa_now_ms(), &api_key, &key));
+    if (rc < 0) {
         fprintf(cli->err, "loa demo: cannot create an API key\n");
         exit = LOA_EXIT_IOERR;
         goto out;
@@ -1102,7 +1107,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
                                      .window_from_min = -1,
                                      .window_to_min = -1 };
     int64_t cid = 0;
-    if (loa_store_campaign_create(st, page.id, &ci, now, &cid) < 0 ||
+    if (loa_campaign_create(st, page.id, &ci, now, &cid) < 0 ||
         loa_audience_parse(demo_filter, strlen(demo_filter), now, "filter", &filter, &diags) < 0) {
         fprintf(cli->err, "loa demo: cannot create the campaign\n");
         exit = LOA_EXIT_IOERR;
@@ -1124,7 +1129,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     fputc('\n', o);
     int64_t t_send = loa_mono_ms();
     int64_t total = 0;
-    int rc = loa_campaign_start(st, cid, loa_now_ms(), &total);
+    rc = loa_campaign_start(st, cid, loa_now_ms(), &total);
     if (rc < 0) {
         fprintf(cli->err, "loa demo: cannot start the campaign: %s\n", loa_strerror(rc));
         exit = LOA_EXIT_IOERR;

@@ -123,7 +123,10 @@ static int page_put(struct loa_cli *cli, int argc, char **argv, bool add)
     if (!add && (exit = cli_find_page(cli, st, in.page_id, &existing)) == 0)
         loa_page_release(&existing);
     bool created = false;
-    int rc = exit ? 0 : loa_store_page_put(st, &in, loa_now_ms(), &created);
+    struct loa_txn *tx;
+    int rc = exit ? 0 : loa_store_begin(st, &tx);
+    if (!exit && rc == 0)
+        rc = loa_store_end(tx, loa_store_page_put(tx, &in, loa_now_ms(), &created));
     if (!exit && rc < 0) {
         fprintf(cli->err, "loa %s: cannot save Page %s: %s\n", cmd, in.page_id, loa_strerror(rc));
         exit = LOA_EXIT_IOERR;

@@ -65,8 +65,20 @@ struct sopts {
     bool json, yes, one;
 };
 
-enum { O_PAGE = 1, O_FILE, O_FILTER, O_PSID, O_STATE, O_STEP, O_AFTER, O_LIMIT, O_JSON, O_YES,
-       O_ONE, O_QR };
+enum {
+    O_PAGE = 1,
+    O_FILE,
+    O_FILTER,
+    O_PSID,
+    O_STATE,
+    O_STEP,
+    O_AFTER,
+    O_LIMIT,
+    O_JSON,
+    O_YES,
+    O_ONE,
+    O_QR
+};
 
 static int parse(struct loa_cli *cli, const char *cmd, int argc, char **argv, struct sopts *o)
 {
@@ -91,14 +103,30 @@ static int parse(struct loa_cli *cli, const char *cmd, int argc, char **argv, st
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case O_PAGE: o->page = optarg; break;
-        case O_FILE: o->file = optarg; break;
-        case O_FILTER: o->filter = optarg; break;
-        case O_STATE: o->state = optarg; break;
-        case O_QR: o->qr = optarg; break;
-        case O_JSON: o->json = true; break;
-        case O_YES: o->yes = true; break;
-        case O_ONE: o->one = true; break;
+        case O_PAGE:
+            o->page = optarg;
+            break;
+        case O_FILE:
+            o->file = optarg;
+            break;
+        case O_FILTER:
+            o->filter = optarg;
+            break;
+        case O_STATE:
+            o->state = optarg;
+            break;
+        case O_QR:
+            o->qr = optarg;
+            break;
+        case O_JSON:
+            o->json = true;
+            break;
+        case O_YES:
+            o->yes = true;
+            break;
+        case O_ONE:
+            o->one = true;
+            break;
         case O_PSID:
             if (o->npsids == PSIDS_MAX)
                 return cli_usage(cli, cmd, "at most %d --psid", PSIDS_MAX);
@@ -143,8 +171,7 @@ static int store_fail(struct loa_cli *cli, const char *cmd, int rc, const char *
         return 69;
     }
     if (rc == LOA_EEXIST) {
-        fprintf(cli->err, "loa %s: the Page already has a %s with this name (or ref)\n", cmd,
-                what);
+        fprintf(cli->err, "loa %s: the Page already has a %s with this name (or ref)\n", cmd, what);
         return LOA_EXIT_DATAERR;
     }
     if (rc == LOA_ESTATE) {
@@ -196,8 +223,9 @@ static void print_show(struct loa_cli *cli, json_t *j)
     json_t *s;
     json_array_foreach(json_object_get(j, "steps"), i, s) {
         json_t *d = json_object_get(s, "delay"), *x = json_object_get(s, "stats");
-        fprintf(f, "step %-2zu     id %lld, after %lld %s%s%s: waiting %lld, sent %lld, "
-                   "delivered %lld, read %lld, clicked %lld, skipped %lld, failed %lld\n",
+        fprintf(f,
+                "step %-2zu     id %lld, after %lld %s%s%s: waiting %lld, sent %lld, "
+                "delivered %lld, read %lld, clicked %lld, skipped %lld, failed %lld\n",
                 i + 1, (long long)json_integer_value(json_object_get(s, "id")),
                 (long long)json_integer_value(json_object_get(d, "value")),
                 json_string_value(json_object_get(d, "unit")),
@@ -438,8 +466,9 @@ static int link(struct loa_cli *cli, struct loa_store *st, int64_t id, const str
     struct loa_diags d;
     loa_diags_init(&d, 10);
     if (!s.ref) {
-        fprintf(cli->err, "loa sequence link: the sequence has no triggers.ref; set one with "
-                          "loa sequence update %lld --file '{\"triggers\":{\"ref\":\"...\"}}'\n",
+        fprintf(cli->err,
+                "loa sequence link: the sequence has no triggers.ref; set one with "
+                "loa sequence update %lld --file '{\"triggers\":{\"ref\":\"...\"}}'\n",
                 (long long)id);
         exit = LOA_EXIT_DATAERR;
     } else if ((rc = loa_store_page_get_ref(st, s.page_ref, &p)) < 0) {
@@ -510,20 +539,20 @@ static int group(struct loa_cli *cli, struct loa_store *st, int argc, char **arg
     } else if (strcmp(sub, "add") == 0 && nargs == 1) {
         if (!ref)
             return cli_usage(cli, "sequence group add", "--page is required");
-        rc = loa_store_seq_group_create(st, ref, args[0], o.one, loa_now_ms(), &id);
+        rc = loa_sequence_group_create(st, ref, args[0], o.one, loa_now_ms(), &id);
         if (rc == 0)
             fprintf(cli->out, "group %lld created\n", (long long)id);
     } else if (nargs >= 1 && parse_id(args[0], &id)) {
         if (strcmp(sub, "rename") == 0 && nargs == 2)
-            rc = loa_store_seq_group_update(st, id, args[1], -1, -1, loa_now_ms());
+            rc = loa_sequence_group_update(st, id, args[1], -1, -1, loa_now_ms());
         else if (strcmp(sub, "move") == 0 && nargs == 2 && cli_parse_count(args[1], &pos))
-            rc = loa_store_seq_group_update(st, id, NULL, pos, -1, loa_now_ms());
+            rc = loa_sequence_group_update(st, id, NULL, pos, -1, loa_now_ms());
         else if (strcmp(sub, "one-at-a-time") == 0 && nargs == 2 &&
                  (strcmp(args[1], "yes") == 0 || strcmp(args[1], "no") == 0))
-            rc = loa_store_seq_group_update(st, id, NULL, -1, strcmp(args[1], "yes") == 0,
-                                            loa_now_ms());
+            rc = loa_sequence_group_update(st, id, NULL, -1, strcmp(args[1], "yes") == 0,
+                                           loa_now_ms());
         else if (strcmp(sub, "delete") == 0 && nargs == 1)
-            rc = loa_store_seq_group_delete(st, id);
+            rc = loa_sequence_group_delete(st, id);
         else
             return cli_usage(cli, "sequence group", "unknown subcommand or wrong arguments");
         if (rc == 0)
@@ -601,8 +630,9 @@ int loa_cmd_sequence(struct loa_cli *cli, int argc, char **argv)
     } else if (strcmp(sub, "enter") == 0 || strcmp(sub, "remove") == 0) {
         bool enter = strcmp(sub, "enter") == 0;
         if ((o.npsids > 0) == (o.filter != NULL) || (!enter && o.filter))
-            exit = cli_usage(cli, cmd, enter ? "give --psid (one or more) or --filter"
-                                             : "give --psid (one or more)");
+            exit = cli_usage(cli, cmd,
+                             enter ? "give --psid (one or more) or --filter"
+                                   : "give --psid (one or more)");
         else
             exit = enter_or_remove(cli, st, id, enter, &o);
     } else if (strcmp(sub, "people") == 0) {
@@ -611,8 +641,8 @@ int loa_cmd_sequence(struct loa_cli *cli, int argc, char **argv)
             exit = cli_usage(cli, cmd, "--state takes waiting, queued, finished, removed");
         } else {
             struct list_ud l = { .cli = cli, .json = o.json, .arr = json_array() };
-            int rc = loa_store_enrol_list(st, 0, id, 0, mask, o.step, o.after, o.limit,
-                                          people_row, &l);
+            int rc =
+                loa_store_enrol_list(st, 0, id, 0, mask, o.step, o.after, o.limit, people_row, &l);
             if (rc < 0) {
                 exit = store_fail(cli, cmd, rc, "sequence");
             } else if (o.json) {

@@ -265,7 +265,7 @@ struct page_job {
  * for each person a message at first seen and one at the last interaction, as synthetic
  * events (no JSON, no HTTP), applied in the caller's transaction in chunks.
  */
-static int feed_intake(struct loa_store *st, const struct page_job *j)
+static int feed_intake(struct loa_txn *tx, const struct page_job *j)
 {
     struct loa_intake_event *ev = loa_calloc(2 * INTAKE_CHUNK, sizeof(*ev));
     char(*keys)[128] = loa_calloc(2 * INTAKE_CHUNK, sizeof(*keys));
@@ -288,7 +288,7 @@ static int feed_intake(struct loa_store *st, const struct page_job *j)
         }
         struct loa_intake_result res;
         /* Past history, not live events: no sequence is entered by it (NULL). */
-        rc = loa_intake_apply_step(st, NULL, ev, n, &res);
+        rc = loa_intake_apply_step(tx, NULL, ev, n, &res);
         loa_intake_result_release(&res);
     }
     loa_free(ev);
@@ -298,9 +298,10 @@ static int feed_intake(struct loa_store *st, const struct page_job *j)
 
 /* Writes the Page, its people and its campaign in the caller's transaction. *what_out names
    the step that failed. */
-static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_page *res,
+static int store_page(struct loa_txn *tx, struct page_job *j, struct loa_sim_page *res,
                       const char **what_out)
 {
+    struct loa_store *st = loa_txn_store(tx);
     const struct loa_sim_opts *o = j->o;
     struct loa_page page = { 0 };
     bool exists = loa_store_page_get(st, j->page_id, &page) == 0;
@@ -320,7 +321,7 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
     };
     int rc;
     *what_out = "the Page";
-    if ((rc = loa_store_page_put(st, &in, loa_now_ms(), NULL)) < 0 ||
+    if ((rc = loa_store_page_put(tx, &in, loa_now_ms(), NULL)) < 0 ||
         (rc = loa_store_page_get(st, j->page_id, &page)) < 0)
         return rc;
     res->page_ref = page.id;
@@ -328,10 +329,10 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
     int64_t tag_ids[NTAGS];
     *what_out = "tags";
     for (int t = 0; t < NTAGS; t++)
-        if ((rc = loa_store_tag_ensure(st, res->page_ref, sim_tags[t], &tag_ids[t])) < 0)
+        if ((rc = loa_store_tag_ensure(tx, res->page_ref, sim_tags[t], &tag_ids[t])) < 0)
             return rc;
     *what_out = "people";
-    if ((rc = feed_intake(st, j)) < 0)
+    if ((rc = feed_intake(tx, j)) < 0)
         return rc;
     for (int64_t i = 0; i < o->people; i++) {
         struct sim_person *p = &j->people[i];
@@ -350,7 +351,7 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
                                           .gender = p->name.female ? "female" : "male",
                                           .utc_offset_min = 7 * 60,
                                           .at = p->first_seen };
-        if ((rc = loa_store_subscriber_set_profile(st, id, &prof)) < 0)
+        if ((rc = loa_store_subscriber_set_profile(tx, id, &prof)) < 0)
             return rc;
         if (p->phone[0] || p->email[0]) {
             struct loa_subscriber s = { .page_ref = res->page_ref,
@@ -359,12 +360,12 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
                                         .email = p->email[0] ? p->email : NULL,
                                         .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN };
             enum loa_upsert_result ur;
-            if ((rc = loa_store_subscriber_upsert(st, &s, LOA_UPSERT_NO_CONTACTS, loa_now_ms(), &ur,
+            if ((rc = loa_store_subscriber_upsert(tx, &s, LOA_UPSERT_NO_CONTACTS, loa_now_ms(), &ur,
                                                   &id)) < 0)
                 return rc;
         }
         for (int k = 0; k < NTAGS; k++)
-            if ((p->tags & (1u << k)) && (rc = loa_store_tag_add(st, id, tag_ids[k], NULL)) < 0)
+            if ((p->tags & (1u << k)) && (rc = loa_store_tag_add(tx, id, tag_ids[k], NULL)) < 0)
                 return rc;
     }
     res->people = o->people;
@@ -378,7 +379,7 @@ static int store_page(struct loa_store *st, struct page_job *j, struct loa_sim_p
                                         .scheduled_at = 0,
                                         .window_from_min = -1,
                                         .window_to_min = -1 };
-        if ((rc = loa_store_campaign_create(st, res->page_ref, &c, o->now, &res->campaign_id)) < 0)
+        if ((rc = loa_store_campaign_create(tx, res->page_ref, &c, o->now, &res->campaign_id)) < 0)
             return rc;
     }
     return 0;
@@ -424,14 +425,10 @@ static int sim_page(struct loa_cli *cli, struct loa_store *st, CURL *h, struct p
         return LOA_EXIT_IOERR;
 
     const char *what = "the Page";
-    rc = loa_store_begin(st);
-    if (rc == 0) {
-        rc = store_page(st, j, res, &what);
-        if (rc == 0)
-            rc = loa_store_commit(st);
-        if (rc < 0)
-            loa_store_rollback(st);
-    }
+    struct loa_txn *tx;
+    rc = loa_store_begin(st, &tx);
+    if (rc == 0)
+        rc = loa_store_end(tx, store_page(tx, j, res, &what));
     if (rc < 0) {
         fprintf(cli->err, "loa %s: Page %s: cannot store %s: %s (nothing stored for this Page)\n",
                 o->cmd, j->page_id, what, loa_strerror(rc));

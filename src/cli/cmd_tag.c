@@ -88,8 +88,9 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
     int exit = cli_open_page(cli, page_id, &st, &page);
     if (exit)
         return exit;
-    int rc = 0;
-    switch (which) {
+    struct loa_txn *tx = NULL; /* changes are one transaction */
+    int rc = which == 0 ? 0 : loa_store_begin(st, &tx);
+    switch (rc < 0 ? -1 : which) {
     case 0:
         rc = loa_store_tag_list(st, page.id, print_tag, cli);
         break;
@@ -110,25 +111,19 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
             rules = NULL;
         loa_sequence_opts_from(&so, cli->set, rules);
 #endif
-        rc = loa_store_begin(st);
-        bool began = rc == 0;
         for (int i = 0; rc == 0 && i < nargs; i++) {
             int64_t id;
             bool added = false;
-            rc = loa_store_tag_ensure(st, page.id, args[i], &id);
+            rc = loa_store_tag_ensure(tx, page.id, args[i], &id);
             if (rc == 0)
-                rc = which == 1 ? loa_store_tag_add(st, s.id, id, &added)
-                                : loa_store_tag_remove(st, s.id, id);
+                rc = which == 1 ? loa_store_tag_add(tx, s.id, id, &added)
+                                : loa_store_tag_remove(tx, s.id, id);
 #ifdef LOA_HAVE_SEQUENCE
             if (rc == 0 && added) /* sequences entered when this tag is added */
-                rc = loa_sequence_on_event(st, &so, page.id, s.id, LOA_SEQ_EVENT_TAG, args[i],
+                rc = loa_sequence_on_event(tx, &so, page.id, s.id, LOA_SEQ_EVENT_TAG, args[i],
                                            loa_now_ms());
 #endif
         }
-        if (rc == 0)
-            rc = loa_store_commit(st);
-        else if (began)
-            loa_store_rollback(st);
 #ifdef LOA_HAVE_SEQUENCE
         loa_rules_free(rules);
 #endif
@@ -136,7 +131,7 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         break;
     }
     case 3:
-        rc = loa_store_tag_rename(st, page.id, args[0], args[1]);
+        rc = loa_store_tag_rename(tx, page.id, args[0], args[1]);
         if (rc == LOA_EEXIST || rc == LOA_ENOENT) {
             fprintf(cli->err, "loa tag rename: %s\n",
                     rc == LOA_EEXIST ? "a tag with the new name exists" : "no such tag");
@@ -145,7 +140,7 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         }
         break;
     case 4:
-        rc = loa_store_tag_delete(st, page.id, args[0]);
+        rc = loa_store_tag_delete(tx, page.id, args[0]);
         if (rc == LOA_ENOENT) {
             fprintf(cli->err, "loa tag delete: no tag '%s'\n", args[0]);
             exit = LOA_EXIT_DATAERR;
@@ -153,6 +148,8 @@ int loa_cmd_tag(struct loa_cli *cli, int argc, char **argv)
         }
         break;
     }
+    if (tx)
+        rc = loa_store_end(tx, rc);
     if (rc < 0) {
         fprintf(cli->err, "loa tag %s: %s\n", sub, loa_strerror(rc));
         exit = LOA_EXIT_IOERR;

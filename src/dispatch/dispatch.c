@@ -141,7 +141,7 @@ struct loa_dispatch {
     int64_t margin_ms;                /* rules checked as of now + this (time in flight) */
     struct loa_claim *claims;         /* one round's claims [concurrency] */
     struct dsrc **claim_srcs;         /* and their campaigns */
-    bool txn;                         /* a transaction is open */
+    struct loa_txn *tx;               /* the round's open transaction; NULL when none */
     struct loa_rules_send_rate rates; /* Meta's per-Page rates in force (read every tick) */
     int64_t next_tick;
     struct loa_buf body;
@@ -156,28 +156,27 @@ struct loa_dispatch {
     } stats;
     struct loa_sequence_opts seq; /* sequence timers and settling */
     int rc;                       /* first store error */
-    struct loa__reconciler *rec; /* unknown deliveries: reconcile.c; NULL = off */
+    struct loa__reconciler *rec;  /* unknown deliveries: reconcile.c; NULL = off */
 };
 
 /* ---- Store helpers ------------------------------------------------------------------------ */
 
-static void txn_begin(struct loa_dispatch *d)
+/* Opens the round's transaction (d->tx) unless it is open. Returns 0 or the begin's error. */
+static int txn_begin(struct loa_dispatch *d)
 {
-    if (!d->txn && loa_store_begin(d->st) == 0)
-        d->txn = true;
+    return d->tx ? 0 : loa_store_begin(d->st, &d->tx);
 }
 
-/* Commits the open transaction; on failure rolls it back and returns the error. */
+/* Commits the open transaction; on failure it is rolled back and the error returned. */
 static int txn_commit(struct loa_dispatch *d)
 {
-    if (!d->txn)
+    if (!d->tx)
         return 0;
-    d->txn = false;
-    int rc = loa_store_commit(d->st);
-    if (rc < 0) {
+    struct loa_txn *tx = d->tx;
+    d->tx = NULL;
+    int rc = loa_store_commit(tx);
+    if (rc < 0)
         LOA_ERROR("dispatch", "cannot commit; rolling back", "error=%s", loa_err_name(rc));
-        loa_store_rollback(d->st);
-    }
     return rc;
 }
 
@@ -193,13 +192,14 @@ static void job_free(struct job *j)
 /* Settles a job's delivery and forgets the job. */
 static void settle(struct loa_dispatch *d, struct job *j, const struct loa_delivery_outcome *o)
 {
-    txn_begin(d);
-    int rc = loa_store_delivery_settle(d->st, j->claim.id, o, NULL);
+    int rc = txn_begin(d);
+    if (rc == 0)
+        rc = loa_store_delivery_settle(d->tx, j->claim.id, o, NULL);
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot settle delivery", "delivery=%lld state=%s error=%s",
                   (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
     else if (j->c->kind == LOA_SOURCE_SEQUENCE && o->state != LOA_DELIVERY_PENDING &&
-             (rc = loa_sequence_settled(d->st, &d->seq, j->claim.id,
+             (rc = loa_sequence_settled(d->tx, &d->seq, j->claim.id,
                                         o->state == LOA_DELIVERY_SKIPPED, o->at, o->at)) < 0)
         LOA_ERROR("dispatch", "cannot move the person on in their sequence",
                   "delivery=%lld error=%s", (long long)j->claim.id, loa_err_name(rc));
@@ -277,8 +277,9 @@ static void store_throttle(struct loa_dispatch *d, struct dpage *p)
                                   .climb_at = p->thr.climb_at,
                                   .strikes = p->thr.strikes,
                                   .hold_until = p->thr.hold_until };
-    txn_begin(d);
-    int rc = loa_store_page_pacing_put(d->st, p->ref, &pp);
+    int rc = txn_begin(d);
+    if (rc == 0)
+        rc = loa_store_page_pacing_put(d->tx, p->ref, &pp);
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot store the Page's pacing", "page=%s error=%s", p->page_id,
                   loa_err_name(rc));
@@ -463,8 +464,8 @@ static int load_step(int64_t step_id, int64_t page_ref, void *ud)
         return 0;
     }
     bool found;
-    size_t at = find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_SEQUENCE, step_id),
-                          &found);
+    size_t at =
+        find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_SEQUENCE, step_id), &found);
     struct dsrc *dc = found ? d->srcs[at] : NULL;
     if (dc && dc->version != info.sequence_updated_at) {
         loa_msg_free(dc->msg); /* edited: compile it again */
@@ -487,8 +488,8 @@ static int load_step(int64_t step_id, int64_t page_ref, void *ud)
         struct loa_diags diags;
         loa_diags_init(&diags, 4);
         if (loa_blocks_compile(info.step.blocks, prefix, NULL, &dc->msg, &diags) < 0)
-            LOA_ERROR("dispatch", "sequence step message does not compile; not sent",
-                      "step=%lld", (long long)step_id);
+            LOA_ERROR("dispatch", "sequence step message does not compile; not sent", "step=%lld",
+                      (long long)step_id);
         loa_diags_release(&diags);
         dc->version = info.sequence_updated_at;
         dc->structured = dc->msg && loa_msg_is_structured(dc->msg);
@@ -883,8 +884,7 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
         return;
     }
     size_t total = 0, start = d->next_src % d->nsrcs;
-    txn_begin(d);
-    if (!d->txn)
+    if (txn_begin(d) < 0)
         return;
     for (size_t k = 0; k < d->nsrcs && total < room; k++) {
         size_t i = (start + k) % d->nsrcs;
@@ -897,7 +897,7 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
         if (n <= 0)
             continue;
         size_t got = 0;
-        int rc = loa_store_outbox_claim(d->st, c->page->ref, c->kind, c->id, now, (size_t)n,
+        int rc = loa_store_outbox_claim(d->tx, c->page->ref, c->kind, c->id, now, (size_t)n,
                                         d->claims + total, &got);
         if (rc < 0) {
             LOA_ERROR("dispatch", "cannot claim deliveries", "campaign=%lld error=%s",
@@ -1026,8 +1026,9 @@ static void on_done(void *arg, const struct loa_client_result *r)
     }
     case LOA_CLIENT_SKIP_PERSON:
         if (person_gone(r->reason)) {
-            txn_begin(d);
-            int rc = loa_store_subscriber_set_unreachable(d->st, j->claim.subscriber_id, r->reason,
+            int rc = txn_begin(d);
+            if (rc == 0)
+                rc = loa_store_subscriber_set_unreachable(d->tx, j->claim.subscriber_id, r->reason,
                                                           loa_now_ms());
             if (rc < 0)
                 LOA_ERROR("dispatch", "cannot mark the person unreachable",
@@ -1044,9 +1045,10 @@ static void on_done(void *arg, const struct loa_client_result *r)
                                           .refund_attempt = true };
         char reason[96];
         snprintf(reason, sizeof(reason), "stop_page:%s", r->reason ? r->reason : "unknown");
-        txn_begin(d);
         int64_t n = 0;
-        int rc = loa_campaign_pause_page(d->st, p->ref, reason, now, &n);
+        int rc = txn_begin(d);
+        if (rc == 0)
+            rc = loa_campaign_pause_page(d->tx, p->ref, reason, now, &n);
         if (rc < 0)
             LOA_ERROR("dispatch", "cannot pause the Page's campaigns", "page=%s error=%s",
                       p->page_id, loa_err_name(rc));
@@ -1123,6 +1125,7 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     if ((rc = loa_client_new(&co, &d->client)) < 0)
         goto fail;
     struct loa__reconcile_opts ro = { .st = d->st,
+                                      .tx = &d->tx,
                                       .graph_url = d->graph_url,
                                       .graph_version = d->graph_version,
                                       .grace_ms = o->reconcile_grace_ms,
@@ -1181,7 +1184,10 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         /* Every in_flight delivery, whatever its campaign and its status: this dispatcher
          * holds the store's one lock, so they were left by one that died. */
         int64_t n = 0;
-        int rc = loa_store_delivery_recover(d->st, 0, loa_now_ms(), &n);
+        struct loa_txn *tx;
+        int rc = loa_store_begin(d->st, &tx);
+        if (rc == 0)
+            rc = loa_store_end(tx, loa_store_delivery_recover(tx, 0, loa_now_ms(), &n));
         if (rc < 0)
             return rc;
         if (n > 0)
@@ -1225,7 +1231,8 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
                 continue;
             c->check_done = false;
             bool done = false;
-            if (loa_store_campaign_finish_if_done(d->st, c->id, loa_now_ms(), &done) == 0 && done) {
+            if (txn_begin(d) == 0 &&
+                loa_store_campaign_finish_if_done(d->tx, c->id, loa_now_ms(), &done) == 0 && done) {
                 c->running = false;
                 LOA_INFO("dispatch", "campaign completed", "campaign=%lld", (long long)c->id);
                 d->next_tick = 0;

@@ -112,6 +112,21 @@ static bool load_token(struct loa__reconciler *r, struct rpage *p)
 
 /* ---- Verdicts ----------------------------------------------------------------------------- */
 
+/* The transaction a verdict writes in: the dispatcher's open one, else one of its own (NULL
+ * when it cannot begin; *rc says). End it with txn_done(). */
+static struct loa_txn *txn_take(struct loa__reconciler *r, int *rc)
+{
+    struct loa_txn *tx = *r->o.tx;
+    *rc = tx ? 0 : loa_store_begin(r->o.st, &tx);
+    return tx;
+}
+
+/* Commits (rc >= 0) or rolls back a transaction of the verdict's own; returns rc or the error. */
+static int txn_done(struct loa__reconciler *r, struct loa_txn *tx, int rc)
+{
+    return tx == *r->o.tx ? rc : loa_store_end(tx, rc);
+}
+
 /* Ends the check under way: the next one starts from the conversation. */
 static void pop(struct rpage *p)
 {
@@ -127,7 +142,10 @@ static void pop(struct rpage *p)
 static void finish_campaign(struct loa__reconciler *r, int64_t campaign_id, int64_t now)
 {
     bool done = false;
-    int rc = loa_store_campaign_finish_if_done(r->o.st, campaign_id, now, &done);
+    int rc;
+    struct loa_txn *tx = txn_take(r, &rc);
+    if (tx)
+        rc = txn_done(r, tx, loa_store_campaign_finish_if_done(tx, campaign_id, now, &done));
     if (rc < 0)
         LOA_ERROR("reconcile", "cannot complete the campaign", "campaign=%lld error=%s",
                   (long long)campaign_id, loa_err_name(rc));
@@ -142,8 +160,12 @@ static void verdict(struct loa__reconciler *r, struct rpage *p, const char *mid,
     const struct check *c = &p->queue[0];
     int64_t now = loa_now_ms();
     bool changed = false;
-    int rc = loa_store_delivery_reconcile(r->o.st, c->id, mid != NULL, mid, text,
-                                          at > 0 ? at : c->claimed_at, now, &changed);
+    int rc;
+    struct loa_txn *tx = txn_take(r, &rc);
+    if (tx)
+        rc = txn_done(r, tx,
+                      loa_store_delivery_reconcile(tx, c->id, mid != NULL, mid, text,
+                                                   at > 0 ? at : c->claimed_at, now, &changed));
     if (rc < 0)
         LOA_ERROR("reconcile", "cannot mark the delivery", "delivery=%lld error=%s",
                   (long long)c->id, loa_err_name(rc));
@@ -164,7 +186,10 @@ static void later(struct loa__reconciler *r, struct rpage *p, const char *why)
                                          (unsigned)(c->tries < 16 ? c->tries : 16), r->rnd);
     if (wait < LOA__RECONCILE_BASE_MS / 5)
         wait = LOA__RECONCILE_BASE_MS / 5;
-    int rc = loa_store_delivery_reconcile_later(r->o.st, c->id, loa_now_ms() + wait);
+    int rc;
+    struct loa_txn *tx = txn_take(r, &rc);
+    if (tx)
+        rc = txn_done(r, tx, loa_store_delivery_reconcile_later(tx, c->id, loa_now_ms() + wait));
     LOA_WARN("reconcile", "cannot tell yet whether the delivery was sent",
              "delivery=%lld page=%s reason=%s retry_ms=%lld error=%s", (long long)c->id, p->page_id,
              why, (long long)wait, rc < 0 ? loa_err_name(rc) : "none");

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct loa_store;
+struct loa_txn;
 struct loa__reconciler;
 
 #define LOA__RECONCILE_RATE     2      /* Conversations API calls per second per Page */
@@ -26,6 +27,8 @@ struct loa__reconciler;
 
 struct loa__reconcile_opts {
     struct loa_store *st;      /* borrowed: the dispatcher's connection (same thread) */
+    struct loa_txn *const *tx; /* the dispatcher's open transaction (*tx NULL when none): the
+                                  verdicts join it, else run in one of their own */
     const char *graph_url;     /* copied by the client */
     const char *graph_version; /* copied by the client */
     int64_t grace_ms;          /* only deliveries claimed longer ago than this; 0 = 60000, or

@@ -71,7 +71,7 @@ struct tag_entry {
 };
 
 struct importer {
-    struct loa_store *st;
+    struct loa_txn *tx; /* the whole file is one transaction */
     const struct loa_import_opts *o;
     struct loa_import_report *rep;
     struct loa_diags *d;
@@ -248,7 +248,7 @@ static int tag_id(struct importer *im, const char *name, int64_t *id)
         *id = e->id;
         return 0;
     }
-    int rc = loa_store_tag_ensure(im->st, im->o->page_ref, name, id);
+    int rc = loa_store_tag_ensure(im->tx, im->o->page_ref, name, id);
     if (rc < 0)
         return rc;
     e = loa_malloc(sizeof(*e));
@@ -277,7 +277,7 @@ static int each_tag(struct importer *im, char *cell, size_t col, bool check, int
         bool added = false;
         int rc = tag_id(im, t, &id);
         if (rc == 0)
-            rc = loa_store_tag_add(im->st, sub_id, id, &added);
+            rc = loa_store_tag_add(im->tx, sub_id, id, &added);
         if (rc < 0)
             return rc;
         im->rep->tags_added += added;
@@ -401,7 +401,7 @@ static void process_row(struct importer *im)
     enum loa_upsert_result res;
     int64_t id;
     unsigned flags = im->contacts == 0 ? LOA_UPSERT_NO_CONTACTS : 0;
-    int rc = loa_store_subscriber_upsert(im->st, &s, flags, loa_now_ms(), &res, &id);
+    int rc = loa_store_subscriber_upsert(im->tx, &s, flags, loa_now_ms(), &res, &id);
     if (rc == 0 && !s.psid && res == LOA_UPSERT_INSERTED)
         im->contacts++;
     free(attrs_text); /* from jansson's malloc */
@@ -413,7 +413,7 @@ static void process_row(struct importer *im)
             rc = each_tag(im, field(im, tags_col), tags_col, false, id);
     }
     if (rc == 0 && im->list_id) {
-        rc = loa_store_list_add(im->st, im->list_id, id);
+        rc = loa_store_list_add(im->tx, im->list_id, id);
         rep->listed += rc == 0;
     }
     if (rc < 0) {
@@ -486,9 +486,7 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
         loa_diags_add(diags, 0, 0, opts->path, "cannot open: %s", strerror(errno));
         return LOA_ENOENT;
     }
-    struct importer im = {
-        .st = st, .o = opts, .rep = report, .d = diags, .line = 1, .writing = true
-    };
+    struct importer im = { .o = opts, .rep = report, .d = diags, .line = 1, .writing = true };
     loa_buf_init(&im.row, 64 * MAX_FIELD_BYTES);
     struct stat sb;
     if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
@@ -500,13 +498,13 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
         rc = LOA_ENOMEM;
         goto out_close;
     }
-    rc = loa_store_begin(st);
+    rc = loa_store_begin(st, &im.tx);
     if (rc < 0)
         goto out_csv;
     if (rc == 0)
         rc = loa_store_contacts_count(st, opts->page_ref, &im.contacts);
     if (rc == 0 && opts->list)
-        rc = loa_store_list_ensure(st, opts->page_ref, opts->list, loa_now_ms(), &im.list_id);
+        rc = loa_store_list_ensure(im.tx, opts->page_ref, opts->list, loa_now_ms(), &im.list_id);
 
     char *chunk = loa_malloc(READ_CHUNK);
     size_t n;
@@ -539,12 +537,12 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
         rc = LOA_EINVAL;
     }
     if (rc == 0 || (rc == LOA_EINVAL && opts->skip_invalid)) {
-        int crc = loa_store_commit(st);
+        int crc = loa_store_commit(im.tx);
         report->written = crc == 0;
         if (crc < 0)
             rc = crc;
     } else {
-        loa_store_rollback(st);
+        loa_store_rollback(im.tx);
         report->inserted = report->updated = report->unchanged = 0;
         report->tags_added = report->listed = 0;
     }

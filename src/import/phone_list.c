@@ -252,20 +252,21 @@ static int write_list(struct loa_store *st, struct reader *r)
     const struct loa_phone_list_opts *o = r->o;
     struct loa_phone_list_report *rep = r->rep;
     int64_t *matched = NULL;
-    int rc = loa_store_begin(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
     if (rc < 0)
         return rc;
     rc = loa_store_list_find(st, o->page_ref, o->name, &rep->list_id);
     if (rc == LOA_ENOENT) {
         rep->created = true;
-        rc = loa_store_list_ensure(st, o->page_ref, o->name, loa_now_ms(), &rep->list_id);
+        rc = loa_store_list_ensure(tx, o->page_ref, o->name, loa_now_ms(), &rep->list_id);
     }
     if (rc == 0 && o->replace && !rep->created)
-        rc = loa_store_list_clear(st, rep->list_id);
+        rc = loa_store_list_clear(tx, rep->list_id);
     if (rc == 0 && r->nphones) {
         matched = loa_calloc(r->nphones, sizeof(*matched));
         rc =
-            loa_store_list_add_phones(st, rep->list_id, o->page_ref, (const char *const *)r->phones,
+            loa_store_list_add_phones(tx, rep->list_id, o->page_ref, (const char *const *)r->phones,
                                       r->nphones, matched, &rep->added);
     }
     if (rc == 0) {
@@ -276,12 +277,10 @@ static int write_list(struct loa_store *st, struct reader *r)
         rc = loa_store_list_count(st, rep->list_id, &rep->members);
     }
     loa_free(matched);
-    if (rc == 0)
-        rc = loa_store_commit(st);
+    rc = loa_store_end(tx, rc);
     if (rc == 0) {
         rep->written = true;
     } else {
-        loa_store_rollback(st);
         rep->matched = rep->unmatched = 0;
         rep->added = rep->members = rep->list_id = 0;
         rep->created = false;

@@ -74,24 +74,24 @@ static int64_t tagged_id(const char *s, const char *prefix)
 }
 
 /* Campaign effects of one event (in the batch's transaction). */
-static int apply_delivery(struct loa_store *st, const struct loa_intake_event *e, int64_t ref)
+static int apply_delivery(struct loa_txn *tx, const struct loa_intake_event *e, int64_t ref)
 {
     if (!e->psid)
         return 0;
     switch (e->kind) {
     case LOA_INTAKE_ECHO: {
         int64_t id = tagged_id(e->metadata, "loa:d:");
-        return id ? loa_store_delivery_echo(st, id, e->mid, e->at, NULL) : 0;
+        return id ? loa_store_delivery_echo(tx, id, e->mid, e->at, NULL) : 0;
     }
     case LOA_INTAKE_DELIVERY:
     case LOA_INTAKE_READ:
-        return loa_store_delivery_funnel(st, ref, e->psid);
+        return loa_store_delivery_funnel(tx, ref, e->psid);
     case LOA_INTAKE_MESSAGE:
     case LOA_INTAKE_POSTBACK: {
         int64_t cid = tagged_id(e->quick_reply, "loa:c:");
-        int rc = cid ? loa_store_delivery_clicked(st, cid, ref, e->psid, e->at) : 0;
+        int rc = cid ? loa_store_delivery_clicked(tx, cid, ref, e->psid, e->at) : 0;
         if (rc == 0 && e->kind == LOA_INTAKE_MESSAGE)
-            rc = loa_store_delivery_replied(st, ref, e->psid, e->at);
+            rc = loa_store_delivery_replied(tx, ref, e->psid, e->at);
         return rc;
     }
     default:
@@ -112,33 +112,33 @@ static int64_t action_id(const char *payload, const char *verb)
 }
 
 /* What the event means for sequences (in the batch's transaction). */
-static int apply_sequences(struct loa_store *st, const struct loa_sequence_opts *seq,
+static int apply_sequences(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                            const struct loa_intake_event *e, int64_t ref, int64_t sub,
                            bool first_contact)
 {
     int rc = 0;
     bool inbound = e->kind == LOA_INTAKE_MESSAGE || e->kind == LOA_INTAKE_POSTBACK;
     if (e->kind == LOA_INTAKE_MESSAGE)
-        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_MESSAGE, NULL, e->at);
+        rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_MESSAGE, NULL, e->at);
     if (rc == 0 && inbound && first_contact)
-        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_FIRST_MESSAGE, NULL, e->at);
+        rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_FIRST_MESSAGE, NULL, e->at);
     if (rc == 0 && e->ref && *e->ref)
-        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_REF, e->ref, e->at);
+        rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_REF, e->ref, e->at);
     const char *payload = e->quick_reply;
     char num[24];
     int64_t id;
     if (rc == 0 && inbound && (id = action_id(payload, "join"))) {
         snprintf(num, sizeof(num), "%lld", (long long)id);
-        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_JOIN, num, e->at);
+        rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_JOIN, num, e->at);
     }
     if (rc == 0 && inbound && (id = action_id(payload, "leave"))) {
         snprintf(num, sizeof(num), "%lld", (long long)id);
-        rc = loa_sequence_on_event(st, seq, ref, sub, LOA_SEQ_EVENT_LEAVE, num, e->at);
+        rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_LEAVE, num, e->at);
     }
     return rc;
 }
 
-static int apply_one(struct loa_store *st, const struct loa_sequence_opts *seq,
+static int apply_one(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                      const struct loa_intake_event *e, int64_t ref, struct loa_intake_result *res,
                      size_t *cap)
 {
@@ -149,10 +149,10 @@ static int apply_one(struct loa_store *st, const struct loa_sequence_opts *seq,
         int64_t id = 0;
         struct loa_window cur, next;
         char *kind = NULL;
-        rc = loa_store_window_get(st, ref, e->psid, &id, &cur, &kind);
+        rc = loa_store_window_get(loa_txn_store(tx), ref, e->psid, &id, &cur, &kind);
         if (rc == 0) {
             loa_intake_window_next(&cur, e, &next);
-            rc = loa_store_window_put(st, ref, e->psid, id, &next, loa_now_ms(), &id);
+            rc = loa_store_window_put(tx, ref, e->psid, id, &next, loa_now_ms(), &id);
         }
         loa_free(kind);
         if (rc < 0)
@@ -186,21 +186,21 @@ static int apply_one(struct loa_store *st, const struct loa_sequence_opts *seq,
             .metadata = (char *)(uintptr_t)e->metadata,
             .sent_at = e->at,
         };
-        rc = loa_store_message_record(st, &m, loa_now_ms(), NULL);
+        rc = loa_store_message_record(tx, &m, loa_now_ms(), NULL);
         break;
     }
     case LOA_INTAKE_DELIVERY:
         if (e->psid)
-            rc = loa_store_conversation_delivered(st, ref, e->psid, e->watermark, e->mids, e->nmids,
+            rc = loa_store_conversation_delivered(tx, ref, e->psid, e->watermark, e->mids, e->nmids,
                                                   loa_now_ms());
         break;
     case LOA_INTAKE_READ:
         if (e->psid && e->watermark > 0)
-            rc = loa_store_conversation_read(st, ref, e->psid, e->watermark);
+            rc = loa_store_conversation_read(tx, ref, e->psid, e->watermark);
         break;
     case LOA_INTAKE_REACTION:
         if (e->reaction_mid)
-            rc = loa_store_message_react(st, e->reaction_mid,
+            rc = loa_store_message_react(tx, e->reaction_mid,
                                          e->unreact ? NULL : (e->reaction ? e->reaction : "other"),
                                          NULL);
         break;
@@ -219,23 +219,22 @@ static int apply_one(struct loa_store *st, const struct loa_sequence_opts *seq,
                 .stop = e->stop,
                 .at = e->at,
             };
-            rc = loa_store_ntoken_apply(st, &in, loa_now_ms());
+            rc = loa_store_ntoken_apply(tx, &in, loa_now_ms());
         }
         break;
     default:
         break;
     }
     if (rc == 0)
-        rc = apply_delivery(st, e, ref);
+        rc = apply_delivery(tx, e, ref);
     if (rc == 0 && seq && sub)
-        rc = apply_sequences(st, seq, e, ref, sub, first_contact);
+        rc = apply_sequences(tx, seq, e, ref, sub, first_contact);
     return rc;
 }
 
 /* Applies the batch's events inside the caller's transaction; on failure the caller undoes. */
-static int apply_events(struct loa_store *st, const struct loa_sequence_opts *seq,
-                        const struct loa_intake_event *ev, size_t n,
-                        struct loa_intake_result *res)
+static int apply_events(struct loa_txn *tx, const struct loa_sequence_opts *seq,
+                        const struct loa_intake_event *ev, size_t n, struct loa_intake_result *res)
 {
     int rc = 0;
     struct page_cache pages = { .n = 0 };
@@ -254,7 +253,7 @@ static int apply_events(struct loa_store *st, const struct loa_sequence_opts *se
             .payload = e->payload,
         };
         bool inserted = false;
-        if ((rc = loa_store_event_record(st, &in, loa_now_ms(), &inserted)) < 0)
+        if ((rc = loa_store_event_record(tx, &in, loa_now_ms(), &inserted)) < 0)
             break;
         if (!inserted) {
             res->duplicates++;
@@ -265,13 +264,13 @@ static int apply_events(struct loa_store *st, const struct loa_sequence_opts *se
         if (e->kind == LOA_INTAKE_UNKNOWN)
             continue;
         int64_t ref = 0;
-        if ((rc = page_ref(st, &pages, e->page_id, &ref)) < 0)
+        if ((rc = page_ref(loa_txn_store(tx), &pages, e->page_id, &ref)) < 0)
             break;
         if (!ref) {
             res->unknown_page++;
             continue;
         }
-        rc = apply_one(st, seq, e, ref, res, &cap);
+        rc = apply_one(tx, seq, e, ref, res, &cap);
     }
     return rc;
 }
@@ -286,32 +285,29 @@ int loa_intake_apply(struct loa_store *st, const struct loa_sequence_opts *seq,
                      const struct loa_intake_event *ev, size_t n, struct loa_intake_result *res)
 {
     memset(res, 0, sizeof(*res));
-    int rc = loa_store_begin(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
     if (rc < 0)
         return rc;
-    rc = apply_events(st, seq, ev, n, res);
-    if (rc == 0)
-        rc = loa_store_commit(st);
-    if (rc < 0) {
-        loa_store_rollback(st);
+    rc = loa_store_end(tx, apply_events(tx, seq, ev, n, res));
+    if (rc < 0)
         loa_intake_result_release(res);
-    }
     return rc;
 }
 
-int loa_intake_apply_step(struct loa_store *st, const struct loa_sequence_opts *seq,
+int loa_intake_apply_step(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                           const struct loa_intake_event *ev, size_t n,
                           struct loa_intake_result *res)
 {
     memset(res, 0, sizeof(*res));
-    int rc = loa_store_savepoint(st);
+    int rc = loa_store_savepoint(tx);
     if (rc < 0)
         return rc;
-    rc = apply_events(st, seq, ev, n, res);
+    rc = apply_events(tx, seq, ev, n, res);
     if (rc == 0)
-        rc = loa_store_savepoint_release(st);
+        rc = loa_store_savepoint_release(tx);
     if (rc < 0) {
-        loa_store_savepoint_rollback(st);
+        loa_store_savepoint_rollback(tx);
         loa_intake_result_release(res);
     }
     return rc;

@@ -178,8 +178,7 @@ static void parse_triggers(json_t *t, struct loa_sequence *s, struct loa_diags *
         }
     }
     if (!json_is_array(tags) || json_array_size(tags) > TAGS_MAX)
-        loa_diags_add(d, 0, 0, "triggers.tags", "must be a list of at most %d tag names",
-                      TAGS_MAX);
+        loa_diags_add(d, 0, 0, "triggers.tags", "must be a list of at most %d tag names", TAGS_MAX);
     if (ok) {
         loa_free(s->tags);
         s->tags = dump(tags);
@@ -247,8 +246,7 @@ static void parse_step(json_t *j, size_t i, const struct loa_sequence *current,
         if (json_string_length(note))
             t->note = loa_strdup(json_string_value(note));
     } else if (note && !json_is_null(note)) {
-        loa_diags_add(d, 0, 0, where, "must be text of at most %d bytes, or null",
-                      NOTE_MAX_BYTES);
+        loa_diags_add(d, 0, 0, where, "must be text of at most %d bytes, or null", NOTE_MAX_BYTES);
     }
     json_t *purpose = json_object_get(j, "purpose");
     snprintf(where, sizeof(where), "%s.purpose", base);
@@ -273,8 +271,8 @@ static void parse_step(json_t *j, size_t i, const struct loa_sequence *current,
         loa_diags_add(d, 0, 0, where, "is required: the message's blocks");
         return;
     }
-    json_t *wrapped = json_is_array(blocks) ? json_pack("{s:O}", "blocks", blocks)
-                                            : json_incref(blocks);
+    json_t *wrapped =
+        json_is_array(blocks) ? json_pack("{s:O}", "blocks", blocks) : json_incref(blocks);
     t->blocks = dump(wrapped);
     json_decref(wrapped);
     /* Compile it as it will be sent (payload prefix included) and move the paths under the
@@ -326,10 +324,9 @@ int loa_sequence_parse(const char *json, size_t len, const struct loa_sequence_p
         json_decref(root);
         return LOA_EINVAL;
     }
-    static const char *const keys[] = { "page_id",        "group_id",   "name",
-                                        "active",         "window",     "clock",
-                                        "leave_on_reply", "on_refused", "triggers",
-                                        "steps" };
+    static const char *const keys[] = { "page_id",  "group_id", "name",           "active",
+                                        "window",   "clock",    "leave_on_reply", "on_refused",
+                                        "triggers", "steps" };
     unknown_keys(root, keys, 10, "", diags);
     /* Start from the stored sequence (update) or the defaults (create). */
     if (cur) {
@@ -451,8 +448,8 @@ static json_t *window_json(const struct loa_sequence *s)
         return json_null();
     char from[8], to[8], days[40];
     loa_schedule_time_format(s->window_from_min, from, sizeof(from));
-    loa_schedule_time_format(s->window_from_min == s->window_to_min ? 1440 : s->window_to_min,
-                             to, sizeof(to));
+    loa_schedule_time_format(s->window_from_min == s->window_to_min ? 1440 : s->window_to_min, to,
+                             sizeof(to));
     json_t *w = json_pack("{s:s,s:s}", "from", from, "to", to);
     if (s->weekdays) {
         loa_schedule_weekdays_format(s->weekdays, days, sizeof(days));
@@ -467,14 +464,12 @@ static json_t *step_json(const struct loa_seq_step *t)
 {
     json_t *blocks = json_loads(t->blocks, 0, NULL);
     json_t *arr = json_object_get(blocks, "blocks");
-    json_t *j = json_pack("{s:I,s:I,s:{s:I,s:s},s:s?,s:O,s:s,s:b,s:b,s:b}", "id",
-                          (json_int_t)t->id,
-                          "position", (json_int_t)t->position, "delay", "value",
-                          (json_int_t)t->delay_n, "unit",
-                          loa_schedule_unit_name((enum loa_delay_unit)t->delay_unit), "note",
-                          t->note, "blocks", arr ? arr : json_null(), "purpose", t->purpose,
-                          "inside_window", t->inside_window, "enabled", t->enabled, "any_time",
-                          t->any_time);
+    json_t *j = json_pack(
+        "{s:I,s:I,s:{s:I,s:s},s:s?,s:O,s:s,s:b,s:b,s:b}", "id", (json_int_t)t->id, "position",
+        (json_int_t)t->position, "delay", "value", (json_int_t)t->delay_n, "unit",
+        loa_schedule_unit_name((enum loa_delay_unit)t->delay_unit), "note", t->note, "blocks",
+        arr ? arr : json_null(), "purpose", t->purpose, "inside_window", t->inside_window,
+        "enabled", t->enabled, "any_time", t->any_time);
     json_decref(blocks);
     return j;
 }
@@ -488,12 +483,11 @@ static json_t *sequence_obj(const struct loa_sequence *s, const char *page_id)
     json_t *j = json_pack(
         "{s:I,s:s,s:o,s:s,s:b,s:o,s:s,s:b,s:s,s:{s:b,s:s?,s:o},s:o,s:o,s:o}", "id",
         (json_int_t)s->id, "page_id", page_id ? page_id : "", "group_id",
-        s->group_id ? json_integer(s->group_id) : json_null(), "name", s->name, "active",
-        s->active, "window", window_json(s), "clock", s->person_clock ? "person" : "page",
-        "leave_on_reply", s->leave_on_reply, "on_refused",
-        s->leave_on_refused ? "leave" : "continue", "triggers", "welcome", s->welcome, "ref",
-        s->ref, "tags", tags ? tags : json_array(), "steps", steps, "created_at",
-        time_json(s->created_at), "updated_at", time_json(s->updated_at));
+        s->group_id ? json_integer(s->group_id) : json_null(), "name", s->name, "active", s->active,
+        "window", window_json(s), "clock", s->person_clock ? "person" : "page", "leave_on_reply",
+        s->leave_on_reply, "on_refused", s->leave_on_refused ? "leave" : "continue", "triggers",
+        "welcome", s->welcome, "ref", s->ref, "tags", tags ? tags : json_array(), "steps", steps,
+        "created_at", time_json(s->created_at), "updated_at", time_json(s->updated_at));
     return j;
 }
 
@@ -509,9 +503,8 @@ char *loa_seq_group_json(const struct loa_seq_group *g, const char *page_id)
 {
     json_t *j = json_pack("{s:I,s:s,s:s,s:I,s:b,s:o,s:o}", "id", (json_int_t)g->id, "page_id",
                           page_id ? page_id : "", "name", g->name, "position",
-                          (json_int_t)g->position, "one_at_a_time", g->one_at_a_time,
-                          "created_at", time_json(g->created_at), "updated_at",
-                          time_json(g->updated_at));
+                          (json_int_t)g->position, "one_at_a_time", g->one_at_a_time, "created_at",
+                          time_json(g->created_at), "updated_at", time_json(g->updated_at));
     char *r = dump(j);
     json_decref(j);
     return r;
@@ -519,15 +512,13 @@ char *loa_seq_group_json(const struct loa_seq_group *g, const char *page_id)
 
 char *loa_enrolment_json(const struct loa_enrolment *e)
 {
-    json_t *j = json_pack("{s:I,s:I,s:I,s:s?,s:s,s:o,s:o,s:o,s:o,s:o,s:s?,s:s?}", "id",
-                          (json_int_t)e->id, "sequence_id", (json_int_t)e->sequence_id,
-                          "subscriber_id", (json_int_t)e->subscriber_id, "psid", e->psid,
-                          "state", loa_enrol_state_name(e->state), "step_id",
-                          e->step_id ? json_integer(e->step_id) : json_null(), "due_at",
-                          time_json(e->due_at), "last_step_at", time_json(e->base_at),
-                          "entered_at", time_json(e->entered_at), "ended_at",
-                          time_json(e->ended_at), "end_reason", e->end_reason, "source",
-                          e->source);
+    json_t *j = json_pack(
+        "{s:I,s:I,s:I,s:s?,s:s,s:o,s:o,s:o,s:o,s:o,s:s?,s:s?}", "id", (json_int_t)e->id,
+        "sequence_id", (json_int_t)e->sequence_id, "subscriber_id", (json_int_t)e->subscriber_id,
+        "psid", e->psid, "state", loa_enrol_state_name(e->state), "step_id",
+        e->step_id ? json_integer(e->step_id) : json_null(), "due_at", time_json(e->due_at),
+        "last_step_at", time_json(e->base_at), "entered_at", time_json(e->entered_at), "ended_at",
+        time_json(e->ended_at), "end_reason", e->end_reason, "source", e->source);
     char *r = dump(j);
     json_decref(j);
     return r;
@@ -542,15 +533,15 @@ static int step_stats(const struct loa_seq_step_stats *x, void *ud)
     struct stats_ud *u = ud;
     char key[24];
     snprintf(key, sizeof(key), "%lld", (long long)x->step_id);
-    json_object_set_new(
-        u->steps, key,
-        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:[]}", "step_id",
-                  (json_int_t)x->step_id, "waiting", (json_int_t)x->waiting, "queued",
-                  (json_int_t)x->queued, "sent", (json_int_t)x->sent, "delivered",
-                  (json_int_t)x->delivered, "read", (json_int_t)x->read, "clicked",
-                  (json_int_t)x->clicked, "replied", (json_int_t)x->replied, "failed",
-                  (json_int_t)x->failed, "skipped", (json_int_t)x->skipped, "unknown",
-                  (json_int_t)x->unknown, "reasons"));
+    json_object_set_new(u->steps, key,
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:[]}", "step_id",
+                                  (json_int_t)x->step_id, "waiting", (json_int_t)x->waiting,
+                                  "queued", (json_int_t)x->queued, "sent", (json_int_t)x->sent,
+                                  "delivered", (json_int_t)x->delivered, "read",
+                                  (json_int_t)x->read, "clicked", (json_int_t)x->clicked, "replied",
+                                  (json_int_t)x->replied, "failed", (json_int_t)x->failed,
+                                  "skipped", (json_int_t)x->skipped, "unknown",
+                                  (json_int_t)x->unknown, "reasons"));
     return 0;
 }
 
@@ -562,8 +553,8 @@ static int reason_stats(int64_t step_id, const char *state, const char *reason, 
     snprintf(key, sizeof(key), "%lld", (long long)step_id);
     json_t *reasons = json_object_get(json_object_get(u->steps, key), "reasons");
     if (reasons)
-        json_array_append_new(reasons, json_pack("{s:s,s:s,s:I}", "state", state, "reason",
-                                                 reason, "count", (json_int_t)count));
+        json_array_append_new(reasons, json_pack("{s:s,s:s,s:I}", "state", state, "reason", reason,
+                                                 "count", (json_int_t)count));
     return 0;
 }
 
@@ -580,13 +571,11 @@ int loa_sequence_describe(struct loa_store *st, int64_t id, char **out)
     rc = loa_store_sequence_stats(st, id, &stats, step_stats, reason_stats, &u);
     if (rc == 0) {
         json_t *j = sequence_obj(&s->seq, s->page.page_id);
-        json_object_set_new(j, "stats",
-                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "entered",
-                                      (json_int_t)stats.entered, "waiting",
-                                      (json_int_t)stats.waiting, "queued",
-                                      (json_int_t)stats.queued, "finished",
-                                      (json_int_t)stats.finished, "removed",
-                                      (json_int_t)stats.removed));
+        json_object_set_new(
+            j, "stats",
+            json_pack("{s:I,s:I,s:I,s:I,s:I}", "entered", (json_int_t)stats.entered, "waiting",
+                      (json_int_t)stats.waiting, "queued", (json_int_t)stats.queued, "finished",
+                      (json_int_t)stats.finished, "removed", (json_int_t)stats.removed));
         /* Each step's progress beside the step itself. */
         size_t i;
         json_t *step;

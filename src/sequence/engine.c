@@ -20,10 +20,10 @@
 
 #include "sequence_int.h"
 
-#define DEFAULT_CATCHUP_MS  (3 * LOA_DAY_MS)
-#define DEFAULT_MARGIN_MS   LOA_HOUR_MS
-#define DEFAULT_LOOKAHEAD   (2 * LOA_SECOND_MS)
-#define CACHE_MAX           16
+#define DEFAULT_CATCHUP_MS (3 * LOA_DAY_MS)
+#define DEFAULT_MARGIN_MS  LOA_HOUR_MS
+#define DEFAULT_LOOKAHEAD  (2 * LOA_SECOND_MS)
+#define CACHE_MAX          16
 
 void loa_sequence_opts_default(struct loa_sequence_opts *o)
 {
@@ -137,9 +137,8 @@ static int64_t window_closes(struct loa_store *st, const struct loa_sequence_opt
 }
 
 int loa__seq_step_due(struct loa_store *st, const struct loa_sequence_opts *o,
-                      const struct loa__seq *s, const struct loa_seq_step *t,
-                      int64_t subscriber_id, int32_t utc_offset_min, int64_t base, int64_t now,
-                      struct loa_step_due *out)
+                      const struct loa__seq *s, const struct loa_seq_step *t, int64_t subscriber_id,
+                      int32_t utc_offset_min, int64_t base, int64_t now, struct loa_step_due *out)
 {
     struct loa_send_window w = { 0 }; /* all day, every day */
     if (!t->any_time)
@@ -173,16 +172,16 @@ int loa__seq_step_due(struct loa_store *st, const struct loa_sequence_opts *o,
  * The person of enrolment e moves on from the step at position pos (exclusive: > pos) to the
  * next step that is on, timed from base, or finishes.
  */
-static int advance(struct loa_store *st, const struct loa_sequence_opts *o,
-                   const struct loa__seq *s, const struct loa_enrolment *e, int64_t pos,
-                   int64_t base, int64_t now)
+static int advance(struct loa_txn *tx, const struct loa_sequence_opts *o, const struct loa__seq *s,
+                   const struct loa_enrolment *e, int64_t pos, int64_t base, int64_t now)
 {
     const struct loa_seq_step *next = loa__seq_next_step(&s->seq, pos + 1);
     if (!next)
-        return loa_store_enrol_advance(st, e->id, 0, base, 0, now);
+        return loa_store_enrol_advance(tx, e->id, 0, base, 0, now);
     struct loa_step_due due;
-    loa__seq_step_due(st, o, s, next, e->subscriber_id, e->utc_offset_min, base, now, &due);
-    return loa_store_enrol_advance(st, e->id, next->id, base, due.due_at, now);
+    loa__seq_step_due(loa_txn_store(tx), o, s, next, e->subscriber_id, e->utc_offset_min, base, now,
+                      &due);
+    return loa_store_enrol_advance(tx, e->id, next->id, base, due.due_at, now);
 }
 
 /* The position of step id in its sequence, retired steps included (where it was). */
@@ -217,10 +216,11 @@ static int in_group(const struct loa_sequence *q, void *ud)
 }
 
 /* Enters one person (the caller's transaction). *entered: they were not in it. */
-static int enter_one(struct loa_store *st, const struct loa_sequence_opts *o,
+static int enter_one(struct loa_txn *tx, const struct loa_sequence_opts *o,
                      const struct loa__seq *s, bool one_at_a_time, const struct loa_subscriber *p,
                      const char *source, int64_t now, bool *entered)
 {
+    struct loa_store *st = loa_txn_store(tx);
     *entered = false;
     int rc;
     if (one_at_a_time && s->seq.group_id) {
@@ -228,15 +228,14 @@ static int enter_one(struct loa_store *st, const struct loa_sequence_opts *o,
         if ((rc = loa_store_sequence_list(st, s->seq.page_ref, in_group, &g)) < 0)
             return rc;
         for (size_t i = 0; i < g.n; i++)
-            if ((rc = loa_store_enrol_remove(st, g.ids[i], p->id, "joined_other", now, NULL)) <
-                0)
+            if ((rc = loa_store_enrol_remove(tx, g.ids[i], p->id, "joined_other", now, NULL)) < 0)
                 return rc;
     }
     const struct loa_seq_step *first = loa__seq_next_step(&s->seq, 0);
     struct loa_step_due due = { .due_at = now };
     if (first)
         loa__seq_step_due(st, o, s, first, p->id, p->utc_offset_min, now, now, &due);
-    return loa_store_enrol_insert(st, s->seq.id, p->id, first ? first->id : 0, now, due.due_at,
+    return loa_store_enrol_insert(tx, s->seq.id, p->id, first ? first->id : 0, now, due.due_at,
                                   source, now, entered);
 }
 
@@ -258,7 +257,8 @@ int loa_sequence_enter(struct loa_store *st, const struct loa_sequence_opts *o, 
         *entered_out = 0;
     struct loa__seq_cache cache = { 0 };
     struct loa__seq *s;
-    int rc = loa_store_begin(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
     if (rc < 0)
         return rc;
     if ((rc = loa__seq_cache_get(st, &cache, id, &s)) < 0)
@@ -280,7 +280,7 @@ int loa_sequence_enter(struct loa_store *st, const struct loa_sequence_opts *o, 
             rc = LOA_EINVAL;
         } else {
             bool entered;
-            rc = enter_one(st, o, s, one, &p, source, now, &entered);
+            rc = enter_one(tx, o, s, one, &p, source, now, &entered);
             count += entered;
         }
         loa_subscriber_release(&p);
@@ -289,10 +289,7 @@ int loa_sequence_enter(struct loa_store *st, const struct loa_sequence_opts *o, 
         *entered_out = count;
 out:
     loa__seq_cache_release(&cache);
-    if (rc == 0)
-        return loa_store_commit(st);
-    loa_store_rollback(st);
-    return rc;
+    return loa_store_end(tx, rc);
 }
 
 struct people {
@@ -315,9 +312,9 @@ static int add_member(const struct loa_audience_member *m, void *ud)
     return 0;
 }
 
-int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *const *psids,
-                        size_t n, const char *path, const char *filter, int64_t now,
-                        int64_t **ids_out, size_t *n_out, struct loa_diags *d)
+int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *const *psids, size_t n,
+                        const char *path, const char *filter, int64_t now, int64_t **ids_out,
+                        size_t *n_out, struct loa_diags *d)
 {
     struct people p = { 0 };
     int rc = 0;
@@ -353,22 +350,19 @@ int loa_sequence_people(struct loa_store *st, int64_t page_ref, const char *cons
 int loa_sequence_leave(struct loa_store *st, int64_t id, const int64_t *ids, size_t n,
                        const char *reason, int64_t now, int64_t *removed_out)
 {
-    int rc = loa_store_begin(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
     if (rc < 0)
         return rc;
     int64_t count = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         bool removed = false;
-        rc = loa_store_enrol_remove(st, id, ids[i], reason, now, &removed);
+        rc = loa_store_enrol_remove(tx, id, ids[i], reason, now, &removed);
         count += removed;
     }
-    if (rc < 0) {
-        loa_store_rollback(st);
-        return rc;
-    }
-    if (removed_out)
+    if ((rc = loa_store_end(tx, rc)) == 0 && removed_out)
         *removed_out = count;
-    return loa_store_commit(st);
+    return rc;
 }
 
 /* ---- Triggers ----------------------------------------------------------------------------- */
@@ -406,10 +400,11 @@ static int collect_reply_leavers(const struct loa_enrolment *e, void *ud)
     return 0;
 }
 
-int loa_sequence_on_event(struct loa_store *st, const struct loa_sequence_opts *o,
-                          int64_t page_ref, int64_t subscriber_id, enum loa_sequence_event ev,
-                          const char *value, int64_t now)
+int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t page_ref,
+                          int64_t subscriber_id, enum loa_sequence_event ev, const char *value,
+                          int64_t now)
 {
+    struct loa_store *st = loa_txn_store(tx);
     int rc = 0;
     if (ev == LOA_SEQ_EVENT_MESSAGE) {
         struct leave_ud l = { 0 };
@@ -422,7 +417,7 @@ int loa_sequence_on_event(struct loa_store *st, const struct loa_sequence_opts *
             if ((rc = loa__seq_cache_get(st, &cache, l.ids[i], &s)) < 0)
                 break;
             if (s->seq.leave_on_reply)
-                rc = loa_store_enrol_remove(st, s->seq.id, subscriber_id, "replied", now, NULL);
+                rc = loa_store_enrol_remove(tx, s->seq.id, subscriber_id, "replied", now, NULL);
         }
         loa__seq_cache_release(&cache);
         return rc;
@@ -434,13 +429,13 @@ int loa_sequence_on_event(struct loa_store *st, const struct loa_sequence_opts *
         rc = id > 0 ? loa__seq_cache_get(st, &cache, id, &s) : LOA_ENOENT;
         if (rc == 0 && s->seq.page_ref == page_ref) {
             if (ev == LOA_SEQ_EVENT_LEAVE) {
-                rc = loa_store_enrol_remove(st, id, subscriber_id, "button", now, NULL);
+                rc = loa_store_enrol_remove(tx, id, subscriber_id, "button", now, NULL);
             } else if (s->seq.active) {
                 struct loa_subscriber p;
                 if ((rc = loa_store_subscriber_get(st, subscriber_id, &p)) == 0) {
                     bool entered;
-                    rc = enter_one(st, o, s, group_one_at_a_time(st, s->seq.group_id), &p,
-                                   "button", now, &entered);
+                    rc = enter_one(tx, o, s, group_one_at_a_time(st, s->seq.group_id), &p, "button",
+                                   now, &entered);
                     loa_subscriber_release(&p);
                 }
             }
@@ -467,7 +462,7 @@ int loa_sequence_on_event(struct loa_store *st, const struct loa_sequence_opts *
         if ((rc = loa__seq_cache_get(st, &cache, t.ids[i], &s)) < 0)
             break;
         bool entered;
-        rc = enter_one(st, o, s, t.groups[i] != 0, &p, source, now, &entered);
+        rc = enter_one(tx, o, s, t.groups[i] != 0, &p, source, now, &entered);
         if (rc == 0 && entered)
             LOA_INFO("sequence", "person entered sequence", "sequence=%lld subscriber=%lld by=%s",
                      (long long)s->seq.id, (long long)subscriber_id, source);
@@ -503,16 +498,17 @@ static int collect_due(const struct loa_enrolment *e, void *ud)
 }
 
 /* One due timer: queue its step, or pass over / skip it and move the person on. */
-static int drain_one(struct loa_store *st, const struct loa_sequence_opts *o,
+static int drain_one(struct loa_txn *tx, const struct loa_sequence_opts *o,
                      struct loa__seq_cache *cache, const struct loa_enrolment *e, int64_t now)
 {
+    struct loa_store *st = loa_txn_store(tx);
     struct loa__seq *s;
     int rc = loa__seq_cache_get(st, cache, e->sequence_id, &s);
     if (rc < 0)
         return rc;
     const struct loa_seq_step *t = loa__seq_find_step(&s->seq, e->step_id);
     if (!t || !t->enabled) /* removed or switched off since: pass over it, same base */
-        return advance(st, o, s, e, step_position(st, s, e->step_id), e->base_at, now);
+        return advance(tx, o, s, e, step_position(st, s, e->step_id), e->base_at, now);
     struct loa_enrol_send send = {
         .page_ref = s->seq.page_ref,
         .subscriber_id = e->subscriber_id,
@@ -528,19 +524,18 @@ static int drain_one(struct loa_store *st, const struct loa_sequence_opts *o,
         send.reason = "no_psid";
     } else if (t->inside_window) {
         struct loa_step_due due;
-        loa__seq_step_due(st, o, s, t, e->subscriber_id, e->utc_offset_min, e->base_at, now,
-                          &due);
+        loa__seq_step_due(st, o, s, t, e->subscriber_id, e->utc_offset_min, e->base_at, now, &due);
         if (due.skip)
             send.reason = due.skip;
         else if (due.due_at > send.due_at)
             send.due_at = due.due_at;
     }
-    rc = loa_store_enrol_queue(st, e->id, &send, NULL);
+    rc = loa_store_enrol_queue(tx, e->id, &send, NULL);
     if (rc < 0 || !send.reason)
         return rc;
     LOA_INFO("sequence", "step skipped", "sequence=%lld step=%lld subscriber=%lld reason=%s",
              (long long)s->seq.id, (long long)t->id, (long long)e->subscriber_id, send.reason);
-    return advance(st, o, s, e, t->position, now, now);
+    return advance(tx, o, s, e, t->position, now, now);
 }
 
 int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, int64_t now,
@@ -549,23 +544,20 @@ int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, 
     if (queued_out)
         *queued_out = 0;
     struct due_list l = { 0 };
-    int rc = loa_store_begin(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
     if (rc < 0)
         return rc;
     rc = loa_store_enrol_due(st, now + o->lookahead_ms, limit, collect_due, &l);
     struct loa__seq_cache cache = { 0 };
     for (size_t i = 0; rc == 0 && i < l.n; i++)
-        rc = drain_one(st, o, &cache, &l.v[i], now);
+        rc = drain_one(tx, o, &cache, &l.v[i], now);
     loa__seq_cache_release(&cache);
     for (size_t i = 0; i < l.n; i++)
         loa_free(l.psids[i]);
     loa_free(l.psids);
     loa_free(l.v);
-    if (rc < 0) {
-        loa_store_rollback(st);
-        return rc;
-    }
-    if ((rc = loa_store_commit(st)) == 0 && queued_out)
+    if ((rc = loa_store_end(tx, rc)) == 0 && queued_out)
         *queued_out = (int64_t)l.n;
     return rc;
 }
@@ -584,9 +576,10 @@ static int got_enrol(const struct loa_enrolment *e, void *ud)
     return 1;
 }
 
-int loa_sequence_settled(struct loa_store *st, const struct loa_sequence_opts *o,
-                         int64_t delivery_id, bool refused_by_rules, int64_t at, int64_t now)
+int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
+                         bool refused_by_rules, int64_t at, int64_t now)
 {
+    struct loa_store *st = loa_txn_store(tx);
     struct settled_ud u = { 0 };
     int rc = loa_store_enrol_by_delivery(st, delivery_id, got_enrol, &u);
     if (rc == LOA_ENOENT || (rc == 0 && !u.found))
@@ -597,9 +590,9 @@ int loa_sequence_settled(struct loa_store *st, const struct loa_sequence_opts *o
     struct loa__seq *s;
     if ((rc = loa__seq_cache_get(st, &cache, u.e.sequence_id, &s)) == 0) {
         if (refused_by_rules && s->seq.leave_on_refused)
-            rc = loa_store_enrol_remove(st, s->seq.id, u.e.subscriber_id, "refused", now, NULL);
+            rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "refused", now, NULL);
         else
-            rc = advance(st, o, s, &u.e, step_position(st, s, u.e.step_id), at, now);
+            rc = advance(tx, o, s, &u.e, step_position(st, s, u.e.step_id), at, now);
     }
     loa__seq_cache_release(&cache);
     return rc;
@@ -632,18 +625,15 @@ int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o,
         e->n = 0;
         if ((rc = loa_store_enrol_sends_ended(st, after, 512, got_ended, e)) < 0 || e->n == 0)
             break;
-        if ((rc = loa_store_begin(st)) < 0)
+        struct loa_txn *tx;
+        if ((rc = loa_store_begin(st, &tx)) < 0)
             break;
         for (size_t i = 0; rc == 0 && i < e->n; i++) {
             after = e->id[i];
-            rc = loa_sequence_settled(st, o, e->id[i], e->skipped[i], e->at[i] ? e->at[i] : now,
+            rc = loa_sequence_settled(tx, o, e->id[i], e->skipped[i], e->at[i] ? e->at[i] : now,
                                       now);
         }
-        if (rc < 0) {
-            loa_store_rollback(st);
-            break;
-        }
-        if ((rc = loa_store_commit(st)) < 0)
+        if ((rc = loa_store_end(tx, rc)) < 0)
             break;
         count += (int64_t)e->n;
     } while (e->n == 512);

@@ -34,8 +34,7 @@ const struct loa_seq_step *loa__seq_find_step(const struct loa_sequence *s, int6
  * window-aware step the messaging window as the rules see it. Always fills *out.
  */
 int loa__seq_step_due(struct loa_store *st, const struct loa_sequence_opts *o,
-                      const struct loa__seq *s, const struct loa_seq_step *t,
-                      int64_t subscriber_id, int32_t utc_offset_min, int64_t base, int64_t now,
-                      struct loa_step_due *out);
+                      const struct loa__seq *s, const struct loa_seq_step *t, int64_t subscriber_id,
+                      int32_t utc_offset_min, int64_t base, int64_t now, struct loa_step_due *out);
 
 #endif /* LOA_SEQUENCE_SEQUENCE_INT_H */

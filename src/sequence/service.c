@@ -17,14 +17,9 @@
 int loa_sequence_create(struct loa_store *st, const struct loa_sequence *in, int64_t now,
                         int64_t *id_out)
 {
-    int rc = loa_store_begin(st);
-    if (rc < 0)
-        return rc;
-    if ((rc = loa_store_sequence_create(st, in, now, id_out)) < 0) {
-        loa_store_rollback(st);
-        return rc;
-    }
-    return loa_store_commit(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc : loa_store_end(tx, loa_store_sequence_create(tx, in, now, id_out));
 }
 
 /* Whether step a (stored before) times differently as b (after). */
@@ -56,9 +51,10 @@ static int collect(const struct loa_enrolment *e, void *ud)
 }
 
 /* Re-times everyone waiting in sequence s (already stored with its new steps). */
-static int retime(struct loa_store *st, const struct loa_sequence_opts *o,
-                  const struct loa__seq *s, int64_t now, int64_t *count)
+static int retime(struct loa_txn *tx, const struct loa_sequence_opts *o, const struct loa__seq *s,
+                  int64_t now, int64_t *count)
 {
+    struct loa_store *st = loa_txn_store(tx);
     struct batch *b = loa_malloc(sizeof(*b));
     int64_t after = 0;
     int rc = 0;
@@ -82,14 +78,14 @@ static int retime(struct loa_store *st, const struct loa_sequence_opts *o,
                 if (next)
                     loa__seq_step_due(st, o, s, next, e->subscriber_id, e->utc_offset_min,
                                       e->base_at, now, &due);
-                rc = loa_store_enrol_advance(st, e->id, next ? next->id : 0, e->base_at,
-                                             due.due_at, now);
+                rc = loa_store_enrol_advance(tx, e->id, next ? next->id : 0, e->base_at, due.due_at,
+                                             now);
             } else {
                 struct loa_step_due due;
-                loa__seq_step_due(st, o, s, t, e->subscriber_id, e->utc_offset_min, e->base_at,
-                                  now, &due);
+                loa__seq_step_due(st, o, s, t, e->subscriber_id, e->utc_offset_min, e->base_at, now,
+                                  &due);
                 if (due.due_at != e->due_at)
-                    rc = loa_store_enrol_set_due(st, e->id, due.due_at);
+                    rc = loa_store_enrol_set_due(tx, e->id, due.due_at);
             }
             (*count)++;
         }
@@ -98,14 +94,15 @@ static int retime(struct loa_store *st, const struct loa_sequence_opts *o,
     return rc;
 }
 
-static int update_txn(struct loa_store *st, const struct loa_sequence_opts *o,
+static int update_txn(struct loa_txn *tx, const struct loa_sequence_opts *o,
                       const struct loa_sequence *in, int64_t now)
 {
+    struct loa_store *st = loa_txn_store(tx);
     struct loa_sequence old;
     int rc = loa_store_sequence_get(st, in->id, &old);
     if (rc < 0)
         return rc;
-    if ((rc = loa_store_sequence_update(st, in, now)) < 0)
+    if ((rc = loa_store_sequence_update(tx, in, now)) < 0)
         goto out;
     struct loa__seq_cache cache = { 0 };
     struct loa__seq *s;
@@ -119,22 +116,22 @@ static int update_txn(struct loa_store *st, const struct loa_sequence_opts *o,
         if (all || step_retimed(&old.steps[i], now_step)) {
             any = true;
             if (!all) {
-                rc = loa_store_enrol_unqueue(st, in->id, old.steps[i].id, &n);
+                rc = loa_store_enrol_unqueue(tx, in->id, old.steps[i].id, &n);
                 unqueued += n;
             }
         }
     }
     if (rc == 0 && all) {
-        rc = loa_store_enrol_unqueue(st, in->id, 0, &n);
+        rc = loa_store_enrol_unqueue(tx, in->id, 0, &n);
         unqueued += n;
     }
     int64_t retimed = 0;
     if (rc == 0 && any && s->seq.active)
-        rc = retime(st, o, s, now, &retimed);
+        rc = retime(tx, o, s, now, &retimed);
     if (rc == 0 && (unqueued || retimed))
         LOA_INFO("sequence", "sequence edited; people re-timed",
-                 "sequence=%lld unqueued=%lld retimed=%lld", (long long)in->id,
-                 (long long)unqueued, (long long)retimed);
+                 "sequence=%lld unqueued=%lld retimed=%lld", (long long)in->id, (long long)unqueued,
+                 (long long)retimed);
     loa__seq_cache_release(&cache);
 out:
     loa_sequence_release(&old);
@@ -144,31 +141,52 @@ out:
 int loa_sequence_update(struct loa_store *st, const struct loa_sequence_opts *o,
                         const struct loa_sequence *in, int64_t now)
 {
-    int rc = loa_store_begin(st);
-    if (rc < 0)
-        return rc;
-    if ((rc = update_txn(st, o, in, now)) < 0) {
-        loa_store_rollback(st);
-        return rc;
-    }
-    return loa_store_commit(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc : loa_store_end(tx, update_txn(tx, o, in, now));
 }
 
 int loa_sequence_delete(struct loa_store *st, int64_t id, int64_t now)
 {
-    int rc = loa_store_begin(st);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
     if (rc < 0)
         return rc;
     int64_t removed = 0;
-    rc = loa_store_enrol_remove_all(st, id, "sequence_deleted", now, &removed);
+    rc = loa_store_enrol_remove_all(tx, id, "sequence_deleted", now, &removed);
     if (rc == 0)
-        rc = loa_store_sequence_delete(st, id);
-    if (rc < 0) {
-        loa_store_rollback(st);
-        return rc;
-    }
-    if ((rc = loa_store_commit(st)) == 0)
+        rc = loa_store_sequence_delete(tx, id);
+    if ((rc = loa_store_end(tx, rc)) == 0)
         LOA_INFO("sequence", "sequence deleted", "sequence=%lld removed=%lld", (long long)id,
                  (long long)removed);
     return rc;
+}
+
+/* ---- Groups ------------------------------------------------------------------------------- */
+
+int loa_sequence_group_create(struct loa_store *st, int64_t page_ref, const char *name,
+                              bool one_at_a_time, int64_t now, int64_t *id_out)
+{
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc
+                  : loa_store_end(tx, loa_store_seq_group_create(tx, page_ref, name, one_at_a_time,
+                                                                 now, id_out));
+}
+
+int loa_sequence_group_update(struct loa_store *st, int64_t id, const char *name, int64_t position,
+                              int one_at_a_time, int64_t now)
+{
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc
+                  : loa_store_end(
+                        tx, loa_store_seq_group_update(tx, id, name, position, one_at_a_time, now));
+}
+
+int loa_sequence_group_delete(struct loa_store *st, int64_t id)
+{
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc : loa_store_end(tx, loa_store_seq_group_delete(tx, id));
 }

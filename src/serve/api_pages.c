@@ -137,6 +137,14 @@ static bool read_page_input(json_t *o, struct loa_page_input *in, bool create,
     return true;
 }
 
+/* Creates or changes a Page, in a transaction of its own. */
+static int put_page(struct loa_store *st, const struct loa_page_input *in)
+{
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc : loa_store_end(tx, loa_store_page_put(tx, in, loa_now_ms(), NULL));
+}
+
 void api_pages_create(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
     struct serve_app *app = ctx;
@@ -163,7 +171,7 @@ void api_pages_create(void *ctx, const struct loa_http_req *req, struct loa_http
         loa_http_error(resp, 409, "id", "Page %s exists; change it with PATCH", in.page_id);
         goto out;
     }
-    int rc = loa_store_page_put(st, &in, loa_now_ms(), NULL);
+    int rc = put_page(st, &in);
     if (rc == 0)
         rc = loa_store_page_get(st, in.page_id, &p);
     if (rc < 0) {
@@ -200,7 +208,7 @@ void api_pages_update(void *ctx, const struct loa_http_req *req, struct loa_http
     struct loa_store *st = api_store(app, resp);
     if (!st)
         goto out;
-    int rc = loa_store_page_put(st, &in, loa_now_ms(), NULL);
+    int rc = put_page(st, &in);
     loa_page_release(&p);
     if (rc == 0)
         rc = loa_store_page_get(st, req->params[0], &p);

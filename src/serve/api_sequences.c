@@ -142,8 +142,7 @@ static void group_fields(json_t *o, bool create, const char **name, int *one, in
         const char *s = json_string_value(v);
         size_t chars = s ? loa_utf8_count(s, strlen(s)) : 0;
         if (!s || chars == 0 || chars > GROUP_NAME_CHARS)
-            loa_diags_add(d, 0, 0, "name", "must be text of 1 to %d characters",
-                          GROUP_NAME_CHARS);
+            loa_diags_add(d, 0, 0, "name", "must be text of 1 to %d characters", GROUP_NAME_CHARS);
         else
             *name = s;
     } else if (create) {
@@ -195,7 +194,7 @@ void api_seq_groups_create(void *ctx, const struct loa_http_req *req, struct loa
         goto out;
     }
     int64_t id = 0;
-    rc = loa_store_seq_group_create(st, p.id, name, one > 0, loa_now_ms(), &id);
+    rc = loa_sequence_group_create(st, p.id, name, one > 0, loa_now_ms(), &id);
     if (rc < 0)
         api_fail(resp, rc, "name", "a sequence group with this name");
     else
@@ -225,7 +224,7 @@ void api_seq_groups_update(void *ctx, const struct loa_http_req *req, struct loa
     } else if (!loa_diags_empty(&d)) {
         api_reply_diags(resp, 400, &d);
     } else {
-        int rc = loa_store_seq_group_update(st, id, name, position, one, loa_now_ms());
+        int rc = loa_sequence_group_update(st, id, name, position, one, loa_now_ms());
         if (rc == LOA_EEXIST)
             api_fail(resp, rc, "name", "a sequence group with this name");
         else if (rc < 0)
@@ -243,7 +242,7 @@ void api_seq_groups_delete(void *ctx, const struct loa_http_req *req, struct loa
     struct loa_store *st;
     if (!path_id(req, resp, "sequence group", &id) || !(st = api_store(ctx, resp)))
         return;
-    int rc = loa_store_seq_group_delete(st, id);
+    int rc = loa_sequence_group_delete(st, id);
     if (rc < 0) {
         api_fail(resp, rc, "id", "sequence group");
         return;
@@ -280,8 +279,7 @@ void api_sequences_list(void *ctx, const struct loa_http_req *req, struct loa_ht
     api_reply(resp, 200, json_pack("{s:o,s:n}", "data", l.arr, "next_cursor"));
 }
 
-static void reply_sequence(struct loa_store *st, int64_t id, int status,
-                           struct loa_http_resp *resp)
+static void reply_sequence(struct loa_store *st, int64_t id, int status, struct loa_http_resp *resp)
 {
     char *text = NULL;
     int rc = loa_sequence_describe(st, id, &text);
@@ -553,8 +551,9 @@ void api_sequences_enrol(void *ctx, const struct loa_http_req *req, struct loa_h
         goto out;
     }
     if (json_is_true(dry)) {
-        api_reply(resp, 200, json_pack("{s:I,s:I,s:b}", "count", (json_int_t)ids.n, "entered",
-                                       (json_int_t)0, "dry_run", 1));
+        api_reply(resp, 200,
+                  json_pack("{s:I,s:I,s:b}", "count", (json_int_t)ids.n, "entered", (json_int_t)0,
+                            "dry_run", 1));
         goto out;
     }
     if (expect && json_integer_value(expect) != (json_int_t)ids.n) {
@@ -579,8 +578,9 @@ void api_sequences_enrol(void *ctx, const struct loa_http_req *req, struct loa_h
         goto out;
     }
     wake(app);
-    api_reply(resp, 200, json_pack("{s:I,s:I,s:b}", "count", (json_int_t)ids.n, "entered",
-                                   (json_int_t)entered, "dry_run", 0));
+    api_reply(resp, 200,
+              json_pack("{s:I,s:I,s:b}", "count", (json_int_t)ids.n, "entered", (json_int_t)entered,
+                        "dry_run", 0));
 out:
     loa_free(ids.v);
     loa_sequence_release(&s);
@@ -634,8 +634,7 @@ static int add_enrolment(const struct loa_enrolment *e, void *ud)
     return 0;
 }
 
-void api_sequences_enrolments(void *ctx, const struct loa_http_req *req,
-                              struct loa_http_resp *resp)
+void api_sequences_enrolments(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
     int64_t id, want, after = 0, step = 0;
     unsigned mask = 0;
@@ -655,8 +654,7 @@ void api_sequences_enrolments(void *ctx, const struct loa_http_req *req,
     if (state) {
         char buf[128];
         snprintf(buf, sizeof(buf), "%s", state);
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             int i = 0;
             while (i < LOA_ENROL_STATE_COUNT &&
                    strcmp(t, loa_enrol_state_name((enum loa_enrol_state)i)) != 0)

@@ -240,10 +240,15 @@ void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct lo
     }
     int64_t page_ref = s.page_ref;
     loa_subscriber_release(&s);
-    rc = loa_store_begin(st);
-    if (rc == 0 && attrs) {
+    struct loa_txn *tx;
+    rc = loa_store_begin(st, &tx);
+    if (rc < 0) {
+        api_fail(resp, rc, attrs ? "attrs" : "tags", "changing the subscriber");
+        goto out;
+    }
+    if (attrs) {
         char *patch = json_dumps(attrs, JSON_COMPACT);
-        rc = loa_store_subscriber_patch_attrs(st, id, patch, loa_now_ms());
+        rc = loa_store_subscriber_patch_attrs(tx, id, patch, loa_now_ms());
         free(patch);
     }
     for (int which = 0; which < 2 && rc == 0 && tags; which++) {
@@ -252,22 +257,19 @@ void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct lo
         json_t *t;
         json_array_foreach(arr, i, t) {
             int64_t tag_id;
-            rc = loa_store_tag_ensure(st, page_ref, json_string_value(t), &tag_id);
+            rc = loa_store_tag_ensure(tx, page_ref, json_string_value(t), &tag_id);
             bool added = false;
             if (rc == 0)
-                rc = which == 0 ? loa_store_tag_add(st, id, tag_id, &added)
-                                : loa_store_tag_remove(st, id, tag_id);
+                rc = which == 0 ? loa_store_tag_add(tx, id, tag_id, &added)
+                                : loa_store_tag_remove(tx, id, tag_id);
             if (rc == 0 && added) /* sequences entered when this tag is added */
-                rc = loa_sequence_on_event(st, &app->seq, page_ref, id, LOA_SEQ_EVENT_TAG,
+                rc = loa_sequence_on_event(tx, &app->seq, page_ref, id, LOA_SEQ_EVENT_TAG,
                                            json_string_value(t), loa_now_ms());
             if (rc < 0)
                 break;
         }
     }
-    if (rc == 0)
-        rc = loa_store_commit(st);
-    if (rc < 0) {
-        loa_store_rollback(st);
+    if ((rc = loa_store_end(tx, rc)) < 0) {
         api_fail(resp, rc, attrs ? "attrs" : "tags", "changing the subscriber");
         goto out;
     }
@@ -282,7 +284,10 @@ void api_subscribers_delete(void *ctx, const struct loa_http_req *req, struct lo
     struct loa_store *st;
     if (!sub_id(req, resp, &id) || !(st = api_store(ctx, resp)))
         return;
-    int rc = loa_store_subscriber_delete(st, id);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    if (rc == 0)
+        rc = loa_store_end(tx, loa_store_subscriber_delete(tx, id));
     if (rc < 0) {
         api_fail(resp, rc, "id", "subscriber");
         return;
@@ -328,7 +333,10 @@ void api_tags_rename(void *ctx, const struct loa_http_req *req, struct loa_http_
                            "the body is {\"name\": NEW} with 1 to 64 characters without ',' "
                            "or ';'");
         } else {
-            int rc = loa_store_tag_rename(serve_store(ctx), p.id, req->params[1], to);
+            struct loa_txn *tx;
+            int rc = loa_store_begin(serve_store(ctx), &tx);
+            if (rc == 0)
+                rc = loa_store_end(tx, loa_store_tag_rename(tx, p.id, req->params[1], to));
             if (rc < 0)
                 api_fail(resp, rc, rc == LOA_EEXIST ? "name" : "tag",
                          rc == LOA_EEXIST ? "a tag with that name" : "the tag");
@@ -345,7 +353,10 @@ void api_tags_delete(void *ctx, const struct loa_http_req *req, struct loa_http_
     struct loa_page p;
     if (!api_page(ctx, req, resp, &p))
         return;
-    int rc = loa_store_tag_delete(serve_store(ctx), p.id, req->params[1]);
+    struct loa_txn *tx;
+    int rc = loa_store_begin(serve_store(ctx), &tx);
+    if (rc == 0)
+        rc = loa_store_end(tx, loa_store_tag_delete(tx, p.id, req->params[1]));
     loa_page_release(&p);
     if (rc < 0)
         api_fail(resp, rc, "tag", "the tag");

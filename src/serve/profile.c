@@ -51,6 +51,14 @@ struct job {
     int64_t subscriber_id;
 };
 
+/* Stores a looked-up profile, in a transaction of its own. */
+static int set_profile(struct loa_store *st, int64_t id, const struct loa_profile_input *in)
+{
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    return rc < 0 ? rc : loa_store_end(tx, loa_store_subscriber_set_profile(tx, id, in));
+}
+
 static void on_done(void *arg, const struct loa_client_result *r)
 {
     struct job *j = r->user;
@@ -67,7 +75,7 @@ static void on_done(void *arg, const struct loa_client_result *r)
             .at = loa_now_ms(),
         };
         struct loa_store *st = serve_store(w->app);
-        if (st && loa_store_subscriber_set_profile(st, j->subscriber_id, &in) == 0)
+        if (st && set_profile(st, j->subscriber_id, &in) == 0)
             atomic_fetch_add(&w->app->profiles_fetched, 1);
         else
             atomic_fetch_add(&w->app->profiles_failed, 1);
@@ -81,7 +89,7 @@ static void on_done(void *arg, const struct loa_client_result *r)
                                               .at = loa_now_ms() };
             struct loa_store *st = serve_store(w->app);
             if (st)
-                loa_store_subscriber_set_profile(st, j->subscriber_id, &none);
+                set_profile(st, j->subscriber_id, &none);
         }
     }
     loa_free(j);

@@ -56,10 +56,10 @@ struct wh_job {
     bool filled; /* res holds a result to release */
 };
 
-static int apply_batch(struct loa_store *st, void *ud)
+static int apply_batch(struct loa_txn *tx, void *ud)
 {
     struct wh_job *j = ud;
-    int rc = loa_intake_apply_step(st, j->seq, j->batch->events, j->batch->count, &j->res);
+    int rc = loa_intake_apply_step(tx, j->seq, j->batch->events, j->batch->count, &j->res);
     j->filled = rc == 0;
     return rc;
 }

@@ -137,37 +137,37 @@ int loa_store_schema_version(struct loa_store *st)
     return OPS(st)->schema_version(st);
 }
 
-int loa_store_begin(struct loa_store *st)
+int loa_store_begin(struct loa_store *st, struct loa_txn **out)
 {
-    return OPS(st)->begin(st);
+    return OPS(st)->begin(st, out);
 }
 
-int loa_store_commit(struct loa_store *st)
+int loa_store_commit(struct loa_txn *tx)
 {
-    return OPS(st)->commit(st);
+    return OPS(tx->st)->commit(tx);
 }
 
-int loa_store_rollback(struct loa_store *st)
+int loa_store_rollback(struct loa_txn *tx)
 {
-    return OPS(st)->rollback(st);
+    return OPS(tx->st)->rollback(tx);
 }
 
-int loa_store_savepoint(struct loa_store *st)
+int loa_store_savepoint(struct loa_txn *tx)
 {
-    return OPS(st)->savepoint(st);
+    return OPS(tx->st)->savepoint(tx);
 }
 
-int loa_store_savepoint_release(struct loa_store *st)
+int loa_store_savepoint_release(struct loa_txn *tx)
 {
-    return OPS(st)->savepoint_release(st);
+    return OPS(tx->st)->savepoint_release(tx);
 }
 
-int loa_store_savepoint_rollback(struct loa_store *st)
+int loa_store_savepoint_rollback(struct loa_txn *tx)
 {
-    return OPS(st)->savepoint_rollback(st);
+    return OPS(tx->st)->savepoint_rollback(tx);
 }
 
-int loa_store_group(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud)
+int loa_store_group(struct loa_store *st, int (*fn)(struct loa_txn *tx, void *ud), void *ud)
 {
     return OPS(st)->group(st, fn, ud);
 }
@@ -177,16 +177,16 @@ int loa_store_lease_acquire(struct loa_store *st, struct loa_lease **out)
     return OPS(st)->lease_acquire(st, out);
 }
 
-int loa_store_campaign_create(struct loa_store *st, int64_t page_ref,
+int loa_store_campaign_create(struct loa_txn *tx, int64_t page_ref,
                               const struct loa_campaign_input *in, int64_t now, int64_t *id_out)
 {
-    return OPS(st)->campaign_create(st, page_ref, in, now, id_out);
+    return OPS(tx->st)->campaign_create(tx, page_ref, in, now, id_out);
 }
 
-int loa_store_campaign_update(struct loa_store *st, int64_t id, const struct loa_campaign_input *in,
+int loa_store_campaign_update(struct loa_txn *tx, int64_t id, const struct loa_campaign_input *in,
                               int64_t now)
 {
-    return OPS(st)->campaign_update(st, id, in, now);
+    return OPS(tx->st)->campaign_update(tx, id, in, now);
 }
 
 int loa_store_campaign_get(struct loa_store *st, int64_t id, struct loa_campaign *out)
@@ -200,39 +200,39 @@ int loa_store_campaign_list(struct loa_store *st, int64_t page_ref, unsigned sta
     return OPS(st)->campaign_list(st, page_ref, status_mask, fn, ud);
 }
 
-int loa_store_campaign_set_status(struct loa_store *st, int64_t id, unsigned from_mask,
+int loa_store_campaign_set_status(struct loa_txn *tx, int64_t id, unsigned from_mask,
                                   enum loa_campaign_status to, const char *reason, int64_t now)
 {
-    return OPS(st)->campaign_set_status(st, id, from_mask, to, reason, now);
+    return OPS(tx->st)->campaign_set_status(tx, id, from_mask, to, reason, now);
 }
 
-int loa_store_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
+int loa_store_campaign_pause_page(struct loa_txn *tx, int64_t page_ref, const char *reason,
                                   int64_t now, int64_t *count_out)
 {
-    return OPS(st)->campaign_pause_page(st, page_ref, reason, now, count_out);
+    return OPS(tx->st)->campaign_pause_page(tx, page_ref, reason, now, count_out);
 }
 
-int loa_store_campaign_snapshot(struct loa_store *st, int64_t id,
+int loa_store_campaign_snapshot(struct loa_txn *tx, int64_t id,
                                 const struct loa_audience_node *filter, int64_t plan_quota,
                                 int64_t priority, int64_t now, int64_t *total_out)
 {
-    return OPS(st)->campaign_snapshot(st, id, filter, plan_quota, priority, now, total_out);
+    return OPS(tx->st)->campaign_snapshot(tx, id, filter, plan_quota, priority, now, total_out);
 }
 
-int loa_store_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now, bool *done_out)
+int loa_store_campaign_finish_if_done(struct loa_txn *tx, int64_t id, int64_t now, bool *done_out)
 {
-    return OPS(st)->campaign_finish_if_done(st, id, now, done_out);
+    return OPS(tx->st)->campaign_finish_if_done(tx, id, now, done_out);
 }
 
-int loa_store_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask)
+int loa_store_campaign_delete(struct loa_txn *tx, int64_t id, unsigned from_mask)
 {
-    return OPS(st)->campaign_delete(st, id, from_mask);
+    return OPS(tx->st)->campaign_delete(tx, id, from_mask);
 }
 
-int loa_store_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
+int loa_store_event_record(struct loa_txn *tx, const struct loa_event_input *in, int64_t now,
                            bool *inserted_out)
 {
-    return OPS(st)->event_record(st, in, now, inserted_out);
+    return OPS(tx->st)->event_record(tx, in, now, inserted_out);
 }
 
 int loa_store_event_exists(struct loa_store *st, const char *key, bool *out)
@@ -251,10 +251,10 @@ int loa_store_window_get(struct loa_store *st, int64_t page_ref, const char *psi
     return OPS(st)->window_get(st, page_ref, psid, id_out, out, kind_out);
 }
 
-int loa_store_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
+int loa_store_window_put(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t id,
                          const struct loa_window *w, int64_t now, int64_t *id_out)
 {
-    return OPS(st)->window_put(st, page_ref, psid, id, w, now, id_out);
+    return OPS(tx->st)->window_put(tx, page_ref, psid, id, w, now, id_out);
 }
 
 int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscriber *out)
@@ -262,15 +262,14 @@ int loa_store_subscriber_get(struct loa_store *st, int64_t id, struct loa_subscr
     return OPS(st)->subscriber_get(st, id, out);
 }
 
-int loa_store_subscriber_delete(struct loa_store *st, int64_t id)
+int loa_store_subscriber_delete(struct loa_txn *tx, int64_t id)
 {
-    return OPS(st)->subscriber_delete(st, id);
+    return OPS(tx->st)->subscriber_delete(tx, id);
 }
 
-int loa_store_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
-                                     int64_t now)
+int loa_store_subscriber_patch_attrs(struct loa_txn *tx, int64_t id, const char *patch, int64_t now)
 {
-    return OPS(st)->subscriber_patch_attrs(st, id, patch, now);
+    return OPS(tx->st)->subscriber_patch_attrs(tx, id, patch, now);
 }
 
 int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t seen_before,
@@ -279,35 +278,35 @@ int loa_store_profiles_missing(struct loa_store *st, int64_t after_id, int64_t s
     return OPS(st)->profiles_missing(st, after_id, seen_before, ids, max, n_out);
 }
 
-int loa_store_subscriber_set_profile(struct loa_store *st, int64_t id,
+int loa_store_subscriber_set_profile(struct loa_txn *tx, int64_t id,
                                      const struct loa_profile_input *p)
 {
-    return OPS(st)->subscriber_set_profile(st, id, p);
+    return OPS(tx->st)->subscriber_set_profile(tx, id, p);
 }
 
-int loa_store_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
+int loa_store_message_record(struct loa_txn *tx, const struct loa_message *m, int64_t now,
                              bool *inserted_out)
 {
-    return OPS(st)->message_record(st, m, now, inserted_out);
+    return OPS(tx->st)->message_record(tx, m, now, inserted_out);
 }
 
-int loa_store_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
+int loa_store_conversation_delivered(struct loa_txn *tx, int64_t page_ref, const char *psid,
                                      int64_t watermark, const char *const *mids, size_t nmids,
                                      int64_t now)
 {
-    return OPS(st)->conversation_delivered(st, page_ref, psid, watermark, mids, nmids, now);
+    return OPS(tx->st)->conversation_delivered(tx, page_ref, psid, watermark, mids, nmids, now);
 }
 
-int loa_store_conversation_read(struct loa_store *st, int64_t page_ref, const char *psid,
+int loa_store_conversation_read(struct loa_txn *tx, int64_t page_ref, const char *psid,
                                 int64_t watermark)
 {
-    return OPS(st)->conversation_read(st, page_ref, psid, watermark);
+    return OPS(tx->st)->conversation_read(tx, page_ref, psid, watermark);
 }
 
-int loa_store_message_react(struct loa_store *st, const char *mid, const char *reaction,
+int loa_store_message_react(struct loa_txn *tx, const char *mid, const char *reaction,
                             bool *found_out)
 {
-    return OPS(st)->message_react(st, mid, reaction, found_out);
+    return OPS(tx->st)->message_react(tx, mid, reaction, found_out);
 }
 
 int loa_store_message_get(struct loa_store *st, const char *mid, struct loa_message *out)
@@ -329,9 +328,9 @@ int loa_store_message_list(struct loa_store *st, int64_t page_ref, const char *p
     return OPS(st)->message_list(st, page_ref, psid, after_id, limit, fn, ud);
 }
 
-int loa_store_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now)
+int loa_store_ntoken_apply(struct loa_txn *tx, const struct loa_ntoken_input *in, int64_t now)
 {
-    return OPS(st)->ntoken_apply(st, in, now);
+    return OPS(tx->st)->ntoken_apply(tx, in, now);
 }
 
 int loa_store_ntoken_list(struct loa_store *st, int64_t page_ref, const char *psid,
@@ -345,10 +344,10 @@ int loa_store_ntoken_secret(struct loa_store *st, int64_t id, char **out)
     return OPS(st)->ntoken_secret(st, id, out);
 }
 
-int loa_store_apikey_create(struct loa_store *st, enum loa_role role, const char *name, int64_t now,
+int loa_store_apikey_create(struct loa_txn *tx, enum loa_role role, const char *name, int64_t now,
                             char **key_out, struct loa_apikey *out)
 {
-    return OPS(st)->apikey_create(st, role, name, now, key_out, out);
+    return OPS(tx->st)->apikey_create(tx, role, name, now, key_out, out);
 }
 
 int loa_store_apikey_verify(struct loa_store *st, const char *key, int64_t now,
@@ -363,28 +362,28 @@ int loa_store_apikey_list(struct loa_store *st, int (*fn)(const struct loa_apike
     return OPS(st)->apikey_list(st, fn, ud);
 }
 
-int loa_store_apikey_revoke(struct loa_store *st, const char *prefix, int64_t now)
+int loa_store_apikey_revoke(struct loa_txn *tx, const char *prefix, int64_t now)
 {
-    return OPS(st)->apikey_revoke(st, prefix, now);
+    return OPS(tx->st)->apikey_revoke(tx, prefix, now);
 }
 
-int loa_store_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
+int loa_store_outbox_claim(struct loa_txn *tx, int64_t page_ref, enum loa_source source,
                            int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
                            size_t *n_out)
 {
-    return OPS(st)->outbox_claim(st, page_ref, source, source_id, now, max, out, n_out);
+    return OPS(tx->st)->outbox_claim(tx, page_ref, source, source_id, now, max, out, n_out);
 }
 
-int loa_store_delivery_settle(struct loa_store *st, int64_t id,
-                              const struct loa_delivery_outcome *o, bool *changed_out)
+int loa_store_delivery_settle(struct loa_txn *tx, int64_t id, const struct loa_delivery_outcome *o,
+                              bool *changed_out)
 {
-    return OPS(st)->delivery_settle(st, id, o, changed_out);
+    return OPS(tx->st)->delivery_settle(tx, id, o, changed_out);
 }
 
-int loa_store_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
+int loa_store_delivery_recover(struct loa_txn *tx, int64_t campaign_id, int64_t now,
                                int64_t *count_out)
 {
-    return OPS(st)->delivery_recover(st, campaign_id, now, count_out);
+    return OPS(tx->st)->delivery_recover(tx, campaign_id, now, count_out);
 }
 
 int loa_store_campaign_stats(struct loa_store *st, int64_t id, struct loa_campaign_stats *out,
@@ -402,19 +401,19 @@ int loa_store_delivery_list(struct loa_store *st, int64_t campaign_id, unsigned 
     return OPS(st)->delivery_list(st, campaign_id, state_mask, after, limit, older_than, fn, ud);
 }
 
-int loa_store_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
+int loa_store_delivery_retry_failed(struct loa_txn *tx, int64_t campaign_id,
                                     const char *const *reasons, size_t n, int64_t now,
                                     int64_t *count_out)
 {
-    return OPS(st)->delivery_retry_failed(st, campaign_id, reasons, n, now, count_out);
+    return OPS(tx->st)->delivery_retry_failed(tx, campaign_id, reasons, n, now, count_out);
 }
 
-int loa_store_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id, const int64_t *ids,
+int loa_store_delivery_resend_unknown(struct loa_txn *tx, int64_t campaign_id, const int64_t *ids,
                                       size_t n, bool force, int64_t now, int64_t *count_out,
                                       int64_t *unreconciled_out, size_t *nunreconciled_out)
 {
-    return OPS(st)->delivery_resend_unknown(st, campaign_id, ids, n, force, now, count_out,
-                                            unreconciled_out, nunreconciled_out);
+    return OPS(tx->st)->delivery_resend_unknown(tx, campaign_id, ids, n, force, now, count_out,
+                                                unreconciled_out, nunreconciled_out);
 }
 
 int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int64_t older_than,
@@ -424,15 +423,15 @@ int loa_store_delivery_unreconciled(struct loa_store *st, int64_t page_ref, int6
     return OPS(st)->delivery_unreconciled(st, page_ref, older_than, now, per_page, limit, fn, ud);
 }
 
-int loa_store_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
+int loa_store_delivery_reconcile(struct loa_txn *tx, int64_t id, bool sent, const char *mid,
                                  const char *text, int64_t at, int64_t now, bool *changed_out)
 {
-    return OPS(st)->delivery_reconcile(st, id, sent, mid, text, at, now, changed_out);
+    return OPS(tx->st)->delivery_reconcile(tx, id, sent, mid, text, at, now, changed_out);
 }
 
-int loa_store_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at)
+int loa_store_delivery_reconcile_later(struct loa_txn *tx, int64_t id, int64_t next_at)
 {
-    return OPS(st)->delivery_reconcile_later(st, id, next_at);
+    return OPS(tx->st)->delivery_reconcile_later(tx, id, next_at);
 }
 
 int loa_store_ledger_count(struct loa_store *st, int64_t page_ref, int64_t since,
@@ -447,9 +446,9 @@ int loa_store_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t sinc
     return OPS(st)->ledger_oldest(st, page_ref, since, minute_out);
 }
 
-int loa_store_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n)
+int loa_store_ledger_add(struct loa_txn *tx, int64_t page_ref, int64_t at, int64_t n)
 {
-    return OPS(st)->ledger_add(st, page_ref, at, n);
+    return OPS(tx->st)->ledger_add(tx, page_ref, at, n);
 }
 
 int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out)
@@ -457,44 +456,43 @@ int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa
     return OPS(st)->page_pacing_get(st, page_ref, out);
 }
 
-int loa_store_page_pacing_put(struct loa_store *st, int64_t page_ref,
-                              const struct loa_page_pacing *p)
+int loa_store_page_pacing_put(struct loa_txn *tx, int64_t page_ref, const struct loa_page_pacing *p)
 {
-    return OPS(st)->page_pacing_put(st, page_ref, p);
+    return OPS(tx->st)->page_pacing_put(tx, page_ref, p);
 }
 
-int loa_store_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
+int loa_store_subscriber_set_unreachable(struct loa_txn *tx, int64_t id, const char *reason,
                                          int64_t now)
 {
-    return OPS(st)->subscriber_set_unreachable(st, id, reason, now);
+    return OPS(tx->st)->subscriber_set_unreachable(tx, id, reason, now);
 }
 
-int loa_store_delivery_echo(struct loa_store *st, int64_t id, const char *mid, int64_t at,
+int loa_store_delivery_echo(struct loa_txn *tx, int64_t id, const char *mid, int64_t at,
                             bool *settled_out)
 {
-    return OPS(st)->delivery_echo(st, id, mid, at, settled_out);
+    return OPS(tx->st)->delivery_echo(tx, id, mid, at, settled_out);
 }
 
-int loa_store_delivery_funnel(struct loa_store *st, int64_t page_ref, const char *psid)
+int loa_store_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *psid)
 {
-    return OPS(st)->delivery_funnel(st, page_ref, psid);
+    return OPS(tx->st)->delivery_funnel(tx, page_ref, psid);
 }
 
-int loa_store_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
+int loa_store_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
                                const char *psid, int64_t at)
 {
-    return OPS(st)->delivery_clicked(st, campaign_id, page_ref, psid, at);
+    return OPS(tx->st)->delivery_clicked(tx, campaign_id, page_ref, psid, at);
 }
 
-int loa_store_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid, int64_t at)
+int loa_store_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at)
 {
-    return OPS(st)->delivery_replied(st, page_ref, psid, at);
+    return OPS(tx->st)->delivery_replied(tx, page_ref, psid, at);
 }
 
-int loa_store_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
+int loa_store_page_put(struct loa_txn *tx, const struct loa_page_input *in, int64_t now,
                        bool *created_out)
 {
-    return OPS(st)->page_put(st, in, now, created_out);
+    return OPS(tx->st)->page_put(tx, in, now, created_out);
 }
 
 int loa_store_page_get(struct loa_store *st, const char *page_id, struct loa_page *out)
@@ -519,11 +517,10 @@ int loa_store_page_secrets(struct loa_store *st, const char *page_id, char **tok
     return OPS(st)->page_secrets(st, page_id, token_out, app_secret_out);
 }
 
-int loa_store_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *s,
-                                unsigned flags, int64_t now, enum loa_upsert_result *result_out,
-                                int64_t *id_out)
+int loa_store_subscriber_upsert(struct loa_txn *tx, const struct loa_subscriber *s, unsigned flags,
+                                int64_t now, enum loa_upsert_result *result_out, int64_t *id_out)
 {
-    return OPS(st)->subscriber_upsert(st, s, flags, now, result_out, id_out);
+    return OPS(tx->st)->subscriber_upsert(tx, s, flags, now, result_out, id_out);
 }
 
 int loa_store_contacts_count(struct loa_store *st, int64_t page_ref, int64_t *count_out)
@@ -553,29 +550,29 @@ int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char 
     return OPS(st)->subscriber_tags(st, subscriber_id, out);
 }
 
-int loa_store_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out)
+int loa_store_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out)
 {
-    return OPS(st)->tag_ensure(st, page_ref, name, id_out);
+    return OPS(tx->st)->tag_ensure(tx, page_ref, name, id_out);
 }
 
-int loa_store_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id, bool *added_out)
+int loa_store_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out)
 {
-    return OPS(st)->tag_add(st, subscriber_id, tag_id, added_out);
+    return OPS(tx->st)->tag_add(tx, subscriber_id, tag_id, added_out);
 }
 
-int loa_store_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t tag_id)
+int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id)
 {
-    return OPS(st)->tag_remove(st, subscriber_id, tag_id);
+    return OPS(tx->st)->tag_remove(tx, subscriber_id, tag_id);
 }
 
-int loa_store_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to)
+int loa_store_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to)
 {
-    return OPS(st)->tag_rename(st, page_ref, from, to);
+    return OPS(tx->st)->tag_rename(tx, page_ref, from, to);
 }
 
-int loa_store_tag_delete(struct loa_store *st, int64_t page_ref, const char *name)
+int loa_store_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name)
 {
-    return OPS(st)->tag_delete(st, page_ref, name);
+    return OPS(tx->st)->tag_delete(tx, page_ref, name);
 }
 
 int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
@@ -584,15 +581,15 @@ int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
     return OPS(st)->tag_list(st, page_ref, fn, ud);
 }
 
-int loa_store_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
+int loa_store_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,
                           int64_t *id_out)
 {
-    return OPS(st)->list_ensure(st, page_ref, name, now, id_out);
+    return OPS(tx->st)->list_ensure(tx, page_ref, name, now, id_out);
 }
 
-int loa_store_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id)
+int loa_store_list_add(struct loa_txn *tx, int64_t list_id, int64_t subscriber_id)
 {
-    return OPS(st)->list_add(st, list_id, subscriber_id);
+    return OPS(tx->st)->list_add(tx, list_id, subscriber_id);
 }
 
 int loa_store_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out)
@@ -605,16 +602,16 @@ int loa_store_list_find(struct loa_store *st, int64_t page_ref, const char *name
     return OPS(st)->list_find(st, page_ref, name, id_out);
 }
 
-int loa_store_list_clear(struct loa_store *st, int64_t list_id)
+int loa_store_list_clear(struct loa_txn *tx, int64_t list_id)
 {
-    return OPS(st)->list_clear(st, list_id);
+    return OPS(tx->st)->list_clear(tx, list_id);
 }
 
-int loa_store_list_add_phones(struct loa_store *st, int64_t list_id, int64_t page_ref,
+int loa_store_list_add_phones(struct loa_txn *tx, int64_t list_id, int64_t page_ref,
                               const char *const *phones, size_t n, int64_t *matched,
                               int64_t *added_out)
 {
-    return OPS(st)->list_add_phones(st, list_id, page_ref, phones, n, matched, added_out);
+    return OPS(tx->st)->list_add_phones(tx, list_id, page_ref, phones, n, matched, added_out);
 }
 
 int loa_store_list_list(struct loa_store *st, int64_t page_ref,
@@ -646,21 +643,21 @@ int loa_store_audience_scan(struct loa_store *st, int64_t page_ref,
     return OPS(st)->audience_scan(st, page_ref, filter, order, cursor, limit, fn, ud);
 }
 
-int loa_store_seq_group_create(struct loa_store *st, int64_t page_ref, const char *name,
+int loa_store_seq_group_create(struct loa_txn *tx, int64_t page_ref, const char *name,
                                bool one_at_a_time, int64_t now, int64_t *id_out)
 {
-    return OPS(st)->seq_group_create(st, page_ref, name, one_at_a_time, now, id_out);
+    return OPS(tx->st)->seq_group_create(tx, page_ref, name, one_at_a_time, now, id_out);
 }
 
-int loa_store_seq_group_update(struct loa_store *st, int64_t id, const char *name, int64_t position,
+int loa_store_seq_group_update(struct loa_txn *tx, int64_t id, const char *name, int64_t position,
                                int one_at_a_time, int64_t now)
 {
-    return OPS(st)->seq_group_update(st, id, name, position, one_at_a_time, now);
+    return OPS(tx->st)->seq_group_update(tx, id, name, position, one_at_a_time, now);
 }
 
-int loa_store_seq_group_delete(struct loa_store *st, int64_t id)
+int loa_store_seq_group_delete(struct loa_txn *tx, int64_t id)
 {
-    return OPS(st)->seq_group_delete(st, id);
+    return OPS(tx->st)->seq_group_delete(tx, id);
 }
 
 int loa_store_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_group *out)
@@ -674,15 +671,15 @@ int loa_store_seq_group_list(struct loa_store *st, int64_t page_ref,
     return OPS(st)->seq_group_list(st, page_ref, fn, ud);
 }
 
-int loa_store_sequence_create(struct loa_store *st, const struct loa_sequence *in, int64_t now,
+int loa_store_sequence_create(struct loa_txn *tx, const struct loa_sequence *in, int64_t now,
                               int64_t *id_out)
 {
-    return OPS(st)->sequence_create(st, in, now, id_out);
+    return OPS(tx->st)->sequence_create(tx, in, now, id_out);
 }
 
-int loa_store_sequence_update(struct loa_store *st, const struct loa_sequence *in, int64_t now)
+int loa_store_sequence_update(struct loa_txn *tx, const struct loa_sequence *in, int64_t now)
 {
-    return OPS(st)->sequence_update(st, in, now);
+    return OPS(tx->st)->sequence_update(tx, in, now);
 }
 
 int loa_store_sequence_get(struct loa_store *st, int64_t id, struct loa_sequence *out)
@@ -696,9 +693,9 @@ int loa_store_sequence_list(struct loa_store *st, int64_t page_ref,
     return OPS(st)->sequence_list(st, page_ref, fn, ud);
 }
 
-int loa_store_sequence_delete(struct loa_store *st, int64_t id)
+int loa_store_sequence_delete(struct loa_txn *tx, int64_t id)
 {
-    return OPS(st)->sequence_delete(st, id);
+    return OPS(tx->st)->sequence_delete(tx, id);
 }
 
 int loa_store_sequence_triggered(
@@ -713,24 +710,24 @@ int loa_store_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_step
     return OPS(st)->seq_step_get(st, id, out);
 }
 
-int loa_store_enrol_insert(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+int loa_store_enrol_insert(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
                            int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
                            int64_t now, bool *inserted_out)
 {
-    return OPS(st)->enrol_insert(st, sequence_id, subscriber_id, step_id, base_at, due_at, source,
-                                 now, inserted_out);
+    return OPS(tx->st)->enrol_insert(tx, sequence_id, subscriber_id, step_id, base_at, due_at,
+                                     source, now, inserted_out);
 }
 
-int loa_store_enrol_remove(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+int loa_store_enrol_remove(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
                            const char *reason, int64_t now, bool *removed_out)
 {
-    return OPS(st)->enrol_remove(st, sequence_id, subscriber_id, reason, now, removed_out);
+    return OPS(tx->st)->enrol_remove(tx, sequence_id, subscriber_id, reason, now, removed_out);
 }
 
-int loa_store_enrol_remove_all(struct loa_store *st, int64_t sequence_id, const char *reason,
+int loa_store_enrol_remove_all(struct loa_txn *tx, int64_t sequence_id, const char *reason,
                                int64_t now, int64_t *count_out)
 {
-    return OPS(st)->enrol_remove_all(st, sequence_id, reason, now, count_out);
+    return OPS(tx->st)->enrol_remove_all(tx, sequence_id, reason, now, count_out);
 }
 
 int loa_store_enrol_list(struct loa_store *st, int64_t page_ref, int64_t sequence_id,
@@ -754,27 +751,27 @@ int loa_store_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
     return OPS(st)->enrol_by_delivery(st, delivery_id, fn, ud);
 }
 
-int loa_store_enrol_queue(struct loa_store *st, int64_t enrol_id, const struct loa_enrol_send *s,
+int loa_store_enrol_queue(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *s,
                           int64_t *delivery_out)
 {
-    return OPS(st)->enrol_queue(st, enrol_id, s, delivery_out);
+    return OPS(tx->st)->enrol_queue(tx, enrol_id, s, delivery_out);
 }
 
-int loa_store_enrol_advance(struct loa_store *st, int64_t enrol_id, int64_t next_step,
+int loa_store_enrol_advance(struct loa_txn *tx, int64_t enrol_id, int64_t next_step,
                             int64_t base_at, int64_t due_at, int64_t now)
 {
-    return OPS(st)->enrol_advance(st, enrol_id, next_step, base_at, due_at, now);
+    return OPS(tx->st)->enrol_advance(tx, enrol_id, next_step, base_at, due_at, now);
 }
 
-int loa_store_enrol_unqueue(struct loa_store *st, int64_t sequence_id, int64_t step_id,
+int loa_store_enrol_unqueue(struct loa_txn *tx, int64_t sequence_id, int64_t step_id,
                             int64_t *count_out)
 {
-    return OPS(st)->enrol_unqueue(st, sequence_id, step_id, count_out);
+    return OPS(tx->st)->enrol_unqueue(tx, sequence_id, step_id, count_out);
 }
 
-int loa_store_enrol_set_due(struct loa_store *st, int64_t enrol_id, int64_t due_at)
+int loa_store_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at)
 {
-    return OPS(st)->enrol_set_due(st, enrol_id, due_at);
+    return OPS(tx->st)->enrol_set_due(tx, enrol_id, due_at);
 }
 
 int loa_store_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,

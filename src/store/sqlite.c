@@ -65,6 +65,8 @@ enum stmt_id {
     S_COMMIT,
     S_SAVEPOINT,
     S_RELEASE,
+    S_OP_SAVEPOINT,
+    S_OP_RELEASE,
     S_COUNT
 };
 _Static_assert(S_COUNT <= LOA__STMT_MAX, "raise LOA__STMT_MAX");
@@ -84,6 +86,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_COMMIT] = "COMMIT",
     [S_SAVEPOINT] = "SAVEPOINT loa_step",
     [S_RELEASE] = "RELEASE loa_step",
+    [S_OP_SAVEPOINT] = "SAVEPOINT loa_op", /* one call's writes (loa__op_begin) */
+    [S_OP_RELEASE] = "RELEASE loa_op",
     [S_PAGE_INSERT] = "INSERT INTO pages (page_id, name, timezone, activated_at, daily_cap, "
                       "plan_quota, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [S_PAGE_GET] = "SELECT " PAGE_COLUMNS " FROM pages WHERE page_id = ?",
@@ -418,7 +422,8 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
         return LOA_ENOENT;
     }
     struct loa_store *st = loa_calloc(1, sizeof(*st));
-    st->ops = &loa__sqlite_ops;
+    st->base.ops = &loa__sqlite_ops;
+    st->base.txn.st = st;
     st->path = loa_strdup(opts->path);
     memcpy(st->key, opts->key, sizeof(st->key));
     int flags =
@@ -490,42 +495,83 @@ static int run(struct loa_store *st, enum stmt_id id, const char *what)
     return s ? step_done(st, s, what, NULL) : LOA_ESTORE;
 }
 
-int loa__sqlite_begin(struct loa_store *st)
+/*
+ * The store's transaction is a state of its connection: struct loa_txn is embedded in it
+ * (st->base.txn, ops.h) and handed out while open; a second begin is refused, not nested.
+ */
+int loa__sqlite_begin(struct loa_store *st, struct loa_txn **out)
 {
+    *out = NULL;
+    if (st->base.txn.open) {
+        LOA_ERROR("store", "begin refused", "reason=%s", "a transaction is open on this store");
+        return LOA_EBUSY;
+    }
     int rc = wlock_take(st);
     if (rc < 0)
         return rc;
     rc = run(st, S_BEGIN, "begin");
     wlock_sync(st);
+    if (rc < 0)
+        return rc;
+    st->base.txn.open = true;
+    *out = &st->base.txn;
+    return 0;
+}
+
+/* Ends the transaction: ROLLBACK unless SQLite already did (an error that undoes it all). */
+static int end_rollback(struct loa_store *st)
+{
+    int rc = sqlite3_get_autocommit(st->db) ? 0 : loa__exec(st, "ROLLBACK");
+    st->base.txn.open = false;
+    wlock_sync(st);
     return rc;
 }
 
-int loa__sqlite_commit(struct loa_store *st)
+int loa__sqlite_commit(struct loa_txn *tx)
 {
+    struct loa_store *st = tx->st;
     int rc = run(st, S_COMMIT, "commit");
+    if (rc < 0)
+        return end_rollback(st), rc;
+    st->base.txn.open = false;
     wlock_sync(st);
-    return rc;
+    return 0;
 }
 
-int loa__sqlite_savepoint(struct loa_store *st)
+int loa__sqlite_rollback(struct loa_txn *tx)
 {
-    return run(st, S_SAVEPOINT, "savepoint");
+    return end_rollback(tx->st);
 }
 
-int loa__sqlite_savepoint_release(struct loa_store *st)
+int loa__sqlite_savepoint(struct loa_txn *tx)
 {
-    return run(st, S_RELEASE, "release savepoint");
+    return run(tx->st, S_SAVEPOINT, "savepoint");
 }
 
-int loa__sqlite_savepoint_rollback(struct loa_store *st)
+int loa__sqlite_savepoint_release(struct loa_txn *tx)
 {
-    return loa__exec(st, "ROLLBACK TO loa_step; RELEASE loa_step");
+    return run(tx->st, S_RELEASE, "release savepoint");
 }
 
-int loa__sqlite_rollback(struct loa_store *st)
+int loa__sqlite_savepoint_rollback(struct loa_txn *tx)
 {
-    int rc = loa__exec(st, "ROLLBACK");
-    wlock_sync(st);
+    return loa__exec(tx->st, "ROLLBACK TO loa_step; RELEASE loa_step");
+}
+
+int loa__op_begin(struct loa_store *st)
+{
+    return run(st, S_OP_SAVEPOINT, "savepoint");
+}
+
+int loa__op_end(struct loa_store *st, int rc)
+{
+    if (rc >= 0) {
+        int r = run(st, S_OP_RELEASE, "release savepoint");
+        return r < 0 ? r : rc;
+    }
+    /* An error that made SQLite undo the whole transaction left no savepoint to go back to. */
+    if (!sqlite3_get_autocommit(st->db))
+        loa__exec(st, "ROLLBACK TO loa_op; RELEASE loa_op");
     return rc;
 }
 
@@ -597,16 +643,13 @@ static int update_page_field(struct loa_store *st, const char *page_id, enum stm
     return step_done(st, s, "update page", NULL);
 }
 
-int loa__sqlite_page_put(struct loa_store *st, const struct loa_page_input *in, int64_t now,
-                         bool *created_out)
+static int page_put_op(struct loa_store *st, const struct loa_page_input *in, int64_t now,
+                       bool *created_out)
 {
     if (!in->page_id || !*in->page_id)
         return LOA_EINVAL;
-    int rc = loa__exec(st, "SAVEPOINT page_put");
-    if (rc < 0)
-        return rc;
     struct loa_page existing;
-    rc = loa_store_page_get(st, in->page_id, &existing);
+    int rc = loa_store_page_get(st, in->page_id, &existing);
     bool created = rc == LOA_ENOENT;
     if (rc < 0 && !created)
         goto out; /* a failed look-up is not "exists": updating nothing would report success */
@@ -655,14 +698,16 @@ int loa__sqlite_page_put(struct loa_store *st, const struct loa_page_input *in, 
         (rc = set_page_secret(st, in->page_id, S_PAGE_SET_APP_SECRET, in->app_secret)))
         goto out;
 out:
-    if (rc < 0) {
-        loa__exec(st, "ROLLBACK TO page_put");
-        loa__exec(st, "RELEASE page_put");
-        return rc;
-    }
-    if (created_out)
+    if (rc == 0 && created_out)
         *created_out = created;
-    return loa__exec(st, "RELEASE page_put");
+    return rc;
+}
+
+int loa__sqlite_page_put(struct loa_txn *tx, const struct loa_page_input *in, int64_t now,
+                         bool *created_out)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, page_put_op(tx->st, in, now, created_out));
 }
 
 static int page_get(struct loa_store *st, sqlite3_stmt *s, struct loa_page *out)
@@ -866,10 +911,11 @@ static void bind_subscriber(sqlite3_stmt *s, const struct loa_subscriber *v, int
         }                                               \
     } while (0)
 
-int loa__sqlite_subscriber_upsert(struct loa_store *st, const struct loa_subscriber *in,
+int loa__sqlite_subscriber_upsert(struct loa_txn *tx, const struct loa_subscriber *in,
                                   unsigned flags, int64_t now, enum loa_upsert_result *result_out,
                                   int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     struct loa_subscriber m = { 0 };
     int found = 0;
     if (in->psid)
@@ -1090,9 +1136,9 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     return rc;
 }
 
-int loa__sqlite_tag_ensure(struct loa_store *st, int64_t page_ref, const char *name,
-                           int64_t *id_out)
+int loa__sqlite_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     return ensure_named(st, S_TAG_GET, S_TAG_INSERT, page_ref, name, -1, id_out);
 }
 
@@ -1107,19 +1153,21 @@ static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b
     return step_done(st, s, stmt_sql[id], changed_out);
 }
 
-int loa__sqlite_tag_add(struct loa_store *st, int64_t subscriber_id, int64_t tag_id,
-                        bool *added_out)
+int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out)
 {
+    struct loa_store *st = tx->st;
     return exec_pair(st, S_TAG_ADD, subscriber_id, tag_id, added_out);
 }
 
-int loa__sqlite_tag_remove(struct loa_store *st, int64_t subscriber_id, int64_t tag_id)
+int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id)
 {
+    struct loa_store *st = tx->st;
     return exec_pair(st, S_TAG_REMOVE, subscriber_id, tag_id, NULL);
 }
 
-int loa__sqlite_tag_rename(struct loa_store *st, int64_t page_ref, const char *from, const char *to)
+int loa__sqlite_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = stmt_ref_text(st, S_TAG_GET, page_ref, to);
     if (!s)
         return LOA_ESTORE;
@@ -1136,8 +1184,9 @@ int loa__sqlite_tag_rename(struct loa_store *st, int64_t page_ref, const char *f
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
-int loa__sqlite_tag_delete(struct loa_store *st, int64_t page_ref, const char *name)
+int loa__sqlite_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = stmt_ref_text(st, S_TAG_DELETE, page_ref, name);
     if (!s)
         return LOA_ESTORE;
@@ -1162,14 +1211,16 @@ int loa__sqlite_tag_list(struct loa_store *st, int64_t page_ref,
     return rc;
 }
 
-int loa__sqlite_list_ensure(struct loa_store *st, int64_t page_ref, const char *name, int64_t now,
+int loa__sqlite_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,
                             int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     return ensure_named(st, S_LIST_GET, S_LIST_INSERT, page_ref, name, now, id_out);
 }
 
-int loa__sqlite_list_add(struct loa_store *st, int64_t list_id, int64_t subscriber_id)
+int loa__sqlite_list_add(struct loa_txn *tx, int64_t list_id, int64_t subscriber_id)
 {
+    struct loa_store *st = tx->st;
     return exec_pair(st, S_LIST_ADD, list_id, subscriber_id, NULL);
 }
 

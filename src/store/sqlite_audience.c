@@ -56,8 +56,9 @@ int loa__sqlite_list_find(struct loa_store *st, int64_t page_ref, const char *na
     return rc;
 }
 
-int loa__sqlite_list_clear(struct loa_store *st, int64_t list_id)
+int loa__sqlite_list_clear(struct loa_txn *tx, int64_t list_id)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s;
     int rc = loa__prepare(st, "DELETE FROM list_members WHERE list_id = ?", &s);
     if (rc < 0)
@@ -69,9 +70,9 @@ int loa__sqlite_list_clear(struct loa_store *st, int64_t list_id)
     return rc;
 }
 
-int loa__sqlite_list_add_phones(struct loa_store *st, int64_t list_id, int64_t page_ref,
-                                const char *const *phones, size_t n, int64_t *matched,
-                                int64_t *added_out)
+static int list_add_phones_op(struct loa_store *st, int64_t list_id, int64_t page_ref,
+                              const char *const *phones, size_t n, int64_t *matched,
+                              int64_t *added_out)
 {
     sqlite3_stmt *count = NULL, *add = NULL;
     int64_t added = 0;
@@ -108,6 +109,16 @@ int loa__sqlite_list_add_phones(struct loa_store *st, int64_t list_id, int64_t p
     if (rc == 0 && added_out)
         *added_out = added;
     return rc;
+}
+
+int loa__sqlite_list_add_phones(struct loa_txn *tx, int64_t list_id, int64_t page_ref,
+                                const char *const *phones, size_t n, int64_t *matched,
+                                int64_t *added_out)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc
+                  : loa__op_end(tx->st, list_add_phones_op(tx->st, list_id, page_ref, phones, n,
+                                                           matched, added_out));
 }
 
 int loa__sqlite_list_list(struct loa_store *st, int64_t page_ref,

@@ -138,11 +138,6 @@ static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what)
     return 0;
 }
 
-static bool in_txn(struct loa_store *st)
-{
-    return !sqlite3_get_autocommit(st->db);
-}
-
 /* ---- Names -------------------------------------------------------------------------------- */
 
 static const char *const status_names[LOA_CAMPAIGN_STATUS_COUNT] = {
@@ -240,9 +235,10 @@ void loa_campaign_release(struct loa_campaign *c)
     LOA_FREE(c->status_reason);
 }
 
-int loa__sqlite_campaign_create(struct loa_store *st, int64_t page_ref,
+int loa__sqlite_campaign_create(struct loa_txn *tx, int64_t page_ref,
                                 const struct loa_campaign_input *in, int64_t now, int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return LOA_EVERSION;
     if (!in->name || !in->goal || !in->purpose || !in->blocks)
@@ -298,9 +294,10 @@ int loa__sqlite_campaign_get(struct loa_store *st, int64_t id, struct loa_campai
     return rc;
 }
 
-int loa__sqlite_campaign_update(struct loa_store *st, int64_t id,
-                                const struct loa_campaign_input *in, int64_t now)
+int loa__sqlite_campaign_update(struct loa_txn *tx, int64_t id, const struct loa_campaign_input *in,
+                                int64_t now)
 {
+    struct loa_store *st = tx->st;
     struct loa_campaign c;
     int rc = loa_store_campaign_get(st, id, &c);
     if (rc < 0)
@@ -373,21 +370,11 @@ int loa__sqlite_campaign_list(struct loa_store *st, int64_t page_ref, unsigned s
     return rc;
 }
 
-/* Runs fn inside a transaction of its own unless the caller has one open. */
-static int with_txn(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud)
+/* Runs fn as one step of the open transaction: all of its writes, or none (loa__op_begin). */
+static int atomic(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud)
 {
-    bool own = !in_txn(st);
-    int rc = own ? loa_store_begin(st) : 0;
-    if (rc < 0)
-        return rc;
-    rc = fn(st, ud);
-    if (own) {
-        if (rc == 0)
-            rc = loa_store_commit(st);
-        if (rc < 0)
-            loa_store_rollback(st);
-    }
-    return rc;
+    int rc = loa__op_begin(st);
+    return rc < 0 ? rc : loa__op_end(st, fn(st, ud));
 }
 
 /* 0 when campaign id's status is in from_mask; LOA_ENOENT, LOA_ESTATE or a store error. */
@@ -451,18 +438,20 @@ static int set_status_txn(struct loa_store *st, void *ud)
     return rc;
 }
 
-int loa__sqlite_campaign_set_status(struct loa_store *st, int64_t id, unsigned from_mask,
+int loa__sqlite_campaign_set_status(struct loa_txn *tx, int64_t id, unsigned from_mask,
                                     enum loa_campaign_status to, const char *reason, int64_t now)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return LOA_EVERSION;
     struct status_args a = { id, from_mask, to, reason, now };
-    return with_txn(st, set_status_txn, &a);
+    return atomic(st, set_status_txn, &a);
 }
 
-int loa__sqlite_campaign_pause_page(struct loa_store *st, int64_t page_ref, const char *reason,
+int loa__sqlite_campaign_pause_page(struct loa_txn *tx, int64_t page_ref, const char *reason,
                                     int64_t now, int64_t *count_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s;
     int rc =
         loa__prepare(st,
@@ -515,13 +504,14 @@ static int snapshot_one(const struct loa_audience_member *m, void *ud)
     return 0;
 }
 
-int loa__sqlite_campaign_snapshot(struct loa_store *st, int64_t id,
+int loa__sqlite_campaign_snapshot(struct loa_txn *tx, int64_t id,
                                   const struct loa_audience_node *filter, int64_t plan_quota,
                                   int64_t priority, int64_t now, int64_t *total_out)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return LOA_EVERSION;
-    int rc = loa_store_begin(st);
+    int rc = loa__op_begin(st);
     if (rc < 0)
         return rc;
     struct loa_campaign c = { 0 };
@@ -562,16 +552,12 @@ int loa__sqlite_campaign_snapshot(struct loa_store *st, int64_t id,
         *total_out = u.n;
 out:
     loa_campaign_release(&c);
-    if (rc == 0)
-        rc = loa_store_commit(st);
-    if (rc < 0)
-        loa_store_rollback(st);
-    return rc;
+    return loa__op_end(st, rc);
 }
 
-int loa__sqlite_campaign_finish_if_done(struct loa_store *st, int64_t id, int64_t now,
-                                        bool *done_out)
+int loa__sqlite_campaign_finish_if_done(struct loa_txn *tx, int64_t id, int64_t now, bool *done_out)
 {
+    struct loa_store *st = tx->st;
     *done_out = false;
     sqlite3_stmt *s = cstmt(st, st->version >= 8 ? C_FINISH_COUNT_V8 : C_FINISH_COUNT);
     if (!s)
@@ -646,19 +632,18 @@ static int claim_person(struct loa_store *st, struct loa_claim *c)
     return 0;
 }
 
-int loa__sqlite_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_source source,
+int loa__sqlite_outbox_claim(struct loa_txn *tx, int64_t page_ref, enum loa_source source,
                              int64_t source_id, int64_t now, size_t max, struct loa_claim *out,
                              size_t *n_out)
 {
+    struct loa_store *st = tx->st;
     *n_out = 0;
     if (max == 0)
         return 0;
     if (st->version < 7)
         return LOA_EVERSION;
-    /* Inside the caller's transaction the claim is a savepoint of it, and the caller commits
-     * before it submits anything; otherwise the claim is a transaction of its own. */
-    bool own = !in_txn(st);
-    int rc = own ? loa_store_begin(st) : loa_store_savepoint(st);
+    /* A savepoint of the caller's transaction, which commits before it submits anything. */
+    int rc = loa__op_begin(st);
     if (rc < 0)
         return rc;
     size_t n = 0;
@@ -693,13 +678,7 @@ int loa__sqlite_outbox_claim(struct loa_store *st, int64_t page_ref, enum loa_so
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = claim_person(st, &out[i]);
 out:
-    if (rc == 0)
-        rc = own ? loa_store_commit(st) : loa_store_savepoint_release(st);
-    if (rc < 0) {
-        if (own)
-            loa_store_rollback(st);
-        else
-            loa_store_savepoint_rollback(st);
+    if ((rc = loa__op_end(st, rc)) < 0) {
         for (size_t i = 0; i < n; i++)
             loa_claim_release(&out[i]);
         n = 0;
@@ -708,8 +687,9 @@ out:
     return rc;
 }
 
-int loa__sqlite_ledger_add(struct loa_store *st, int64_t page_ref, int64_t at, int64_t n)
+int loa__sqlite_ledger_add(struct loa_txn *tx, int64_t page_ref, int64_t at, int64_t n)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = cstmt(st, C_LEDGER_ADD);
     if (!s)
         return LOA_ESTORE;
@@ -753,7 +733,7 @@ int loa__sqlite_ledger_oldest(struct loa_store *st, int64_t page_ref, int64_t si
 static int record_sent(struct loa_store *st, int64_t id, int64_t page_ref, const char *psid,
                        const char *mid, const char *text, int64_t at)
 {
-    int rc = loa_store_ledger_add(st, page_ref, at, 1);
+    int rc = loa_store_ledger_add(&st->base.txn, page_ref, at, 1);
     if (rc < 0 || !mid || !psid)
         return rc;
     char meta[40];
@@ -767,7 +747,7 @@ static int record_sent(struct loa_store *st, int64_t id, int64_t page_ref, const
         .metadata = meta,
         .sent_at = at,
     };
-    return loa_store_message_record(st, &m, at, NULL);
+    return loa_store_message_record(&st->base.txn, &m, at, NULL);
 }
 
 struct settle_args {
@@ -839,18 +819,19 @@ out:
     return rc;
 }
 
-int loa__sqlite_delivery_settle(struct loa_store *st, int64_t id,
+int loa__sqlite_delivery_settle(struct loa_txn *tx, int64_t id,
                                 const struct loa_delivery_outcome *o, bool *changed_out)
 {
+    struct loa_store *st = tx->st;
     struct settle_args a = { .id = id, .o = o };
-    int rc = with_txn(st, settle_txn, &a);
+    int rc = atomic(st, settle_txn, &a);
     if (changed_out)
         *changed_out = rc == 0 && a.changed;
     return rc;
 }
 
-int loa__sqlite_delivery_recover(struct loa_store *st, int64_t campaign_id, int64_t now,
-                                 int64_t *count_out)
+static int delivery_recover_op(struct loa_store *st, int64_t campaign_id, int64_t now,
+                               int64_t *count_out)
 {
     if (st->version < 5)
         return LOA_EVERSION;
@@ -872,6 +853,14 @@ int loa__sqlite_delivery_recover(struct loa_store *st, int64_t campaign_id, int6
         sqlite3_finalize(s);
     }
     return rc;
+}
+
+int loa__sqlite_delivery_recover(struct loa_txn *tx, int64_t campaign_id, int64_t now,
+                                 int64_t *count_out)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc
+                  : loa__op_end(tx->st, delivery_recover_op(tx->st, campaign_id, now, count_out));
 }
 
 /* ---- Counts and lists --------------------------------------------------------------------- */
@@ -1002,7 +991,7 @@ static void bind_id(sqlite3_stmt *s, const void *items, size_t i)
 
 /*
  * Runs an UPDATE (?1 campaign, ?2 item, ?3 now) that puts deliveries back to pending once per
- * item, in one transaction (the caller's, if one is open), and reopens the campaign when any
+ * item, all or nothing in the caller's transaction, and reopens the campaign when any
  * delivery changed. *count_out gets how many did.
  */
 /* Re-queues apply only to a campaign that has started and is not cancelled: anything else
@@ -1017,8 +1006,7 @@ static int requeue(struct loa_store *st, const char *sql, const char *what, int6
     int rc = loa__prepare(st, sql, &s);
     if (rc < 0)
         return rc;
-    bool own = !in_txn(st);
-    if (own && (rc = loa_store_begin(st)) < 0) {
+    if ((rc = loa__op_begin(st)) < 0) {
         sqlite3_finalize(s);
         return rc;
     }
@@ -1034,21 +1022,17 @@ static int requeue(struct loa_store *st, const char *sql, const char *what, int6
     sqlite3_finalize(s);
     if (rc == 0 && total > 0)
         rc = reopen(st, campaign_id, now);
-    if (own) {
-        if (rc == 0)
-            rc = loa_store_commit(st);
-        if (rc < 0)
-            loa_store_rollback(st);
-    }
+    rc = loa__op_end(st, rc);
     if (rc == 0 && count_out)
         *count_out = total;
     return rc;
 }
 
-int loa__sqlite_delivery_retry_failed(struct loa_store *st, int64_t campaign_id,
+int loa__sqlite_delivery_retry_failed(struct loa_txn *tx, int64_t campaign_id,
                                       const char *const *reasons, size_t n, int64_t now,
                                       int64_t *count_out)
 {
+    struct loa_store *st = tx->st;
     return requeue(st,
                    "UPDATE deliveries SET state = 'pending', reason = NULL, attempts = 0,"
                    " next_at = ?3 WHERE campaign_id = ?1 AND state = 'failed' AND reason = ?2"
@@ -1082,11 +1066,11 @@ static int unreconciled_of(struct loa_store *st, int64_t campaign_id, const int6
     return 0;
 }
 
-int loa__sqlite_delivery_resend_unknown(struct loa_store *st, int64_t campaign_id,
-                                        const int64_t *ids, size_t n, bool force, int64_t now,
-                                        int64_t *count_out, int64_t *unreconciled_out,
-                                        size_t *nunreconciled_out)
+int loa__sqlite_delivery_resend_unknown(struct loa_txn *tx, int64_t campaign_id, const int64_t *ids,
+                                        size_t n, bool force, int64_t now, int64_t *count_out,
+                                        int64_t *unreconciled_out, size_t *nunreconciled_out)
 {
+    struct loa_store *st = tx->st;
     size_t bad = 0;
     if (nunreconciled_out)
         *nunreconciled_out = 0;
@@ -1209,9 +1193,10 @@ out:
     return rc;
 }
 
-int loa__sqlite_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, const char *mid,
+int loa__sqlite_delivery_reconcile(struct loa_txn *tx, int64_t id, bool sent, const char *mid,
                                    const char *text, int64_t at, int64_t now, bool *changed_out)
 {
+    struct loa_store *st = tx->st;
     if (changed_out)
         *changed_out = false;
     if (st->version < 8)
@@ -1221,14 +1206,15 @@ int loa__sqlite_delivery_reconcile(struct loa_store *st, int64_t id, bool sent, 
     struct reconcile_args a = {
         .id = id, .sent = sent, .mid = mid, .text = text, .at = at, .now = now
     };
-    int rc = with_txn(st, reconcile_txn, &a);
+    int rc = atomic(st, reconcile_txn, &a);
     if (changed_out)
         *changed_out = rc == 0 && a.changed;
     return rc;
 }
 
-int loa__sqlite_delivery_reconcile_later(struct loa_store *st, int64_t id, int64_t next_at)
+int loa__sqlite_delivery_reconcile_later(struct loa_txn *tx, int64_t id, int64_t next_at)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 8)
         return LOA_EVERSION;
     sqlite3_stmt *s = cstmt(st, C_RECONCILE_LATER);
@@ -1239,9 +1225,10 @@ int loa__sqlite_delivery_reconcile_later(struct loa_store *st, int64_t id, int64
     return step_done(st, s, "postpone reconciliation");
 }
 
-int loa__sqlite_subscriber_set_unreachable(struct loa_store *st, int64_t id, const char *reason,
+int loa__sqlite_subscriber_set_unreachable(struct loa_txn *tx, int64_t id, const char *reason,
                                            int64_t now)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s;
     int rc = loa__prepare(st,
                           "UPDATE subscribers SET unreachable = ?2, unreachable_reason = ?3,"
@@ -1262,8 +1249,8 @@ int loa__sqlite_subscriber_set_unreachable(struct loa_store *st, int64_t id, con
 
 /* ---- Webhook effects ---------------------------------------------------------------------- */
 
-int loa__sqlite_delivery_echo(struct loa_store *st, int64_t id, const char *mid, int64_t at,
-                              bool *settled_out)
+static int delivery_echo_op(struct loa_store *st, int64_t id, const char *mid, int64_t at,
+                            bool *settled_out)
 {
     if (settled_out)
         *settled_out = false;
@@ -1301,14 +1288,22 @@ int loa__sqlite_delivery_echo(struct loa_store *st, int64_t id, const char *mid,
     sqlite3_bind_int(s, 8, 0);
     int rc = step_done(st, s, "settle delivery by echo");
     if (rc == 0)
-        rc = loa_store_ledger_add(st, page_ref, at, 1);
+        rc = loa_store_ledger_add(&st->base.txn, page_ref, at, 1);
     if (rc == 0 && settled_out)
         *settled_out = true;
     return rc;
 }
 
-int loa__sqlite_delivery_funnel(struct loa_store *st, int64_t page_ref, const char *psid)
+int loa__sqlite_delivery_echo(struct loa_txn *tx, int64_t id, const char *mid, int64_t at,
+                              bool *settled_out)
 {
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, delivery_echo_op(tx->st, id, mid, at, settled_out));
+}
+
+int loa__sqlite_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *psid)
+{
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return 0;
     sqlite3_stmt *s = cstmt(st, C_FUNNEL);
@@ -1319,9 +1314,10 @@ int loa__sqlite_delivery_funnel(struct loa_store *st, int64_t page_ref, const ch
     return step_done(st, s, "delivery funnel");
 }
 
-int loa__sqlite_delivery_clicked(struct loa_store *st, int64_t campaign_id, int64_t page_ref,
+int loa__sqlite_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
                                  const char *psid, int64_t at)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return 0;
     sqlite3_stmt *s = cstmt(st, C_CLICKED);
@@ -1334,9 +1330,9 @@ int loa__sqlite_delivery_clicked(struct loa_store *st, int64_t campaign_id, int6
     return step_done(st, s, "delivery clicked");
 }
 
-int loa__sqlite_delivery_replied(struct loa_store *st, int64_t page_ref, const char *psid,
-                                 int64_t at)
+int loa__sqlite_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return 0;
     sqlite3_stmt *s = cstmt(st, C_REPLIED);
@@ -1371,12 +1367,13 @@ static int delete_txn(struct loa_store *st, void *ud)
     return rc;
 }
 
-int loa__sqlite_campaign_delete(struct loa_store *st, int64_t id, unsigned from_mask)
+int loa__sqlite_campaign_delete(struct loa_txn *tx, int64_t id, unsigned from_mask)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 5)
         return LOA_EVERSION;
     struct delete_args a = { id, from_mask };
-    return with_txn(st, delete_txn, &a);
+    return atomic(st, delete_txn, &a);
 }
 
 /* ---- Page pacing (schema 6) --------------------------------------------------------------- */
@@ -1402,9 +1399,10 @@ int loa__sqlite_page_pacing_get(struct loa_store *st, int64_t page_ref, struct l
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "get Page pacing");
 }
 
-int loa__sqlite_page_pacing_put(struct loa_store *st, int64_t page_ref,
+int loa__sqlite_page_pacing_put(struct loa_txn *tx, int64_t page_ref,
                                 const struct loa_page_pacing *p)
 {
+    struct loa_store *st = tx->st;
     if (st->version < 6)
         return LOA_EVERSION;
     sqlite3_stmt *s = cstmt(st, C_PACING_PUT);

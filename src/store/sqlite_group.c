@@ -19,24 +19,25 @@
 /* Runs a group in one transaction; a failed commit undoes every job and is each one's result. */
 static void run_group(struct loa_store *st, struct loa__gjob *group)
 {
+    struct loa_txn *tx = NULL;
     int rc = LOA_EBUSY;
     for (int attempt = 0; attempt < BUSY_RETRIES && rc == LOA_EBUSY; attempt++)
-        rc = loa_store_begin(st);
+        rc = loa_store_begin(st, &tx);
     for (struct loa__gjob *j = group; j; j = j->next) {
-        j->rc = rc < 0 ? rc : j->fn(st, j->ud);
+        j->rc = rc < 0 ? rc : j->fn(tx, j->ud);
         /* An error that makes SQLite roll the whole transaction back (disk full, I/O) would
          * leave the rest running in autocommit, each savepoint a commit of its own: stop. */
         if (rc == 0 && sqlite3_get_autocommit(st->db))
             rc = LOA_ESTORE;
     }
-    if (rc == 0 && (rc = loa_store_commit(st)) < 0)
-        loa_store_rollback(st);
+    if (tx)
+        rc = loa_store_end(tx, rc);
     if (rc < 0)
         for (struct loa__gjob *j = group; j; j = j->next)
             j->rc = rc;
 }
 
-int loa__sqlite_group(struct loa_store *st, int (*fn)(struct loa_store *st, void *ud), void *ud)
+int loa__sqlite_group(struct loa_store *st, int (*fn)(struct loa_txn *tx, void *ud), void *ud)
 {
     struct loa__gjob job = { .fn = fn, .ud = ud };
     struct loa__wlock *w = st->wlock;

@@ -161,9 +161,10 @@ static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what)
 
 /* ---- Events ---------------------------------------------------------------------------- */
 
-int loa__sqlite_event_record(struct loa_store *st, const struct loa_event_input *in, int64_t now,
+int loa__sqlite_event_record(struct loa_txn *tx, const struct loa_event_input *in, int64_t now,
                              bool *inserted_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = xstmt(st, X_EVENT_INSERT);
     if (!s)
         return LOA_ESTORE;
@@ -247,9 +248,10 @@ static void bind_window(sqlite3_stmt *s, int first, const struct loa_window *w)
     sqlite3_bind_int(s, first + 4, w->after_ctm_ad);
 }
 
-int loa__sqlite_window_put(struct loa_store *st, int64_t page_ref, const char *psid, int64_t id,
+int loa__sqlite_window_put(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t id,
                            const struct loa_window *w, int64_t now, int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     if (!psid || !*psid)
         return LOA_EINVAL;
     sqlite3_stmt *s = xstmt(st, id ? X_SUB_WINDOW_UPDATE : X_SUB_WINDOW_INSERT);
@@ -302,8 +304,9 @@ static int changed_or_enoent(struct loa_store *st, sqlite3_stmt *s, const char *
     return rc;
 }
 
-int loa__sqlite_subscriber_delete(struct loa_store *st, int64_t id)
+int loa__sqlite_subscriber_delete(struct loa_txn *tx, int64_t id)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = xstmt(st, X_SUB_DELETE);
     if (!s)
         return LOA_ESTORE;
@@ -311,9 +314,10 @@ int loa__sqlite_subscriber_delete(struct loa_store *st, int64_t id)
     return changed_or_enoent(st, s, "delete subscriber");
 }
 
-int loa__sqlite_subscriber_patch_attrs(struct loa_store *st, int64_t id, const char *patch,
+int loa__sqlite_subscriber_patch_attrs(struct loa_txn *tx, int64_t id, const char *patch,
                                        int64_t now)
 {
+    struct loa_store *st = tx->st;
     if (!patch || patch[strspn(patch, " \t\r\n")] != '{')
         return LOA_EINVAL;
     sqlite3_stmt *s = xstmt(st, X_SUB_PATCH);
@@ -358,9 +362,10 @@ int loa__sqlite_profiles_missing(struct loa_store *st, int64_t after_id, int64_t
     return rc;
 }
 
-int loa__sqlite_subscriber_set_profile(struct loa_store *st, int64_t id,
+int loa__sqlite_subscriber_set_profile(struct loa_txn *tx, int64_t id,
                                        const struct loa_profile_input *p)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = xstmt(st, X_SUB_PROFILE);
     if (!s)
         return LOA_ESTORE;
@@ -390,8 +395,8 @@ void loa_message_release(struct loa_message *m)
     LOA_FREE(m->reaction);
 }
 
-int loa__sqlite_message_record(struct loa_store *st, const struct loa_message *m, int64_t now,
-                               bool *inserted_out)
+static int message_record_op(struct loa_store *st, const struct loa_message *m, int64_t now,
+                             bool *inserted_out)
 {
     if (!m->mid || !*m->mid || !m->psid)
         return LOA_EINVAL;
@@ -431,6 +436,13 @@ int loa__sqlite_message_record(struct loa_store *st, const struct loa_message *m
     return step_done(st, s, "update conversation");
 }
 
+int loa__sqlite_message_record(struct loa_txn *tx, const struct loa_message *m, int64_t now,
+                               bool *inserted_out)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, message_record_op(tx->st, m, now, inserted_out));
+}
+
 static int bind3_step(struct loa_store *st, int id, int64_t page_ref, const char *psid,
                       int64_t value, const char *what)
 {
@@ -443,9 +455,9 @@ static int bind3_step(struct loa_store *st, int id, int64_t page_ref, const char
     return step_done(st, s, what);
 }
 
-int loa__sqlite_conversation_delivered(struct loa_store *st, int64_t page_ref, const char *psid,
-                                       int64_t watermark, const char *const *mids, size_t nmids,
-                                       int64_t now)
+static int conversation_delivered_op(struct loa_store *st, int64_t page_ref, const char *psid,
+                                     int64_t watermark, const char *const *mids, size_t nmids,
+                                     int64_t now)
 {
     int rc = 0;
     for (size_t i = 0; i < nmids && rc == 0; i++) {
@@ -463,8 +475,18 @@ int loa__sqlite_conversation_delivered(struct loa_store *st, int64_t page_ref, c
     return rc;
 }
 
-int loa__sqlite_conversation_read(struct loa_store *st, int64_t page_ref, const char *psid,
-                                  int64_t watermark)
+int loa__sqlite_conversation_delivered(struct loa_txn *tx, int64_t page_ref, const char *psid,
+                                       int64_t watermark, const char *const *mids, size_t nmids,
+                                       int64_t now)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc
+                  : loa__op_end(tx->st, conversation_delivered_op(tx->st, page_ref, psid, watermark,
+                                                                  mids, nmids, now));
+}
+
+static int conversation_read_op(struct loa_store *st, int64_t page_ref, const char *psid,
+                                int64_t watermark)
 {
     int rc = bind3_step(st, X_MSG_READ, page_ref, psid, watermark, "read messages");
     if (rc == 0)
@@ -472,9 +494,18 @@ int loa__sqlite_conversation_read(struct loa_store *st, int64_t page_ref, const 
     return rc;
 }
 
-int loa__sqlite_message_react(struct loa_store *st, const char *mid, const char *reaction,
+int loa__sqlite_conversation_read(struct loa_txn *tx, int64_t page_ref, const char *psid,
+                                  int64_t watermark)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc
+                  : loa__op_end(tx->st, conversation_read_op(tx->st, page_ref, psid, watermark));
+}
+
+int loa__sqlite_message_react(struct loa_txn *tx, const char *mid, const char *reaction,
                               bool *found_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = xstmt(st, X_MSG_REACT);
     if (!s)
         return LOA_ESTORE;
@@ -614,7 +645,7 @@ static int page_id_of(struct loa_store *st, int64_t page_ref, char **out)
     return rc;
 }
 
-int loa__sqlite_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now)
+static int ntoken_apply_op(struct loa_store *st, const struct loa_ntoken_input *in, int64_t now)
 {
     const char *status = in->stop > 0 ? "stopped" : in->stop < 0 ? "active" : NULL;
     int64_t at = in->at ? in->at : now; /* the event's own time first */
@@ -701,6 +732,12 @@ int loa__sqlite_ntoken_apply(struct loa_store *st, const struct loa_ntoken_input
     sqlite3_bind_int64(s, 4, id);
     sqlite3_bind_int64(s, 5, at);
     return step_done(st, s, "replace old tokens");
+}
+
+int loa__sqlite_ntoken_apply(struct loa_txn *tx, const struct loa_ntoken_input *in, int64_t now)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, ntoken_apply_op(tx->st, in, now));
 }
 
 int loa__sqlite_ntoken_list(struct loa_store *st, int64_t page_ref, const char *psid,

@@ -76,9 +76,10 @@ static void read_key(sqlite3_stmt *s, struct loa_apikey *k)
     k->revoked_at = sqlite3_column_int64(s, 6);
 }
 
-int loa__sqlite_apikey_create(struct loa_store *st, enum loa_role role, const char *name,
-                              int64_t now, char **key_out, struct loa_apikey *out)
+int loa__sqlite_apikey_create(struct loa_txn *tx, enum loa_role role, const char *name, int64_t now,
+                              char **key_out, struct loa_apikey *out)
 {
+    struct loa_store *st = tx->st;
     *key_out = NULL;
     if (role != LOA_ROLE_ADMIN && role != LOA_ROLE_STAFF)
         return LOA_EINVAL;
@@ -197,8 +198,9 @@ int loa__sqlite_apikey_list(struct loa_store *st, int (*fn)(const struct loa_api
     return rc;
 }
 
-int loa__sqlite_apikey_revoke(struct loa_store *st, const char *prefix, int64_t now)
+int loa__sqlite_apikey_revoke(struct loa_txn *tx, const char *prefix, int64_t now)
 {
+    struct loa_store *st = tx->st;
     char full[64];
     if (!prefix || strlen(prefix) > 40)
         return LOA_ENOENT;

@@ -4,8 +4,9 @@
  * (docs/sequences.md). Rows only: when a step falls due and who may enter is decided by the
  * sequence service (src/sequence).
  *
- * Writes that change several rows (a sequence with its steps; queueing a step's send; removing
- * a person) run in the caller's transaction: the service always opens one.
+ * Every write runs in the caller's transaction (tx); those that change several rows (a
+ * sequence with its steps, queueing a step's send, removing people) run as a savepoint of it
+ * (loa__op_begin/end), so a failed call leaves the transaction as it found it.
  *
  * Statements are cached in the store's slots [LOA__XSTMT_SEQUENCE, +40).
  */
@@ -58,19 +59,19 @@ enum {
 };
 _Static_assert(LOA__XSTMT_SEQUENCE + Q_COUNT <= LOA__XSTMT_MAX, "sequence statement slots");
 
-#define SEQ_COLUMNS                                                                                \
+#define SEQ_COLUMNS                                                                              \
     "id, page_ref, coalesce(group_id, 0), name, active, window_from_min, window_to_min, "        \
     "weekdays, person_clock, leave_on_reply, leave_on_refused, welcome, ref, tags, created_at, " \
     "updated_at"
 #define STEP_COLUMNS                                                                               \
     "id, position, enabled, delay_n, delay_unit, delay_ms, inside_window, note, blocks, purpose, " \
     "any_time"
-#define ENROL_COLUMNS                                                                              \
-    "e.id, e.sequence_id, e.subscriber_id, e.state, e.step_id, e.base_at, e.due_at, "            \
-    "e.delivery_id, e.entered_at, e.ended_at, e.end_reason, e.source, s.page_ref, p.psid, "      \
+#define ENROL_COLUMNS                                                                       \
+    "e.id, e.sequence_id, e.subscriber_id, e.state, e.step_id, e.base_at, e.due_at, "       \
+    "e.delivery_id, e.entered_at, e.ended_at, e.end_reason, e.source, s.page_ref, p.psid, " \
     "p.utc_offset_min, p.last_interaction_at"
-#define ENROL_FROM                                                                                 \
-    " FROM enrolments e JOIN sequences s ON s.id = e.sequence_id"                                \
+#define ENROL_FROM                                                \
+    " FROM enrolments e JOIN sequences s ON s.id = e.sequence_id" \
     " JOIN subscribers p ON p.id = e.subscriber_id"
 
 static const char *const qsql[Q_COUNT] = {
@@ -134,13 +135,13 @@ static const char *const qsql[Q_COUNT] = {
                      " WHERE (?1 = 0 OR s.page_ref = ?1) AND (?2 = 0 OR e.sequence_id = ?2)"
                      " AND (?3 = 0 OR e.subscriber_id = ?3) AND (?4 = 0 OR (?4 >> e.state) & 1)"
                      " AND (?5 = 0 OR e.step_id = ?5) AND e.id > ?6 ORDER BY e.id LIMIT ?7",
-    [Q_ENROL_DUE] = "SELECT " ENROL_COLUMNS ENROL_FROM
-                    " WHERE e.state = 0 AND e.due_at <= ?1 AND s.active"
-                    " ORDER BY e.due_at LIMIT ?2",
-    [Q_ENROL_BY_DELIVERY] = "SELECT " ENROL_COLUMNS ENROL_FROM
-                            " WHERE e.state = 1 AND e.delivery_id = ?1"
-                            " AND e.step_id = (SELECT source_id FROM deliveries WHERE id = ?1"
-                            "  AND source = 'sequence')",
+    [Q_ENROL_DUE] =
+        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 0 AND e.due_at <= ?1 AND s.active"
+        " ORDER BY e.due_at LIMIT ?2",
+    [Q_ENROL_BY_DELIVERY] =
+        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 1 AND e.delivery_id = ?1"
+        " AND e.step_id = (SELECT source_id FROM deliveries WHERE id = ?1"
+        "  AND source = 'sequence')",
     [Q_DELIVERY_INSERT] = "INSERT INTO deliveries (source, source_id, priority, campaign_id,"
                           " page_ref, subscriber_id, psid, position, state, reason, next_at,"
                           " claimed_at) VALUES ('sequence', ?1, ?2, NULL, ?3, ?4, ?5, ?6, ?7, ?8,"
@@ -229,9 +230,10 @@ static void read_group(sqlite3_stmt *s, struct loa_seq_group *g)
     g->updated_at = sqlite3_column_int64(s, 6);
 }
 
-int loa__sqlite_seq_group_create(struct loa_store *st, int64_t page_ref, const char *name,
-                               bool one_at_a_time, int64_t now, int64_t *id_out)
+int loa__sqlite_seq_group_create(struct loa_txn *tx, int64_t page_ref, const char *name,
+                                 bool one_at_a_time, int64_t now, int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_GROUP_INSERT);
     if (!s)
         return LOA_ESTORE;
@@ -245,9 +247,10 @@ int loa__sqlite_seq_group_create(struct loa_store *st, int64_t page_ref, const c
     return rc;
 }
 
-int loa__sqlite_seq_group_update(struct loa_store *st, int64_t id, const char *name,
-                               int64_t position, int one_at_a_time, int64_t now)
+int loa__sqlite_seq_group_update(struct loa_txn *tx, int64_t id, const char *name, int64_t position,
+                                 int one_at_a_time, int64_t now)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_GROUP_UPDATE);
     if (!s)
         return LOA_ESTORE;
@@ -261,8 +264,9 @@ int loa__sqlite_seq_group_update(struct loa_store *st, int64_t id, const char *n
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
-int loa__sqlite_seq_group_delete(struct loa_store *st, int64_t id)
+int loa__sqlite_seq_group_delete(struct loa_txn *tx, int64_t id)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_GROUP_DELETE);
     if (!s)
         return LOA_ESTORE;
@@ -280,8 +284,9 @@ int loa__sqlite_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_g
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? LOA_ENOENT
-                                                          : loa__db_fail(st, "read group");
+    int rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? LOA_ENOENT
+                                   : loa__db_fail(st, "read group");
     if (rc == 0)
         read_group(s, out);
     sqlite3_reset(s);
@@ -289,7 +294,7 @@ int loa__sqlite_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_g
 }
 
 int loa__sqlite_seq_group_list(struct loa_store *st, int64_t page_ref,
-                             int (*fn)(const struct loa_seq_group *g, void *ud), void *ud)
+                               int (*fn)(const struct loa_seq_group *g, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_GROUP_LIST);
     if (!s)
@@ -414,9 +419,10 @@ static int write_steps(struct loa_store *st, int64_t seq, const struct loa_seque
     return 0;
 }
 
-int loa__sqlite_sequence_create(struct loa_store *st, const struct loa_sequence *in, int64_t now,
+static int sequence_create_op(struct loa_txn *tx, const struct loa_sequence *in, int64_t now,
                               int64_t *id_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_SEQ_INSERT);
     if (!s)
         return LOA_ESTORE;
@@ -443,8 +449,16 @@ int loa__sqlite_sequence_create(struct loa_store *st, const struct loa_sequence 
     return rc;
 }
 
-int loa__sqlite_sequence_update(struct loa_store *st, const struct loa_sequence *in, int64_t now)
+int loa__sqlite_sequence_create(struct loa_txn *tx, const struct loa_sequence *in, int64_t now,
+                                int64_t *id_out)
 {
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, sequence_create_op(tx, in, now, id_out));
+}
+
+static int sequence_update_op(struct loa_txn *tx, const struct loa_sequence *in, int64_t now)
+{
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_SEQ_UPDATE);
     if (!s)
         return LOA_ESTORE;
@@ -464,6 +478,12 @@ int loa__sqlite_sequence_update(struct loa_store *st, const struct loa_sequence 
     if ((rc = done(st, s, "retire steps", NULL)) < 0)
         return rc;
     return write_steps(st, in->id, in);
+}
+
+int loa__sqlite_sequence_update(struct loa_txn *tx, const struct loa_sequence *in, int64_t now)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, sequence_update_op(tx, in, now));
 }
 
 static int read_steps(struct loa_store *st, struct loa_sequence *o)
@@ -494,8 +514,9 @@ int loa__sqlite_sequence_get(struct loa_store *st, int64_t id, struct loa_sequen
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? LOA_ENOENT
-                                                          : loa__db_fail(st, "read sequence");
+    int rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? LOA_ENOENT
+                                   : loa__db_fail(st, "read sequence");
     if (rc == 0)
         read_seq(s, out);
     sqlite3_reset(s);
@@ -505,7 +526,7 @@ int loa__sqlite_sequence_get(struct loa_store *st, int64_t id, struct loa_sequen
 }
 
 int loa__sqlite_sequence_list(struct loa_store *st, int64_t page_ref,
-                            int (*fn)(const struct loa_sequence *s, void *ud), void *ud)
+                              int (*fn)(const struct loa_sequence *s, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_SEQ_LIST);
     if (!s)
@@ -525,8 +546,9 @@ int loa__sqlite_sequence_list(struct loa_store *st, int64_t page_ref,
     return rc;
 }
 
-int loa__sqlite_sequence_delete(struct loa_store *st, int64_t id)
+int loa__sqlite_sequence_delete(struct loa_txn *tx, int64_t id)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_SEQ_DELETE);
     if (!s)
         return LOA_ESTORE;
@@ -536,11 +558,9 @@ int loa__sqlite_sequence_delete(struct loa_store *st, int64_t id)
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
-int loa__sqlite_sequence_triggered(struct loa_store *st, int64_t page_ref,
-                                 enum loa_seq_trigger trigger, const char *value,
-                                 int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time,
-                                           void *ud),
-                                 void *ud)
+int loa__sqlite_sequence_triggered(
+    struct loa_store *st, int64_t page_ref, enum loa_seq_trigger trigger, const char *value,
+    int (*fn)(int64_t id, int64_t group_id, bool one_at_a_time, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_TRIGGERED);
     if (!s)
@@ -573,8 +593,9 @@ int loa__sqlite_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_st
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
     int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? LOA_ENOENT
-                                                          : loa__db_fail(st, "read step");
+    int rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? LOA_ENOENT
+                                   : loa__db_fail(st, "read step");
     if (rc == 0) {
         read_step(s, &out->step);
         out->sequence_id = sqlite3_column_int64(s, 11);
@@ -606,9 +627,8 @@ static void read_enrol(sqlite3_stmt *s, struct loa_enrolment *e)
     e->source = (const char *)sqlite3_column_text(s, 11);
     e->page_ref = sqlite3_column_int64(s, 12);
     e->psid = (const char *)sqlite3_column_text(s, 13);
-    e->utc_offset_min = sqlite3_column_type(s, 14) == SQLITE_NULL
-                            ? LOA_UTC_OFFSET_UNKNOWN
-                            : sqlite3_column_int(s, 14);
+    e->utc_offset_min = sqlite3_column_type(s, 14) == SQLITE_NULL ? LOA_UTC_OFFSET_UNKNOWN
+                                                                  : sqlite3_column_int(s, 14);
     e->last_interaction_at = sqlite3_column_int64(s, 15);
 }
 
@@ -629,10 +649,11 @@ static int each_enrol(struct loa_store *st, sqlite3_stmt *s, const char *what,
     return rc;
 }
 
-int loa__sqlite_enrol_insert(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
-                           int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
-                           int64_t now, bool *inserted_out)
+int loa__sqlite_enrol_insert(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
+                             int64_t step_id, int64_t base_at, int64_t due_at, const char *source,
+                             int64_t now, bool *inserted_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_ENROL_INSERT);
     if (!s)
         return LOA_ESTORE;
@@ -671,9 +692,10 @@ static int end_enrol(struct loa_store *st, int64_t id, int64_t delivery_id,
     return done(st, s, "end enrolment", NULL);
 }
 
-int loa__sqlite_enrol_remove(struct loa_store *st, int64_t sequence_id, int64_t subscriber_id,
+static int enrol_remove_op(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
                            const char *reason, int64_t now, bool *removed_out)
 {
+    struct loa_store *st = tx->st;
     if (removed_out)
         *removed_out = false;
     sqlite3_stmt *s = q(st, Q_ENROL_LIVE);
@@ -697,6 +719,15 @@ int loa__sqlite_enrol_remove(struct loa_store *st, int64_t sequence_id, int64_t 
     return rc;
 }
 
+int loa__sqlite_enrol_remove(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
+                             const char *reason, int64_t now, bool *removed_out)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc
+                  : loa__op_end(tx->st, enrol_remove_op(tx, sequence_id, subscriber_id, reason, now,
+                                                        removed_out));
+}
+
 struct ids {
     int64_t *v; /* pairs: enrolment id, delivery id */
     size_t n, cap;
@@ -714,9 +745,10 @@ static int collect(const struct loa_enrolment *e, void *ud)
     return 0;
 }
 
-int loa__sqlite_enrol_remove_all(struct loa_store *st, int64_t sequence_id, const char *reason,
+static int enrol_remove_all_op(struct loa_txn *tx, int64_t sequence_id, const char *reason,
                                int64_t now, int64_t *count_out)
 {
+    struct loa_store *st = tx->st;
     struct ids ids = { 0 };
     unsigned live = (1u << LOA_ENROL_WAITING) | (1u << LOA_ENROL_QUEUED);
     int rc = loa_store_enrol_list(st, 0, sequence_id, 0, live, 0, 0, 0, collect, &ids);
@@ -728,10 +760,19 @@ int loa__sqlite_enrol_remove_all(struct loa_store *st, int64_t sequence_id, cons
     return rc;
 }
 
+int loa__sqlite_enrol_remove_all(struct loa_txn *tx, int64_t sequence_id, const char *reason,
+                                 int64_t now, int64_t *count_out)
+{
+    int rc = loa__op_begin(tx->st);
+    return rc < 0
+               ? rc
+               : loa__op_end(tx->st, enrol_remove_all_op(tx, sequence_id, reason, now, count_out));
+}
+
 int loa__sqlite_enrol_list(struct loa_store *st, int64_t page_ref, int64_t sequence_id,
-                         int64_t subscriber_id, unsigned state_mask, int64_t step_id,
-                         int64_t after_id, int64_t limit,
-                         int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
+                           int64_t subscriber_id, unsigned state_mask, int64_t step_id,
+                           int64_t after_id, int64_t limit,
+                           int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_ENROL_LIST);
     if (!s)
@@ -747,7 +788,7 @@ int loa__sqlite_enrol_list(struct loa_store *st, int64_t page_ref, int64_t seque
 }
 
 int loa__sqlite_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
-                        int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
+                          int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_ENROL_DUE);
     if (!s)
@@ -758,7 +799,7 @@ int loa__sqlite_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
 }
 
 int loa__sqlite_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
-                                int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
+                                  int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_ENROL_BY_DELIVERY);
     if (!s)
@@ -769,9 +810,10 @@ int loa__sqlite_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
     return rc < 0 ? rc : any ? 0 : LOA_ENOENT;
 }
 
-int loa__sqlite_enrol_queue(struct loa_store *st, int64_t enrol_id, const struct loa_enrol_send *e,
+static int enrol_queue_op(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *e,
                           int64_t *delivery_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_DELIVERY_INSERT);
     if (!s)
         return LOA_ESTORE;
@@ -806,9 +848,17 @@ int loa__sqlite_enrol_queue(struct loa_store *st, int64_t enrol_id, const struct
     return 0;
 }
 
-int loa__sqlite_enrol_advance(struct loa_store *st, int64_t enrol_id, int64_t next_step,
-                            int64_t base_at, int64_t due_at, int64_t now)
+int loa__sqlite_enrol_queue(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *e,
+                            int64_t *delivery_out)
 {
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, enrol_queue_op(tx, enrol_id, e, delivery_out));
+}
+
+int loa__sqlite_enrol_advance(struct loa_txn *tx, int64_t enrol_id, int64_t next_step,
+                              int64_t base_at, int64_t due_at, int64_t now)
+{
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_ENROL_ADVANCE);
     if (!s)
         return LOA_ESTORE;
@@ -820,9 +870,10 @@ int loa__sqlite_enrol_advance(struct loa_store *st, int64_t enrol_id, int64_t ne
     return done(st, s, "advance enrolment", NULL);
 }
 
-int loa__sqlite_enrol_unqueue(struct loa_store *st, int64_t sequence_id, int64_t step_id,
+static int enrol_unqueue_op(struct loa_txn *tx, int64_t sequence_id, int64_t step_id,
                             int64_t *count_out)
 {
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_UNQUEUE_SELECT);
     if (!s)
         return LOA_ESTORE;
@@ -852,8 +903,16 @@ int loa__sqlite_enrol_unqueue(struct loa_store *st, int64_t sequence_id, int64_t
     return rc;
 }
 
-int loa__sqlite_enrol_set_due(struct loa_store *st, int64_t enrol_id, int64_t due_at)
+int loa__sqlite_enrol_unqueue(struct loa_txn *tx, int64_t sequence_id, int64_t step_id,
+                              int64_t *count_out)
 {
+    int rc = loa__op_begin(tx->st);
+    return rc < 0 ? rc : loa__op_end(tx->st, enrol_unqueue_op(tx, sequence_id, step_id, count_out));
+}
+
+int loa__sqlite_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at)
+{
+    struct loa_store *st = tx->st;
     sqlite3_stmt *s = q(st, Q_ENROL_SET_DUE);
     if (!s)
         return LOA_ESTORE;
@@ -883,7 +942,7 @@ int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_
 }
 
 int loa__sqlite_seq_steps_live(struct loa_store *st,
-                             int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud)
+                               int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud)
 {
     sqlite3_stmt *s = q(st, Q_STEPS_LIVE);
     if (!s)
@@ -898,10 +957,10 @@ int loa__sqlite_seq_steps_live(struct loa_store *st,
 }
 
 int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
-                             int (*fn)(const struct loa_seq_step_stats *s, void *ud),
-                             int (*fn_reason)(int64_t step_id, const char *state,
-                                              const char *reason, int64_t count, void *ud),
-                             void *ud)
+                               int (*fn)(const struct loa_seq_step_stats *s, void *ud),
+                               int (*fn_reason)(int64_t step_id, const char *state,
+                                                const char *reason, int64_t count, void *ud),
+                               void *ud)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *s = q(st, Q_STATS_ENROL);
@@ -913,10 +972,18 @@ int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_
         int64_t n = sqlite3_column_int64(s, 1);
         out->entered += n;
         switch (sqlite3_column_int(s, 0)) {
-        case LOA_ENROL_WAITING: out->waiting = n; break;
-        case LOA_ENROL_QUEUED: out->queued = n; break;
-        case LOA_ENROL_FINISHED: out->finished = n; break;
-        default: out->removed += n; break;
+        case LOA_ENROL_WAITING:
+            out->waiting = n;
+            break;
+        case LOA_ENROL_QUEUED:
+            out->queued = n;
+            break;
+        case LOA_ENROL_FINISHED:
+            out->finished = n;
+            break;
+        default:
+            out->removed += n;
+            break;
         }
     }
     int rc = step == SQLITE_DONE ? 0 : loa__db_fail(st, "sequence stats");

@@ -32,7 +32,7 @@
 
 /* A group commit's job: one caller's function, run by the group's leader (sqlite_group.c). */
 struct loa__gjob {
-    int (*fn)(struct loa_store *st, void *ud);
+    int (*fn)(struct loa_txn *tx, void *ud);
     void *ud;
     int rc;
     bool done;
@@ -52,7 +52,8 @@ struct loa__wlock {
 };
 
 struct loa_store {
-    const struct loa_store_ops *ops;        /* first: the SQLite backend's (ops.h) */
+    struct loa__store_base base;            /* first: the SQLite backend's table and the
+                                               store's transaction (ops.h) */
     sqlite3 *db;                            /* the connection (owned) */
     char *path;                             /* the file (owned) */
     unsigned char key[LOA_STORE_KEY_BYTES]; /* encryption key of secrets at rest */
@@ -65,6 +66,15 @@ struct loa_store {
 
 extern const char *const loa_sqlite_migrations[];
 extern const int loa_sqlite_latest_version;
+
+/*
+ * One call's writes as a step of the open transaction (a savepoint, "loa_op", that nests in
+ * the caller's own loa_store_savepoint() and in another call's): loa__op_begin() opens it,
+ * loa__op_end(st, rc) releases it when rc >= 0, else rolls back to it, so a failed call leaves
+ * the transaction as it found it. loa__op_end returns rc (or the release's error).
+ */
+int loa__op_begin(struct loa_store *st);
+int loa__op_end(struct loa_store *st, int rc);
 
 /* Logs a SQLite failure once, where it is seen, and maps it to a loa error. */
 int loa__db_fail(struct loa_store *st, const char *what);

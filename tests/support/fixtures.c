@@ -14,6 +14,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
+#include "testtxn.h"
 #include "testutil.h"
 
 int64_t put_page(struct loa_store *st, const char *page_id, const char *token, int64_t cap,
@@ -26,7 +27,7 @@ int64_t put_page(struct loa_store *st, const char *page_id, const char *token, i
                                  .daily_cap = cap,
                                  .plan_quota = quota,
                                  .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, page_id, &p), 0);
     int64_t id = p.id;
@@ -34,7 +35,7 @@ int64_t put_page(struct loa_store *st, const char *page_id, const char *token, i
     return id;
 }
 
-int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t last)
+int64_t put_sub_in(struct loa_txn *tx, int64_t page, const char *psid, int64_t last)
 {
     struct loa_subscriber s = {
         .page_ref = page,
@@ -47,11 +48,20 @@ int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t la
     };
     enum loa_upsert_result r;
     int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &r, &id), 0);
+    assert_int_equal(loa_store_subscriber_upsert(tx, &s, 0, loa_now_ms(), &r, &id), 0);
     return id;
 }
 
-int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
+int64_t put_sub(struct loa_store *st, int64_t page, const char *psid, int64_t last)
+{
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(st, &tx), 0);
+    int64_t id = put_sub_in(tx, page, psid, last);
+    assert_int_equal(loa_store_commit(tx), 0);
+    return id;
+}
+
+int64_t new_campaign_in(struct loa_txn *tx, int64_t page, const char *blocks)
 {
     struct loa_campaign_input in = {
         .name = "Sale",
@@ -63,7 +73,16 @@ int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
         .window_to_min = -1,
     };
     int64_t id = 0;
-    assert_int_equal(loa_store_campaign_create(st, page, &in, 1000, &id), 0);
+    assert_int_equal(loa_store_campaign_create(tx, page, &in, 1000, &id), 0);
+    return id;
+}
+
+int64_t new_campaign(struct loa_store *st, int64_t page, const char *blocks)
+{
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(st, &tx), 0);
+    int64_t id = new_campaign_in(tx, page, blocks);
+    assert_int_equal(loa_store_commit(tx), 0);
     return id;
 }
 

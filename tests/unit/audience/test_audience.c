@@ -24,6 +24,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
+#include "testtxn.h"
 #include "testutil.h"
 
 #define RULES LOA_SOURCE_DIR "/rules/messaging-rules.json"
@@ -259,7 +260,7 @@ static int64_t put_page(struct loa_store *st, const char *page_id)
     struct loa_page_input in = {
         .page_id = page_id, .name = "Shop", .daily_cap = -1, .plan_quota = -1, .activated_at = 1
     };
-    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, page_id, &p), 0);
     int64_t id = p.id;
@@ -286,7 +287,7 @@ static int64_t put_sub(struct fixture *f, int64_t page, const char *psid, const 
     };
     enum loa_upsert_result r;
     int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &r, &id), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &r, &id), 0);
     const char *p = tags;
     while (*p) {
         const char *comma = strchr(p, ',');
@@ -296,8 +297,8 @@ static int64_t put_sub(struct fixture *f, int64_t page, const char *psid, const 
         memcpy(name, p, n);
         name[n] = '\0';
         int64_t tag;
-        assert_int_equal(loa_store_tag_ensure(f->st, page, name, &tag), 0);
-        assert_int_equal(loa_store_tag_add(f->st, id, tag, NULL), 0);
+        assert_int_equal(TW(f->st, tag_ensure, page, name, &tag), 0);
+        assert_int_equal(TW(f->st, tag_add, id, tag, NULL), 0);
         p += n + (comma ? 1 : 0);
     }
     return id;
@@ -328,9 +329,9 @@ static int setup(void **state)
     put_sub(f, f->other, "q1", "+84911111111", "a@x.vn", "female", T0 - h, T0 - h,
             "{\"city\":\"Huế\"}", "vip");
     int64_t list;
-    assert_int_equal(loa_store_list_ensure(f->st, f->page, "crm-11", loa_now_ms(), &list), 0);
-    assert_int_equal(loa_store_list_add(f->st, list, f->id[5]), 0);
-    assert_int_equal(loa_store_list_add(f->st, list, f->id[3]), 0);
+    assert_int_equal(TW(f->st, list_ensure, f->page, "crm-11", loa_now_ms(), &list), 0);
+    assert_int_equal(TW(f->st, list_add, list, f->id[5]), 0);
+    assert_int_equal(TW(f->st, list_add, list, f->id[3]), 0);
     *state = f;
     return 0;
 }

@@ -23,6 +23,7 @@
 #include <loa/rules.h>
 #include <loa/store.h>
 
+#include "testtxn.h"
 #include "testutil.h"
 
 #define RULES LOA_SOURCE_DIR "/rules/messaging-rules.json"
@@ -486,7 +487,7 @@ static struct loa_store *store_with_page(char *path, size_t size, const char *fi
                                   .daily_cap = -1,
                                   .plan_quota = -1,
                                   .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &pin, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(st, page_put, &pin, loa_now_ms(), NULL), 0);
     assert_int_equal(loa_store_page_get(st, page_id, page), 0);
     return st;
 }
@@ -505,7 +506,7 @@ static void add_person(struct loa_store *st, int64_t page_ref, const char *psid,
     };
     enum loa_upsert_result r;
     int64_t sid;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &r, &sid), 0);
+    assert_int_equal(TW(st, subscriber_upsert, &s, 0, loa_now_ms(), &r, &sid), 0);
 }
 
 /* Counts and deliveries from a real store: snapshot two people, settle one sent (delivered and
@@ -535,10 +536,10 @@ static void stats_and_deliveries(void **state)
     in.purpose = "promotional";
     in.blocks = TEXT;
     int64_t id = 0, total = 0;
-    assert_int_equal(loa_store_campaign_create(st, page.id, &in, now, &id), 0);
+    assert_int_equal(TW(st, campaign_create, page.id, &in, now, &id), 0);
     /* Scheduling: a draft, then again with another time; not once it is cancelled. */
     int64_t later = 0;
-    assert_int_equal(loa_store_campaign_create(st, page.id, &in, now, &later), 0);
+    assert_int_equal(TW(st, campaign_create, page.id, &in, now, &later), 0);
     struct loa_campaign c;
     for (int64_t at = now + LOA_HOUR_MS; at <= now + 2 * LOA_HOUR_MS; at += LOA_HOUR_MS) {
         assert_int_equal(loa_campaign_schedule(st, later, at, now), 0);
@@ -547,8 +548,8 @@ static void stats_and_deliveries(void **state)
         assert_int_equal(c.scheduled_at, at);
         loa_campaign_release(&c);
     }
-    assert_int_equal(loa_store_campaign_set_status(st, later, 1u << LOA_CAMPAIGN_SCHEDULED,
-                                                   LOA_CAMPAIGN_CANCELLED, NULL, now),
+    assert_int_equal(TW(st, campaign_set_status, later, 1u << LOA_CAMPAIGN_SCHEDULED,
+                        LOA_CAMPAIGN_CANCELLED, NULL, now),
                      0);
     assert_int_equal(loa_campaign_schedule(st, later, now + LOA_HOUR_MS, now), LOA_ESTATE);
     assert_int_equal(loa_store_campaign_get(st, later, &c), 0);
@@ -565,8 +566,7 @@ static void stats_and_deliveries(void **state)
     assert_int_equal(total, 2);
     struct loa_claim claims[2];
     size_t n = 0;
-    assert_int_equal(
-        loa_store_outbox_claim(st, page.id, LOA_SOURCE_CAMPAIGN, id, now, 2, claims, &n), 0);
+    assert_int_equal(TW(st, outbox_claim, page.id, LOA_SOURCE_CAMPAIGN, id, now, 2, claims, &n), 0);
     assert_int_equal(n, 2);
     struct loa_delivery_outcome sent = {
         .state = LOA_DELIVERY_SENT, .mid = "m_1", .at = now, .page_ref = page.id, .text = "hi"
@@ -574,10 +574,10 @@ static void stats_and_deliveries(void **state)
     struct loa_delivery_outcome failed = { .state = LOA_DELIVERY_FAILED,
                                            .reason = "server_error",
                                            .at = now };
-    assert_int_equal(loa_store_delivery_settle(st, claims[0].id, &sent, NULL), 0);
-    assert_int_equal(loa_store_delivery_settle(st, claims[1].id, &failed, NULL), 0);
-    assert_int_equal(loa_store_conversation_read(st, page.id, claims[0].psid, now + 10), 0);
-    assert_int_equal(loa_store_delivery_funnel(st, page.id, claims[0].psid), 0);
+    assert_int_equal(TW(st, delivery_settle, claims[0].id, &sent, NULL), 0);
+    assert_int_equal(TW(st, delivery_settle, claims[1].id, &failed, NULL), 0);
+    assert_int_equal(TW(st, conversation_read, page.id, claims[0].psid, now + 10), 0);
+    assert_int_equal(TW(st, delivery_funnel, page.id, claims[0].psid), 0);
     for (size_t i = 0; i < n; i++)
         loa_claim_release(&claims[i]);
     assert_int_equal(loa_campaign_stats_json(st, id, &text), 0);
@@ -606,15 +606,15 @@ static void stats_and_deliveries(void **state)
     json_decref(arr);
     /* Deleting: not while completed; a cancelled one goes with its deliveries. */
     bool done = false;
-    assert_int_equal(loa_store_campaign_finish_if_done(st, id, now, &done), 0);
+    assert_int_equal(TW(st, campaign_finish_if_done, id, now, &done), 0);
     assert_true(done);
     unsigned deletable = (1u << LOA_CAMPAIGN_DRAFT) | (1u << LOA_CAMPAIGN_CANCELLED);
-    assert_int_equal(loa_store_campaign_delete(st, id, deletable), LOA_ESTATE);
-    assert_int_equal(loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_COMPLETED,
-                                                   LOA_CAMPAIGN_CANCELLED, NULL, now),
+    assert_int_equal(TW(st, campaign_delete, id, deletable), LOA_ESTATE);
+    assert_int_equal(TW(st, campaign_set_status, id, 1u << LOA_CAMPAIGN_COMPLETED,
+                        LOA_CAMPAIGN_CANCELLED, NULL, now),
                      0);
-    assert_int_equal(loa_store_campaign_delete(st, id, deletable), 0);
-    assert_int_equal(loa_store_campaign_delete(st, id, deletable), LOA_ENOENT);
+    assert_int_equal(TW(st, campaign_delete, id, deletable), 0);
+    assert_int_equal(TW(st, campaign_delete, id, deletable), LOA_ENOENT);
     struct loa_campaign_stats cs;
     assert_int_equal(loa_store_campaign_stats(st, id, &cs, NULL, NULL), 0);
     assert_int_equal(cs.total, 0);
@@ -670,7 +670,7 @@ static int64_t campaign_in(struct loa_store *st, int64_t page_ref, enum loa_camp
     int64_t id = 0;
     assert_int_equal(loa_campaign_create(st, page_ref, &in, now, &id), 0);
     if (s != LOA_CAMPAIGN_DRAFT)
-        assert_int_equal(loa_store_campaign_set_status(st, id, B(DRAFT), s, NULL, now), 0);
+        assert_int_equal(TW(st, campaign_set_status, id, B(DRAFT), s, NULL, now), 0);
     return id;
 }
 

@@ -27,6 +27,7 @@
 #include "fixtures.h"
 #include "runner.h"
 #include "stub.h"
+#include "testtxn.h"
 #include "testutil.h"
 
 #define RULES LOA_SOURCE_DIR "/rules/messaging-rules.json"
@@ -102,9 +103,9 @@ static void rolling_cap(void **state)
     int64_t t1, t2;
     assert_int_equal(loa_time_parse("2026-05-10T16:50:00Z", &t1), 0);
     assert_int_equal(loa_time_parse("2026-05-10T17:10:00Z", &t2), 0);
-    assert_int_equal(loa_store_ledger_add(st, page, t1, 3000), 0); /* campaign A */
-    assert_int_equal(loa_store_ledger_add(st, page, t2, 1500), 0); /* campaign B */
-    assert_int_equal(loa_store_ledger_add(st, other, t2, 4999), 0);
+    assert_int_equal(TW(st, ledger_add, page, t1, 3000), 0); /* campaign A */
+    assert_int_equal(TW(st, ledger_add, page, t2, 1500), 0); /* campaign B */
+    assert_int_equal(TW(st, ledger_add, other, t2, 4999), 0);
     int64_t used = 0, oldest = 0;
     int64_t now = t2 + LOA_HOUR_MS; /* after midnight local time: still the same 24 h */
     assert_int_equal(loa_store_ledger_count(st, page, now - LOA_DAY_MS, &used), 0);
@@ -186,7 +187,7 @@ static void state_machine(void **state)
                                      .rate_per_s = -1,
                                      .window_from_min = -2,
                                      .window_to_min = -2 };
-    assert_int_equal(loa_store_campaign_update(st, id, &up, 2000), 0);
+    assert_int_equal(TW(st, campaign_update, id, &up, 2000), 0);
     struct loa_campaign c;
     assert_int_equal(loa_store_campaign_get(st, id, &c), 0);
     assert_string_equal(c.name, "Sale 2");
@@ -198,7 +199,7 @@ static void state_machine(void **state)
     int64_t total = 0;
     assert_int_equal(loa_campaign_start(st, id, now, &total), 0);
     assert_int_equal(total, 4);
-    assert_int_equal(loa_store_campaign_update(st, id, &up, now), LOA_ESTATE);
+    assert_int_equal(TW(st, campaign_update, id, &up, now), LOA_ESTATE);
     assert_int_equal(loa_campaign_start(st, id, now, &total), LOA_ESTATE);
     struct loa_campaign_stats s;
     assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
@@ -208,7 +209,7 @@ static void state_machine(void **state)
     /* Claim two: they come in order and are in flight. */
     struct loa_claim cl[4];
     size_t n = 0;
-    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 2, cl, &n), 0);
+    assert_int_equal(TW(st, outbox_claim, page, LOA_SOURCE_CAMPAIGN, id, now, 2, cl, &n), 0);
     assert_int_equal(n, 2);
     assert_string_equal(cl[0].psid, "new");
     assert_string_equal(cl[1].psid, "mid");
@@ -220,9 +221,9 @@ static void state_machine(void **state)
         .state = LOA_DELIVERY_SENT, .mid = "m_1", .at = now, .text = "Chào Lan!"
     };
     bool changed = false;
-    assert_int_equal(loa_store_delivery_settle(st, cl[0].id, &o, &changed), 0);
+    assert_int_equal(TW(st, delivery_settle, cl[0].id, &o, &changed), 0);
     assert_true(changed);
-    assert_int_equal(loa_store_delivery_settle(st, cl[0].id, &o, &changed), 0);
+    assert_int_equal(TW(st, delivery_settle, cl[0].id, &o, &changed), 0);
     assert_false(changed);
     int64_t used = 0;
     assert_int_equal(loa_store_ledger_count(st, page, now - LOA_DAY_MS, &used), 0);
@@ -234,14 +235,14 @@ static void state_machine(void **state)
 
     /* The second is in flight when the process "dies": recovery makes it unknown, and the
        echo carrying its id settles it as sent. */
-    assert_int_equal(loa_store_delivery_recover(st, id + 1000, now, &total), 0);
+    assert_int_equal(TW(st, delivery_recover, id + 1000, now, &total), 0);
     assert_int_equal(total, 0); /* `loa campaign run` of another campaign leaves it alone */
-    assert_int_equal(loa_store_delivery_recover(st, 0, now, &total), 0);
+    assert_int_equal(TW(st, delivery_recover, 0, now, &total), 0);
     assert_int_equal(total, 1);
     bool settled = false;
-    assert_int_equal(loa_store_delivery_echo(st, cl[1].id, "m_2", now, &settled), 0);
+    assert_int_equal(TW(st, delivery_echo, cl[1].id, "m_2", now, &settled), 0);
     assert_true(settled);
-    assert_int_equal(loa_store_delivery_echo(st, cl[1].id, "m_2", now, &settled), 0);
+    assert_int_equal(TW(st, delivery_echo, cl[1].id, "m_2", now, &settled), 0);
     assert_false(settled);
     assert_int_equal(loa_store_ledger_count(st, page, now - LOA_DAY_MS, &used), 0);
     assert_int_equal(used, 2);
@@ -249,15 +250,15 @@ static void state_machine(void **state)
         loa_claim_release(&cl[i]);
 
     /* Paused: nothing can be claimed; resumed: the rest comes. */
-    assert_int_equal(loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_RUNNING,
-                                                   LOA_CAMPAIGN_PAUSED, NULL, now),
-                     0);
-    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
+    assert_int_equal(
+        TW(st, campaign_set_status, id, 1u << LOA_CAMPAIGN_RUNNING, LOA_CAMPAIGN_PAUSED, NULL, now),
+        0);
+    assert_int_equal(TW(st, outbox_claim, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_PAUSED,
-                                                   LOA_CAMPAIGN_RUNNING, NULL, now),
-                     0);
-    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
+    assert_int_equal(
+        TW(st, campaign_set_status, id, 1u << LOA_CAMPAIGN_PAUSED, LOA_CAMPAIGN_RUNNING, NULL, now),
+        0);
+    assert_int_equal(TW(st, outbox_claim, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(cl[0].psid, "old");
 
@@ -265,37 +266,36 @@ static void state_machine(void **state)
     o = (struct loa_delivery_outcome){
         .state = LOA_DELIVERY_PENDING, .reason = "server_error", .at = now, .next_at = now + 5000
     };
-    assert_int_equal(loa_store_delivery_settle(st, cl[0].id, &o, NULL), 0);
+    assert_int_equal(TW(st, delivery_settle, cl[0].id, &o, NULL), 0);
     loa_claim_release(&cl[0]);
-    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
+    assert_int_equal(TW(st, outbox_claim, page, LOA_SOURCE_CAMPAIGN, id, now, 4, cl, &n), 0);
     assert_int_equal(n, 0);
-    assert_int_equal(
-        loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now + 5000, 4, cl, &n), 0);
+    assert_int_equal(TW(st, outbox_claim, page, LOA_SOURCE_CAMPAIGN, id, now + 5000, 4, cl, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(cl[0].attempts, 2);
     o = (struct loa_delivery_outcome){ .state = LOA_DELIVERY_FAILED,
                                        .reason = "server_error",
                                        .at = now };
-    assert_int_equal(loa_store_delivery_settle(st, cl[0].id, &o, NULL), 0);
+    assert_int_equal(TW(st, delivery_settle, cl[0].id, &o, NULL), 0);
     loa_claim_release(&cl[0]);
     bool done = false;
-    assert_int_equal(loa_store_campaign_finish_if_done(st, id, now, &done), 0);
+    assert_int_equal(TW(st, campaign_finish_if_done, id, now, &done), 0);
     assert_true(done);
 
     /* Retry failed: only the reasons asked for; it reopens the campaign. */
     const char *bad[] = { "encode" };
-    assert_int_equal(loa_store_delivery_retry_failed(st, id, bad, 1, now, &total), 0);
+    assert_int_equal(TW(st, delivery_retry_failed, id, bad, 1, now, &total), 0);
     assert_int_equal(total, 0);
     const char *ok[] = { "server_error" };
-    assert_int_equal(loa_store_delivery_retry_failed(st, id, ok, 1, now, &total), 0);
+    assert_int_equal(TW(st, delivery_retry_failed, id, ok, 1, now, &total), 0);
     assert_int_equal(total, 1);
     assert_int_equal(loa_store_campaign_get(st, id, &c), 0);
     assert_int_equal(c.status, LOA_CAMPAIGN_RUNNING);
     loa_campaign_release(&c);
 
     /* Cancel: what is pending is skipped with a reason; nothing stays open. */
-    assert_int_equal(loa_store_campaign_set_status(st, id, 1u << LOA_CAMPAIGN_RUNNING,
-                                                   LOA_CAMPAIGN_CANCELLED, NULL, now),
+    assert_int_equal(TW(st, campaign_set_status, id, 1u << LOA_CAMPAIGN_RUNNING,
+                        LOA_CAMPAIGN_CANCELLED, NULL, now),
                      0);
     assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
     assert_int_equal(s.by_state[LOA_DELIVERY_PENDING], 0);
@@ -321,25 +321,24 @@ static void funnel(void **state)
     assert_int_equal(loa_campaign_start(st, id, now, &total), 0);
     struct loa_claim cl[2];
     size_t n;
-    assert_int_equal(loa_store_outbox_claim(st, page, LOA_SOURCE_CAMPAIGN, id, now, 2, cl, &n), 0);
+    assert_int_equal(TW(st, outbox_claim, page, LOA_SOURCE_CAMPAIGN, id, now, 2, cl, &n), 0);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++) {
         struct loa_delivery_outcome o = {
             .state = LOA_DELIVERY_SENT, .mid = i ? "m_b" : "m_a", .at = now, .page_ref = page
         };
-        assert_int_equal(loa_store_delivery_settle(st, cl[i].id, &o, NULL), 0);
+        assert_int_equal(TW(st, delivery_settle, cl[i].id, &o, NULL), 0);
         loa_claim_release(&cl[i]);
     }
     /* "a" gets a delivery and a read watermark, taps a campaign button and writes back. */
-    assert_int_equal(
-        loa_store_conversation_delivered(st, page, "a", now + 10, NULL, 0, loa_now_ms()), 0);
-    assert_int_equal(loa_store_delivery_funnel(st, page, "a"), 0);
-    assert_int_equal(loa_store_conversation_read(st, page, "a", now + 20), 0);
-    assert_int_equal(loa_store_delivery_funnel(st, page, "a"), 0);
-    assert_int_equal(loa_store_delivery_clicked(st, id, page, "a", now + 30), 0);
-    assert_int_equal(loa_store_delivery_replied(st, page, "a", now + 40), 0);
+    assert_int_equal(TW(st, conversation_delivered, page, "a", now + 10, NULL, 0, loa_now_ms()), 0);
+    assert_int_equal(TW(st, delivery_funnel, page, "a"), 0);
+    assert_int_equal(TW(st, conversation_read, page, "a", now + 20), 0);
+    assert_int_equal(TW(st, delivery_funnel, page, "a"), 0);
+    assert_int_equal(TW(st, delivery_clicked, id, page, "a", now + 30), 0);
+    assert_int_equal(TW(st, delivery_replied, page, "a", now + 40), 0);
     /* "b" writes back more than 24 h later: not a reply to the campaign. */
-    assert_int_equal(loa_store_delivery_replied(st, page, "b", now + LOA_DAY_MS + 1), 0);
+    assert_int_equal(TW(st, delivery_replied, page, "b", now + LOA_DAY_MS + 1), 0);
     struct loa_campaign_stats s;
     assert_int_equal(loa_store_campaign_stats(st, id, &s, NULL, NULL), 0);
     assert_int_equal(s.by_state[LOA_DELIVERY_SENT], 2);
@@ -499,7 +498,7 @@ static void dispatcher_end_to_end(void **state)
                                      .rate_per_s = -1,
                                      .window_from_min = -2,
                                      .window_to_min = -2 };
-    assert_int_equal(loa_store_campaign_update(st, id, &up, now), 0);
+    assert_int_equal(TW(st, campaign_update, id, &up, now), 0);
     int64_t total;
     assert_int_equal(loa_campaign_start(st, id, now, &total), 0);
     assert_int_equal(total, 12);
@@ -622,7 +621,7 @@ static void cap_carries_over(void **state)
         assert_int_equal(loa_store_window_get(st, page, psid, &sid, &w, &kind), 0);
         w.last_interaction_at = t1 - LOA_MINUTE_MS;
         w.last_interaction_kind = "message";
-        assert_int_equal(loa_store_window_put(st, page, psid, sid, &w, loa_now_ms(), NULL), 0);
+        assert_int_equal(TW(st, window_put, page, psid, sid, &w, loa_now_ms(), NULL), 0);
         loa_free(kind);
     }
     loa_clock_set_fake(t1);
@@ -670,7 +669,7 @@ static void rates_capped_by_rules(void **state)
                                  .daily_cap = 100000,
                                  .send_rate = 1000,
                                  .activated_at = 1 };
-    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, "222", &p), 0);
     int64_t page_ref = p.id;
@@ -699,15 +698,15 @@ static void rates_capped_by_rules(void **state)
                                      .window_from_min = -2,
                                      .window_to_min = -2 };
     int64_t tag;
-    assert_int_equal(loa_store_tag_ensure(st, page_ref, "video", &tag), 0);
+    assert_int_equal(TW(st, tag_ensure, page_ref, "video", &tag), 0);
     for (int i = 100; i < 130; i++) {
         snprintf(psid, sizeof(psid), "p%d", i);
         struct loa_subscriber sub;
         assert_int_equal(loa_store_subscriber_find(st, page_ref, psid, &sub), 0);
-        assert_int_equal(loa_store_tag_add(st, sub.id, tag, NULL), 0);
+        assert_int_equal(TW(st, tag_add, sub.id, tag, NULL), 0);
         loa_subscriber_release(&sub);
     }
-    assert_int_equal(loa_store_campaign_update(st, video, &up, now), 0);
+    assert_int_equal(TW(st, campaign_update, video, &up, now), 0);
     assert_int_equal(loa_campaign_start(st, video, loa_now_ms(), &total), 0);
     assert_int_equal(total, 30);
     ms = run_to_end(&r, video);

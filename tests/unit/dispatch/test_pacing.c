@@ -28,6 +28,7 @@
 #include "fixtures.h"
 #include "runner.h"
 #include "stub.h"
+#include "testtxn.h"
 #include "testutil.h"
 
 #define TEXT   "{\"blocks\":[{\"type\":\"text\",\"text\":\"Chào {{first_name|bạn}}!\"}]}"
@@ -185,7 +186,7 @@ static void prig_start(struct prig *r, const char *name, int64_t rate, int64_t c
     store_open(r->path, sizeof(r->path), name, &r->so, &r->st, &r->rules);
     r->page = put_page(r->st, "333", "TOKEN", cap, 0);
     struct loa_page_input in = { .page_id = "333", .send_rate = rate };
-    assert_int_equal(loa_store_page_put(r->st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(r->st, page_put, &in, loa_now_ms(), NULL), 0);
 }
 
 static void prig_stop(struct prig *r)
@@ -199,12 +200,13 @@ static void prig_stop(struct prig *r)
 static void people(struct prig *r, int from, int to)
 {
     char psid[16];
-    assert_int_equal(loa_store_begin(r->st), 0);
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(r->st, &tx), 0);
     for (int i = from; i < to; i++) {
         snprintf(psid, sizeof(psid), "q%d", i);
-        put_sub(r->st, r->page, psid, loa_now_ms() - LOA_MINUTE_MS);
+        put_sub_in(tx, r->page, psid, loa_now_ms() - LOA_MINUTE_MS);
     }
-    assert_int_equal(loa_store_commit(r->st), 0);
+    assert_int_equal(loa_store_commit(tx), 0);
 }
 
 /* A started campaign for the people whose number is in [from, to): by an attribute filter. */
@@ -214,12 +216,12 @@ static int64_t campaign_for(struct prig *r, int from, int to)
     char tag[32], psid[16];
     snprintf(tag, sizeof(tag), "t%d", ++serial);
     int64_t tag_id;
-    assert_int_equal(loa_store_tag_ensure(r->st, r->page, tag, &tag_id), 0);
+    assert_int_equal(TW(r->st, tag_ensure, r->page, tag, &tag_id), 0);
     for (int i = from; i < to; i++) {
         snprintf(psid, sizeof(psid), "q%d", i);
         struct loa_subscriber sub;
         assert_int_equal(loa_store_subscriber_find(r->st, r->page, psid, &sub), 0);
-        assert_int_equal(loa_store_tag_add(r->st, sub.id, tag_id, NULL), 0);
+        assert_int_equal(TW(r->st, tag_add, sub.id, tag_id, NULL), 0);
         loa_subscriber_release(&sub);
     }
     int64_t id = new_campaign(r->st, r->page, TEXT);
@@ -232,7 +234,7 @@ static int64_t campaign_for(struct prig *r, int from, int to)
                                      .rate_per_s = -1,
                                      .window_from_min = -2,
                                      .window_to_min = -2 };
-    assert_int_equal(loa_store_campaign_update(r->st, id, &up, loa_now_ms()), 0);
+    assert_int_equal(TW(r->st, campaign_update, id, &up, loa_now_ms()), 0);
     int64_t total;
     assert_int_equal(loa_campaign_start(r->st, id, loa_now_ms(), &total), 0);
     assert_int_equal(total, to - from);
@@ -466,7 +468,7 @@ static void recover_cancelled(void **state)
     struct loa_claim cl[4];
     size_t got = 0;
     assert_int_equal(
-        loa_store_outbox_claim(r.st, r.page, LOA_SOURCE_CAMPAIGN, a, loa_now_ms(), 4, cl, &got), 0);
+        TW(r.st, outbox_claim, r.page, LOA_SOURCE_CAMPAIGN, a, loa_now_ms(), 4, cl, &got), 0);
     assert_int_equal(got, 4);
     for (size_t i = 0; i < got; i++)
         loa_claim_release(&cl[i]);

@@ -29,6 +29,7 @@
 #include "fixtures.h"
 #include "runner.h"
 #include "stub.h"
+#include "testtxn.h"
 #include "testutil.h"
 
 #define TEXT  "{\"blocks\":[{\"type\":\"text\",\"text\":\"Chào {{first_name|bạn}}!\"}]}"
@@ -156,15 +157,15 @@ static void rig_start(struct rig *r, const char *name)
     r->g.claimed_at = now - 10000;
     struct loa_claim cl[4];
     size_t n = 0;
-    assert_int_equal(loa_store_outbox_claim(r->st, r->page, LOA_SOURCE_CAMPAIGN, r->campaign,
-                                            r->g.claimed_at, 4, cl, &n),
+    assert_int_equal(TW(r->st, outbox_claim, r->page, LOA_SOURCE_CAMPAIGN, r->campaign,
+                        r->g.claimed_at, 4, cl, &n),
                      0);
     assert_int_equal(n, 4);
     for (size_t i = 0; i < n; i++) {
         r->ids[atoi(cl[i].psid + 1) - 1] = cl[i].id;
         loa_claim_release(&cl[i]);
     }
-    assert_int_equal(loa_store_delivery_recover(r->st, 0, now, &total), 0);
+    assert_int_equal(TW(r->st, delivery_recover, 0, now, &total), 0);
     assert_int_equal(total, 4);
 }
 
@@ -239,7 +240,7 @@ static void reconciled_sent_or_safe(void **state)
     rig_start(&r, "reconcile.db");
     /* Not reconciled: the campaign cannot complete, and a resend is refused with the ids. */
     bool done = true;
-    assert_int_equal(loa_store_campaign_finish_if_done(r.st, r.campaign, loa_now_ms(), &done), 0);
+    assert_int_equal(TW(r.st, campaign_finish_if_done, r.campaign, loa_now_ms(), &done), 0);
     assert_false(done);
     assert_int_equal(status_of(&r), LOA_CAMPAIGN_RUNNING);
     int64_t bad[4] = { 0 };
@@ -288,8 +289,8 @@ static void reconciled_sent_or_safe(void **state)
     loa_message_release(&m);
     /* A second verdict changes nothing. */
     bool changed = true;
-    assert_int_equal(loa_store_delivery_reconcile(r.st, r.ids[0], true, "m_other", NULL,
-                                                  loa_now_ms(), loa_now_ms(), &changed),
+    assert_int_equal(TW(r.st, delivery_reconcile, r.ids[0], true, "m_other", NULL, loa_now_ms(),
+                        loa_now_ms(), &changed),
                      0);
     assert_false(changed);
     assert_int_equal(loa_store_ledger_count(r.st, r.page, 0, &used), 0);
@@ -337,14 +338,14 @@ static void cannot_tell(void **state)
     int64_t bad[4];
     int64_t count = -1;
     size_t nbad = 0;
-    assert_int_equal(loa_store_delivery_resend_unknown(r.st, r.campaign, r.ids, 4, false,
-                                                       loa_now_ms(), &count, bad, &nbad),
+    assert_int_equal(TW(r.st, delivery_resend_unknown, r.campaign, r.ids, 4, false, loa_now_ms(),
+                        &count, bad, &nbad),
                      LOA_EAGAIN);
     assert_int_equal(nbad, 4);
     assert_int_equal(count, 0);
     /* Forced: the operator accepts a possible second copy. */
-    assert_int_equal(loa_store_delivery_resend_unknown(r.st, r.campaign, r.ids, 1, true,
-                                                       loa_now_ms(), &count, bad, &nbad),
+    assert_int_equal(TW(r.st, delivery_resend_unknown, r.campaign, r.ids, 1, true, loa_now_ms(),
+                        &count, bad, &nbad),
                      0);
     assert_int_equal(count, 1);
     rig_stop(&r);

@@ -17,6 +17,7 @@
 #include <loa/phone.h>
 #include <loa/store.h>
 
+#include "testtxn.h"
 #include "testutil.h"
 
 struct fixture {
@@ -37,7 +38,7 @@ static int setup(void **state)
     struct loa_page_input in = {
         .page_id = "77", .name = "Shop", .daily_cap = -1, .plan_quota = -1, .activated_at = -1
     };
-    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(f->st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(f->st, "77", &p), 0);
     f->page_ref = p.id;

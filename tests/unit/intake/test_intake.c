@@ -21,6 +21,7 @@
 #include <loa/intake.h>
 #include <loa/store.h>
 
+#include "testtxn.h"
 #include "testutil.h"
 
 #define PAGE "1234567890"
@@ -297,7 +298,7 @@ static int setup(void **state)
                                  .daily_cap = -1,
                                  .plan_quota = -1,
                                  .activated_at = -1 };
-    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(f->st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(f->st, PAGE, &p), 0);
     f->page_ref = p.id;
@@ -559,14 +560,15 @@ static void batch_is_atomic(void **state)
     struct fx *f = *state;
     /* A message whose attachments are not JSON is impossible from the parser; force a failure
        with a transaction already open (BEGIN fails), and check nothing of the batch stays. */
-    assert_int_equal(loa_store_begin(f->st), 0);
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(f->st, &tx), 0);
     struct loa_diags d;
     loa_diags_init(&d, 4);
     struct loa_intake_batch b;
     assert_int_equal(loa_intake_parse(msg_text, strlen(msg_text), &b, &d), 0);
     struct loa_intake_result r;
     assert_true(loa_intake_apply(f->st, NULL, b.events, b.count, &r) < 0);
-    loa_store_rollback(f->st);
+    loa_store_rollback(tx);
     bool exists = true;
     assert_int_equal(loa_store_event_exists(f->st, "m_AG5Hz2U", &exists), 0);
     assert_false(exists);
@@ -584,10 +586,11 @@ static void built_events_in_callers_transaction(void **state)
         { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
         { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
     };
-    assert_int_equal(loa_store_begin(f->st), 0);
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(f->st, &tx), 0);
     struct loa_intake_result r;
-    assert_int_equal(loa_intake_apply_step(f->st, NULL, ev, 3, &r), 0);
-    assert_int_equal(loa_store_commit(f->st), 0);
+    assert_int_equal(loa_intake_apply_step(tx, NULL, ev, 3, &r), 0);
+    assert_int_equal(loa_store_commit(tx), 0);
     assert_int_equal(r.stored, 2);
     assert_int_equal(r.duplicates, 1);
     assert_int_equal(r.nnew, 1);

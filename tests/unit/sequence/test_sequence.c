@@ -28,6 +28,7 @@
 #include <loa/store.h>
 
 #include "fixtures.h"
+#include "testtxn.h"
 #include "testutil.h"
 
 #define BLOCKS "[{\"type\":\"text\",\"text\":\"Chào {{first_name|bạn}}!\"}]"
@@ -39,7 +40,19 @@ struct fx {
     struct loa_rules *rules;
     struct loa_sequence_opts o;
     int64_t page;
+    struct loa_txn *tx; /* begin() .. commit() */
 };
+
+static void begin(struct fx *f)
+{
+    assert_int_equal(loa_store_begin(f->st, &f->tx), 0);
+}
+
+static void commit(struct fx *f)
+{
+    assert_int_equal(loa_store_commit(f->tx), 0);
+    f->tx = NULL;
+}
 
 static int64_t t(const char *iso)
 {
@@ -69,8 +82,7 @@ static int teardown(void **state)
 }
 
 /* Parses a sequence body for the fixture's Page (create) or over current (update). */
-static void parse_ok(const char *json, const struct loa_sequence *current,
-                     struct loa_sequence *out)
+static void parse_ok(const char *json, const struct loa_sequence *current, struct loa_sequence *out)
 {
     struct loa_diags d;
     loa_diags_init(&d, 20);
@@ -143,13 +155,11 @@ static void enter(struct fx *f, int64_t seq, int64_t sub, int64_t now, int64_t w
 }
 
 /* Claims the Page's due sequence sends at now and settles each with state; returns how many. */
-static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state,
-                       int64_t *first_id)
+static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state, int64_t *first_id)
 {
     struct loa_claim c[16];
     size_t n = 0;
-    assert_int_equal(loa_store_outbox_claim(f->st, f->page, LOA_SOURCE_SEQUENCE, 0, now, 16, c, &n),
-                     0);
+    assert_int_equal(TW(f->st, outbox_claim, f->page, LOA_SOURCE_SEQUENCE, 0, now, 16, c, &n), 0);
     for (size_t i = 0; i < n; i++) {
         if (i == 0 && first_id)
             *first_id = c[i].id;
@@ -157,12 +167,12 @@ static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state,
         struct loa_delivery_outcome o = {
             .state = state, .mid = "m.1", .at = now, .page_ref = f->page, .text = "Chào Lan!"
         };
-        assert_int_equal(loa_store_begin(f->st), 0);
-        assert_int_equal(loa_store_delivery_settle(f->st, c[i].id, &o, NULL), 0);
-        assert_int_equal(loa_sequence_settled(f->st, &f->o, c[i].id,
-                                              state == LOA_DELIVERY_SKIPPED, now, now),
-                         0);
-        assert_int_equal(loa_store_commit(f->st), 0);
+        begin(f);
+        assert_int_equal(loa_store_delivery_settle(f->tx, c[i].id, &o, NULL), 0);
+        assert_int_equal(
+            loa_sequence_settled(f->tx, &f->o, c[i].id, state == LOA_DELIVERY_SKIPPED, now, now),
+            0);
+        commit(f);
         loa_claim_release(&c[i]);
     }
     return n;
@@ -193,11 +203,20 @@ static void parse_complaints_with_paths(void **state)
     char *page_id = NULL;
     assert_int_equal(loa_sequence_parse(bad, strlen(bad), NULL, &s, &page_id, &d), LOA_EINVAL);
     assert_null(page_id);
-    const char *want[] = { "name",           "colour",          "clock",
-                           "window.from",    "window.days",     "on_refused",
-                           "triggers.ref",   "triggers.tags[0]", "steps[0].delay.unit",
-                           "steps[1].delay.value", "steps[1].blocks[0]", "steps[2].id",
-                           "steps[2].delay", "steps[2].purpose" };
+    const char *want[] = { "name",
+                           "colour",
+                           "clock",
+                           "window.from",
+                           "window.days",
+                           "on_refused",
+                           "triggers.ref",
+                           "triggers.tags[0]",
+                           "steps[0].delay.unit",
+                           "steps[1].delay.value",
+                           "steps[1].blocks[0]",
+                           "steps[2].id",
+                           "steps[2].delay",
+                           "steps[2].purpose" };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         bool found = false;
         for (size_t k = 0; k < d.count; k++)
@@ -240,8 +259,8 @@ static void parse_and_print_round_trip(void **state)
                         "mon,sun");
     assert_string_equal(json_string_value(json_object_get(j, "on_refused")), "leave");
     json_t *step = json_array_get(json_object_get(j, "steps"), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(step, "delay"), "unit")), "seconds");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(step, "delay"), "unit")),
+                        "seconds");
     assert_true(json_is_array(json_object_get(step, "blocks")));
     json_decref(j);
     loa_free(json);
@@ -381,9 +400,8 @@ static void live_edits_retime_pass_over_and_hold(void **state)
     assert_int_equal(eb.due_at, now + 31 * LOA_MINUTE_MS);
     struct loa_claim c[4];
     size_t n = 9;
-    assert_int_equal(loa_store_outbox_claim(f->st, f->page, LOA_SOURCE_SEQUENCE, 0,
-                                            now + LOA_DAY_MS, 4, c, &n),
-                     0);
+    assert_int_equal(
+        TW(f->st, outbox_claim, f->page, LOA_SOURCE_SEQUENCE, 0, now + LOA_DAY_MS, 4, c, &n), 0);
     assert_int_equal(n, 0); /* nothing left in the outbox */
     /* Step 1 removed: both now wait for step 2, timed from their entry. */
     assert_int_equal(loa_store_sequence_get(f->st, seq, &cur), 0);
@@ -419,7 +437,7 @@ static void one_sequence_at_a_time_per_group(void **state)
 {
     struct fx *f = *state;
     int64_t g = 0;
-    assert_int_equal(loa_store_seq_group_create(f->st, f->page, "Khách mới", true, 1000, &g), 0);
+    assert_int_equal(loa_sequence_group_create(f->st, f->page, "Khách mới", true, 1000, &g), 0);
     char body[1024];
     snprintf(body, sizeof(body),
              "{\"page_id\":\"111\",\"name\":\"A\",\"group_id\":%lld,\"triggers\":{\"tags\":"
@@ -436,10 +454,10 @@ static void one_sequence_at_a_time_per_group(void **state)
     int64_t sub = put_sub(f->st, f->page, "p1", 0);
     int64_t now = t("2026-12-03T14:00:00+07:00");
     /* A tag that triggers both: a tie, the earlier-created (A) wins. */
-    assert_int_equal(loa_store_begin(f->st), 0);
+    begin(f);
     assert_int_equal(
-        loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_TAG, "VIP", now), 0);
-    assert_int_equal(loa_store_commit(f->st), 0);
+        loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_TAG, "VIP", now), 0);
+    commit(f);
     assert_int_equal(enrolment(f, a, sub).state, LOA_ENROL_WAITING);
     struct one o = { .n = 0 };
     assert_int_equal(loa_store_enrol_list(f->st, 0, b, sub, 0, 0, 0, 0, got, &o), 0);
@@ -454,25 +472,25 @@ static void one_sequence_at_a_time_per_group(void **state)
 static void triggers_welcome_ref_buttons_and_reply(void **state)
 {
     struct fx *f = *state;
-    int64_t welcome = create(
-        f, "{\"page_id\":\"111\",\"name\":\"W\",\"leave_on_reply\":true,\"triggers\":{"
-           "\"welcome\":true},\"steps\":[{\"delay\":{\"value\":0,\"unit\":\"seconds\"},"
-           "\"blocks\":" BLOCKS "},{\"delay\":{\"value\":1,\"unit\":\"days\"},\"blocks\":" BLOCKS
-           "}]}");
+    int64_t welcome =
+        create(f, "{\"page_id\":\"111\",\"name\":\"W\",\"leave_on_reply\":true,\"triggers\":{"
+                  "\"welcome\":true},\"steps\":[{\"delay\":{\"value\":0,\"unit\":\"seconds\"},"
+                  "\"blocks\":" BLOCKS
+                  "},{\"delay\":{\"value\":1,\"unit\":\"days\"},\"blocks\":" BLOCKS "}]}");
     int64_t byref = create(f, "{\"page_id\":\"111\",\"name\":\"R\",\"triggers\":{\"ref\":"
                               "\"sale-12\"},\"steps\":[{\"delay\":{\"value\":5,\"unit\":"
                               "\"minutes\"},\"blocks\":" BLOCKS "}]}");
     int64_t sub = put_sub(f->st, f->page, "p1", 0);
     int64_t now = t("2026-12-03T14:00:00+07:00");
-    assert_int_equal(loa_store_begin(f->st), 0);
-    assert_int_equal(loa_sequence_on_event(f->st, &f->o, f->page, sub,
-                                           LOA_SEQ_EVENT_FIRST_MESSAGE, NULL, now),
-                     0);
+    begin(f);
     assert_int_equal(
-        loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_REF, "sale-12", now), 0);
+        loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_FIRST_MESSAGE, NULL, now),
+        0);
     assert_int_equal(
-        loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_REF, "other", now), 0);
-    assert_int_equal(loa_store_commit(f->st), 0);
+        loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_REF, "sale-12", now), 0);
+    assert_int_equal(
+        loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_REF, "other", now), 0);
+    commit(f);
     struct loa_enrolment e = enrolment(f, welcome, sub);
     assert_int_equal(e.state, LOA_ENROL_WAITING);
     assert_int_equal(e.due_at, now); /* step 1 at once */
@@ -481,28 +499,28 @@ static void triggers_welcome_ref_buttons_and_reply(void **state)
      * other sequence. */
     assert_int_equal(drain(f, now), 1);
     assert_int_equal(send_due(f, now + 100, LOA_DELIVERY_SENT, NULL), 1);
-    assert_int_equal(loa_store_begin(f->st), 0);
-    assert_int_equal(loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_MESSAGE,
-                                           NULL, now + LOA_MINUTE_MS),
+    begin(f);
+    assert_int_equal(loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_MESSAGE, NULL,
+                                           now + LOA_MINUTE_MS),
                      0);
-    assert_int_equal(loa_store_commit(f->st), 0);
+    commit(f);
     assert_int_equal(enrolment(f, welcome, sub).state, LOA_ENROL_REMOVED);
     assert_int_equal(enrolment(f, byref, sub).state, LOA_ENROL_WAITING);
     /* Buttons: leave the ref sequence, join the welcome one again. */
     char num[24];
     snprintf(num, sizeof(num), "%lld", (long long)byref);
-    assert_int_equal(loa_store_begin(f->st), 0);
-    assert_int_equal(loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_LEAVE, num,
+    begin(f);
+    assert_int_equal(loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_LEAVE, num,
                                            now + 2 * LOA_MINUTE_MS),
                      0);
     snprintf(num, sizeof(num), "%lld", (long long)welcome);
-    assert_int_equal(loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_JOIN, num,
+    assert_int_equal(loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_JOIN, num,
                                            now + 2 * LOA_MINUTE_MS),
                      0);
-    assert_int_equal(loa_sequence_on_event(f->st, &f->o, f->page, sub, LOA_SEQ_EVENT_JOIN,
-                                           "99999", now),
-                     0); /* no such sequence: ignored */
-    assert_int_equal(loa_store_commit(f->st), 0);
+    assert_int_equal(
+        loa_sequence_on_event(f->tx, &f->o, f->page, sub, LOA_SEQ_EVENT_JOIN, "99999", now),
+        0); /* no such sequence: ignored */
+    commit(f);
     assert_int_equal(enrolment(f, byref, sub).state, LOA_ENROL_REMOVED);
     assert_int_equal(enrolment(f, welcome, sub).state, LOA_ENROL_WAITING);
 }
@@ -515,8 +533,7 @@ static void removal_never_sends(void **state)
     int64_t now = t("2026-12-03T14:00:00+07:00");
     enter(f, seq, sub, now, 1);
     assert_int_equal(drain(f, now + 10 * LOA_MINUTE_MS), 1);
-    assert_int_equal(loa_sequence_leave(f->st, seq, &sub, 1, "api", now + 11 * LOA_MINUTE_MS,
-                                        NULL),
+    assert_int_equal(loa_sequence_leave(f->st, seq, &sub, 1, "api", now + 11 * LOA_MINUTE_MS, NULL),
                      0);
     assert_int_equal(send_due(f, now + LOA_DAY_MS, LOA_DELIVERY_SENT, NULL), 0);
     char *json = NULL;
@@ -615,7 +632,7 @@ static void person_clock_uses_their_offset(void **state)
                                 .utc_offset_min = -180 };
     enum loa_upsert_result r;
     int64_t sub;
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, 1000, &r, &sub), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, 1000, &r, &sub), 0);
     int64_t now = t("2026-12-03T14:00:00+07:00"); /* 04:00 at -03:00 */
     enter(f, seq, sub, now, 1);
     assert_int_equal(enrolment(f, seq, sub).due_at, t("2026-12-03T13:00:00-03:00"));
@@ -631,14 +648,14 @@ static void a_stop_between_settle_and_next_step_is_resumed(void **state)
     assert_int_equal(drain(f, now + 10 * LOA_MINUTE_MS), 1);
     struct loa_claim c[2];
     size_t n = 0;
-    assert_int_equal(loa_store_outbox_claim(f->st, f->page, LOA_SOURCE_SEQUENCE, 0,
-                                            now + 10 * LOA_MINUTE_MS, 2, c, &n),
+    assert_int_equal(TW(f->st, outbox_claim, f->page, LOA_SOURCE_SEQUENCE, 0,
+                        now + 10 * LOA_MINUTE_MS, 2, c, &n),
                      0);
     assert_int_equal(n, 1);
     loa_claim_release(&c[0]);
     /* The process dies with the request in flight: recovery makes it unknown. */
     int64_t rec = 0;
-    assert_int_equal(loa_store_delivery_recover(f->st, 0, now + LOA_HOUR_MS, &rec), 0);
+    assert_int_equal(TW(f->st, delivery_recover, 0, now + LOA_HOUR_MS, &rec), 0);
     assert_int_equal(rec, 1);
     assert_int_equal(enrolment(f, seq, sub).state, LOA_ENROL_QUEUED);
     int64_t moved = 0;

@@ -38,11 +38,11 @@ struct job {
 };
 
 /* Writes one person in a savepoint; a failing job writes, then undoes its savepoint. */
-static int write_person(struct loa_store *st, void *ud)
+static int write_person(struct loa_txn *tx, void *ud)
 {
     struct job *j = ud;
-    j->conn_given = st != NULL;
-    int rc = loa_store_savepoint(st);
+    j->conn_given = tx != NULL && loa_txn_store(tx) != NULL;
+    int rc = loa_store_savepoint(tx);
     if (rc < 0)
         return rc;
     /* Not put_sub(): a cmocka assertion must not fail on another thread. */
@@ -51,15 +51,15 @@ static int write_person(struct loa_store *st, void *ud)
                                 .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN };
     enum loa_upsert_result res;
     int64_t id;
-    if ((rc = loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &res, &id)) < 0) {
-        loa_store_savepoint_rollback(st);
+    if ((rc = loa_store_subscriber_upsert(tx, &s, 0, loa_now_ms(), &res, &id)) < 0) {
+        loa_store_savepoint_rollback(tx);
         return rc;
     }
     if (j->fail) {
-        loa_store_savepoint_rollback(st);
+        loa_store_savepoint_rollback(tx);
         return LOA_EINVAL;
     }
-    return loa_store_savepoint_release(st);
+    return loa_store_savepoint_release(tx);
 }
 
 struct worker {

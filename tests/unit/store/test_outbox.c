@@ -21,6 +21,7 @@
 #include <loa/store.h>
 
 #include "fixtures.h"
+#include "testtxn.h"
 #include "testutil.h"
 
 static struct loa_store *open_at(char *path, size_t size, const char *name, int version,
@@ -39,13 +40,17 @@ static int64_t page(struct loa_store *st, const char *page_id)
     return put_page(st, page_id, "tok", 5000, 0);
 }
 
+/* n people, in one transaction. */
 static void people(struct loa_store *st, int64_t page_ref, const char *prefix, int n)
 {
     char psid[32];
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(st, &tx), 0);
     for (int i = 0; i < n; i++) {
         snprintf(psid, sizeof(psid), "%s%d", prefix, i);
-        put_sub(st, page_ref, psid, loa_now_ms() - LOA_MINUTE_MS);
+        put_sub_in(tx, page_ref, psid, loa_now_ms() - LOA_MINUTE_MS);
     }
+    assert_int_equal(loa_store_commit(tx), 0);
 }
 
 static int64_t campaign(struct loa_store *st, int64_t page_ref)
@@ -102,8 +107,8 @@ static void schema_6_deliveries_move_to_the_outbox(void **state)
     assert_int_equal(cs.by_state[LOA_DELIVERY_PENDING], 2);
     struct loa_claim cl[4];
     size_t got = 0;
-    assert_int_equal(
-        loa_store_outbox_claim(st, pg, LOA_SOURCE_CAMPAIGN, id, loa_now_ms(), 4, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, pg, LOA_SOURCE_CAMPAIGN, id, loa_now_ms(), 4, cl, &got),
+                     0);
     assert_int_equal(got, 2);
     for (size_t i = 0; i < got; i++) {
         assert_int_equal(cl[i].source, LOA_SOURCE_CAMPAIGN);
@@ -131,16 +136,13 @@ static void claims_are_per_page_and_source(void **state)
     people(st, b, "b", 4);
     int64_t ca = campaign(st, a), cb = campaign(st, b), ca2 = campaign(st, a);
     int64_t now = loa_now_ms(), total = 0;
-    assert_int_equal(loa_store_campaign_snapshot(st, ca, NULL, 0, LOA_PRIORITY_BULK, now, &total),
-                     0);
-    assert_int_equal(loa_store_campaign_snapshot(st, cb, NULL, 0, LOA_PRIORITY_BULK, now, &total),
-                     0);
-    assert_int_equal(loa_store_campaign_snapshot(st, ca2, NULL, 0, LOA_PRIORITY_BULK, now, &total),
-                     0);
+    assert_int_equal(TW(st, campaign_snapshot, ca, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
+    assert_int_equal(TW(st, campaign_snapshot, cb, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
+    assert_int_equal(TW(st, campaign_snapshot, ca2, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
     struct loa_claim cl[16];
     size_t got = 0;
     /* Page a, campaign ca only. */
-    assert_int_equal(loa_store_outbox_claim(st, a, LOA_SOURCE_CAMPAIGN, ca, now, 16, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, a, LOA_SOURCE_CAMPAIGN, ca, now, 16, cl, &got), 0);
     assert_int_equal(got, 4);
     for (size_t i = 0; i < got; i++) {
         assert_int_equal(cl[i].campaign_id, ca);
@@ -148,15 +150,15 @@ static void claims_are_per_page_and_source(void **state)
         loa_claim_release(&cl[i]);
     }
     /* Another kind of source has nothing here. */
-    assert_int_equal(loa_store_outbox_claim(st, a, LOA_SOURCE_REPLY, 0, now, 16, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, a, LOA_SOURCE_REPLY, 0, now, 16, cl, &got), 0);
     assert_int_equal(got, 0);
     /* A paused campaign's rows stay; every campaign of Page a (source_id 0) gives the rest. */
-    assert_int_equal(loa_store_campaign_set_status(st, cb, 1u << LOA_CAMPAIGN_RUNNING,
-                                                   LOA_CAMPAIGN_PAUSED, "manual", now),
+    assert_int_equal(TW(st, campaign_set_status, cb, 1u << LOA_CAMPAIGN_RUNNING,
+                        LOA_CAMPAIGN_PAUSED, "manual", now),
                      0);
-    assert_int_equal(loa_store_outbox_claim(st, b, LOA_SOURCE_CAMPAIGN, 0, now, 16, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, b, LOA_SOURCE_CAMPAIGN, 0, now, 16, cl, &got), 0);
     assert_int_equal(got, 0);
-    assert_int_equal(loa_store_outbox_claim(st, a, LOA_SOURCE_CAMPAIGN, 0, now, 16, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, a, LOA_SOURCE_CAMPAIGN, 0, now, 16, cl, &got), 0);
     assert_int_equal(got, 4);
     for (size_t i = 0; i < got; i++) {
         assert_int_equal(cl[i].campaign_id, ca2);
@@ -191,8 +193,7 @@ static void *claimer(void *arg)
     struct loa_claim cl[7];
     for (int idle = 0; idle < 3;) {
         size_t got = 0;
-        int rc =
-            loa_store_outbox_claim(st, r->page, LOA_SOURCE_CAMPAIGN, 0, loa_now_ms(), 7, cl, &got);
+        int rc = TW(st, outbox_claim, r->page, LOA_SOURCE_CAMPAIGN, 0, loa_now_ms(), 7, cl, &got);
         if (rc == LOA_EBUSY)
             continue;
         if (rc < 0) {
@@ -222,14 +223,11 @@ static void concurrent_claimers_never_share_a_row(void **state)
     struct loa_store_opts o;
     struct loa_store *st = open_at(path, sizeof(path), "outbox-race.db", 0, &o);
     int64_t pg = page(st, "2001");
-    assert_int_equal(loa_store_begin(st), 0);
     people(st, pg, "r", ROWS / 2);
-    assert_int_equal(loa_store_commit(st), 0);
     int64_t total = 0, now = loa_now_ms();
     for (int k = 0; k < 2; k++) {
         int64_t id = campaign(st, pg);
-        assert_int_equal(
-            loa_store_campaign_snapshot(st, id, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
+        assert_int_equal(TW(st, campaign_snapshot, id, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
         assert_int_equal(total, ROWS / 2);
     }
     struct race r = { .o = &o, .page = pg };
@@ -267,24 +265,21 @@ static void unreconciled_scan_is_fair_across_pages(void **state)
     people(st, a, "a", 20);
     people(st, b, "b", 3);
     int64_t ca = campaign(st, a), cb = campaign(st, b), total = 0, now = loa_now_ms();
-    assert_int_equal(loa_store_campaign_snapshot(st, ca, NULL, 0, LOA_PRIORITY_BULK, now, &total),
-                     0);
-    assert_int_equal(loa_store_campaign_snapshot(st, cb, NULL, 0, LOA_PRIORITY_BULK, now, &total),
-                     0);
+    assert_int_equal(TW(st, campaign_snapshot, ca, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
+    assert_int_equal(TW(st, campaign_snapshot, cb, NULL, 0, LOA_PRIORITY_BULK, now, &total), 0);
     struct loa_claim cl[20];
     size_t got = 0;
     /* Page a's requests left first (older claims), then page b's; then the process "died". */
-    assert_int_equal(
-        loa_store_outbox_claim(st, a, LOA_SOURCE_CAMPAIGN, ca, now - 20000, 20, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, a, LOA_SOURCE_CAMPAIGN, ca, now - 20000, 20, cl, &got),
+                     0);
     assert_int_equal(got, 20);
     for (size_t i = 0; i < got; i++)
         loa_claim_release(&cl[i]);
-    assert_int_equal(
-        loa_store_outbox_claim(st, b, LOA_SOURCE_CAMPAIGN, cb, now - 10000, 3, cl, &got), 0);
+    assert_int_equal(TW(st, outbox_claim, b, LOA_SOURCE_CAMPAIGN, cb, now - 10000, 3, cl, &got), 0);
     assert_int_equal(got, 3);
     for (size_t i = 0; i < got; i++)
         loa_claim_release(&cl[i]);
-    assert_int_equal(loa_store_delivery_recover(st, 0, now, &total), 0);
+    assert_int_equal(TW(st, delivery_recover, 0, now, &total), 0);
     assert_int_equal(total, 23);
     int64_t seen[4] = { 0, 0, a, b };
     assert_int_equal(loa_store_delivery_unreconciled(st, 0, now, now, 4, 8, count_page, seen), 0);

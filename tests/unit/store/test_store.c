@@ -16,6 +16,7 @@
 #include <loa/err.h>
 #include <loa/store.h>
 
+#include "testtxn.h"
 #include "testutil.h"
 
 struct fixture {
@@ -42,7 +43,7 @@ static int setup(void **state)
                                  .daily_cap = -1,
                                  .plan_quota = -1,
                                  .activated_at = -1 };
-    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(f->st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(f->st, "111", &p), 0);
     f->page_ref = p.id;
@@ -89,14 +90,14 @@ static void upgrade_from_version_1(void **state)
                                  .daily_cap = 300,
                                  .plan_quota = -1,
                                  .activated_at = -1 };
-    assert_int_equal(loa_store_page_put(st, &in, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(st, page_put, &in, loa_now_ms(), NULL), 0);
     struct loa_page p;
     assert_int_equal(loa_store_page_get(st, "42", &p), 0);
     struct loa_subscriber s = sub(p.id, "900", "+84912345678");
     s.first_name = (char *)(uintptr_t) "Lan";
     enum loa_upsert_result res;
     int64_t id;
-    assert_int_equal(loa_store_subscriber_upsert(st, &s, 0, loa_now_ms(), &res, &id), 0);
+    assert_int_equal(TW(st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &id), 0);
     loa_store_close(st);
 
     o.target_version = 0; /* latest */
@@ -117,8 +118,8 @@ static void upgrade_from_version_1(void **state)
     loa_subscriber_release(&got);
     /* Version 2 brought lists: they work on the upgraded store. */
     int64_t list_id, n;
-    assert_int_equal(loa_store_list_ensure(st, q.id, "crm", loa_now_ms(), &list_id), 0);
-    assert_int_equal(loa_store_list_add(st, list_id, id), 0);
+    assert_int_equal(TW(st, list_ensure, q.id, "crm", loa_now_ms(), &list_id), 0);
+    assert_int_equal(TW(st, list_add, list_id, id), 0);
     assert_int_equal(loa_store_list_count(st, list_id, &n), 0);
     assert_int_equal(n, 1);
     loa_page_release(&p);
@@ -159,7 +160,7 @@ static void secrets_encrypted_at_rest(void **state)
                                  .plan_quota = -1,
                                  .activated_at = -1 };
     bool created = true;
-    assert_int_equal(loa_store_page_put(f->st, &in, loa_now_ms(), &created), 0);
+    assert_int_equal(TW(f->st, page_put, &in, loa_now_ms(), &created), 0);
     assert_false(created);
     char *tok, *sec;
     assert_int_equal(loa_store_page_secrets(f->st, "111", &tok, &sec), 0);
@@ -221,16 +222,16 @@ static void upsert_by_psid_merges_and_reports_unchanged(void **state)
     struct loa_subscriber s = sub(f->page_ref, "1001", "+84912345678");
     s.first_name = (char *)(uintptr_t) "Ngọc";
     s.attrs = (char *)(uintptr_t) "{\"city\":\"Huế\"}";
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id1), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &id1), 0);
     assert_int_equal(res, LOA_UPSERT_INSERTED);
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id2), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &id2), 0);
     assert_int_equal(res, LOA_UPSERT_UNCHANGED);
     assert_int_equal(id1, id2);
     /* NULL fields keep stored values; attributes merge key by key. */
     struct loa_subscriber t = sub(f->page_ref, "1001", NULL);
     t.email = (char *)(uintptr_t) "ngoc@example.vn";
     t.attrs = (char *)(uintptr_t) "{\"size\":\"M\"}";
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &t, 0, loa_now_ms(), &res, &id2), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &t, 0, loa_now_ms(), &res, &id2), 0);
     assert_int_equal(res, LOA_UPSERT_UPDATED);
     struct loa_subscriber got;
     assert_int_equal(loa_store_subscriber_find(f->st, f->page_ref, "1001", &got), 0);
@@ -248,25 +249,25 @@ static void contact_without_psid_is_matched_by_phone(void **state)
     int64_t contact, later, other;
     /* A CRM contact known only by phone... */
     struct loa_subscriber c = sub(f->page_ref, NULL, "+84987654321");
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &c, 0, loa_now_ms(), &res, &contact), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &c, 0, loa_now_ms(), &res, &contact), 0);
     assert_int_equal(res, LOA_UPSERT_INSERTED);
     int64_t n;
     assert_int_equal(loa_store_contacts_count(f->st, f->page_ref, &n), 0);
     assert_int_equal(n, 1);
     /* ...becomes the Messenger subscriber with that phone (it gains the PSID). */
     struct loa_subscriber s = sub(f->page_ref, "2002", "+84987654321");
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &later), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &later), 0);
     assert_int_equal(res, LOA_UPSERT_UPDATED);
     assert_int_equal(later, contact);
     /* A different PSID with the same phone is another person. */
     struct loa_subscriber o = sub(f->page_ref, "3003", "+84987654321");
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &o, 0, loa_now_ms(), &res, &other), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &o, 0, loa_now_ms(), &res, &other), 0);
     assert_int_equal(res, LOA_UPSERT_INSERTED);
     assert_int_not_equal(other, contact);
     /* A phone-only row matches an existing subscriber with that phone. */
     struct loa_subscriber p = sub(f->page_ref, NULL, "+84987654321");
     p.last_name = (char *)(uintptr_t) "Trần";
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &p, 0, loa_now_ms(), &res, &later), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &p, 0, loa_now_ms(), &res, &later), 0);
     assert_int_equal(res, LOA_UPSERT_UPDATED);
     assert_int_equal(later, contact);
 }
@@ -284,27 +285,27 @@ static void tags_add_remove_rename_delete(void **state)
     enum loa_upsert_result res;
     int64_t id, tag;
     struct loa_subscriber s = sub(f->page_ref, "4004", NULL);
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id), 0);
-    assert_int_equal(loa_store_tag_ensure(f->st, f->page_ref, "vip", &tag), 0);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &id), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "vip", &tag), 0);
     bool added;
-    assert_int_equal(loa_store_tag_add(f->st, id, tag, &added), 0);
+    assert_int_equal(TW(f->st, tag_add, id, tag, &added), 0);
     assert_true(added);
-    assert_int_equal(loa_store_tag_add(f->st, id, tag, &added), 0);
+    assert_int_equal(TW(f->st, tag_add, id, tag, &added), 0);
     assert_false(added);
     int64_t n = 0;
     assert_int_equal(loa_store_tag_list(f->st, f->page_ref, count_tag, &n), 0);
     assert_int_equal(n, 1);
     int64_t tag2;
-    assert_int_equal(loa_store_tag_ensure(f->st, f->page_ref, "da-mua", &tag2), 0);
-    assert_int_equal(loa_store_tag_rename(f->st, f->page_ref, "vip", "da-mua"), LOA_EEXIST);
-    assert_int_equal(loa_store_tag_rename(f->st, f->page_ref, "nope", "x"), LOA_ENOENT);
-    assert_int_equal(loa_store_tag_rename(f->st, f->page_ref, "vip", "khach-vip"), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "da-mua", &tag2), 0);
+    assert_int_equal(TW(f->st, tag_rename, f->page_ref, "vip", "da-mua"), LOA_EEXIST);
+    assert_int_equal(TW(f->st, tag_rename, f->page_ref, "nope", "x"), LOA_ENOENT);
+    assert_int_equal(TW(f->st, tag_rename, f->page_ref, "vip", "khach-vip"), 0);
     char *tags;
     assert_int_equal(loa_store_subscriber_tags(f->st, id, &tags), 0);
     assert_string_equal(tags, "khach-vip");
     loa_free(tags);
-    assert_int_equal(loa_store_tag_delete(f->st, f->page_ref, "khach-vip"), 0);
-    assert_int_equal(loa_store_tag_delete(f->st, f->page_ref, "khach-vip"), LOA_ENOENT);
+    assert_int_equal(TW(f->st, tag_delete, f->page_ref, "khach-vip"), 0);
+    assert_int_equal(TW(f->st, tag_delete, f->page_ref, "khach-vip"), LOA_ENOENT);
     assert_int_equal(loa_store_subscriber_tags(f->st, id, &tags), 0);
     assert_string_equal(tags, "");
     loa_free(tags);
@@ -316,10 +317,11 @@ static void transaction_rollback_leaves_nothing(void **state)
     int64_t before, after, id;
     enum loa_upsert_result res;
     assert_int_equal(loa_store_subscriber_count(f->st, f->page_ref, &before), 0);
-    assert_int_equal(loa_store_begin(f->st), 0);
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(f->st, &tx), 0);
     struct loa_subscriber s = sub(f->page_ref, "5005", NULL);
-    assert_int_equal(loa_store_subscriber_upsert(f->st, &s, 0, loa_now_ms(), &res, &id), 0);
-    assert_int_equal(loa_store_rollback(f->st), 0);
+    assert_int_equal(loa_store_subscriber_upsert(tx, &s, 0, loa_now_ms(), &res, &id), 0);
+    assert_int_equal(loa_store_rollback(tx), 0);
     assert_int_equal(loa_store_subscriber_count(f->st, f->page_ref, &after), 0);
     assert_int_equal(before, after);
 }
@@ -330,8 +332,7 @@ static void api_keys_hashed_verified_revoked(void **state)
     struct fixture *f = *state;
     char *key = NULL;
     struct loa_apikey k;
-    assert_int_equal(loa_store_apikey_create(f->st, LOA_ROLE_STAFF, "ci", loa_now_ms(), &key, &k),
-                     0);
+    assert_int_equal(TW(f->st, apikey_create, LOA_ROLE_STAFF, "ci", loa_now_ms(), &key, &k), 0);
     assert_int_equal(strlen(key), 4 + 12 + 1 + 43);
     assert_int_equal(strncmp(key, k.prefix, strlen(k.prefix)), 0);
     struct loa_apikey v;
@@ -353,8 +354,8 @@ static void api_keys_hashed_verified_revoked(void **state)
     size_t n = fread(buf, 1, sizeof(buf), db);
     fclose(db);
     assert_null(memmem(buf, n, key + 17, 43));
-    assert_int_equal(loa_store_apikey_revoke(f->st, k.prefix + 4, 1767225601000), 0);
-    assert_int_equal(loa_store_apikey_revoke(f->st, k.prefix, 1767225601000), LOA_ENOENT);
+    assert_int_equal(TW(f->st, apikey_revoke, k.prefix + 4, 1767225601000), 0);
+    assert_int_equal(TW(f->st, apikey_revoke, k.prefix, 1767225601000), LOA_ENOENT);
     assert_int_equal(loa_store_apikey_verify(f->st, key, 1767225602000, &v), LOA_EPERM);
     memset(key, 0, strlen(key));
     loa_free(key);
@@ -377,7 +378,7 @@ static void subscriber_window_columns(void **state)
     assert_int_equal(got_id, 0);
     assert_false(r.known);
     assert_null(kind);
-    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", 0, &w, loa_now_ms(), &id), 0);
+    assert_int_equal(TW(f->st, window_put, f->page_ref, "p1", 0, &w, loa_now_ms(), &id), 0);
     assert_true(id > 0);
     assert_int_equal(loa_store_window_get(f->st, f->page_ref, "p1", &got_id, &r, &kind), 0);
     assert_int_equal(got_id, id);
@@ -393,7 +394,7 @@ static void subscriber_window_columns(void **state)
     w.last_interaction_kind = "message";
     w.ad_referral_at = 0;
     w.after_ctm_ad = true;
-    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "p1", id, &w, loa_now_ms(), NULL), 0);
+    assert_int_equal(TW(f->st, window_put, f->page_ref, "p1", id, &w, loa_now_ms(), NULL), 0);
     struct loa_subscriber s;
     assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
     assert_int_equal(s.last_interaction_at, 3000);
@@ -402,18 +403,16 @@ static void subscriber_window_columns(void **state)
     assert_int_equal(s.ad_referral_at, 0);
     assert_true(s.first_after_ctm_ad);
     loa_subscriber_release(&s);
-    assert_int_equal(loa_store_window_put(f->st, f->page_ref, "", 0, &w, loa_now_ms(), NULL),
-                     LOA_EINVAL);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":1,\"b\":2}", loa_now_ms()),
-                     0);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{\"a\":null}", loa_now_ms()), 0);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "[1]", loa_now_ms()), LOA_EINVAL);
-    assert_int_equal(loa_store_subscriber_patch_attrs(f->st, id, "{bad", loa_now_ms()), LOA_EINVAL);
+    assert_int_equal(TW(f->st, window_put, f->page_ref, "", 0, &w, loa_now_ms(), NULL), LOA_EINVAL);
+    assert_int_equal(TW(f->st, subscriber_patch_attrs, id, "{\"a\":1,\"b\":2}", loa_now_ms()), 0);
+    assert_int_equal(TW(f->st, subscriber_patch_attrs, id, "{\"a\":null}", loa_now_ms()), 0);
+    assert_int_equal(TW(f->st, subscriber_patch_attrs, id, "[1]", loa_now_ms()), LOA_EINVAL);
+    assert_int_equal(TW(f->st, subscriber_patch_attrs, id, "{bad", loa_now_ms()), LOA_EINVAL);
     assert_int_equal(loa_store_subscriber_get(f->st, id, &s), 0);
     assert_string_equal(s.attrs, "{\"b\":2}");
     loa_subscriber_release(&s);
-    assert_int_equal(loa_store_subscriber_delete(f->st, id), 0);
-    assert_int_equal(loa_store_subscriber_delete(f->st, id), LOA_ENOENT);
+    assert_int_equal(TW(f->st, subscriber_delete, id), 0);
+    assert_int_equal(TW(f->st, subscriber_delete, id), LOA_ENOENT);
 }
 
 int main(void)
