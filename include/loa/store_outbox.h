@@ -92,7 +92,8 @@ struct loa_claim {
     int64_t last_interaction_at;
     char *last_interaction_kind;
     bool first_after_ctm_ad;
-    bool unreachable; /* stored flag, or the person was deleted since the send was queued */
+    bool unreachable;       /* stored flag, or the person was deleted since the send was queued */
+    int32_t utc_offset_min; /* the person's, LOA_UTC_OFFSET_UNKNOWN when unknown */
 };
 
 void loa_claim_release(struct loa_claim *c);

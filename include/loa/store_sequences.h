@@ -130,6 +130,10 @@ struct loa_seq_step_info {
     bool retired;                /* removed from its sequence */
     bool active;                 /* the sequence is active */
     int64_t sequence_updated_at; /* when the sequence (or any step) was last edited */
+    int32_t window_from_min;     /* the sequence's send window and clock (struct loa_sequence) */
+    int32_t window_to_min;
+    uint32_t weekdays;
+    bool person_clock;
 };
 void loa_seq_step_info_release(struct loa_seq_step_info *s);
 /** Reads step id, retired or not. LOA_ENOENT. */

@@ -46,6 +46,7 @@
 #include <loa/log.h>
 #include <loa/msg.h>
 #include <loa/rules.h>
+#include <loa/schedule.h>
 #include <loa/sequence.h>
 
 #include "reconcile.h"
@@ -94,7 +95,10 @@ struct dsrc {
     int64_t key; /* first: the sort key, src_key(kind, id) */
     int64_t id;
     enum loa_source kind;
-    int64_t version; /* a sequence step: its sequence's updated_at when compiled */
+    int64_t version;   /* a sequence step: its sequence's updated_at when compiled */
+    bool step_window;  /* a sequence step: sends only inside sw, on the person's clock */
+    bool person_clock; /* (person_clock) or the Page's */
+    struct loa_send_window sw;
     struct dpage *page;
     struct loa_msg *msg; /* compiled; NULL when it failed (campaign paused) */
     bool promotional;
@@ -500,6 +504,12 @@ static int load_step(int64_t step_id, int64_t page_ref, void *ud)
             dc->media |= t == LOA_MSG_AUDIO || t == LOA_MSG_VIDEO;
         }
     }
+    dc->step_window =
+        !info.step.any_time && !(info.window_from_min == info.window_to_min && info.weekdays == 0);
+    dc->sw = (struct loa_send_window){ .from_min = info.window_from_min,
+                                       .to_min = info.window_to_min,
+                                       .weekdays = info.weekdays };
+    dc->person_clock = info.person_clock;
     dc->promotional = strcmp(info.step.purpose, "promotional") == 0;
     dc->tag[0] = '\0'; /* automation never uses a message tag (HUMAN_AGENT is for people) */
     dc->running = dc->msg != NULL && info.active && dc->page->token != NULL;
@@ -693,6 +703,27 @@ static void decide(struct loa_dispatch *d, struct job *j, int64_t now,
                         j->c->structured, now, out);
 }
 
+/*
+ * Whether a sequence step's send is outside its send window at now (in the person's clock or
+ * the Page's): *opens_out gets the next opening. The service timed it inside; a Page that is
+ * behind may claim it after the window closed.
+ */
+static bool step_window_closed(const struct job *j, int64_t now, int64_t *opens_out)
+{
+    if (j->c->kind != LOA_SOURCE_SEQUENCE || !j->c->step_window)
+        return false;
+    struct loa_zone z = { .tz = j->c->page->tz[0] ? j->c->page->tz : "UTC" };
+    if (j->c->person_clock && j->claim.utc_offset_min != LOA_UTC_OFFSET_UNKNOWN) {
+        z.has_offset = true;
+        z.offset_min = j->claim.utc_offset_min;
+    }
+    int64_t opens = now;
+    if (loa_schedule_next_open(&j->c->sw, &z, now, &opens) < 0 || opens <= now)
+        return false; /* inside (or not computable: the service's timing stands) */
+    *opens_out = opens;
+    return true;
+}
+
 static void start_job(struct loa_dispatch *d, struct dsrc *c, struct loa_claim *claim, int64_t now)
 {
     struct job *j = loa_calloc(1, sizeof(*j));
@@ -703,6 +734,16 @@ static void start_job(struct loa_dispatch *d, struct dsrc *c, struct loa_claim *
     d->in_flight++; /* the campaign's and the Page's were counted when claimed (reserve) */
     atomic_store_explicit(&d->in_flight_pub, d->in_flight, memory_order_relaxed);
     STAT_ADD(d, claimed);
+    int64_t opens;
+    if (step_window_closed(j, now, &opens)) {
+        /* Held up past its send window (a busy Page): it waits for the next opening, and
+         * this attempt does not count. */
+        struct loa_delivery_outcome o = {
+            .state = LOA_DELIVERY_PENDING, .at = now, .next_at = opens, .refund_attempt = true
+        };
+        settle(d, j, &o);
+        return;
+    }
     struct loa_rules_decision dec;
     decide(d, j, now, &dec);
     if (!dec.allowed) {

@@ -66,7 +66,8 @@ static const char *const csql[C_COUNT] = {
                 "  ORDER BY priority, id LIMIT ?3) AND state = 'pending' "
                 "RETURNING id, subscriber_id, attempts, psid, coalesce(campaign_id, 0), source_id",
     [C_CLAIM_PERSON] = "SELECT first_name, last_name, attrs, first_seen_at, last_interaction_at,"
-                       " last_interaction_kind, after_ctm_ad, unreachable FROM subscribers"
+                       " last_interaction_kind, after_ctm_ad, unreachable, utc_offset_min"
+                       " FROM subscribers"
                        " WHERE id = ?",
     [C_SETTLE_GET] = "SELECT d.state, d.page_ref, d.psid, c.status FROM deliveries d"
                      " LEFT JOIN campaigns c ON c.id = d.campaign_id WHERE d.id = ?",
@@ -623,7 +624,10 @@ static int claim_person(struct loa_store *st, struct loa_claim *c)
         c->last_interaction_kind = loa__col_dup(s, 5);
         c->first_after_ctm_ad = sqlite3_column_int(s, 6) != 0;
         c->unreachable = sqlite3_column_int(s, 7) != 0;
+        c->utc_offset_min = sqlite3_column_type(s, 8) == SQLITE_NULL ? LOA_UTC_OFFSET_UNKNOWN
+                                                                     : sqlite3_column_int(s, 8);
     } else if (step == SQLITE_DONE) {
+        c->utc_offset_min = LOA_UTC_OFFSET_UNKNOWN;
         c->unreachable = true; /* deleted since it was queued: cannot be messaged */
     } else {
         return loa__db_fail(st, "read claimed person");

@@ -112,7 +112,8 @@ static const char *const qsql[Q_COUNT] = {
                    " AND retired = 0 ORDER BY position",
     [Q_STEP_GET] = "SELECT t.id, t.position, t.enabled, t.delay_n, t.delay_unit, t.delay_ms,"
                    " t.inside_window, t.note, t.blocks, t.purpose, t.any_time, t.sequence_id,"
-                   " s.page_ref, t.retired, s.active, s.updated_at FROM sequence_steps t"
+                   " s.page_ref, t.retired, s.active, s.updated_at, s.window_from_min,"
+                   " s.window_to_min, s.weekdays, s.person_clock FROM sequence_steps t"
                    " JOIN sequences s ON s.id = t.sequence_id WHERE t.id = ?",
     [Q_TRIGGERED] = "SELECT s.id, coalesce(s.group_id, 0), coalesce(g.one_at_a_time, 0)"
                     " FROM sequences s LEFT JOIN sequence_groups g ON g.id = s.group_id"
@@ -603,6 +604,10 @@ int loa__sqlite_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_st
         out->retired = sqlite3_column_int(s, 13) != 0;
         out->active = sqlite3_column_int(s, 14) != 0;
         out->sequence_updated_at = sqlite3_column_int64(s, 15);
+        out->window_from_min = sqlite3_column_int(s, 16);
+        out->window_to_min = sqlite3_column_int(s, 17);
+        out->weekdays = (uint32_t)sqlite3_column_int(s, 18);
+        out->person_clock = sqlite3_column_int(s, 19) != 0;
     }
     sqlite3_reset(s);
     return rc;
