@@ -25,7 +25,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-bin="${1:?usage: run.sh BIN_DIR}"
+bin="${1:?usage: run.sh BIN_DIR}"  # loa and loa-graph, for run_loa once the sequence engine lands
 n="${N:-1000000}"
 spread="${SPREAD_S:-60}"
 reps="${REPS:-1}"
