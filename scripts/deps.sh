@@ -8,7 +8,7 @@ packages=(build-essential cmake pkg-config clang-format tzdata ca-certificates
           libsodium-dev libcsv-dev libcmocka-dev libinih-dev uthash-dev libqrencode-dev libpng-dev nodejs
           curl jq)  # curl and jq: the shell integration tests talk to loa-graph with them
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk nginx time sqlite3)
+    packages+=(wrk nginx time sqlite3 redis-server)  # redis-server: the BullMQ peer of bench/sequence
 fi
 
 missing=()
