@@ -186,7 +186,8 @@ int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, 
 /**
  * A step's send reached a final state (sent, failed, skipped, unknown): the person moves on to
  * the next step that is on, timed from at (when it was sent), or finishes; a step the rules
- * refused removes them when the sequence says so. Runs in the caller's transaction, with the
+ * refused removes them when the sequence says so; a person who can no longer be messaged
+ * (marked unreachable: blocked the Page, deleted their account) is removed ("unreachable"). Runs in the caller's transaction, with the
  * settle. A delivery of no live enrolment (removed meanwhile) changes nothing.
  */
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,

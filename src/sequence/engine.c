@@ -576,6 +576,17 @@ static int got_enrol(const struct loa_enrolment *e, void *ud)
     return 1;
 }
 
+/* Whether the person can no longer be messaged (the dispatcher marked them unreachable). */
+static bool person_gone(struct loa_store *st, int64_t subscriber_id)
+{
+    struct loa_subscriber p;
+    if (loa_store_subscriber_get(st, subscriber_id, &p) < 0)
+        return true; /* deleted */
+    bool gone = p.unreachable;
+    loa_subscriber_release(&p);
+    return gone;
+}
+
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
                          bool refused_by_rules, int64_t at, int64_t now)
 {
@@ -589,7 +600,10 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
     struct loa__seq_cache cache = { 0 };
     struct loa__seq *s;
     if ((rc = loa__seq_cache_get(st, &cache, u.e.sequence_id, &s)) == 0) {
-        if (refused_by_rules && s->seq.leave_on_refused)
+        if (person_gone(st, u.e.subscriber_id)) /* blocked the Page, cannot be reached */
+            rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "unreachable", now,
+                                        NULL);
+        else if (refused_by_rules && s->seq.leave_on_refused)
             rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "refused", now, NULL);
         else
             rc = advance(tx, o, s, &u.e, step_position(st, s, u.e.step_id), at, now);

@@ -670,6 +670,42 @@ static void a_stop_between_settle_and_next_step_is_resumed(void **state)
     assert_int_equal(enrolment(f, seq, sub).state, LOA_ENROL_FINISHED);
 }
 
+static void unreachable_people_leave(void **state)
+{
+    struct fx *f = *state;
+    int64_t seq = create(f, TWO_STEPS);
+    int64_t sub = put_sub(f->st, f->page, "p1", 0);
+    int64_t now = t("2026-12-03T14:00:00+07:00");
+    enter(f, seq, sub, now, 1);
+    assert_int_equal(drain(f, now + 10 * LOA_MINUTE_MS), 1);
+    /* Graph says the person is gone: the dispatcher marks them, then settles the send. */
+    assert_int_equal(TW(f->st, subscriber_set_unreachable, sub, "blocked", now), 0);
+    assert_int_equal(send_due(f, now + 10 * LOA_MINUTE_MS, LOA_DELIVERY_FAILED, NULL), 1);
+    assert_int_equal(enrolment(f, seq, sub).state, LOA_ENROL_REMOVED);
+    char *json = NULL;
+    assert_int_equal(loa_sequence_describe(f->st, seq, &json), 0);
+    assert_non_null(strstr(json, "\"removed\":1"));
+    loa_free(json);
+}
+
+static void any_time_steps_ignore_the_window(void **state)
+{
+    struct fx *f = *state;
+    int64_t seq = create(f, "{\"page_id\":\"111\",\"name\":\"W\",\"clock\":\"page\","
+                            "\"window\":{\"from\":\"09:00\",\"to\":\"21:00\"},\"steps\":["
+                            "{\"delay\":{\"value\":0,\"unit\":\"seconds\"},\"any_time\":true,"
+                            "\"blocks\":" BLOCKS "},{\"delay\":{\"value\":1,\"unit\":\"hours\"},"
+                            "\"blocks\":" BLOCKS "}]}");
+    int64_t sub = put_sub(f->st, f->page, "p1", 0);
+    int64_t late = t("2026-12-03T23:00:00+07:00");
+    enter(f, seq, sub, late, 1);
+    assert_int_equal(enrolment(f, seq, sub).due_at, late); /* at once, at 23:00 */
+    assert_int_equal(drain(f, late), 1);
+    assert_int_equal(send_due(f, late, LOA_DELIVERY_SENT, NULL), 1);
+    /* Step 2 keeps to the window: 00:00 is outside, it waits for 09:00. */
+    assert_int_equal(enrolment(f, seq, sub).due_at, t("2026-12-04T09:00:00+07:00"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +725,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(person_clock_uses_their_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stop_between_settle_and_next_step_is_resumed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(unreachable_people_leave, setup, teardown),
+        cmocka_unit_test_setup_teardown(any_time_steps_ignore_the_window, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
