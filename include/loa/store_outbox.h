@@ -250,9 +250,12 @@ int loa_store_delivery_echo(struct loa_txn *tx, int64_t id, const char *mid, int
                             bool *settled_out);
 /** After delivery/read watermarks moved: copies messages' delivered/read times to deliveries. */
 int loa_store_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *psid);
-/** A postback/quick reply with "loa:c:<campaign>:" payload: sets clicked_at. */
-int loa_store_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
-                               const char *psid, int64_t at);
+/**
+ * A postback/quick reply whose payload names what sent it ("loa:c:<campaign>:",
+ * "loa:s:<step>:"): sets clicked_at on the person's sent delivery of that source.
+ */
+int loa_store_delivery_clicked(struct loa_txn *tx, enum loa_source source, int64_t source_id,
+                               int64_t page_ref, const char *psid, int64_t at);
 /** A message from the person: sets replied_at on deliveries sent to them in the 24 h before. */
 int loa_store_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at);
 

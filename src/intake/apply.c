@@ -88,8 +88,13 @@ static int apply_delivery(struct loa_txn *tx, const struct loa_intake_event *e, 
         return loa_store_delivery_funnel(tx, ref, e->psid);
     case LOA_INTAKE_MESSAGE:
     case LOA_INTAKE_POSTBACK: {
+        /* The payload names what sent the button: a campaign or a sequence step. */
         int64_t cid = tagged_id(e->quick_reply, "loa:c:");
-        int rc = cid ? loa_store_delivery_clicked(tx, cid, ref, e->psid, e->at) : 0;
+        int64_t sid = tagged_id(e->quick_reply, "loa:s:");
+        int rc = cid ? loa_store_delivery_clicked(tx, LOA_SOURCE_CAMPAIGN, cid, ref, e->psid, e->at)
+                 : sid
+                     ? loa_store_delivery_clicked(tx, LOA_SOURCE_SEQUENCE, sid, ref, e->psid, e->at)
+                     : 0;
         if (rc == 0 && e->kind == LOA_INTAKE_MESSAGE)
             rc = loa_store_delivery_replied(tx, ref, e->psid, e->at);
         return rc;

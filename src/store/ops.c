@@ -478,10 +478,10 @@ int loa_store_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *
     return OPS(tx->st)->delivery_funnel(tx, page_ref, psid);
 }
 
-int loa_store_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
-                               const char *psid, int64_t at)
+int loa_store_delivery_clicked(struct loa_txn *tx, enum loa_source source, int64_t source_id,
+                               int64_t page_ref, const char *psid, int64_t at)
 {
-    return OPS(tx->st)->delivery_clicked(tx, campaign_id, page_ref, psid, at);
+    return OPS(tx->st)->delivery_clicked(tx, source, source_id, page_ref, psid, at);
 }
 
 int loa_store_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at)

@@ -117,8 +117,8 @@ struct loa_store_ops {
     int (*delivery_echo)(struct loa_txn *tx, int64_t id, const char *mid, int64_t at,
                          bool *settled_out);
     int (*delivery_funnel)(struct loa_txn *tx, int64_t page_ref, const char *psid);
-    int (*delivery_clicked)(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
-                            const char *psid, int64_t at);
+    int (*delivery_clicked)(struct loa_txn *tx, enum loa_source source, int64_t source_id,
+                            int64_t page_ref, const char *psid, int64_t at);
     int (*delivery_replied)(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at);
     int (*page_put)(struct loa_txn *tx, const struct loa_page_input *in, int64_t now,
                     bool *created_out);
@@ -348,8 +348,8 @@ int loa__sqlite_subscriber_set_unreachable(struct loa_txn *tx, int64_t id, const
 int loa__sqlite_delivery_echo(struct loa_txn *tx, int64_t id, const char *mid, int64_t at,
                               bool *settled_out);
 int loa__sqlite_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *psid);
-int loa__sqlite_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
-                                 const char *psid, int64_t at);
+int loa__sqlite_delivery_clicked(struct loa_txn *tx, enum loa_source source, int64_t source_id,
+                                 int64_t page_ref, const char *psid, int64_t at);
 int loa__sqlite_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid,
                                  int64_t at);
 int loa__sqlite_page_put(struct loa_txn *tx, const struct loa_page_input *in, int64_t now,

@@ -101,7 +101,7 @@ static const char *const csql[C_COUNT] = {
                  " AND ((deliveries.delivered_at = 0 AND (m.delivered_at > 0 OR m.read_at > 0))"
                  "   OR (deliveries.read_at = 0 AND m.read_at > 0))",
     [C_CLICKED] = "UPDATE deliveries SET clicked_at = ?4 WHERE page_ref = ?2 AND psid = ?3"
-                  " AND campaign_id = ?1 AND state = 'sent' AND clicked_at = 0",
+                  " AND source = ?5 AND source_id = ?1 AND state = 'sent' AND clicked_at = 0",
     [C_PACING_GET] = "SELECT share, cut_at, strikes, hold_until, climb_at FROM page_pacing"
                      " WHERE page_ref = ?",
     [C_PACING_PUT] = "INSERT INTO page_pacing (page_ref, share, cut_at, strikes, hold_until,"
@@ -1318,8 +1318,8 @@ int loa__sqlite_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char
     return step_done(st, s, "delivery funnel");
 }
 
-int loa__sqlite_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_t page_ref,
-                                 const char *psid, int64_t at)
+int loa__sqlite_delivery_clicked(struct loa_txn *tx, enum loa_source source, int64_t source_id,
+                                 int64_t page_ref, const char *psid, int64_t at)
 {
     struct loa_store *st = tx->st;
     if (st->version < 5)
@@ -1327,10 +1327,11 @@ int loa__sqlite_delivery_clicked(struct loa_txn *tx, int64_t campaign_id, int64_
     sqlite3_stmt *s = cstmt(st, C_CLICKED);
     if (!s)
         return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, campaign_id);
+    sqlite3_bind_int64(s, 1, source_id);
     sqlite3_bind_int64(s, 2, page_ref);
     sqlite3_bind_text(s, 3, psid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, at);
+    sqlite3_bind_text(s, 5, loa_source_name(source), -1, SQLITE_STATIC);
     return step_done(st, s, "delivery clicked");
 }
 

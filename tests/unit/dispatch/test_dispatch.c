@@ -335,7 +335,7 @@ static void funnel(void **state)
     assert_int_equal(TW(st, delivery_funnel, page, "a"), 0);
     assert_int_equal(TW(st, conversation_read, page, "a", now + 20), 0);
     assert_int_equal(TW(st, delivery_funnel, page, "a"), 0);
-    assert_int_equal(TW(st, delivery_clicked, id, page, "a", now + 30), 0);
+    assert_int_equal(TW(st, delivery_clicked, LOA_SOURCE_CAMPAIGN, id, page, "a", now + 30), 0);
     assert_int_equal(TW(st, delivery_replied, page, "a", now + 40), 0);
     /* "b" writes back more than 24 h later: not a reply to the campaign. */
     assert_int_equal(TW(st, delivery_replied, page, "b", now + LOA_DAY_MS + 1), 0);

@@ -22,6 +22,7 @@
 #include <loa/alloc.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/intake.h>
 #include <loa/rules.h>
 #include <loa/schedule.h>
 #include <loa/sequence.h>
@@ -706,6 +707,58 @@ static void any_time_steps_ignore_the_window(void **state)
     assert_int_equal(enrolment(f, seq, sub).due_at, t("2026-12-04T09:00:00+07:00"));
 }
 
+/* A webhook event through intake, with the fixture's sequence options. */
+static void webhook(struct fx *f, enum loa_intake_kind kind, const char *psid, const char *key,
+                    const char *payload, int64_t at)
+{
+    struct loa_intake_event e = { .kind = kind,
+                                  .page_id = "111",
+                                  .psid = psid,
+                                  .at = at,
+                                  .key = key,
+                                  .mid = key,
+                                  .text = "ok",
+                                  .quick_reply = payload,
+                                  .payload = "{}" };
+    struct loa_intake_result r;
+    assert_int_equal(loa_intake_apply(f->st, &f->o, &e, 1, &r), 0);
+    loa_intake_result_release(&r);
+}
+
+static void webhooks_click_join_and_leave(void **state)
+{
+    struct fx *f = *state;
+    int64_t seq = create(f, TWO_STEPS);
+    int64_t other = create(f, "{\"page_id\":\"111\",\"name\":\"B\",\"steps\":[{\"delay\":"
+                              "{\"value\":1,\"unit\":\"days\"},\"blocks\":" BLOCKS "}]}");
+    int64_t now = t("2026-12-03T14:00:00+07:00");
+    int64_t sub = put_sub(f->st, f->page, "p1", now);
+    enter(f, seq, sub, now, 1);
+    assert_int_equal(drain(f, now + 10 * LOA_MINUTE_MS), 1);
+    assert_int_equal(send_due(f, now + 10 * LOA_MINUTE_MS, LOA_DELIVERY_SENT, NULL), 1);
+    /* The person taps a quick reply of step 1 that also joins sequence B and leaves this one:
+     * the click counts for step 1, and the buttons' actions apply. */
+    char payload[128];
+    snprintf(payload, sizeof(payload), "loa:s:%lld:loa:join:%lld", (long long)step_id(f, seq, 0),
+             (long long)other);
+    webhook(f, LOA_INTAKE_POSTBACK, "p1", "m.click", payload, now + 11 * LOA_MINUTE_MS);
+    assert_int_equal(enrolment(f, other, sub).state, LOA_ENROL_WAITING);
+    char *json = NULL;
+    assert_int_equal(loa_sequence_describe(f->st, seq, &json), 0);
+    assert_non_null(strstr(json, "\"clicked\":1"));
+    loa_free(json);
+    snprintf(payload, sizeof(payload), "loa:leave:%lld", (long long)seq);
+    webhook(f, LOA_INTAKE_POSTBACK, "p1", "m.leave", payload, now + 12 * LOA_MINUTE_MS);
+    assert_int_equal(enrolment(f, seq, sub).state, LOA_ENROL_REMOVED);
+    /* A redelivered webhook changes nothing. */
+    webhook(f, LOA_INTAKE_POSTBACK, "p1", "m.click", payload, now + 13 * LOA_MINUTE_MS);
+    /* A new person's first message enters nothing here: no sequence welcomes. */
+    webhook(f, LOA_INTAKE_MESSAGE, "new1", "m.new", NULL, now);
+    struct one o = { .n = 0 };
+    assert_int_equal(loa_store_enrol_list(f->st, f->page, 0, 0, 0, 0, 0, 0, got, &o), 0);
+    assert_int_equal(o.n, 2); /* p1 in seq (removed) and in B; nobody else */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +780,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(unreachable_people_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(any_time_steps_ignore_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(webhooks_click_join_and_leave, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
