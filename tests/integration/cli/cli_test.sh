@@ -97,7 +97,7 @@ if [[ -x "${loa}-graph" && "$("$loa" --help)" == *simulate* ]]; then
     expect 0 "demo" -- "$loa" demo --exit --people 2000
     for line in "funnel" "delivered" "read" "clicked" "replied" "window_closed" \
         "loa-graph rule violations: 0" "campaign status: completed" "The REST API listens on http://127.0.0.1:" \
-        "Authorization: Bearer loa_"; do
+        "Authorization: Bearer loa_" "5 got step 1; step 2 due" "/api/v1/sequences/1"; do
         has out.txt "$line" "demo prints '$line'"
     done
     stage() { awk -v k="$1" '/^funnel/ { f = 1 } f && $1 == k { gsub(/,/, "", $2); print $2; exit }' out.txt; }
