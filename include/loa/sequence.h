@@ -88,6 +88,17 @@ char *loa_seq_group_json(const struct loa_seq_group *g, const char *page_id);
  * or a store error.
  */
 int loa_sequence_describe(struct loa_store *st, int64_t id, char **out);
+/**
+ * For each step of sequence id, how many of the people now waiting for it would be reachable
+ * when it falls due: the rules at each person's due time (plus the dispatcher's margin
+ * margin_ms), with their window as it stands now (nothing they may do before then is
+ * assumed), by route, and how many not, by the refusing rule's code. JSON text:
+ * {"sequence_id","at","steps":[{"step_id","waiting","reachable":{"window":N,...},
+ * "not_reachable":{"window_closed":N,...}}]}. Needs o->rules. Returns 0, LOA_ENOENT,
+ * LOA_EINVAL (no rules) or a store error.
+ */
+int loa_sequence_forecast(struct loa_store *st, const struct loa_sequence_opts *o, int64_t id,
+                          int64_t margin_ms, int64_t now, char **out);
 /** An enrolment as JSON text. */
 char *loa_enrolment_json(const struct loa_enrolment *e);
 

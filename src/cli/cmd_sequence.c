@@ -38,6 +38,7 @@ static const char sequence_help[] =
     "       loa sequence people ID [--state S[,S...]] [--step STEP_ID] [--after ID] [--limit N]\n"
     "                              [--json]\n"
     "       loa sequence link ID [--qr FILE.png|FILE.svg]\n"
+    "       loa sequence forecast ID [--json]\n"
     "       loa sequence group list [--page PAGE_ID]\n"
     "       loa sequence group add --page PAGE_ID NAME [--one-at-a-time]\n"
     "       loa sequence group rename ID NAME\n"
@@ -52,6 +53,8 @@ static const char sequence_help[] =
     "   \"blocks\":[{\"type\":\"text\",\"text\":\"Chào {{first_name|bạn}}!\"}]}]}\n"
     "update takes the fields to change; \"steps\", when given, is the whole new list (keep a\n"
     "step's \"id\" to keep the people waiting for it).\n\n"
+    "forecast: for each step, how many of the people waiting for it the rules will let loa\n"
+    "reach when it falls due (as their messaging window stands now), by route or reason.\n"
     "enter with --filter counts first; --yes enters everyone counted. A person already in the\n"
     "sequence is left as they are. remove never sends anything.\n\n"
     "Exit status: 0 done; 64 usage; 65 invalid sequence or people (every complaint printed,\n"
@@ -281,6 +284,36 @@ static int list_row(const struct loa_sequence *s, void *ud)
     fprintf(l->cli->out, "%-6lld %-4s group %-6lld %s\n", (long long)s->id,
             s->active ? "on" : "off", (long long)s->group_id, s->name);
     return 0;
+}
+
+static void print_counts(FILE *f, json_t *o)
+{
+    const char *k;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(o, k, v) {
+        fprintf(f, "%s%s %lld", first ? "" : ", ", k, (long long)json_integer_value(v));
+        first = false;
+    }
+    if (first)
+        fprintf(f, "-");
+}
+
+static void print_forecast(struct loa_cli *cli, const char *text)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(j, "steps"), i, s) {
+        fprintf(cli->out, "step %-2zu id %-6lld waiting %-8lld reachable: ", i + 1,
+                (long long)json_integer_value(json_object_get(s, "step_id")),
+                (long long)json_integer_value(json_object_get(s, "waiting")));
+        print_counts(cli->out, json_object_get(s, "reachable"));
+        fprintf(cli->out, "; not: ");
+        print_counts(cli->out, json_object_get(s, "not_reachable"));
+        fputc('\n', cli->out);
+    }
+    json_decref(j);
 }
 
 /* ---- People ------------------------------------------------------------------------------- */
@@ -568,7 +601,7 @@ int loa_cmd_sequence(struct loa_cli *cli, int argc, char **argv)
     if (argc < 2)
         return cli_usage(cli, "sequence",
                          "expected list, show, create, update, delete, enter, remove, people, "
-                         "link or group");
+                         "forecast, link or group");
     const char *sub = argv[1];
     if (cli_is_help(sub))
         return cli_help(cli, sequence_help);
@@ -652,6 +685,26 @@ int loa_cmd_sequence(struct loa_cli *cli, int argc, char **argv)
             }
             json_decref(l.arr);
         }
+    } else if (strcmp(sub, "forecast") == 0) {
+        struct loa_rules *rules;
+        struct loa_sequence_opts so;
+        sequence_opts(cli, &rules, &so);
+        char *text = NULL;
+        int rc = rules ? loa_sequence_forecast(st, &so, id, cli->set->dispatch_margin_s * 1000,
+                                               loa_now_ms(), &text)
+                       : LOA_EINVAL;
+        if (!rules) {
+            fprintf(cli->err, "loa %s: cannot load the rules file %s\n", cmd, cli->set->rules_file);
+            exit = LOA_EXIT_CONFIG;
+        } else if (rc < 0) {
+            exit = store_fail(cli, cmd, rc, "sequence");
+        } else if (o.json) {
+            print_json_text(cli, text);
+        } else {
+            print_forecast(cli, text);
+        }
+        loa_free(text);
+        loa_rules_free(rules);
     } else if (strcmp(sub, "link") == 0) {
         exit = link(cli, st, id, &o);
     } else {

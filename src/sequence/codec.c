@@ -10,11 +10,13 @@
 #include <jansson.h>
 
 #include <loa/alloc.h>
+#include <loa/audience.h>
 #include <loa/campaign.h>
 #include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/link.h>
 #include <loa/msg.h>
+#include <loa/rules.h>
 #include <loa/schedule.h>
 #include <loa/sequence.h>
 #include <loa/utf8.h>
@@ -591,6 +593,120 @@ int loa_sequence_describe(struct loa_store *st, int64_t id, char **out)
         json_decref(j);
     }
     json_decref(u.steps);
+    loa__seq_cache_release(&cache);
+    return rc;
+}
+
+/* ---- Forecast ------------------------------------------------------------------------------ */
+
+#define FORECAST_BATCH 1000
+
+struct forecast_step {
+    int64_t id;
+    bool promotional, structured;
+    int64_t waiting;
+    json_t *reachable, *refused; /* objects: name -> count */
+};
+
+struct forecast_batch {
+    struct loa_enrolment v[FORECAST_BATCH];
+    size_t n;
+};
+
+static int forecast_collect(const struct loa_enrolment *e, void *ud)
+{
+    struct forecast_batch *b = ud;
+    b->v[b->n] = *e;
+    b->v[b->n].psid = b->v[b->n].end_reason = b->v[b->n].source = NULL;
+    b->n++;
+    return 0;
+}
+
+static void bump(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    json_object_set_new(o, key, json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+int loa_sequence_forecast(struct loa_store *st, const struct loa_sequence_opts *o, int64_t id,
+                          int64_t margin_ms, int64_t now, char **out)
+{
+    *out = NULL;
+    if (!o->rules)
+        return LOA_EINVAL;
+    struct loa__seq_cache cache = { 0 };
+    struct loa__seq *s;
+    int rc = loa__seq_cache_get(st, &cache, id, &s);
+    if (rc < 0)
+        return rc;
+    size_t n = s->seq.nsteps;
+    struct forecast_step *fs = loa_calloc(n ? n : 1, sizeof(*fs));
+    for (size_t i = 0; i < n; i++) {
+        fs[i].id = s->seq.steps[i].id;
+        fs[i].promotional = strcmp(s->seq.steps[i].purpose, "promotional") == 0;
+        struct loa_msg *m = NULL;
+        if (loa_blocks_compile(s->seq.steps[i].blocks, "", NULL, &m, NULL) == 0)
+            fs[i].structured = loa_msg_is_structured(m);
+        loa_msg_free(m);
+        fs[i].reachable = json_object();
+        fs[i].refused = json_object();
+    }
+    struct forecast_batch *b = loa_malloc(sizeof(*b));
+    int64_t after = 0;
+    do {
+        b->n = 0;
+        rc = loa_store_enrol_list(st, 0, id, 0, 1u << LOA_ENROL_WAITING, 0, after, FORECAST_BATCH,
+                                  forecast_collect, b);
+        for (size_t k = 0; rc == 0 && k < b->n; k++) {
+            const struct loa_enrolment *e = &b->v[k];
+            after = e->id;
+            struct forecast_step *f = NULL;
+            for (size_t i = 0; i < n && !f; i++)
+                if (fs[i].id == e->step_id)
+                    f = &fs[i];
+            struct loa_subscriber p;
+            if (!f || loa_store_subscriber_get(st, e->subscriber_id, &p) < 0)
+                continue;
+            struct loa_audience_member m = {
+                .id = p.id,
+                .psid = p.psid,
+                .first_seen_at = p.first_seen_at,
+                .last_interaction_at = p.last_interaction_at,
+                .last_interaction_kind = p.last_interaction_kind,
+                .first_after_ctm_ad = p.first_after_ctm_ad,
+                .unreachable = p.unreachable,
+            };
+            struct loa_rules_decision d;
+            int64_t at = (e->due_at > now ? e->due_at : now) + margin_ms;
+            loa_audience_decide(o->rules, &m, s->page.activated_at,
+                                f->promotional ? LOA_AUD_PROMOTIONAL : LOA_AUD_NON_PROMOTIONAL,
+                                NULL, f->structured, at, &d);
+            f->waiting++;
+            if (d.allowed)
+                bump(f->reachable, loa_rules_route_name(d.route));
+            else
+                bump(f->refused, d.code);
+            loa_subscriber_release(&p);
+        }
+    } while (rc == 0 && b->n == FORECAST_BATCH);
+    loa_free(b);
+    if (rc == 0) {
+        json_t *steps = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(steps,
+                                  json_pack("{s:I,s:I,s:O,s:O}", "step_id", (json_int_t)fs[i].id,
+                                            "waiting", (json_int_t)fs[i].waiting, "reachable",
+                                            fs[i].reachable, "not_reachable", fs[i].refused));
+        json_t *j = json_pack("{s:I,s:o,s:o}", "sequence_id", (json_int_t)id, "at", time_json(now),
+                              "steps", steps);
+        *out = dump(j);
+        json_decref(j);
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_decref(fs[i].reachable);
+        json_decref(fs[i].refused);
+    }
+    loa_free(fs);
     loa__seq_cache_release(&cache);
     return rc;
 }

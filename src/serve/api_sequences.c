@@ -398,6 +398,28 @@ void api_sequences_update(void *ctx, const struct loa_http_req *req, struct loa_
     loa_diags_release(&d);
 }
 
+void api_sequences_forecast(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct serve_app *app = ctx;
+    int64_t id;
+    struct loa_store *st;
+    if (!path_id(req, resp, "sequence", &id) || !(st = api_store(app, resp)))
+        return;
+    if (!app->rules) {
+        loa_http_error(resp, 503, NULL, "the rules file is not loaded (see the server's log)");
+        return;
+    }
+    char *text = NULL;
+    int rc = loa_sequence_forecast(st, &app->seq, id, app->set->dispatch_margin_s * 1000,
+                                   loa_now_ms(), &text);
+    if (rc < 0) {
+        api_fail(resp, rc, "id", "sequence");
+        return;
+    }
+    loa_http_json(resp, 200, text);
+    loa_free(text);
+}
+
 void api_sequences_delete(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
     int64_t id;

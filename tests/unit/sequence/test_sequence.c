@@ -759,6 +759,34 @@ static void webhooks_click_join_and_leave(void **state)
     assert_int_equal(o.n, 2); /* p1 in seq (removed) and in B; nobody else */
 }
 
+static void forecast_by_route_and_reason(void **state)
+{
+    struct fx *f = *state;
+    int64_t seq = create(f, TWO_STEPS);
+    int64_t now = t("2026-12-03T14:00:00+07:00");
+    int64_t fresh = put_sub(f->st, f->page, "fresh", now - LOA_HOUR_MS);
+    int64_t old = put_sub(f->st, f->page, "old", now - 30 * LOA_DAY_MS);
+    enter(f, seq, fresh, now, 1);
+    enter(f, seq, old, now, 1);
+    char *json = NULL;
+    assert_int_equal(loa_sequence_forecast(f->st, &f->o, seq, 60000, now, &json), 0);
+    json_t *j = json_loads(json, 0, NULL);
+    json_t *s0 = json_array_get(json_object_get(j, "steps"), 0);
+    assert_int_equal(json_integer_value(json_object_get(s0, "waiting")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(s0, "reachable"), "window")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(s0, "not_reachable"), "window_closed")),
+        1);
+    json_t *s1 = json_array_get(json_object_get(j, "steps"), 1);
+    assert_int_equal(json_integer_value(json_object_get(s1, "waiting")), 0);
+    json_decref(j);
+    loa_free(json);
+    struct loa_sequence_opts none = f->o;
+    none.rules = NULL;
+    assert_int_equal(loa_sequence_forecast(f->st, &none, seq, 0, now, &json), LOA_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -781,6 +809,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unreachable_people_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(any_time_steps_ignore_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(webhooks_click_join_and_leave, setup, teardown),
+        cmocka_unit_test_setup_teardown(forecast_by_route_and_reason, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
