@@ -185,6 +185,14 @@ static int store_fail(struct loa_cli *cli, const char *cmd, int rc, const char *
     return LOA_EXIT_IOERR;
 }
 
+/* Every complaint, "loa <cmd>: where: reason", one a line; exit 65. */
+static int report(struct loa_cli *cli, const struct loa_diags *d, const char *cmd)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "loa %s", cmd);
+    return cli_report(cli, d, prefix, LOA_EXIT_DATAERR);
+}
+
 /* Rules for window-aware steps; without a readable rules file such steps are skipped. */
 static void sequence_opts(struct loa_cli *cli, struct loa_rules **rules,
                           struct loa_sequence_opts *o)
@@ -226,12 +234,14 @@ static void print_show(struct loa_cli *cli, json_t *j)
     json_t *s;
     json_array_foreach(json_object_get(j, "steps"), i, s) {
         json_t *d = json_object_get(s, "delay"), *x = json_object_get(s, "stats");
+        int64_t value = json_integer_value(json_object_get(d, "value"));
+        const char *unit = json_string_value(json_object_get(d, "unit"));
+        int unit_len = (int)strlen(unit ? unit : "") - (value == 1); /* "1 day", "2 days" */
         fprintf(f,
-                "step %-2zu     id %lld, after %lld %s%s%s: waiting %lld, sent %lld, "
+                "step %-2zu     id %lld, after %lld %.*s%s%s: waiting %lld, sent %lld, "
                 "delivered %lld, read %lld, clicked %lld, skipped %lld, failed %lld\n",
-                i + 1, (long long)json_integer_value(json_object_get(s, "id")),
-                (long long)json_integer_value(json_object_get(d, "value")),
-                json_string_value(json_object_get(d, "unit")),
+                i + 1, (long long)json_integer_value(json_object_get(s, "id")), (long long)value,
+                unit_len, unit ? unit : "",
                 json_is_true(json_object_get(s, "inside_window")) ? ", inside the window" : "",
                 json_is_true(json_object_get(s, "enabled")) ? "" : " (off)",
                 (long long)json_integer_value(json_object_get(x, "waiting")),
@@ -380,7 +390,7 @@ static int enter_or_remove(struct loa_cli *cli, struct loa_store *st, int64_t id
     if (rc < 0) {
         exit = store_fail(cli, cmd, rc, "sequence");
     } else if (!loa_diags_empty(&d)) {
-        exit = cli_report(cli, &d, cmd, LOA_EXIT_DATAERR);
+        exit = report(cli, &d, cmd);
     } else if (enter && filter && !o->yes) {
         fprintf(cli->out, "%zu people match; run again with --yes to enter them\n", n);
     } else if (enter) {
@@ -440,7 +450,7 @@ static int write_sequence(struct loa_cli *cli, struct loa_store *st, int64_t id,
     char *page_id = NULL;
     struct loa_page page = { 0 };
     if (loa_sequence_parse(text, len, &po, &s, &page_id, &d) < 0) {
-        exit = cli_report(cli, &d, cmd, LOA_EXIT_DATAERR);
+        exit = report(cli, &d, cmd);
         goto out;
     }
     if (!id) {
@@ -454,7 +464,7 @@ static int write_sequence(struct loa_cli *cli, struct loa_store *st, int64_t id,
         struct loa_seq_group g = { 0 };
         if (loa_store_seq_group_get(st, s.group_id, &g) < 0 || g.page_ref != s.page_ref) {
             loa_diags_add(&d, 0, 0, "group_id", "no sequence group with this id on the Page");
-            exit = cli_report(cli, &d, cmd, LOA_EXIT_DATAERR);
+            exit = report(cli, &d, cmd);
         }
         loa_seq_group_release(&g);
     }
@@ -507,7 +517,7 @@ static int link(struct loa_cli *cli, struct loa_store *st, int64_t id, const str
     } else if ((rc = loa_store_page_get_ref(st, s.page_ref, &p)) < 0) {
         exit = store_fail(cli, "sequence link", rc, "Page");
     } else if (loa_link_mme(p.page_id, s.ref, &url, &d) < 0) {
-        exit = cli_report(cli, &d, "sequence link", LOA_EXIT_DATAERR);
+        exit = report(cli, &d, "sequence link");
     } else {
         fprintf(cli->out, "%s\n", loa_buf_cstr(&url));
         if (o->qr) {
