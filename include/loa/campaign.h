@@ -156,7 +156,8 @@ int loa_campaign_compile(const char *blocks, int64_t campaign_id, const struct l
                          struct loa_msg **out, struct loa_diags *diags);
 /**
  * loa_campaign_compile() with any payload prefix: what every kind of send that carries a
- * composed message uses (sequence steps: "loa:s:<step id>:").
+ * composed message uses (sequence steps: "loa:s:<step id>:"). A wait_reply block must be the
+ * last block (the answer is waited for once everything is sent).
  */
 int loa_blocks_compile(const char *blocks, const char *prefix, const struct loa_limits *limits,
                        struct loa_msg **out, struct loa_diags *diags);

@@ -69,6 +69,10 @@
       "LOA_SEQUENCE_WINDOW_MARGIN_S", INT, "3600", 60, 604800,                                     \
       "a step marked \"inside the messaging window\" goes at least this many seconds before "      \
       "the person's window closes")                                                                \
+    X(reply_wait_timeout_s, "reply.wait_timeout_s", "reply-timeout",                             \
+      "LOA_REPLY_WAIT_TIMEOUT_S", INT, "86400", 60, 604800,                                        \
+      "how long a wait_reply block waits for the person's answer; a sequence's next step counts "  \
+      "from the answer, or from the end of the wait")                                              \
     X(webhook_profiles, "webhook.profiles", "fetch-profiles", "LOA_WEBHOOK_PROFILES", BOOL,        \
       "true", 0, 0, "fetch the Graph profile of each new person in the background")                \
     X(webhook_profile_sweep_s, "webhook.profile_sweep_s", "profile-sweep",                         \

@@ -49,10 +49,18 @@ struct loa_sequence_opts {
     int64_t window_margin_ms;      /* window-aware steps go this long before the window
                                       closes (sequence.window_margin_s, default 1 h) */
     int64_t lookahead_ms;          /* timers due within this are queued now, for their time */
+    int64_t reply_timeout_ms;      /* a wait_reply block waits this long for the answer
+                                      (reply.wait_timeout_s, default 24 h); the next step
+                                      counts from the answer or from the timeout */
+    const char *phone_region;      /* answers to phone questions are read in this region
+                                      (phone.region, default "VN"); borrowed */
 };
 void loa_sequence_opts_default(struct loa_sequence_opts *o);
 struct loa_settings;
-/** The defaults, then sequence.catchup_s and sequence.window_margin_s from s, and rules. */
+/**
+ * The defaults, then sequence.catchup_s, sequence.window_margin_s, reply.wait_timeout_s and
+ * phone.region from s, and rules.
+ */
 void loa_sequence_opts_from(struct loa_sequence_opts *o, const struct loa_settings *s,
                             const struct loa_rules *rules);
 
@@ -177,6 +185,8 @@ enum loa_sequence_event {
     LOA_SEQ_EVENT_MESSAGE,
     LOA_SEQ_EVENT_JOIN,  /* a "join sequence" button: value is the sequence id */
     LOA_SEQ_EVENT_LEAVE, /* a "leave sequence" button: value is the sequence id */
+    LOA_SEQ_EVENT_ANSWERED, /* the person answered the wait_reply of step value (its id): the
+                               next step counts from now instead of the wait's timeout */
 };
 int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t page_ref,
                           int64_t subscriber_id, enum loa_sequence_event ev, const char *value,
@@ -196,13 +206,14 @@ int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, 
 
 /**
  * A step's send reached a final state (sent, failed, skipped, unknown): the person moves on to
- * the next step that is on, timed from at (when it was sent), or finishes; a step the rules
- * refused removes them when the sequence says so; a person who can no longer be messaged
+ * the next step that is on, timed from at (when it was sent; for a sent step that waits for a
+ * reply, from at + the reply timeout, until the answer comes), or finishes; a step the rules
+ * refused (skipped) removes them when the sequence says so; a person who can no longer be messaged
  * (marked unreachable: blocked the Page, deleted their account) is removed ("unreachable"). Runs in the caller's transaction, with the
  * settle. A delivery of no live enrolment (removed meanwhile) changes nothing.
  */
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
-                         bool refused_by_rules, int64_t at, int64_t now);
+                         enum loa_delivery_state state, int64_t at, int64_t now);
 
 /**
  * At a sender's start: people whose step's send reached a final state without moving them on

@@ -139,6 +139,7 @@ void loa_store_lease_release(struct loa_lease *l);
 #include <loa/store_outbox.h>
 #include <loa/store_pages.h>
 #include <loa/store_people.h>
+#include <loa/store_replies.h>
 #include <loa/store_sequences.h>
 
 #endif /* LOA_STORE_H */

@@ -96,6 +96,16 @@ int loa_blocks_compile(const char *blocks, const char *prefix, const struct loa_
         return LOA_ENOMEM;
     int rc = loa_msg_parse(text, strlen(text), limits, diags, out);
     free(text); /* jansson allocates with malloc */
+    struct loa_msg_wait w;
+    if (rc == 0 && loa_msg_get_wait(*out, &w) == 0 && w.after < loa_msg_sendable_count(*out)) {
+        /* The answer is waited for once everything is sent: nothing can come after it. */
+        loa_diags_add(diags, 0, 0, "blocks",
+                      "wait_reply must be the last block: what follows the answer goes in the "
+                      "next message (a sequence's next step)");
+        loa_msg_free(*out);
+        *out = NULL;
+        rc = LOA_EINVAL;
+    }
     return rc;
 }
 

@@ -193,18 +193,45 @@ static void job_free(struct job *j)
     loa_free(j);
 }
 
+/*
+ * A sent message that ends with wait_reply opens a wait for the person's answer (intake reads
+ * it, include/loa/store_replies.h), in the settle's transaction.
+ */
+static int open_wait(struct loa_dispatch *d, struct job *j, int64_t at)
+{
+    struct loa_msg_wait w;
+    if (!j->c->msg || j->c->kind == LOA_SOURCE_REPLY || loa_msg_get_wait(j->c->msg, &w) < 0)
+        return 0;
+    struct loa_wait_input in = {
+        .page_ref = j->c->page->ref,
+        .subscriber_id = j->claim.subscriber_id,
+        .delivery_id = j->claim.id,
+        .source = j->c->kind,
+        .source_id = j->c->id,
+        .attribute = w.attribute,
+        .kind = (int32_t)w.kind,
+        .prompt = w.prompt_retry,
+        .opened_at = at,
+        .expires_at = at + d->seq.reply_timeout_ms,
+    };
+    return loa_store_wait_open(d->tx, &in, NULL);
+}
+
 /* Settles a job's delivery and forgets the job. */
 static void settle(struct loa_dispatch *d, struct job *j, const struct loa_delivery_outcome *o)
 {
     int rc = txn_begin(d);
     if (rc == 0)
         rc = loa_store_delivery_settle(d->tx, j->claim.id, o, NULL);
+    if (rc == 0 && o->state == LOA_DELIVERY_SENT && (rc = open_wait(d, j, o->at)) < 0)
+        LOA_ERROR("dispatch", "cannot open the wait for a reply", "delivery=%lld error=%s",
+                  (long long)j->claim.id, loa_err_name(rc));
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot settle delivery", "delivery=%lld state=%s error=%s",
                   (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
     else if (j->c->kind == LOA_SOURCE_SEQUENCE && o->state != LOA_DELIVERY_PENDING &&
              (rc = loa_sequence_settled(d->tx, &d->seq, j->claim.id,
-                                        o->state == LOA_DELIVERY_SKIPPED, o->at, o->at)) < 0)
+                                        o->state, o->at, o->at)) < 0)
         LOA_ERROR("dispatch", "cannot move the person on in their sequence",
                   "delivery=%lld error=%s", (long long)j->claim.id, loa_err_name(rc));
     switch (o->state) {
@@ -517,6 +544,49 @@ static int load_step(int64_t step_id, int64_t page_ref, void *ud)
     return 0;
 }
 
+/*
+ * The answer to a reply that did not fit a wait (its prompt_retry): one source per wait with
+ * a prompt in the outbox, a text that answers the person's message.
+ */
+static int load_prompt(int64_t wait_id, int64_t page_ref, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    if (!loa_store_lease_owns(d->lease, page_ref))
+        return 0;
+    struct dpage *p = page_ensure(d, page_ref);
+    if (!p)
+        return 0;
+    bool found;
+    size_t at = find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_REPLY, wait_id),
+                          &found);
+    struct dsrc *dc = found ? d->srcs[at] : NULL;
+    if (!dc) {
+        struct loa_wait w;
+        if (loa_store_wait_get(d->st, wait_id, &w) < 0)
+            return 0;
+        dc = loa_calloc(1, sizeof(*dc));
+        dc->id = wait_id;
+        dc->kind = LOA_SOURCE_REPLY;
+        dc->key = src_key(dc->kind, dc->id);
+        dc->page = p;
+        p->nsrcs++;
+        dc->drained = true;
+        dc->window_from = dc->window_to = -1;
+        json_t *blocks = json_pack("{s:[{s:s,s:s}]}", "blocks", "type", "text", "text",
+                                   w.prompt ? w.prompt : "");
+        char *text = json_dumps(blocks, JSON_COMPACT);
+        json_decref(blocks);
+        if (text && loa_blocks_compile(text, "", NULL, &dc->msg, NULL) == 0)
+            dc->nblocks = loa_msg_sendable_count(dc->msg);
+        free(text); /* jansson allocates with malloc */
+        loa_wait_release(&w);
+        insert_at((void ***)&d->srcs, &d->nsrcs, at, dc);
+    }
+    dc->promotional = false; /* an answer to the person's own message */
+    dc->running = dc->msg != NULL && dc->page->token != NULL;
+    return 0;
+}
+
 /* Due sequence timers become outbox rows (a bounded amount per tick). */
 static void drain_sequences(struct loa_dispatch *d, int64_t now)
 {
@@ -601,6 +671,8 @@ static void tick(struct loa_dispatch *d, int64_t now)
     if (rc == 0 && !d->o.only_campaign) {
         drain_sequences(d, now);
         rc = loa_store_seq_steps_live(d->st, load_step, d);
+        if (rc == 0)
+            rc = loa_store_prompts_live(d->st, load_prompt, d);
     }
     if (rc < 0) {
         /* Not knowing which sources run, keep sending for those seen last. */

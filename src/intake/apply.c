@@ -23,13 +23,18 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include <loa/alloc.h>
 #include <loa/clock.h>
 #include <loa/err.h>
 #include <loa/intake.h>
 #include <loa/log.h>
+#include <loa/msg.h>
+#include <loa/phone.h>
 #include <loa/sequence.h>
 
 #define PAGE_CACHE 8
@@ -116,6 +121,125 @@ static int64_t action_id(const char *payload, const char *verb)
     return p ? tagged_id(p, key) : 0;
 }
 
+#define WAIT_TRIES_MAX 3 /* wrong answers before a wait gives up (no more prompts) */
+
+/* Stores a contact field of the person (phone or email), as a subscriber field. */
+static int set_contact(struct loa_txn *tx, int64_t ref, const char *psid, const char *phone,
+                       const char *email, int64_t at)
+{
+    struct loa_subscriber s = {
+        .page_ref = ref,
+        .psid = (char *)(uintptr_t)psid,
+        .phone = (char *)(uintptr_t)phone,
+        .email = (char *)(uintptr_t)email,
+        .utc_offset_min = LOA_UTC_OFFSET_UNKNOWN,
+    };
+    enum loa_upsert_result r;
+    int64_t id;
+    return loa_store_subscriber_upsert(tx, &s, LOA_UPSERT_NO_CONTACTS, at, &r, &id);
+}
+
+/*
+ * An answer's value as stored: a phone in E.164 (the region of the options), a number as a
+ * JSON number, anything else as text. Writes the attribute patch {name: value} into *patch
+ * (caller frees) and the E.164 phone into phone (empty when not a phone).
+ */
+static int answer_value(const struct loa_wait *w, const char *norm, const char *region,
+                        char **patch, char phone[LOA_PHONE_MAX])
+{
+    phone[0] = '\0';
+    json_t *v;
+    if (w->kind == LOA_MSG_REPLY_PHONE) {
+        if (loa_phone_normalize(norm, region ? region : "VN", phone, NULL) < 0)
+            return LOA_EINVAL;
+        v = json_string(phone);
+    } else if (w->kind == LOA_MSG_REPLY_NUMBER) {
+        v = json_loads(norm, JSON_DECODE_ANY, NULL);
+        if (!json_is_number(v)) {
+            json_decref(v);
+            v = json_string(norm);
+        }
+    } else {
+        v = json_string(norm);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, w->attribute, v);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    *patch = text ? loa_strdup(text) : NULL;
+    free(text); /* jansson allocates with malloc */
+    return *patch ? 0 : LOA_ENOMEM;
+}
+
+/*
+ * A message from the person answers their open wait (a message ending with wait_reply):
+ * checked by the wait's kind, stored in its attribute (a phone or email also in the
+ * subscriber's own field), and a sequence's next step counts from now; a reply that does not
+ * fit gets the wait's prompt (at most WAIT_TRIES_MAX times). Messenger's own phone and email
+ * quick replies (the value in the payload and the text) fill the person's phone or email even
+ * without a wait. *answered_out: the message answered a sequence's question.
+ */
+static int apply_answer(struct loa_txn *tx, const struct loa_sequence_opts *seq,
+                        const struct loa_intake_event *e, int64_t ref, int64_t sub,
+                        bool *answered_out)
+{
+    *answered_out = false;
+    const char *qr = e->quick_reply && strncmp(e->quick_reply, "loa:", 4) != 0 ? e->quick_reply
+                                                                               : NULL;
+    int rc = 0;
+    char *norm = NULL;
+    if (qr && e->text && strcmp(qr, e->text) == 0) { /* a phone or email quick reply */
+        char phone[LOA_PHONE_MAX];
+        if (loa_msg_check_reply(LOA_MSG_REPLY_EMAIL, qr, &norm) == 0)
+            rc = set_contact(tx, ref, e->psid, NULL, norm, e->at);
+        else if (loa_phone_normalize(qr, seq->phone_region ? seq->phone_region : "VN", phone,
+                                     NULL) == 0)
+            rc = set_contact(tx, ref, e->psid, phone, NULL, e->at);
+        LOA_FREE(norm);
+        if (rc < 0)
+            return rc;
+    }
+    struct loa_wait w;
+    if ((rc = loa_store_wait_find(loa_txn_store(tx), sub, &w)) < 0)
+        return rc == LOA_ENOENT ? 0 : rc;
+    if (w.expires_at <= e->at) {
+        rc = loa_store_wait_close(tx, w.id, "expired", NULL, e->at, NULL);
+        loa_wait_release(&w);
+        return rc;
+    }
+    const char *value = qr && (w.kind == LOA_MSG_REPLY_PHONE || w.kind == LOA_MSG_REPLY_EMAIL)
+                            ? qr
+                            : e->text;
+    char phone[LOA_PHONE_MAX] = "";
+    char *patch = NULL;
+    if (value && loa_msg_check_reply((enum loa_msg_reply_kind)w.kind, value, &norm) == 0 &&
+        answer_value(&w, norm, seq->phone_region, &patch, phone) == 0) {
+        rc = loa_store_subscriber_patch_attrs(tx, sub, patch, e->at);
+        if (rc == 0 && w.kind == LOA_MSG_REPLY_PHONE)
+            rc = set_contact(tx, ref, e->psid, phone, NULL, e->at);
+        if (rc == 0 && w.kind == LOA_MSG_REPLY_EMAIL)
+            rc = set_contact(tx, ref, e->psid, NULL, norm, e->at);
+        if (rc == 0)
+            rc = loa_store_wait_close(tx, w.id, "answered", phone[0] ? phone : norm, e->at, NULL);
+        if (rc == 0 && w.source == LOA_SOURCE_SEQUENCE) {
+            char step[24];
+            snprintf(step, sizeof(step), "%lld", (long long)w.source_id);
+            rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_ANSWERED, step, e->at);
+            *answered_out = true;
+        }
+    } else if (w.tries + 1 >= WAIT_TRIES_MAX) {
+        rc = loa_store_wait_close(tx, w.id, "gave_up", NULL, e->at, NULL);
+    } else {
+        rc = loa_store_wait_tried(tx, w.id);
+        if (rc == 0 && w.prompt && *w.prompt)
+            rc = loa_store_wait_prompt(tx, w.id, ref, sub, e->psid, e->at, NULL);
+    }
+    loa_free(patch);
+    loa_free(norm);
+    loa_wait_release(&w);
+    return rc;
+}
+
 /* What the event means for sequences (in the batch's transaction). */
 static int apply_sequences(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                            const struct loa_intake_event *e, int64_t ref, int64_t sub,
@@ -123,7 +247,11 @@ static int apply_sequences(struct loa_txn *tx, const struct loa_sequence_opts *s
 {
     int rc = 0;
     bool inbound = e->kind == LOA_INTAKE_MESSAGE || e->kind == LOA_INTAKE_POSTBACK;
+    bool answered = false;
     if (e->kind == LOA_INTAKE_MESSAGE)
+        rc = apply_answer(tx, seq, e, ref, sub, &answered);
+    /* An answer to a sequence's own question does not end it (leave on reply). */
+    if (rc == 0 && e->kind == LOA_INTAKE_MESSAGE && !answered)
         rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_MESSAGE, NULL, e->at);
     if (rc == 0 && inbound && first_contact)
         rc = loa_sequence_on_event(tx, seq, ref, sub, LOA_SEQ_EVENT_FIRST_MESSAGE, NULL, e->at);

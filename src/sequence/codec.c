@@ -285,6 +285,8 @@ static void parse_step(json_t *j, size_t i, const struct loa_sequence *current,
     snprintf(prefix, sizeof(prefix), LOA_SEQUENCE_PAYLOAD_PREFIX "%lld:", LONGEST_ID);
     struct loa_msg *m = NULL;
     loa_blocks_compile(t->blocks, prefix, NULL, &m, &md);
+    struct loa_msg_wait w;
+    t->waits = m && loa_msg_get_wait(m, &w) == 0;
     loa_msg_free(m);
     for (size_t k = 0; k < md.count; k++) {
         const struct loa_diag *x = &md.items[k];

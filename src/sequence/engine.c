@@ -31,6 +31,8 @@ void loa_sequence_opts_default(struct loa_sequence_opts *o)
     o->catchup_ms = DEFAULT_CATCHUP_MS;
     o->window_margin_ms = DEFAULT_MARGIN_MS;
     o->lookahead_ms = DEFAULT_LOOKAHEAD;
+    o->reply_timeout_ms = LOA_DAY_MS;
+    o->phone_region = "VN";
 }
 
 void loa_sequence_opts_from(struct loa_sequence_opts *o, const struct loa_settings *s,
@@ -40,6 +42,8 @@ void loa_sequence_opts_from(struct loa_sequence_opts *o, const struct loa_settin
     o->rules = rules;
     o->catchup_ms = s->sequence_catchup_s * LOA_SECOND_MS;
     o->window_margin_ms = s->sequence_window_margin_s * LOA_SECOND_MS;
+    o->reply_timeout_ms = s->reply_wait_timeout_s * LOA_SECOND_MS;
+    o->phone_region = s->phone_region;
 }
 
 /* ---- Sequences as a call needs them (a small cache per call) ------------------------------ */
@@ -367,6 +371,20 @@ int loa_sequence_leave(struct loa_store *st, int64_t id, const int64_t *ids, siz
 
 /* ---- Triggers ----------------------------------------------------------------------------- */
 
+struct one_ud {
+    struct loa_enrolment e;
+    size_t n;
+};
+
+static int one_enrol(const struct loa_enrolment *e, void *ud)
+{
+    struct one_ud *u = ud;
+    u->e = *e;
+    u->e.psid = u->e.end_reason = u->e.source = NULL;
+    u->n++;
+    return 0;
+}
+
 struct trig_ud {
     int64_t ids[32];
     int64_t groups[32];
@@ -400,6 +418,36 @@ static int collect_reply_leavers(const struct loa_enrolment *e, void *ud)
     return 0;
 }
 
+/* The answer to step step_id's question came at now: the person's next step counts from now. */
+static int answered(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t subscriber_id,
+                    int64_t step_id, int64_t now)
+{
+    struct loa_store *st = loa_txn_store(tx);
+    struct loa_seq_step_info info;
+    int rc = loa_store_seq_step_get(st, step_id, &info);
+    if (rc < 0)
+        return rc == LOA_ENOENT ? 0 : rc;
+    int64_t seq = info.sequence_id;
+    loa_seq_step_info_release(&info);
+    struct one_ud u = { .n = 0 };
+    rc = loa_store_enrol_list(st, 0, seq, subscriber_id, 1u << LOA_ENROL_WAITING, 0, 0, 1,
+                              one_enrol, &u);
+    struct loa__seq_cache cache = { 0 };
+    struct loa__seq *s;
+    if (rc == 0 && u.n == 1 && u.e.base_at > now && /* still waiting for the answer */
+        (rc = loa__seq_cache_get(st, &cache, seq, &s)) == 0) {
+        const struct loa_seq_step *t = loa__seq_find_step(&s->seq, step_id);
+        const struct loa_seq_step *next = t ? loa__seq_next_step(&s->seq, t->position + 1) : NULL;
+        if (next && next->id == u.e.step_id) {
+            struct loa_step_due due;
+            loa__seq_step_due(st, o, s, next, subscriber_id, u.e.utc_offset_min, now, now, &due);
+            rc = loa_store_enrol_advance(tx, u.e.id, next->id, now, due.due_at, now);
+        }
+    }
+    loa__seq_cache_release(&cache);
+    return rc;
+}
+
 int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t page_ref,
                           int64_t subscriber_id, enum loa_sequence_event ev, const char *value,
                           int64_t now)
@@ -422,6 +470,8 @@ int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o,
         loa__seq_cache_release(&cache);
         return rc;
     }
+    if (ev == LOA_SEQ_EVENT_ANSWERED)
+        return answered(tx, o, subscriber_id, value ? strtoll(value, NULL, 10) : 0, now);
     if (ev == LOA_SEQ_EVENT_JOIN || ev == LOA_SEQ_EVENT_LEAVE) {
         int64_t id = value ? strtoll(value, NULL, 10) : 0;
         struct loa__seq_cache cache = { 0 };
@@ -588,8 +638,9 @@ static bool person_gone(struct loa_store *st, int64_t subscriber_id)
 }
 
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
-                         bool refused_by_rules, int64_t at, int64_t now)
+                         enum loa_delivery_state state, int64_t at, int64_t now)
 {
+    bool refused_by_rules = state == LOA_DELIVERY_SKIPPED;
     struct loa_store *st = loa_txn_store(tx);
     struct settled_ud u = { 0 };
     int rc = loa_store_enrol_by_delivery(st, delivery_id, got_enrol, &u);
@@ -605,8 +656,14 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
                                         NULL);
         else if (refused_by_rules && s->seq.leave_on_refused)
             rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "refused", now, NULL);
-        else
-            rc = advance(tx, o, s, &u.e, step_position(st, s, u.e.step_id), at, now);
+        else {
+            /* A sent question: the next step counts from the answer (re-timed when it comes,
+             * LOA_SEQ_EVENT_ANSWERED) or from the end of the wait. */
+            const struct loa_seq_step *t = loa__seq_find_step(&s->seq, u.e.step_id);
+            int64_t base = t && t->waits && state == LOA_DELIVERY_SENT ? at + o->reply_timeout_ms
+                                                                       : at;
+            rc = advance(tx, o, s, &u.e, step_position(st, s, u.e.step_id), base, now);
+        }
     }
     loa__seq_cache_release(&cache);
     return rc;
@@ -614,7 +671,7 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
 
 struct ended {
     int64_t id[512];
-    bool skipped[512];
+    enum loa_delivery_state state[512];
     int64_t at[512];
     size_t n;
 };
@@ -623,7 +680,10 @@ static int got_ended(int64_t delivery_id, const char *state, int64_t at, void *u
 {
     struct ended *e = ud;
     e->id[e->n] = delivery_id;
-    e->skipped[e->n] = state && strcmp(state, "skipped") == 0;
+    enum loa_delivery_state st = LOA_DELIVERY_UNKNOWN;
+    if (state)
+        loa_delivery_state_parse(state, &st);
+    e->state[e->n] = st;
     e->at[e->n] = at;
     e->n++;
     return 0;
@@ -644,7 +704,7 @@ int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o,
             break;
         for (size_t i = 0; rc == 0 && i < e->n; i++) {
             after = e->id[i];
-            rc = loa_sequence_settled(tx, o, e->id[i], e->skipped[i], e->at[i] ? e->at[i] : now,
+            rc = loa_sequence_settled(tx, o, e->id[i], e->state[i], e->at[i] ? e->at[i] : now,
                                       now);
         }
         if ((rc = loa_store_end(tx, rc)) < 0)

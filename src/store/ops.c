@@ -98,6 +98,14 @@ const struct loa_store_ops loa__sqlite_ops = {
     .audience_count = loa__sqlite_audience_count,
     .audience_list = loa__sqlite_audience_list,
     .audience_scan = loa__sqlite_audience_scan,
+    .wait_open = loa__sqlite_wait_open,
+    .wait_find = loa__sqlite_wait_find,
+    .wait_get = loa__sqlite_wait_get,
+    .wait_close = loa__sqlite_wait_close,
+    .wait_tried = loa__sqlite_wait_tried,
+    .waits_expired = loa__sqlite_waits_expired,
+    .wait_prompt = loa__sqlite_wait_prompt,
+    .prompts_live = loa__sqlite_prompts_live,
     .seq_group_create = loa__sqlite_seq_group_create,
     .seq_group_update = loa__sqlite_seq_group_update,
     .seq_group_delete = loa__sqlite_seq_group_delete,
@@ -641,6 +649,51 @@ int loa_store_audience_scan(struct loa_store *st, int64_t page_ref,
                             int (*fn)(const struct loa_audience_member *m, void *ud), void *ud)
 {
     return OPS(st)->audience_scan(st, page_ref, filter, order, cursor, limit, fn, ud);
+}
+
+int loa_store_wait_open(struct loa_txn *tx, const struct loa_wait_input *in, int64_t *id_out)
+{
+    return OPS(tx->st)->wait_open(tx, in, id_out);
+}
+
+int loa_store_wait_find(struct loa_store *st, int64_t subscriber_id, struct loa_wait *out)
+{
+    return OPS(st)->wait_find(st, subscriber_id, out);
+}
+
+int loa_store_wait_get(struct loa_store *st, int64_t id, struct loa_wait *out)
+{
+    return OPS(st)->wait_get(st, id, out);
+}
+
+int loa_store_wait_close(struct loa_txn *tx, int64_t id, const char *outcome, const char *answer,
+                         int64_t at, bool *closed_out)
+{
+    return OPS(tx->st)->wait_close(tx, id, outcome, answer, at, closed_out);
+}
+
+int loa_store_wait_tried(struct loa_txn *tx, int64_t id)
+{
+    return OPS(tx->st)->wait_tried(tx, id);
+}
+
+int loa_store_waits_expired(struct loa_store *st, int64_t now, int64_t limit,
+                            int (*fn)(int64_t id, void *ud), void *ud)
+{
+    return OPS(st)->waits_expired(st, now, limit, fn, ud);
+}
+
+int loa_store_wait_prompt(struct loa_txn *tx, int64_t wait_id, int64_t page_ref,
+                          int64_t subscriber_id, const char *psid, int64_t now,
+                          int64_t *delivery_out)
+{
+    return OPS(tx->st)->wait_prompt(tx, wait_id, page_ref, subscriber_id, psid, now, delivery_out);
+}
+
+int loa_store_prompts_live(struct loa_store *st,
+                           int (*fn)(int64_t wait_id, int64_t page_ref, void *ud), void *ud)
+{
+    return OPS(st)->prompts_live(st, fn, ud);
 }
 
 int loa_store_seq_group_create(struct loa_txn *tx, int64_t page_ref, const char *name,

@@ -165,6 +165,18 @@ struct loa_store_ops {
                          const struct loa_audience_node *filter, enum loa_audience_order order,
                          const struct loa_audience_cursor *cursor, int64_t limit,
                          int (*fn)(const struct loa_audience_member *m, void *ud), void *ud);
+    int (*wait_open)(struct loa_txn *tx, const struct loa_wait_input *in, int64_t *id_out);
+    int (*wait_find)(struct loa_store *st, int64_t subscriber_id, struct loa_wait *out);
+    int (*wait_get)(struct loa_store *st, int64_t id, struct loa_wait *out);
+    int (*wait_close)(struct loa_txn *tx, int64_t id, const char *outcome, const char *answer,
+                      int64_t at, bool *closed_out);
+    int (*wait_tried)(struct loa_txn *tx, int64_t id);
+    int (*waits_expired)(struct loa_store *st, int64_t now, int64_t limit,
+                         int (*fn)(int64_t id, void *ud), void *ud);
+    int (*wait_prompt)(struct loa_txn *tx, int64_t wait_id, int64_t page_ref, int64_t subscriber_id,
+                       const char *psid, int64_t now, int64_t *delivery_out);
+    int (*prompts_live)(struct loa_store *st,
+                        int (*fn)(int64_t wait_id, int64_t page_ref, void *ud), void *ud);
     int (*seq_group_create)(struct loa_txn *tx, int64_t page_ref, const char *name,
                             bool one_at_a_time, int64_t now, int64_t *id_out);
     int (*seq_group_update)(struct loa_txn *tx, int64_t id, const char *name, int64_t position,
@@ -401,6 +413,19 @@ int loa__sqlite_audience_scan(struct loa_store *st, int64_t page_ref,
                               const struct loa_audience_node *filter, enum loa_audience_order order,
                               const struct loa_audience_cursor *cursor, int64_t limit,
                               int (*fn)(const struct loa_audience_member *m, void *ud), void *ud);
+int loa__sqlite_wait_open(struct loa_txn *tx, const struct loa_wait_input *in, int64_t *id_out);
+int loa__sqlite_wait_find(struct loa_store *st, int64_t subscriber_id, struct loa_wait *out);
+int loa__sqlite_wait_get(struct loa_store *st, int64_t id, struct loa_wait *out);
+int loa__sqlite_wait_close(struct loa_txn *tx, int64_t id, const char *outcome, const char *answer,
+                           int64_t at, bool *closed_out);
+int loa__sqlite_wait_tried(struct loa_txn *tx, int64_t id);
+int loa__sqlite_waits_expired(struct loa_store *st, int64_t now, int64_t limit,
+                              int (*fn)(int64_t id, void *ud), void *ud);
+int loa__sqlite_wait_prompt(struct loa_txn *tx, int64_t wait_id, int64_t page_ref,
+                            int64_t subscriber_id, const char *psid, int64_t now,
+                            int64_t *delivery_out);
+int loa__sqlite_prompts_live(struct loa_store *st,
+                             int (*fn)(int64_t wait_id, int64_t page_ref, void *ud), void *ud);
 int loa__sqlite_seq_group_create(struct loa_txn *tx, int64_t page_ref, const char *name,
                                  bool one_at_a_time, int64_t now, int64_t *id_out);
 int loa__sqlite_seq_group_update(struct loa_txn *tx, int64_t id, const char *name, int64_t position,

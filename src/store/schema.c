@@ -334,6 +334,7 @@ const char *const loa_sqlite_migrations[] = {
     "  delay_ms INTEGER NOT NULL CHECK (delay_ms >= 0),"
     "  inside_window INTEGER NOT NULL DEFAULT 0,"
     "  any_time INTEGER NOT NULL DEFAULT 0,"
+    "  waits INTEGER NOT NULL DEFAULT 0,"
     "  note TEXT,"
     "  blocks TEXT NOT NULL CHECK (json_valid(blocks)),"
     "  purpose TEXT NOT NULL CHECK (purpose IN ('promotional', 'non_promotional'))"
@@ -357,7 +358,30 @@ const char *const loa_sqlite_migrations[] = {
     "  WHERE state < 2;"
     "CREATE INDEX enrolments_due ON enrolments(due_at) WHERE state = 0;"
     "CREATE INDEX enrolments_sequence ON enrolments(sequence_id, state, step_id);"
-    "CREATE INDEX deliveries_source ON deliveries(source_id) WHERE source = 'sequence';",
+    "CREATE INDEX deliveries_source ON deliveries(source_id) WHERE source = 'sequence';"
+    /* Waits for a person's reply (a message ending with wait_reply) and the automated
+     * answers to replies that do not fit (outbox rows of source 'reply', id the wait). */
+    "CREATE TABLE reply_waits ("
+    "  id INTEGER PRIMARY KEY,"
+    "  page_ref INTEGER NOT NULL,"
+    "  subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,"
+    "  delivery_id INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  source_id INTEGER NOT NULL,"
+    "  attribute TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  prompt TEXT,"
+    "  opened_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  closed_at INTEGER NOT NULL DEFAULT 0,"
+    "  outcome TEXT,"
+    "  answer TEXT"
+    ");"
+    "CREATE UNIQUE INDEX reply_waits_open ON reply_waits(subscriber_id) WHERE closed_at = 0;"
+    "CREATE INDEX reply_waits_expiry ON reply_waits(expires_at) WHERE closed_at = 0;"
+    "CREATE INDEX deliveries_replies ON deliveries(page_ref, source_id)"
+    "  WHERE source = 'reply' AND state IN ('pending', 'in_flight');",
 };
 
 const int loa_sqlite_latest_version =

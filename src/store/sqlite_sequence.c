@@ -65,7 +65,7 @@ _Static_assert(LOA__XSTMT_SEQUENCE + Q_COUNT <= LOA__XSTMT_MAX, "sequence statem
     "updated_at"
 #define STEP_COLUMNS                                                                               \
     "id, position, enabled, delay_n, delay_unit, delay_ms, inside_window, note, blocks, purpose, " \
-    "any_time"
+    "any_time, waits"
 #define ENROL_COLUMNS                                                                       \
     "e.id, e.sequence_id, e.subscriber_id, e.state, e.step_id, e.base_at, e.due_at, "       \
     "e.delivery_id, e.entered_at, e.ended_at, e.end_reason, e.source, s.page_ref, p.psid, " \
@@ -100,18 +100,18 @@ static const char *const qsql[Q_COUNT] = {
                    " ORDER BY id",
     [Q_SEQ_DELETE] = "DELETE FROM sequences WHERE id = ?",
     [Q_STEP_INSERT] = "INSERT INTO sequence_steps (sequence_id, position, enabled, delay_n,"
-                      " delay_unit, delay_ms, inside_window, note, blocks, purpose, any_time)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
+                      " delay_unit, delay_ms, inside_window, note, blocks, purpose, any_time, waits)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13)",
     [Q_STEP_UPDATE] = "UPDATE sequence_steps SET position = ?2, enabled = ?3, delay_n = ?4,"
                       " delay_unit = ?5, delay_ms = ?6, inside_window = ?7, note = ?8,"
-                      " blocks = ?9, purpose = ?10, any_time = ?12, retired = 0"
+                      " blocks = ?9, purpose = ?10, any_time = ?12, waits = ?13, retired = 0"
                       " WHERE sequence_id = ?1 AND id = ?11",
     [Q_STEP_RETIRE_ALL] = "UPDATE sequence_steps SET retired = 1"
                           " WHERE sequence_id = ?",
     [Q_STEPS_OF] = "SELECT " STEP_COLUMNS " FROM sequence_steps WHERE sequence_id = ?"
                    " AND retired = 0 ORDER BY position",
     [Q_STEP_GET] = "SELECT t.id, t.position, t.enabled, t.delay_n, t.delay_unit, t.delay_ms,"
-                   " t.inside_window, t.note, t.blocks, t.purpose, t.any_time, t.sequence_id,"
+                   " t.inside_window, t.note, t.blocks, t.purpose, t.any_time, t.waits, t.sequence_id,"
                    " s.page_ref, t.retired, s.active, s.updated_at, s.window_from_min,"
                    " s.window_to_min, s.weekdays, s.person_clock FROM sequence_steps t"
                    " JOIN sequences s ON s.id = t.sequence_id WHERE t.id = ?",
@@ -365,6 +365,7 @@ static void read_step(sqlite3_stmt *s, struct loa_seq_step *t)
     t->blocks = loa__col_dup(s, 8);
     t->purpose = loa__col_dup(s, 9);
     t->any_time = sqlite3_column_int(s, 10) != 0;
+    t->waits = sqlite3_column_int(s, 11) != 0;
 }
 
 /* Binds a sequence's settings as Q_SEQ_INSERT and Q_SEQ_UPDATE number them (2..14). */
@@ -398,6 +399,7 @@ static void bind_step(sqlite3_stmt *s, int64_t seq, int64_t pos, const struct lo
     loa__bind_text(s, 9, t->blocks);
     loa__bind_text(s, 10, t->purpose);
     sqlite3_bind_int(s, 12, t->any_time);
+    sqlite3_bind_int(s, 13, t->waits);
 }
 
 static int write_steps(struct loa_store *st, int64_t seq, const struct loa_sequence *in)
@@ -599,15 +601,15 @@ int loa__sqlite_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_st
                                    : loa__db_fail(st, "read step");
     if (rc == 0) {
         read_step(s, &out->step);
-        out->sequence_id = sqlite3_column_int64(s, 11);
-        out->page_ref = sqlite3_column_int64(s, 12);
-        out->retired = sqlite3_column_int(s, 13) != 0;
-        out->active = sqlite3_column_int(s, 14) != 0;
-        out->sequence_updated_at = sqlite3_column_int64(s, 15);
-        out->window_from_min = sqlite3_column_int(s, 16);
-        out->window_to_min = sqlite3_column_int(s, 17);
-        out->weekdays = (uint32_t)sqlite3_column_int(s, 18);
-        out->person_clock = sqlite3_column_int(s, 19) != 0;
+        out->sequence_id = sqlite3_column_int64(s, 12);
+        out->page_ref = sqlite3_column_int64(s, 13);
+        out->retired = sqlite3_column_int(s, 14) != 0;
+        out->active = sqlite3_column_int(s, 15) != 0;
+        out->sequence_updated_at = sqlite3_column_int64(s, 16);
+        out->window_from_min = sqlite3_column_int(s, 17);
+        out->window_to_min = sqlite3_column_int(s, 18);
+        out->weekdays = (uint32_t)sqlite3_column_int(s, 19);
+        out->person_clock = sqlite3_column_int(s, 20) != 0;
     }
     sqlite3_reset(s);
     return rc;

@@ -171,7 +171,7 @@ static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state,
         begin(f);
         assert_int_equal(loa_store_delivery_settle(f->tx, c[i].id, &o, NULL), 0);
         assert_int_equal(
-            loa_sequence_settled(f->tx, &f->o, c[i].id, state == LOA_DELIVERY_SKIPPED, now, now),
+            loa_sequence_settled(f->tx, &f->o, c[i].id, state, now, now),
             0);
         commit(f);
         loa_claim_release(&c[i]);
@@ -787,6 +787,97 @@ static void forecast_by_route_and_reason(void **state)
     assert_int_equal(loa_sequence_forecast(f->st, &none, seq, 0, now, &json), LOA_EINVAL);
 }
 
+static void a_question_waits_for_the_answer(void **state)
+{
+    struct fx *f = *state;
+    /* Step 1 asks for a phone number; step 2 counts from the answer. */
+    int64_t seq = create(
+        f, "{\"page_id\":\"111\",\"name\":\"Q\",\"steps\":[{\"delay\":{\"value\":0,"
+           "\"unit\":\"seconds\"},\"blocks\":[{\"type\":\"text\",\"text\":\"Số điện thoại của "
+           "bạn?\"},{\"type\":\"wait_reply\",\"attribute\":\"sdt\",\"kind\":\"phone\","
+           "\"prompt_retry\":\"Số chưa đúng, bạn nhập lại giúp shop nhé\"}]},{\"delay\":{"
+           "\"value\":1,\"unit\":\"hours\"},\"blocks\":" BLOCKS "}]}");
+    int64_t now = t("2026-12-03T14:00:00+07:00");
+    int64_t sub = put_sub(f->st, f->page, "p1", now);
+    enter(f, seq, sub, now, 1);
+    assert_int_equal(drain(f, now), 1);
+    int64_t delivery = 0;
+    assert_int_equal(send_due(f, now + 1000, LOA_DELIVERY_SENT, &delivery), 1);
+    /* Sent: step 2 waits for the answer, at most the reply timeout (24 h) + its delay. */
+    struct loa_enrolment e = enrolment(f, seq, sub);
+    assert_int_equal(e.base_at, now + 1000 + LOA_DAY_MS);
+    assert_int_equal(e.due_at, now + 1000 + LOA_DAY_MS + LOA_HOUR_MS);
+    /* The dispatcher opens the wait as it settles the send (src/dispatch). */
+    struct loa_wait_input in = { .page_ref = f->page,
+                                 .subscriber_id = sub,
+                                 .delivery_id = delivery,
+                                 .source = LOA_SOURCE_SEQUENCE,
+                                 .source_id = step_id(f, seq, 0),
+                                 .attribute = "sdt",
+                                 .kind = 1 /* LOA_MSG_REPLY_PHONE */,
+                                 .prompt = "Số chưa đúng, bạn nhập lại giúp shop nhé",
+                                 .opened_at = now + 1000,
+                                 .expires_at = now + 1000 + LOA_DAY_MS };
+    assert_int_equal(TW(f->st, wait_open, &in, NULL), 0);
+    /* A wrong answer: one more try, and the prompt goes to the outbox (reply lane). */
+    struct loa_intake_event bad = { .kind = LOA_INTAKE_MESSAGE, .page_id = "111", .psid = "p1",
+                                    .at = now + LOA_MINUTE_MS, .key = "m.bad", .mid = "m.bad",
+                                    .text = "không nhớ", .payload = "{}" };
+    struct loa_intake_result r;
+    assert_int_equal(loa_intake_apply(f->st, &f->o, &bad, 1, &r), 0);
+    loa_intake_result_release(&r);
+    struct loa_wait w;
+    assert_int_equal(loa_store_wait_find(f->st, sub, &w), 0);
+    assert_int_equal(w.tries, 1);
+    int64_t wait_id = w.id;
+    loa_wait_release(&w);
+    struct loa_claim c[2];
+    size_t n = 0;
+    assert_int_equal(TW(f->st, outbox_claim, f->page, LOA_SOURCE_REPLY, 0, now + LOA_MINUTE_MS,
+                        2, c, &n),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0].source_id, wait_id); /* the prompt names its wait */
+    assert_string_equal(c[0].psid, "p1");
+    loa_claim_release(&c[0]);
+    /* The answer: stored in the attribute and the subscriber's phone (E.164), the wait closed,
+     * and step 2 counts from now. */
+    int64_t at = now + 2 * LOA_MINUTE_MS;
+    struct loa_intake_event good = bad;
+    good.key = good.mid = "m.good";
+    good.text = "0912 345 678";
+    good.at = at;
+    assert_int_equal(loa_intake_apply(f->st, &f->o, &good, 1, &r), 0);
+    loa_intake_result_release(&r);
+    assert_int_equal(loa_store_wait_find(f->st, sub, &w), LOA_ENOENT);
+    struct loa_subscriber p;
+    assert_int_equal(loa_store_subscriber_get(f->st, sub, &p), 0);
+    assert_string_equal(p.phone, "+84912345678");
+    assert_non_null(strstr(p.attrs, "\"sdt\":\"+84912345678\""));
+    loa_subscriber_release(&p);
+    e = enrolment(f, seq, sub);
+    assert_int_equal(e.state, LOA_ENROL_WAITING);
+    assert_int_equal(e.base_at, at);
+    assert_int_equal(e.due_at, at + LOA_HOUR_MS);
+}
+
+static void nothing_may_follow_a_question(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"page_id\":\"111\",\"name\":\"Q\",\"steps\":[{\"delay\":{\"value\":0,\"unit\":"
+        "\"seconds\"},\"blocks\":[{\"type\":\"wait_reply\",\"attribute\":\"a\",\"kind\":"
+        "\"text\"},{\"type\":\"text\",\"text\":\"sau\"}]}]}";
+    struct loa_diags d;
+    loa_diags_init(&d, 10);
+    struct loa_sequence s;
+    assert_int_equal(loa_sequence_parse(body, strlen(body), NULL, &s, NULL, &d), LOA_EINVAL);
+    assert_true(d.count >= 1);
+    assert_string_equal(d.items[d.count - 1].where, "steps[0].blocks");
+    assert_non_null(strstr(d.items[d.count - 1].reason, "wait_reply must be the last block"));
+    loa_diags_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(any_time_steps_ignore_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(webhooks_click_join_and_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(forecast_by_route_and_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_question_waits_for_the_answer, setup, teardown),
+        cmocka_unit_test(nothing_may_follow_a_question),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
