@@ -163,6 +163,10 @@ struct rig {
     int64_t ids[PEOPLE];
 };
 
+/* What a failed case leaves running, for the teardown. */
+static struct rig *live_rig;
+static struct runner *live_runner;
+
 static int64_t t(const char *iso)
 {
     int64_t ms = 0;
@@ -187,10 +191,12 @@ static void rig_start(struct rig *r, const char *name, int64_t now, bool threade
     store_open(r->path, sizeof(r->path), name, &r->so, &r->st, &r->rules);
     loa_sequence_opts_default(&r->o);
     r->o.rules = r->rules;
+    live_rig = r;
 }
 
 static void rig_stop(struct rig *r)
 {
+    live_rig = NULL;
     loa_clock_set_fake(-1);
     store_close(r->path, r->st, r->rules);
     stub_stop(r->stub);
@@ -417,6 +423,30 @@ static void run(struct rig *r, struct runner *x, bool recover)
                                    .tick_ms = 20,
                                    .reconcile_grace_ms = -1 };
     runner_start(x, &o);
+    live_runner = x;
+}
+
+static void stop(struct runner *x)
+{
+    live_runner = NULL;
+    runner_stop(x);
+}
+
+/* After a case, passed or failed: stops what it left running, removes its store. */
+static int teardown(void **state)
+{
+    (void)state;
+    if (live_runner) {
+        struct runner *x = live_runner;
+        live_runner = NULL;
+        loa_dispatch_request_stop(x->d);
+        pthread_join(x->th, NULL);
+        loa_dispatch_free(x->d);
+    }
+    if (live_rig)
+        rig_stop(live_rig);
+    loa_clock_set_fake(-1);
+    return 0;
 }
 
 /* A condition the test waits for. */
@@ -474,7 +504,7 @@ static void idle(struct rig *r, int64_t step_ms, int iters)
 static void three_steps_each_once_in_order(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     int64_t t0 = t("2026-12-03T09:00:00+07:00");
     rig_start(&r, "seqsend-three.db", t0, false);
     int64_t pg = page(&r, "111", 100);
@@ -491,7 +521,7 @@ static void three_steps_each_once_in_order(void **state)
                                         "Bước 3") "}]}");
     int64_t s1 = step_id(&r, seq, 0), s2 = step_id(&r, seq, 1), s3 = step_id(&r, seq, 2);
     enter(&r, seq, 0, 50);
-    struct runner x;
+    static struct runner x;
     run(&r, &x, true);
 
     /* Step 1: the dispatcher drains the timers and sends it to each, once. */
@@ -531,7 +561,7 @@ static void three_steps_each_once_in_order(void **state)
     c = (struct cond){ .fn = enrolled_reach, .a = seq, .b = LOA_ENROL_FINISHED, .want = 50 };
     assert_true(until(&r, &c, 0, 400));
     idle(&r, 1000, 40); /* time for anything extra to go out, if it would */
-    runner_stop(&x);
+    stop(&x);
 
     /* Each person each step once, in order; every row sent; the messaging type the rules'
      * (UPDATE: automation inside the window), never a tag; the metadata names the row. */
@@ -566,7 +596,7 @@ static void three_steps_each_once_in_order(void **state)
 static void window_closed_at_claim_waits_for_opening(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     int64_t due = t("2026-12-03T20:59:59+07:00");
     rig_start(&r, "seqsend-window.db", due, false);
     int64_t pg = page(&r, "111", 100);
@@ -587,7 +617,7 @@ static void window_closed_at_claim_waits_for_opening(void **state)
     int64_t row = row_of(&r, s1, 0);
     assert_int_equal(row_int(&r, row, "next_at"), due);
     set_clock(&r, t("2026-12-03T21:00:30+07:00"));
-    struct runner x;
+    static struct runner x;
     run(&r, &x, true);
     int64_t opens = t("2026-12-04T08:00:00+07:00");
     for (int i = 0; i < 400 && row_int(&r, row, "next_at") != opens; i++)
@@ -605,7 +635,7 @@ static void window_closed_at_claim_waits_for_opening(void **state)
     set_clock(&r, opens);
     struct cond c = { .fn = rows_reach, .a = s1, .text = "sent", .want = 1 };
     assert_true(until(&r, &c, 50, 400));
-    runner_stop(&x);
+    stop(&x);
     assert_int_equal(got(&r.w, 0, "Muộn"), 1);
     assert_int_equal(sends(&r.w, NULL), 1);
     assert_true(r.w.log[0].at >= opens);
@@ -632,7 +662,7 @@ static void window_closed_at_claim_waits_for_opening(void **state)
 static void rules_refuse_then_on_or_out(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     int64_t t0 = t("2026-12-03T10:00:00+07:00");
     rig_start(&r, "seqsend-rules.db", t0, false);
     int64_t pg = page(&r, "111", 100);
@@ -646,7 +676,7 @@ static void rules_refuse_then_on_or_out(void **state)
     int64_t b = sequence(&r, pg, body);
     enter(&r, a, 0, 2);
     enter(&r, b, 0, 2);
-    struct runner x;
+    static struct runner x;
     run(&r, &x, true);
     /* Step 1 at 10:00: both windows are open. */
     struct cond c = { .fn = rows_reach, .a = 0, .text = "sent", .want = 4 };
@@ -702,7 +732,7 @@ static void rules_refuse_then_on_or_out(void **state)
     c = (struct cond){ .fn = enrolled_reach, .a = b, .b = LOA_ENROL_FINISHED, .want = 1 };
     assert_true(until(&r, &c, 50, 2000));
     idle(&r, 1000, 20);
-    runner_stop(&x);
+    stop(&x);
     assert_int_equal(got(&r.w, 0, "A3"), 1);
     assert_int_equal(got(&r.w, 0, "B3"), 0);
     assert_int_equal(got(&r.w, 1, "A3"), 1);
@@ -720,7 +750,7 @@ static void rules_refuse_then_on_or_out(void **state)
 static void removed_while_queued_gets_nothing(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     int64_t t0 = t("2026-12-03T10:00:00+07:00");
     rig_start(&r, "seqsend-removed.db", t0, false);
     int64_t pg = page(&r, "111", 100);
@@ -732,7 +762,7 @@ static void removed_while_queued_gets_nothing(void **state)
             "Một") "},"
                    "{\"delay\":{\"value\":1,\"unit\":\"hours\"},\"blocks\":" BLOCK("Hai") "}]}");
     int64_t s1 = step_id(&r, seq, 0);
-    struct runner x;
+    static struct runner x;
     run(&r, &x, true);
     enter(&r, seq, 0, 2);
     /* A second before the step is due, the dispatcher queues both sends (its look-ahead). */
@@ -752,7 +782,7 @@ static void removed_while_queued_gets_nothing(void **state)
     c = (struct cond){ .fn = enrolled_reach, .a = seq, .b = LOA_ENROL_FINISHED, .want = 1 };
     assert_true(until(&r, &c, 50, 2000));
     idle(&r, 1000, 40);
-    runner_stop(&x);
+    stop(&x);
     assert_int_equal(got(&r.w, 0, NULL), 0);
     assert_int_equal(got(&r.w, 1, "Một"), 1);
     assert_int_equal(got(&r.w, 1, "Hai"), 1);
@@ -789,7 +819,7 @@ static void restart_ends_well(struct rig *r, int64_t seq, int64_t pg)
     struct cond c = {
         .fn = enrolled_reach, .a = seq, .b = LOA_ENROL_WAITING, .want = RESTART_PEOPLE
     };
-    struct runner x;
+    static struct runner x;
     run(r, &x, true);
     assert_true(until(r, &c, 0, 3000));
     assert_int_equal(enrolled(r, seq, LOA_ENROL_WAITING, s2), RESTART_PEOPLE);
@@ -804,7 +834,7 @@ static void restart_ends_well(struct rig *r, int64_t seq, int64_t pg)
         else
             assert_true(strcmp(s, "unknown") == 0 && n <= 1);
     }
-    runner_stop(&x);
+    stop(&x);
     /* An hour later (the fake clock from here): step 2 to each, once. */
     set_clock(r, max_due(r, seq, s2));
     run(r, &x, false);
@@ -813,7 +843,7 @@ static void restart_ends_well(struct rig *r, int64_t seq, int64_t pg)
     };
     assert_true(until(r, &c, 50, 3000));
     idle(r, 1000, 20);
-    runner_stop(&x);
+    stop(&x);
     for (int i = 0; i < RESTART_PEOPLE; i++) {
         assert_true(got(&r->w, i, "Đầu") <= 1);
         assert_int_equal(got(&r->w, i, "Cuối"), 1);
@@ -826,7 +856,7 @@ static void restart_ends_well(struct rig *r, int64_t seq, int64_t pg)
 static void stop_mid_round_then_restart(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     rig_start(&r, "seqsend-stop.db", 0, true);
     r.w.delay_ms = 300;
     int64_t pg = page(&r, "111", 20);
@@ -834,12 +864,12 @@ static void stop_mid_round_then_restart(void **state)
     int64_t seq = sequence(&r, pg, TWO_STEPS);
     int64_t s1 = step_id(&r, seq, 0), s2 = step_id(&r, seq, 1);
     enter(&r, seq, 0, RESTART_PEOPLE);
-    struct runner x;
+    static struct runner x;
     run(&r, &x, true);
     struct cond c = { .fn = sends_reach, .want = 8 };
     assert_true(until(&r, &c, 0, 2000));
     assert_true(rows(&r, s1, "in_flight") > 0);
-    runner_stop(&x);
+    stop(&x);
     /* Nothing left in flight; whoever was sent to has moved on, the rest are still queued. */
     assert_int_equal(rows(&r, s1, "in_flight"), 0);
     int64_t sent = rows(&r, s1, "sent");
@@ -861,7 +891,7 @@ static void stop_mid_round_then_restart(void **state)
 static void crash_in_flight_then_recover(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     rig_start(&r, "seqsend-crash.db", 0, true);
     r.w.slow_from = 10;
     r.w.slow_ms = 5000;
@@ -944,7 +974,7 @@ static int peak(struct wire *w, const char *page_id, int64_t ms, int64_t *span, 
 static void page_rate_shared_by_campaign_and_sequence(void **state)
 {
     (void)state;
-    struct rig r;
+    static struct rig r; /* static: the teardown finds it after a failure */
     rig_start(&r, "seqsend-rate.db", 0, false);
     int64_t p1 = page(&r, "111", 20), p2 = page(&r, "222", 20);
     int64_t now = loa_now_ms();
@@ -965,7 +995,7 @@ static void page_rate_shared_by_campaign_and_sequence(void **state)
     assert_int_equal(total, 40);
     enter(&r, q1s, 0, 40);
     enter(&r, q2s, 100, 140);
-    struct runner x;
+    static struct runner x;
     run(&r, &x, true);
     struct cond c = { .fn = sends_reach, .want = 120 };
     assert_true(until(&r, &c, 0, 3000));
@@ -974,7 +1004,7 @@ static void page_rate_shared_by_campaign_and_sequence(void **state)
     c.a = q2s;
     assert_true(until(&r, &c, 0, 400));
     idle(&r, 0, 100);
-    runner_stop(&x);
+    stop(&x);
     for (int i = 0; i < 40; i++) {
         assert_int_equal(got(&r.w, i, "S1"), 1);
         assert_int_equal(got(&r.w, i, "C"), 1);
@@ -1004,13 +1034,13 @@ static void page_rate_shared_by_campaign_and_sequence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(crash_in_flight_then_recover), /* first: it forks */
-        cmocka_unit_test(three_steps_each_once_in_order),
-        cmocka_unit_test(window_closed_at_claim_waits_for_opening),
-        cmocka_unit_test(rules_refuse_then_on_or_out),
-        cmocka_unit_test(removed_while_queued_gets_nothing),
-        cmocka_unit_test(stop_mid_round_then_restart),
-        cmocka_unit_test(page_rate_shared_by_campaign_and_sequence),
+        cmocka_unit_test_teardown(crash_in_flight_then_recover, teardown), /* first: it forks */
+        cmocka_unit_test_teardown(three_steps_each_once_in_order, teardown),
+        cmocka_unit_test_teardown(window_closed_at_claim_waits_for_opening, teardown),
+        cmocka_unit_test_teardown(rules_refuse_then_on_or_out, teardown),
+        cmocka_unit_test_teardown(removed_while_queued_gets_nothing, teardown),
+        cmocka_unit_test_teardown(stop_mid_round_then_restart, teardown),
+        cmocka_unit_test_teardown(page_rate_shared_by_campaign_and_sequence, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
