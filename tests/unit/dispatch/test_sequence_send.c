@@ -858,7 +858,9 @@ static void stop_mid_round_then_restart(void **state)
     (void)state;
     static struct rig r; /* static: the teardown finds it after a failure */
     rig_start(&r, "seqsend-stop.db", 0, true);
+    pthread_mutex_lock(&r.w.lock); /* the stub's threads run already */
     r.w.delay_ms = 300;
+    pthread_mutex_unlock(&r.w.lock);
     int64_t pg = page(&r, "111", 20);
     people(&r, pg, 0, RESTART_PEOPLE, loa_now_ms() - LOA_MINUTE_MS);
     int64_t seq = sequence(&r, pg, TWO_STEPS);
@@ -893,8 +895,10 @@ static void crash_in_flight_then_recover(void **state)
     (void)state;
     static struct rig r; /* static: the teardown finds it after a failure */
     rig_start(&r, "seqsend-crash.db", 0, true);
+    pthread_mutex_lock(&r.w.lock); /* the stub's threads run already */
     r.w.slow_from = 10;
     r.w.slow_ms = 5000;
+    pthread_mutex_unlock(&r.w.lock);
     int64_t pg = page(&r, "111", 40);
     people(&r, pg, 0, RESTART_PEOPLE, loa_now_ms() - LOA_MINUTE_MS);
     int64_t seq = sequence(&r, pg, TWO_STEPS);
