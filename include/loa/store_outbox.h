@@ -234,6 +234,8 @@ struct loa_page_pacing {
     int64_t climb_at;   /* ms: when the climb back started */
     int64_t strikes;    /* cuts with no accepted request between them */
     int64_t hold_until; /* ms; 0 = none */
+    int64_t stopped_at; /* ms: Graph refused the Page's token (stop Page); 0 = not stopped.
+                           Storing a new access token clears it (schema 9) */
 };
 /** Reads it; a Page never throttled gets share 1 and zeros. Returns 0 or a store error. */
 int loa_store_page_pacing_get(struct loa_store *st, int64_t page_ref, struct loa_page_pacing *out);

@@ -43,7 +43,10 @@ struct loa_page_input {
     int64_t send_rate; /* > 0 sets it; 0 or negative leaves it (schema 3) */
 };
 
-/** Creates the Page or updates the given fields. *created_out (may be NULL) tells which. */
+/**
+ * Creates the Page or updates the given fields. *created_out (may be NULL) tells which. A new
+ * access token lifts the stop Graph put on the Page (struct loa_page_pacing.stopped_at).
+ */
 int loa_store_page_put(struct loa_txn *tx, const struct loa_page_input *in, int64_t now,
                        bool *created_out);
 /** Returns 0 or LOA_ENOENT. Release *out with loa_page_release(). */

@@ -24,7 +24,7 @@ struct loa_txn;
 struct loa_wait_input {
     int64_t page_ref;
     int64_t subscriber_id;
-    int64_t delivery_id;   /* the send that asked */
+    int64_t delivery_id;    /* the send that asked */
     enum loa_source source; /* what sent it (campaign, sequence step) */
     int64_t source_id;
     const char *attribute; /* custom attribute that receives the answer */

@@ -77,6 +77,8 @@ struct dpage {
     struct loa_bucket media;  /* Meta's lower rate for audio and video, shared likewise */
     int64_t media_mrate;
     struct loa_throttle thr; /* after rate-limit answers; stored on every change */
+    int64_t stopped_at;      /* Graph refused the token: sequence and reply sends wait for a new
+                                one (stored; a new token clears it) */
     int64_t in_flight;       /* deliveries of this Page claimed and not settled */
     int64_t used;            /* ledger: accepted in the last 24 h, as of used_at */
     int64_t oldest;          /* ledger: oldest minute in the window */
@@ -230,8 +232,7 @@ static void settle(struct loa_dispatch *d, struct job *j, const struct loa_deliv
         LOA_ERROR("dispatch", "cannot settle delivery", "delivery=%lld state=%s error=%s",
                   (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
     else if (j->c->kind == LOA_SOURCE_SEQUENCE && o->state != LOA_DELIVERY_PENDING &&
-             (rc = loa_sequence_settled(d->tx, &d->seq, j->claim.id,
-                                        o->state, o->at, o->at)) < 0)
+             (rc = loa_sequence_settled(d->tx, &d->seq, j->claim.id, o->state, o->at, o->at)) < 0)
         LOA_ERROR("dispatch", "cannot move the person on in their sequence",
                   "delivery=%lld error=%s", (long long)j->claim.id, loa_err_name(rc));
     switch (o->state) {
@@ -307,7 +308,8 @@ static void store_throttle(struct loa_dispatch *d, struct dpage *p)
                                   .cut_at = p->thr.cut_at,
                                   .climb_at = p->thr.climb_at,
                                   .strikes = p->thr.strikes,
-                                  .hold_until = p->thr.hold_until };
+                                  .hold_until = p->thr.hold_until,
+                                  .stopped_at = p->stopped_at };
     int rc = txn_begin(d);
     if (rc == 0)
         rc = loa_store_page_pacing_put(d->tx, p->ref, &pp);
@@ -348,6 +350,7 @@ static int refresh_page(struct loa_dispatch *d, struct dpage *dp)
                                          .climb_at = pp.climb_at,
                                          .strikes = pp.strikes,
                                          .hold_until = pp.hold_until };
+        dp->stopped_at = pp.stopped_at;
     }
     if (!dp->token && p.has_token &&
         (rc = loa_store_page_secrets(d->st, p.page_id, &dp->token, &dp->secret)) < 0)
@@ -539,7 +542,7 @@ static int load_step(int64_t step_id, int64_t page_ref, void *ud)
     dc->person_clock = info.person_clock;
     dc->promotional = strcmp(info.step.purpose, "promotional") == 0;
     dc->tag[0] = '\0'; /* automation never uses a message tag (HUMAN_AGENT is for people) */
-    dc->running = dc->msg != NULL && info.active && dc->page->token != NULL;
+    dc->running = dc->msg != NULL && info.active && dc->page->token != NULL && !p->stopped_at;
     loa_seq_step_info_release(&info);
     return 0;
 }
@@ -557,8 +560,8 @@ static int load_prompt(int64_t wait_id, int64_t page_ref, void *ud)
     if (!p)
         return 0;
     bool found;
-    size_t at = find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_REPLY, wait_id),
-                          &found);
+    size_t at =
+        find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_REPLY, wait_id), &found);
     struct dsrc *dc = found ? d->srcs[at] : NULL;
     if (!dc) {
         struct loa_wait w;
@@ -583,7 +586,7 @@ static int load_prompt(int64_t wait_id, int64_t page_ref, void *ud)
         insert_at((void ***)&d->srcs, &d->nsrcs, at, dc);
     }
     dc->promotional = false; /* an answer to the person's own message */
-    dc->running = dc->msg != NULL && dc->page->token != NULL;
+    dc->running = dc->msg != NULL && dc->page->token != NULL && !p->stopped_at;
     return 0;
 }
 
@@ -1168,6 +1171,10 @@ static void on_done(void *arg, const struct loa_client_result *r)
         for (size_t i = 0; i < d->nsrcs; i++)
             if (d->srcs[i]->page == p)
                 d->srcs[i]->running = false;
+        if (!p->stopped_at) { /* sequences and replies wait for a new token */
+            p->stopped_at = now;
+            store_throttle(d, p);
+        }
         LOA_ERROR("dispatch", "Page stopped; its campaigns are paused",
                   "page=%s reason=%s campaigns=%lld", p->page_id, reason, (long long)n);
         settle(d, j, &o);

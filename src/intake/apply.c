@@ -21,9 +21,9 @@
  *     whose payload carries "loa:join:<id>" or "loa:leave:<id>" enters or removes them.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -184,8 +184,8 @@ static int apply_answer(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                         bool *answered_out)
 {
     *answered_out = false;
-    const char *qr = e->quick_reply && strncmp(e->quick_reply, "loa:", 4) != 0 ? e->quick_reply
-                                                                               : NULL;
+    const char *qr =
+        e->quick_reply && strncmp(e->quick_reply, "loa:", 4) != 0 ? e->quick_reply : NULL;
     int rc = 0;
     char *norm = NULL;
     if (qr && e->text && strcmp(qr, e->text) == 0) { /* a phone or email quick reply */
@@ -207,9 +207,8 @@ static int apply_answer(struct loa_txn *tx, const struct loa_sequence_opts *seq,
         loa_wait_release(&w);
         return rc;
     }
-    const char *value = qr && (w.kind == LOA_MSG_REPLY_PHONE || w.kind == LOA_MSG_REPLY_EMAIL)
-                            ? qr
-                            : e->text;
+    const char *value =
+        qr && (w.kind == LOA_MSG_REPLY_PHONE || w.kind == LOA_MSG_REPLY_EMAIL) ? qr : e->text;
     char phone[LOA_PHONE_MAX] = "";
     char *patch = NULL;
     if (value && loa_msg_check_reply((enum loa_msg_reply_kind)w.kind, value, &norm) == 0 &&

@@ -361,6 +361,7 @@ const char *const loa_sqlite_migrations[] = {
     "CREATE INDEX deliveries_source ON deliveries(source_id) WHERE source = 'sequence';"
     /* Waits for a person's reply (a message ending with wait_reply) and the automated
      * answers to replies that do not fit (outbox rows of source 'reply', id the wait). */
+    "ALTER TABLE page_pacing ADD COLUMN stopped_at INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE reply_waits ("
     "  id INTEGER PRIMARY KEY,"
     "  page_ref INTEGER NOT NULL,"

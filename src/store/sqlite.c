@@ -694,6 +694,20 @@ static int page_put_op(struct loa_store *st, const struct loa_page_input *in, in
     if (in->access_token &&
         (rc = set_page_secret(st, in->page_id, S_PAGE_SET_TOKEN, in->access_token)))
         goto out;
+    if (in->access_token && st->version >= 9) {
+        /* A new token lifts the stop that Graph's refusal of the old one put on the Page. */
+        sqlite3_stmt *s;
+        if ((rc = loa__prepare(st,
+                               "UPDATE page_pacing SET stopped_at = 0 WHERE page_ref ="
+                               " (SELECT id FROM pages WHERE page_id = ?)",
+                               &s)) < 0)
+            goto out;
+        sqlite3_bind_text(s, 1, in->page_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, "lift the Page's stop");
+        sqlite3_finalize(s);
+        if (rc < 0)
+            goto out;
+    }
     if (in->app_secret &&
         (rc = set_page_secret(st, in->page_id, S_PAGE_SET_APP_SECRET, in->app_secret)))
         goto out;

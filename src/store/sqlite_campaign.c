@@ -41,6 +41,8 @@ enum cstmt {
     C_CLICKED,
     C_PACING_GET,
     C_PACING_PUT,
+    C_PACING_GET_V9,
+    C_PACING_PUT_V9,
     C_FINISH_COUNT_V8,
     C_RECONCILE_GET,
     C_RECONCILE_SENT,
@@ -108,6 +110,13 @@ static const char *const csql[C_COUNT] = {
                      " climb_at)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (page_ref) DO UPDATE SET"
                      " share = ?2, cut_at = ?3, strikes = ?4, hold_until = ?5, climb_at = ?6",
+    /* Schema 9: whether Graph stopped the Page (its token refused). */
+    [C_PACING_GET_V9] = "SELECT share, cut_at, strikes, hold_until, climb_at, stopped_at"
+                        " FROM page_pacing WHERE page_ref = ?",
+    [C_PACING_PUT_V9] = "INSERT INTO page_pacing (page_ref, share, cut_at, strikes, hold_until,"
+                        " climb_at, stopped_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                        " ON CONFLICT (page_ref) DO UPDATE SET share = ?2, cut_at = ?3,"
+                        " strikes = ?4, hold_until = ?5, climb_at = ?6, stopped_at = ?7",
     /* Schema 8: an unknown delivery not reconciled yet keeps its campaign open. */
     [C_FINISH_COUNT_V8] = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
                           " AND (state IN ('pending', 'in_flight')"
@@ -1388,7 +1397,7 @@ int loa__sqlite_page_pacing_get(struct loa_store *st, int64_t page_ref, struct l
     *out = (struct loa_page_pacing){ .share = 1.0 };
     if (st->version < 6)
         return LOA_EVERSION;
-    sqlite3_stmt *s = cstmt(st, C_PACING_GET);
+    sqlite3_stmt *s = cstmt(st, st->version >= 9 ? C_PACING_GET_V9 : C_PACING_GET);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, page_ref);
@@ -1399,6 +1408,8 @@ int loa__sqlite_page_pacing_get(struct loa_store *st, int64_t page_ref, struct l
         out->climb_at = sqlite3_column_int64(s, 4);
         out->strikes = sqlite3_column_int64(s, 2);
         out->hold_until = sqlite3_column_int64(s, 3);
+        if (st->version >= 9)
+            out->stopped_at = sqlite3_column_int64(s, 5);
     }
     sqlite3_reset(s);
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "get Page pacing");
@@ -1410,7 +1421,7 @@ int loa__sqlite_page_pacing_put(struct loa_txn *tx, int64_t page_ref,
     struct loa_store *st = tx->st;
     if (st->version < 6)
         return LOA_EVERSION;
-    sqlite3_stmt *s = cstmt(st, C_PACING_PUT);
+    sqlite3_stmt *s = cstmt(st, st->version >= 9 ? C_PACING_PUT_V9 : C_PACING_PUT);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, page_ref);
@@ -1419,5 +1430,7 @@ int loa__sqlite_page_pacing_put(struct loa_txn *tx, int64_t page_ref,
     sqlite3_bind_int64(s, 6, p->climb_at);
     sqlite3_bind_int64(s, 4, p->strikes);
     sqlite3_bind_int64(s, 5, p->hold_until);
+    if (st->version >= 9)
+        sqlite3_bind_int64(s, 7, p->stopped_at);
     return step_done(st, s, "put Page pacing");
 }

@@ -29,8 +29,8 @@ enum {
 };
 _Static_assert(LOA__XSTMT_REPLY + R_COUNT <= LOA__XSTMT_MAX, "reply statement slots");
 
-#define WAIT_COLUMNS                                                                              \
-    "id, page_ref, subscriber_id, delivery_id, source, source_id, attribute, kind, prompt, "     \
+#define WAIT_COLUMNS                                                                         \
+    "id, page_ref, subscriber_id, delivery_id, source, source_id, attribute, kind, prompt, " \
     "opened_at, expires_at, tries"
 
 static const char *const rsql[R_COUNT] = {
@@ -111,8 +111,9 @@ int loa__sqlite_wait_open(struct loa_txn *tx, const struct loa_wait_input *in, i
 static int read_one(struct loa_store *st, sqlite3_stmt *s, struct loa_wait *out)
 {
     int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? LOA_ENOENT
-                                                          : loa__db_fail(st, "read wait");
+    int rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? LOA_ENOENT
+                                   : loa__db_fail(st, "read wait");
     if (rc == 0) {
         out->id = sqlite3_column_int64(s, 0);
         out->page_ref = sqlite3_column_int64(s, 1);

@@ -67,7 +67,8 @@ struct wire {
     struct rec log[LOGMAX];
     int slow_from; /* people numbered >= this wait slow_ms before the answer (0 = none) */
     int slow_ms;
-    int delay_ms; /* every answer waits this long */
+    int delay_ms;   /* every answer waits this long */
+    bool bad_token; /* answer every send with Graph's invalid-token error (code 190) */
 };
 
 static void wire_fn(void *arg, const char *method, const char *path, const char *body,
@@ -108,7 +109,14 @@ static void wire_fn(void *arg, const char *method, const char *path, const char 
     out->delay_ms = w->delay_ms;
     if (w->slow_from > 0 && r.who >= w->slow_from)
         out->delay_ms = w->slow_ms;
+    bool bad_token = w->bad_token;
     pthread_mutex_unlock(&w->lock);
+    if (bad_token) {
+        out->status = 400;
+        out->body = "{\"error\":{\"message\":\"Invalid OAuth access token.\",\"type\":"
+                    "\"OAuthException\",\"code\":190}}";
+        return;
+    }
     snprintf(reply, sizeof(reply), "{\"recipient_id\":\"%s\",\"message_id\":\"m_%d\"}", psid, k);
     out->body = reply;
 }
@@ -800,6 +808,52 @@ static void removed_while_queued_gets_nothing(void **state)
     rig_stop(&r);
 }
 
+/* ---- A Page whose token Graph refuses ------------------------------------------------------ */
+
+static void stopped_page_waits_for_a_new_token(void **state)
+{
+    (void)state;
+    static struct rig r;
+    int64_t t0 = t("2026-12-03T10:00:00+07:00");
+    rig_start(&r, "seqsend-stopped.db", t0, false);
+    int64_t pg = page(&r, "111", 20);
+    people(&r, pg, 0, 3, t0 - 10 * LOA_MINUTE_MS);
+    int64_t seq =
+        sequence(&r, pg,
+                 "{\"page_id\":\"111\",\"name\":\"Một\",\"window\":null,\"steps\":["
+                 "{\"delay\":{\"value\":0,\"unit\":\"seconds\"},\"blocks\":" BLOCK("Chào") "}]}");
+    int64_t s1 = step_id(&r, seq, 0);
+    pthread_mutex_lock(&r.w.lock);
+    r.w.bad_token = true;
+    pthread_mutex_unlock(&r.w.lock);
+    static struct runner x;
+    run(&r, &x, true);
+    enter(&r, seq, 0, 3);
+    /* Graph refuses the token: the Page stops; its sends wait, they are not tried again and
+     * again (a few requests at most, those already under way). */
+    idle(&r, 100, 200);
+    pthread_mutex_lock(&r.w.lock);
+    int tried = r.w.n;
+    r.w.bad_token = false;
+    pthread_mutex_unlock(&r.w.lock);
+    assert_true(tried >= 1);
+    assert_true(tried <= 3);
+    assert_int_equal(rows(&r, s1, "pending"), 3);
+    struct loa_page_pacing pp;
+    assert_int_equal(loa_store_page_pacing_get(r.st, pg, &pp), 0);
+    assert_true(pp.stopped_at > 0);
+    /* A new token lifts the stop: everyone gets the step, once. */
+    struct loa_page_input in = { .page_id = "111", .access_token = "NEW-TOKEN" };
+    assert_int_equal(TW(r.st, page_put, &in, r.now, NULL), 0);
+    struct cond c = { .fn = rows_reach, .a = s1, .text = "sent", .want = 3 };
+    assert_true(until(&r, &c, 100, 2000));
+    stop(&x);
+    assert_int_equal(sends(&r.w, "Chào"), tried + 3); /* the refused tries, then one each */
+    assert_int_equal(loa_store_page_pacing_get(r.st, pg, &pp), 0);
+    assert_int_equal(pp.stopped_at, 0);
+    rig_stop(&r);
+}
+
 /* ---- 5. Restart with sends in flight ------------------------------------------------------ */
 
 #define RESTART_PEOPLE 40
@@ -1043,6 +1097,7 @@ int main(void)
         cmocka_unit_test_teardown(window_closed_at_claim_waits_for_opening, teardown),
         cmocka_unit_test_teardown(rules_refuse_then_on_or_out, teardown),
         cmocka_unit_test_teardown(removed_while_queued_gets_nothing, teardown),
+        cmocka_unit_test_teardown(stopped_page_waits_for_a_new_token, teardown),
         cmocka_unit_test_teardown(stop_mid_round_then_restart, teardown),
         cmocka_unit_test_teardown(page_rate_shared_by_campaign_and_sequence, teardown),
     };
