@@ -670,6 +670,22 @@ static void a_stop_between_settle_and_next_step_is_resumed(void **state)
     assert_int_equal(enrolment(f, seq, sub).state, LOA_ENROL_FINISHED);
 }
 
+/* A missing sequence is LOA_ENOENT and leaves nothing allocated (the ASan build checks). */
+static void describe_missing_sequence(void **state)
+{
+    struct fx *f = *state;
+    char marker = 'x';
+    char *json = &marker;
+    assert_int_equal(loa_sequence_describe(f->st, 987654, &json), LOA_ENOENT);
+    assert_null(json);
+    int64_t seq = create(f, TWO_STEPS);
+    assert_int_equal(loa_sequence_describe(f->st, seq + 1, &json), LOA_ENOENT);
+    assert_null(json);
+    assert_int_equal(loa_sequence_describe(f->st, seq, &json), 0);
+    assert_non_null(json);
+    loa_free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +705,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(person_clock_uses_their_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stop_between_settle_and_next_step_is_resumed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(describe_missing_sequence, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
