@@ -247,12 +247,11 @@ test('sequences from webhooks: welcome, ref, leave and join buttons, leave on re
       assert.equal(gs.violations, 0, JSON.stringify(gs.violations_by_rule));
     });
   } finally {
-    if (d) {
-      const r = await d.stop();
-      assert.equal(r.code, 0, d.log());
-    }
+    // loa-graph stops even when loa serve did not stop cleanly (or the test would hang).
+    const r = d ? await d.stop() : null;
     await g.stop();
     S.cleanup(s);
+    if (r) assert.equal(r.code, 0, d.log());
   }
 });
 

@@ -527,7 +527,7 @@ test('sequences REST API', { timeout: 170000 }, async (t) => {
       r = await staff('POST', '/api/v1/sequence-groups', { page_id: PAGE, name: 'Fuzz' });
       const fg = r.json;
       const values = [null, true, 0, -1, 1.5, 1e300, 2 ** 63, '', 'x', [], [[]], {}, { a: {} }, '\u0000',
-        'x'.repeat(5000), Array.from({ length: 2000 }, (_, i) => i)];
+        'x'.repeat(5000), Array.from({ length: 300 }, (_, i) => i)];
       const fields = ['page_id', 'group_id', 'name', 'active', 'window', 'clock', 'leave_on_reply', 'on_refused',
         'triggers', 'steps', 'psids', 'subscriber_ids', 'filter', 'dry_run', 'expected_count', 'position',
         'one_at_a_time', 'unknown'];
@@ -584,11 +584,10 @@ test('sequences REST API', { timeout: 170000 }, async (t) => {
     const stats = (await g.admin.get('stats')).json;
     assert.equal(stats.violations, 0, JSON.stringify(stats.violations_by_rule));
   } finally {
-    if (d) {
-      const r = await d.stop();
-      assert.equal(r.code, 0, d.log());
-    }
+    // loa-graph stops even when loa serve did not stop cleanly (or the test would hang).
+    const r = d ? await d.stop() : null;
     await g.stop();
     S.cleanup(s);
+    if (r) assert.equal(r.code, 0, d.log());
   }
 });
