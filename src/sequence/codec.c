@@ -568,8 +568,10 @@ int loa_sequence_describe(struct loa_store *st, int64_t id, char **out)
     struct loa__seq_cache cache = { 0 };
     struct loa__seq *s;
     int rc = loa__seq_cache_get(st, &cache, id, &s);
-    if (rc < 0)
+    if (rc < 0) {
+        loa__seq_cache_release(&cache); /* the cache's array is allocated before the read */
         return rc;
+    }
     struct loa_seq_stats stats;
     struct stats_ud u = { .steps = json_object() };
     rc = loa_store_sequence_stats(st, id, &stats, step_stats, reason_stats, &u);

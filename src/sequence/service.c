@@ -107,8 +107,10 @@ static int update_txn(struct loa_txn *tx, const struct loa_sequence_opts *o,
         goto out;
     struct loa__seq_cache cache = { 0 };
     struct loa__seq *s;
-    if ((rc = loa__seq_cache_get(st, &cache, in->id, &s)) < 0)
+    if ((rc = loa__seq_cache_get(st, &cache, in->id, &s)) < 0) {
+        loa__seq_cache_release(&cache);
         goto out;
+    }
     bool all = window_changed(&old, &s->seq) || !s->seq.active;
     bool any = all || old.nsteps != s->seq.nsteps;
     int64_t unqueued = 0, n;

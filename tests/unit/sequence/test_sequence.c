@@ -878,6 +878,22 @@ static void nothing_may_follow_a_question(void **state)
     loa_diags_release(&d);
 }
 
+/* A missing sequence is LOA_ENOENT and leaves nothing allocated (the ASan build checks). */
+static void describe_missing_sequence(void **state)
+{
+    struct fx *f = *state;
+    char marker = 'x';
+    char *json = &marker;
+    assert_int_equal(loa_sequence_describe(f->st, 987654, &json), LOA_ENOENT);
+    assert_null(json);
+    int64_t seq = create(f, TWO_STEPS);
+    assert_int_equal(loa_sequence_describe(f->st, seq + 1, &json), LOA_ENOENT);
+    assert_null(json);
+    assert_int_equal(loa_sequence_describe(f->st, seq, &json), 0);
+    assert_non_null(json);
+    loa_free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -903,6 +919,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(forecast_by_route_and_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(a_question_waits_for_the_answer, setup, teardown),
         cmocka_unit_test(nothing_may_follow_a_question),
+        cmocka_unit_test_setup_teardown(describe_missing_sequence, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
