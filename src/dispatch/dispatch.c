@@ -231,8 +231,11 @@ static void settle(struct loa_dispatch *d, struct job *j, const struct loa_deliv
     if (rc < 0)
         LOA_ERROR("dispatch", "cannot settle delivery", "delivery=%lld state=%s error=%s",
                   (long long)j->claim.id, loa_delivery_state_name(o->state), loa_err_name(rc));
+    /* The next step's delay counts from now, when Graph's answer came back: the message was
+     * accepted before that (o->at is when its request left, a little earlier). */
     else if (j->c->kind == LOA_SOURCE_SEQUENCE && o->state != LOA_DELIVERY_PENDING &&
-             (rc = loa_sequence_settled(d->tx, &d->seq, j->claim.id, o->state, o->at, o->at)) < 0)
+             (rc = loa_sequence_settled(d->tx, &d->seq, j->claim.id, o->state, loa_now_ms(),
+                                        loa_now_ms())) < 0)
         LOA_ERROR("dispatch", "cannot move the person on in their sequence",
                   "delivery=%lld error=%s", (long long)j->claim.id, loa_err_name(rc));
     switch (o->state) {
