@@ -258,7 +258,10 @@ int loa_store_delivery_funnel(struct loa_txn *tx, int64_t page_ref, const char *
  */
 int loa_store_delivery_clicked(struct loa_txn *tx, enum loa_source source, int64_t source_id,
                                int64_t page_ref, const char *psid, int64_t at);
-/** A message from the person: sets replied_at on deliveries sent to them in the 24 h before. */
+/**
+ * A message from the person: sets replied_at on campaign deliveries sent to them in the 24 h
+ * before, and on the sequence step sent to them last in that time (the one it answers).
+ */
 int loa_store_delivery_replied(struct loa_txn *tx, int64_t page_ref, const char *psid, int64_t at);
 
 #endif /* LOA_STORE_OUTBOX_H */

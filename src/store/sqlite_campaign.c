@@ -42,6 +42,8 @@ enum cstmt {
     C_PACING_GET,
     C_PACING_PUT,
     C_PACING_GET_V9,
+    C_REPLIED_V9,
+    C_REPLIED_STEP,
     C_PACING_PUT_V9,
     C_FINISH_COUNT_V8,
     C_RECONCILE_GET,
@@ -52,7 +54,7 @@ enum cstmt {
     C_COUNT
 };
 
-_Static_assert(LOA__XSTMT_CAMPAIGN + C_COUNT <= LOA__XSTMT_MAX, "campaign statement slots");
+_Static_assert(LOA__XSTMT_CAMPAIGN + C_COUNT <= LOA__XSTMT_SEQUENCE, "campaign statement slots");
 
 static const char *const csql[C_COUNT] = {
     /* Moves due pending sends of one Page (and source) to in flight and returns exactly the
@@ -110,6 +112,16 @@ static const char *const csql[C_COUNT] = {
                      " climb_at)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (page_ref) DO UPDATE SET"
                      " share = ?2, cut_at = ?3, strikes = ?4, hold_until = ?5, climb_at = ?6",
+    /* Schema 9: a reply counts for every campaign sent to the person in the 24 h before, and
+     * for the one sequence step sent last (the step it answers). */
+    [C_REPLIED_V9] = "UPDATE deliveries SET replied_at = ?3 WHERE page_ref = ?1 AND psid = ?2"
+                     " AND source = 'campaign' AND state = 'sent' AND replied_at = 0"
+                     " AND sent_at > 0 AND sent_at <= ?3 AND ?3 - sent_at < 86400000",
+    [C_REPLIED_STEP] = "UPDATE deliveries SET replied_at = ?3 WHERE replied_at = 0 AND id ="
+                       " (SELECT id FROM deliveries WHERE page_ref = ?1 AND psid = ?2"
+                       "  AND source = 'sequence' AND state = 'sent' AND sent_at > 0"
+                       "  AND sent_at <= ?3 AND ?3 - sent_at < 86400000"
+                       "  ORDER BY sent_at DESC, id DESC LIMIT 1)",
     /* Schema 9: whether Graph stopped the Page (its token refused). */
     [C_PACING_GET_V9] = "SELECT share, cut_at, strikes, hold_until, climb_at, stopped_at"
                         " FROM page_pacing WHERE page_ref = ?",
@@ -1349,13 +1361,19 @@ int loa__sqlite_delivery_replied(struct loa_txn *tx, int64_t page_ref, const cha
     struct loa_store *st = tx->st;
     if (st->version < 5)
         return 0;
-    sqlite3_stmt *s = cstmt(st, C_REPLIED);
-    if (!s)
-        return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    sqlite3_bind_text(s, 2, psid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, at);
-    return step_done(st, s, "delivery replied");
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < (st->version >= 9 ? 2 : 1); k++) {
+        sqlite3_stmt *s = cstmt(st, k == 1             ? C_REPLIED_STEP
+                                    : st->version >= 9 ? C_REPLIED_V9
+                                                       : C_REPLIED);
+        if (!s)
+            return LOA_ESTORE;
+        sqlite3_bind_int64(s, 1, page_ref);
+        sqlite3_bind_text(s, 2, psid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, at);
+        rc = step_done(st, s, "delivery replied");
+    }
+    return rc;
 }
 
 /* ---- Deleting ----------------------------------------------------------------------------- */

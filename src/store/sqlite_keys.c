@@ -36,7 +36,7 @@ enum {
     K_REVOKE,
     K_END
 };
-_Static_assert(K_END <= LOA__XSTMT_MAX, "too many key statements");
+_Static_assert(K_END <= LOA__XSTMT_CAMPAIGN, "too many key statements");
 
 static const char *const sql[] = {
     [K_INSERT - LOA__XSTMT_KEYS] = "INSERT INTO api_keys (prefix, name, role, secret_hash, "

@@ -57,7 +57,7 @@ enum {
     Q_STATS_REASON,
     Q_COUNT
 };
-_Static_assert(LOA__XSTMT_SEQUENCE + Q_COUNT <= LOA__XSTMT_MAX, "sequence statement slots");
+_Static_assert(LOA__XSTMT_SEQUENCE + Q_COUNT <= LOA__XSTMT_REPLY, "sequence statement slots");
 
 #define SEQ_COLUMNS                                                                              \
     "id, page_ref, coalesce(group_id, 0), name, active, window_from_min, window_to_min, "        \
@@ -99,9 +99,10 @@ static const char *const qsql[Q_COUNT] = {
     [Q_SEQ_LIST] = "SELECT " SEQ_COLUMNS " FROM sequences WHERE ?1 = 0 OR page_ref = ?1"
                    " ORDER BY id",
     [Q_SEQ_DELETE] = "DELETE FROM sequences WHERE id = ?",
-    [Q_STEP_INSERT] = "INSERT INTO sequence_steps (sequence_id, position, enabled, delay_n,"
-                      " delay_unit, delay_ms, inside_window, note, blocks, purpose, any_time, waits)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13)",
+    [Q_STEP_INSERT] =
+        "INSERT INTO sequence_steps (sequence_id, position, enabled, delay_n,"
+        " delay_unit, delay_ms, inside_window, note, blocks, purpose, any_time, waits)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13)",
     [Q_STEP_UPDATE] = "UPDATE sequence_steps SET position = ?2, enabled = ?3, delay_n = ?4,"
                       " delay_unit = ?5, delay_ms = ?6, inside_window = ?7, note = ?8,"
                       " blocks = ?9, purpose = ?10, any_time = ?12, waits = ?13, retired = 0"
@@ -110,11 +111,12 @@ static const char *const qsql[Q_COUNT] = {
                           " WHERE sequence_id = ?",
     [Q_STEPS_OF] = "SELECT " STEP_COLUMNS " FROM sequence_steps WHERE sequence_id = ?"
                    " AND retired = 0 ORDER BY position",
-    [Q_STEP_GET] = "SELECT t.id, t.position, t.enabled, t.delay_n, t.delay_unit, t.delay_ms,"
-                   " t.inside_window, t.note, t.blocks, t.purpose, t.any_time, t.waits, t.sequence_id,"
-                   " s.page_ref, t.retired, s.active, s.updated_at, s.window_from_min,"
-                   " s.window_to_min, s.weekdays, s.person_clock FROM sequence_steps t"
-                   " JOIN sequences s ON s.id = t.sequence_id WHERE t.id = ?",
+    [Q_STEP_GET] =
+        "SELECT t.id, t.position, t.enabled, t.delay_n, t.delay_unit, t.delay_ms,"
+        " t.inside_window, t.note, t.blocks, t.purpose, t.any_time, t.waits, t.sequence_id,"
+        " s.page_ref, t.retired, s.active, s.updated_at, s.window_from_min,"
+        " s.window_to_min, s.weekdays, s.person_clock FROM sequence_steps t"
+        " JOIN sequences s ON s.id = t.sequence_id WHERE t.id = ?",
     [Q_TRIGGERED] = "SELECT s.id, coalesce(s.group_id, 0), coalesce(g.one_at_a_time, 0)"
                     " FROM sequences s LEFT JOIN sequence_groups g ON g.id = s.group_id"
                     " WHERE s.page_ref = ?1 AND s.active AND CASE ?2"

@@ -170,9 +170,7 @@ static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state,
         };
         begin(f);
         assert_int_equal(loa_store_delivery_settle(f->tx, c[i].id, &o, NULL), 0);
-        assert_int_equal(
-            loa_sequence_settled(f->tx, &f->o, c[i].id, state, now, now),
-            0);
+        assert_int_equal(loa_sequence_settled(f->tx, &f->o, c[i].id, state, now, now), 0);
         commit(f);
         loa_claim_release(&c[i]);
     }
@@ -820,9 +818,14 @@ static void a_question_waits_for_the_answer(void **state)
                                  .expires_at = now + 1000 + LOA_DAY_MS };
     assert_int_equal(TW(f->st, wait_open, &in, NULL), 0);
     /* A wrong answer: one more try, and the prompt goes to the outbox (reply lane). */
-    struct loa_intake_event bad = { .kind = LOA_INTAKE_MESSAGE, .page_id = "111", .psid = "p1",
-                                    .at = now + LOA_MINUTE_MS, .key = "m.bad", .mid = "m.bad",
-                                    .text = "không nhớ", .payload = "{}" };
+    struct loa_intake_event bad = { .kind = LOA_INTAKE_MESSAGE,
+                                    .page_id = "111",
+                                    .psid = "p1",
+                                    .at = now + LOA_MINUTE_MS,
+                                    .key = "m.bad",
+                                    .mid = "m.bad",
+                                    .text = "không nhớ",
+                                    .payload = "{}" };
     struct loa_intake_result r;
     assert_int_equal(loa_intake_apply(f->st, &f->o, &bad, 1, &r), 0);
     loa_intake_result_release(&r);
@@ -833,9 +836,8 @@ static void a_question_waits_for_the_answer(void **state)
     loa_wait_release(&w);
     struct loa_claim c[2];
     size_t n = 0;
-    assert_int_equal(TW(f->st, outbox_claim, f->page, LOA_SOURCE_REPLY, 0, now + LOA_MINUTE_MS,
-                        2, c, &n),
-                     0);
+    assert_int_equal(
+        TW(f->st, outbox_claim, f->page, LOA_SOURCE_REPLY, 0, now + LOA_MINUTE_MS, 2, c, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(c[0].source_id, wait_id); /* the prompt names its wait */
     assert_string_equal(c[0].psid, "p1");
@@ -894,6 +896,36 @@ static void describe_missing_sequence(void **state)
     loa_free(json);
 }
 
+static void a_reply_counts_for_the_step_it_answers(void **state)
+{
+    struct fx *f = *state;
+    int64_t seq = create(f, "{\"page_id\":\"111\",\"name\":\"R\",\"steps\":[{\"delay\":{"
+                            "\"value\":0,\"unit\":\"seconds\"},\"blocks\":" BLOCKS "},{\"delay\":"
+                            "{\"value\":1,\"unit\":\"hours\"},\"blocks\":" BLOCKS "}]}");
+    int64_t now = t("2026-12-03T14:00:00+07:00");
+    int64_t sub = put_sub(f->st, f->page, "p1", now);
+    enter(f, seq, sub, now, 1);
+    assert_int_equal(drain(f, now), 1);
+    assert_int_equal(send_due(f, now, LOA_DELIVERY_SENT, NULL), 1);
+    int64_t second = enrolment(f, seq, sub).due_at;
+    assert_int_equal(drain(f, second), 1);
+    assert_int_equal(send_due(f, second, LOA_DELIVERY_SENT, NULL), 1);
+    /* The person writes after step 2: the reply is step 2's, not step 1's too. */
+    assert_int_equal(TW(f->st, delivery_replied, f->page, "p1", second + LOA_MINUTE_MS), 0);
+    char *json = NULL;
+    assert_int_equal(loa_sequence_describe(f->st, seq, &json), 0);
+    json_t *j = json_loads(json, 0, NULL);
+    json_t *steps = json_object_get(j, "steps");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_array_get(steps, 0), "stats"), "replied")),
+                     0);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_array_get(steps, 1), "stats"), "replied")),
+                     1);
+    json_decref(j);
+    loa_free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -920,6 +952,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_question_waits_for_the_answer, setup, teardown),
         cmocka_unit_test(nothing_may_follow_a_question),
         cmocka_unit_test_setup_teardown(describe_missing_sequence, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_reply_counts_for_the_step_it_answers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
