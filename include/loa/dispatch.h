@@ -126,19 +126,19 @@ struct loa_dispatch_opts {
     const char *graph_version;          /* copied */
     int64_t only_campaign;              /* 0 = every campaign (serve); else only this one */
     bool recover; /* at start: every in_flight delivery (whatever its campaign) becomes unknown */
-    int max_attempts;           /* retries before failed; 0 = 5 */
-    int64_t retry_base_ms;      /* backoff base; 0 = 1000 */
-    int64_t retry_cap_ms;       /* backoff cap; 0 = 300000 */
-    int64_t tick_ms;            /* how often campaigns are re-read; 0 = 500 */
-    int concurrency;            /* deliveries in flight at most; 0 = 64 (dispatch.concurrency). A
-                                   crash can leave at most this many unknown. */
-    int64_t margin_ms;          /* the rules are checked as of now + this, for the time a request
-                                   is in flight; 0 = 60000 (dispatch.margin_s), < 0 = none */
-    int64_t reconcile_grace_ms; /* unknown deliveries are reconciled (their conversation read)
-                                   once claimed longer ago than this, leaving echo webhooks
-                                   time to settle them first; 0 = 60000, or 5000 with
-                                   only_campaign (`loa campaign run` receives no echoes);
-                                   < 0 = no reconciliation */
+    int max_attempts;             /* retries before failed; 0 = 5 */
+    int64_t retry_base_ms;        /* backoff base; 0 = 1000 */
+    int64_t retry_cap_ms;         /* backoff cap; 0 = 300000 */
+    int64_t tick_ms;              /* how often campaigns are re-read; 0 = 500 */
+    int concurrency;              /* deliveries in flight at most; 0 = 64 (dispatch.concurrency). A
+                                     crash can leave at most this many unknown. */
+    int64_t margin_ms;            /* the rules are checked as of now + this, for the time a request
+                                     is in flight; 0 = 60000 (dispatch.margin_s), < 0 = none */
+    int64_t reconcile_grace_ms;   /* unknown deliveries are reconciled (their conversation read)
+                                     once claimed longer ago than this, leaving echo webhooks
+                                     time to settle them first; 0 = 60000, or 5000 with
+                                     only_campaign (`loa campaign run` receives no echoes);
+                                     < 0 = no reconciliation */
     int64_t seq_catchup_ms;       /* sequence steps overdue by more are skipped "stale"; 0 = the
                                      service's default (3 days), < 0 = always send */
     int64_t seq_window_margin_ms; /* window-aware steps: 0 = the service's default (1 h) */

@@ -183,8 +183,8 @@ enum loa_sequence_event {
     LOA_SEQ_EVENT_REF,
     LOA_SEQ_EVENT_TAG,
     LOA_SEQ_EVENT_MESSAGE,
-    LOA_SEQ_EVENT_JOIN,  /* a "join sequence" button: value is the sequence id */
-    LOA_SEQ_EVENT_LEAVE, /* a "leave sequence" button: value is the sequence id */
+    LOA_SEQ_EVENT_JOIN,     /* a "join sequence" button: value is the sequence id */
+    LOA_SEQ_EVENT_LEAVE,    /* a "leave sequence" button: value is the sequence id */
     LOA_SEQ_EVENT_ANSWERED, /* the person answered the wait_reply of step value (its id): the
                                next step counts from now instead of the wait's timeout */
 };
@@ -209,8 +209,9 @@ int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, 
  * the next step that is on, timed from at (when it was sent; for a sent step that waits for a
  * reply, from at + the reply timeout, until the answer comes), or finishes; a step the rules
  * refused (skipped) removes them when the sequence says so; a person who can no longer be messaged
- * (marked unreachable: blocked the Page, deleted their account) is removed ("unreachable"). Runs in the caller's transaction, with the
- * settle. A delivery of no live enrolment (removed meanwhile) changes nothing.
+ * (marked unreachable: blocked the Page, deleted their account) is removed ("unreachable"). Runs in
+ * the caller's transaction, with the settle. A delivery of no live enrolment (removed meanwhile)
+ * changes nothing.
  */
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
                          enum loa_delivery_state state, int64_t at, int64_t now);

@@ -59,8 +59,8 @@ struct loa_seq_step {
     int64_t delay_ms;   /* the same in milliseconds, after the previous step's send */
     bool inside_window; /* must go while the person's messaging window is open */
     bool any_time;      /* the sequence's send window does not apply (a welcome's greeting) */
-    bool waits; /* its message ends with wait_reply: the next step counts from the answer,
-                   or from the wait's timeout (set by the service) */
+    bool waits;         /* its message ends with wait_reply: the next step counts from the answer,
+                           or from the wait's timeout (set by the service) */
     char *note;         /* internal note; NULL = none */
     char *blocks;       /* the message, JSON text {"blocks":[...]} */
     char *purpose;      /* "promotional" or "non_promotional" */

@@ -652,16 +652,15 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
     struct loa__seq *s;
     if ((rc = loa__seq_cache_get(st, &cache, u.e.sequence_id, &s)) == 0) {
         if (person_gone(st, u.e.subscriber_id)) /* blocked the Page, cannot be reached */
-            rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "unreachable", now,
-                                        NULL);
+            rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "unreachable", now, NULL);
         else if (refused_by_rules && s->seq.leave_on_refused)
             rc = loa_store_enrol_remove(tx, s->seq.id, u.e.subscriber_id, "refused", now, NULL);
         else {
             /* A sent question: the next step counts from the answer (re-timed when it comes,
              * LOA_SEQ_EVENT_ANSWERED) or from the end of the wait. */
             const struct loa_seq_step *t = loa__seq_find_step(&s->seq, u.e.step_id);
-            int64_t base = t && t->waits && state == LOA_DELIVERY_SENT ? at + o->reply_timeout_ms
-                                                                       : at;
+            int64_t base =
+                t && t->waits && state == LOA_DELIVERY_SENT ? at + o->reply_timeout_ms : at;
             rc = advance(tx, o, s, &u.e, step_position(st, s, u.e.step_id), base, now);
         }
     }
@@ -704,8 +703,7 @@ int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o,
             break;
         for (size_t i = 0; rc == 0 && i < e->n; i++) {
             after = e->id[i];
-            rc = loa_sequence_settled(tx, o, e->id[i], e->state[i], e->at[i] ? e->at[i] : now,
-                                      now);
+            rc = loa_sequence_settled(tx, o, e->id[i], e->state[i], e->at[i] ? e->at[i] : now, now);
         }
         if ((rc = loa_store_end(tx, rc)) < 0)
             break;

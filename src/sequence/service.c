@@ -27,8 +27,7 @@ static bool step_retimed(const struct loa_seq_step *a, const struct loa_seq_step
 {
     return !b || !b->enabled || a->delay_ms != b->delay_ms ||
            a->inside_window != b->inside_window || a->any_time != b->any_time ||
-           a->waits != b->waits ||
-           a->position != b->position;
+           a->waits != b->waits || a->position != b->position;
 }
 
 static bool window_changed(const struct loa_sequence *a, const struct loa_sequence *b)

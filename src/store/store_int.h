@@ -20,7 +20,7 @@
 
 #include "ops.h"
 
-#define LOA__STMT_MAX  48 /* statements of sqlite.c */
+#define LOA__STMT_MAX  48  /* statements of sqlite.c */
 #define LOA__XSTMT_MAX 132 /* statements of the other files, slots assigned in each file */
 
 /* Statement slots of sqlite_intake.c [0, 32), sqlite_keys.c [32, 48), sqlite_campaign.c
