@@ -416,5 +416,5 @@ if ((${#errors[@]})); then
     printf 'bench/sequence: %s\n' "${errors[@]}" >&2
     echo "result|sequence|CHECK FAILED|errors|${#errors[@]}||${errors[*]}"
 else
-    echo "result|sequence|checks (every run)|passed|$reps/$reps|runs|$subjects: bullmq: every job processed once, none left in Redis, enqueue done before the first due time; loa: every person sent exactly once (log.ndjson), enrolments finished and deliveries sent in the store, 0 violations, serve started before the first due time"
+    echo "result|sequence|checks (every run)|passed|$reps/$reps|runs|subjects $subjects; bullmq: every job processed once, none left in Redis, enqueue done before the first due time; loa: every person sent exactly once (log.ndjson), enrolments finished and deliveries sent in the store, 0 violations, serve started before the first due time"
 fi

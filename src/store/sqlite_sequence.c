@@ -139,8 +139,11 @@ static const char *const qsql[Q_COUNT] = {
     [Q_ENROL_DUE] =
         "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 0 AND e.due_at <= ?1 AND s.active"
         " ORDER BY e.due_at LIMIT ?2",
+    /* A step's delivery holds its enrolment's id in position (Q_DELIVERY_INSERT): found by
+     * key, not by a scan of every enrolment (there is no index on delivery_id). */
     [Q_ENROL_BY_DELIVERY] =
-        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 1 AND e.delivery_id = ?1"
+        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.id = (SELECT position FROM deliveries"
+        "  WHERE id = ?1 AND source = 'sequence') AND e.state = 1 AND e.delivery_id = ?1"
         " AND e.step_id = (SELECT source_id FROM deliveries WHERE id = ?1"
         "  AND source = 'sequence')",
     [Q_DELIVERY_INSERT] = "INSERT INTO deliveries (source, source_id, priority, campaign_id,"
