@@ -56,9 +56,12 @@ static const char *const csql[C_COUNT] = {
     /* Moves due pending sends of one Page (and source) to in flight and returns exactly the
      * rows this statement moved: another writer's claim can never be returned twice. A
      * campaign's sends go only while it runs. */
+    /* "+?4", not "?4": SQLite tests a bare parameter against the partial index
+     * deliveries_source (WHERE source = 'sequence') and then re-prepares the statement
+     * whenever ?4 is bound again, i.e. on every claim. Same plan (deliveries_claim). */
     [C_CLAIM] = "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
                 " claimed_at = ?2 WHERE id IN (SELECT id FROM deliveries"
-                "  WHERE page_ref = ?1 AND state = 'pending' AND source = ?4"
+                "  WHERE page_ref = ?1 AND state = 'pending' AND source = +?4"
                 "  AND (?5 = 0 OR source_id = ?5) AND next_at <= ?2"
                 "  AND (campaign_id IS NULL OR"
                 "   (SELECT status FROM campaigns c WHERE c.id = deliveries.campaign_id)"
