@@ -161,8 +161,12 @@ static const char *const qsql[Q_COUNT] = {
                          " WHERE e.sequence_id = ?1 AND e.state = 1"
                          " AND (?2 = 0 OR e.step_id = ?2) AND d.state = 'pending'",
     [Q_ENROL_SET_DUE] = "UPDATE enrolments SET due_at = ?2 WHERE id = ?1 AND state = 0",
-    [Q_STEPS_LIVE] = "SELECT DISTINCT e.step_id, s.page_ref FROM sequences s"
-                     " JOIN enrolments e ON e.sequence_id = s.id AND e.state = 1",
+    /* One probe of enrolments_sequence per step (retired ones included), not a walk over
+     * every queued enrolment: the dispatcher asks this every tick. */
+    [Q_STEPS_LIVE] = "SELECT t.id, s.page_ref FROM sequences s"
+                     " JOIN sequence_steps t ON t.sequence_id = s.id"
+                     " WHERE EXISTS (SELECT 1 FROM enrolments e WHERE e.sequence_id = s.id"
+                     "  AND e.state = 1 AND e.step_id = t.id)",
     [Q_SENDS_ENDED] = "SELECT d.id, d.state, max(d.sent_at, d.claimed_at, d.next_at)"
                       " FROM enrolments e JOIN deliveries d ON d.id = e.delivery_id"
                       " WHERE e.state = 1 AND d.state NOT IN ('pending', 'in_flight')"
