@@ -11,7 +11,11 @@
 #     lateness. Bytes per waiting job = Redis used_memory after the enqueue (nothing due yet)
 #     minus before, / N. Peak RSS = Redis VmHWM + the worker's ru_maxrss (the processes that hold
 #     and drain the waiting jobs; the producer's is in the note). See bullmq.js for the timeline.
-#   - loa: run_loa below, a placeholder until the sequence engine lands.
+#   - loa: N people waiting in a one-step sequence in loa's store, drained by loa serve into
+#     the outbox and sent to loa-graph (rate limit lifted); see run_loa below for the setup
+#     (bench/sequence/seqload.c, built here with cc against build/'s static libraries) and how
+#     each figure is taken. PAGES=200 Pages share the N people. LOA_LEAD_S overrides the lead.
+#     SUBJECTS="bullmq loa" (default) picks the sides; PERF_OUT=FILE records perf of loa serve.
 #
 # Note: when the subject keeps up, drain = N / SPREAD_S (the arrival rate): the figure only
 # measures capacity when the subject falls behind (its lateness then grows through the run).
@@ -20,6 +24,7 @@
 # Usage: bench/sequence/run.sh BIN_DIR
 #   N=1000000 SPREAD_S=60 REPS=1 CONCURRENCY=300 CHUNK=1000 INFLIGHT=4 SEED=7 TIMEOUT=1800
 #   LEAD_S=  (seconds from the start of the enqueue to the first due time; default: calibrated)
+#   PAGES=200 LOA_LEAD_S= SUBJECTS="bullmq loa" PERF_OUT=
 # Installs what it needs: redis-server, node, npm, jq (scripts/deps.sh --bench) and `npm ci` of
 # bullmq + ioredis into bench/sequence/node_modules (git-ignored).
 set -euo pipefail
@@ -201,8 +206,10 @@ run_loa() {
     seq_s="$(awk -v a="$t" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')"
     local used0 eb0
     used0="$(used_bytes "$LOA_STORE")" eb0="$(enrol_bytes "$LOA_STORE")"
-    # T0: after the enrolment (~10 us a person), the copy for the capacity run and serve's start.
-    local lead="${loa_lead:-$((15 + total / 40000))}"
+    # T0: after the enrolment (16 s for 1,000,000 on the shared machine), the store's
+    # checkpoint, dbstat, the due list, the copy for the capacity run (an 800 MB file) and
+    # serve's start: 15 s + 40 us a person was 15 s short at 1,000,000 under load.
+    local lead="${loa_lead:-$((20 + total / 12000))}"
     local first_planned=$(($(date +%s%3N) + lead * 1000))
     local spread_ms=$((spread * 1000))
     "$work/seqload" enrol "$LOA_STORE" "$first_planned" "$spread_ms" "$seed" 10000 >"$dir/enrol.json"
