@@ -21,7 +21,7 @@
  *
  * The store's key: LOA_SECRET_KEY or STORE.key, as loa finds it. The store is opened durable
  * (synchronous=FULL), loa's default (store.durable=true), with loa serve's dispatcher's 4 MiB
- * page cache for drain.
+ * page cache for drain (SEQLOAD_CACHE_KIB=K to try another; 0 = the store's 64 MiB).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -197,8 +197,9 @@ static int cmd_drain(int argc, char **argv)
     }
     int64_t want = strtoll(argv[3], NULL, 10);
     int64_t limit = argc > 4 ? strtoll(argv[4], NULL, 10) : 2000;
+    const char *cache = getenv("SEQLOAD_CACHE_KIB");
     struct loa_store *st;
-    if (open_store(argv[2], 4096, &st) < 0)
+    if (open_store(argv[2], cache ? atoi(cache) : 4096, &st) < 0)
         return 74;
     struct loa_sequence_opts o;
     loa_sequence_opts_default(&o);
