@@ -51,6 +51,7 @@ enum cstmt {
     C_RECONCILE_NOT_SENT,
     C_RECONCILE_LATER,
     C_RESEND_CHECK,
+    C_CLAIM_SOURCE,
     C_COUNT
 };
 
@@ -60,15 +61,32 @@ static const char *const csql[C_COUNT] = {
     /* Moves due pending sends of one Page (and source) to in flight and returns exactly the
      * rows this statement moved: another writer's claim can never be returned twice. A
      * campaign's sends go only while it runs. */
+    /* "+?4", not "?4": SQLite tests a bare parameter against the partial index
+     * deliveries_source (WHERE source = 'sequence') and then re-prepares the statement
+     * whenever ?4 is bound again, i.e. on every claim. Same plan (deliveries_claim). */
     [C_CLAIM] = "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
                 " claimed_at = ?2 WHERE id IN (SELECT id FROM deliveries"
-                "  WHERE page_ref = ?1 AND state = 'pending' AND source = ?4"
+                "  WHERE page_ref = ?1 AND state = 'pending' AND source = +?4"
                 "  AND (?5 = 0 OR source_id = ?5) AND next_at <= ?2"
                 "  AND (campaign_id IS NULL OR"
                 "   (SELECT status FROM campaigns c WHERE c.id = deliveries.campaign_id)"
                 "    = 'running')"
                 "  ORDER BY priority, id LIMIT ?3) AND state = 'pending' "
                 "RETURNING id, subscriber_id, attempts, psid, coalesce(campaign_id, 0), source_id",
+    /* The same for one source (source_id given, as the dispatcher always does): with
+     * "source_id = ?5" deliveries_claim yields the rows in (priority, id) order and the scan
+     * stops at the limit; "(?5 = 0 OR source_id = ?5)" made every claim visit and sort all
+     * of the Page's pending rows (a backlog of thousands per Page). */
+    [C_CLAIM_SOURCE] = "UPDATE deliveries SET state = 'in_flight', attempts = attempts + 1,"
+                       " claimed_at = ?2 WHERE id IN (SELECT id FROM deliveries"
+                       "  WHERE page_ref = ?1 AND state = 'pending' AND source = +?4"
+                       "  AND source_id = ?5 AND next_at <= ?2"
+                       "  AND (campaign_id IS NULL OR"
+                       "   (SELECT status FROM campaigns c WHERE c.id = deliveries.campaign_id)"
+                       "    = 'running')"
+                       "  ORDER BY priority, id LIMIT ?3) AND state = 'pending' "
+                       "RETURNING id, subscriber_id, attempts, psid, coalesce(campaign_id, 0),"
+                       " source_id",
     [C_CLAIM_PERSON] = "SELECT first_name, last_name, attrs, first_seen_at, last_interaction_at,"
                        " last_interaction_kind, after_ctm_ad, unreachable, utc_offset_min"
                        " FROM subscribers"
@@ -672,7 +690,7 @@ int loa__sqlite_outbox_claim(struct loa_txn *tx, int64_t page_ref, enum loa_sour
     if (rc < 0)
         return rc;
     size_t n = 0;
-    sqlite3_stmt *s = cstmt(st, C_CLAIM);
+    sqlite3_stmt *s = cstmt(st, source_id ? C_CLAIM_SOURCE : C_CLAIM);
     if (!s) {
         rc = LOA_ESTORE;
         goto out;

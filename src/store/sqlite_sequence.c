@@ -141,8 +141,11 @@ static const char *const qsql[Q_COUNT] = {
     [Q_ENROL_DUE] =
         "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 0 AND e.due_at <= ?1 AND s.active"
         " ORDER BY e.due_at LIMIT ?2",
+    /* A step's delivery holds its enrolment's id in position (Q_DELIVERY_INSERT): found by
+     * key, not by a scan of every enrolment (there is no index on delivery_id). */
     [Q_ENROL_BY_DELIVERY] =
-        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 1 AND e.delivery_id = ?1"
+        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.id = (SELECT position FROM deliveries"
+        "  WHERE id = ?1 AND source = 'sequence') AND e.state = 1 AND e.delivery_id = ?1"
         " AND e.step_id = (SELECT source_id FROM deliveries WHERE id = ?1"
         "  AND source = 'sequence')",
     [Q_DELIVERY_INSERT] = "INSERT INTO deliveries (source, source_id, priority, campaign_id,"
@@ -160,8 +163,12 @@ static const char *const qsql[Q_COUNT] = {
                          " WHERE e.sequence_id = ?1 AND e.state = 1"
                          " AND (?2 = 0 OR e.step_id = ?2) AND d.state = 'pending'",
     [Q_ENROL_SET_DUE] = "UPDATE enrolments SET due_at = ?2 WHERE id = ?1 AND state = 0",
-    [Q_STEPS_LIVE] = "SELECT DISTINCT e.step_id, s.page_ref FROM sequences s"
-                     " JOIN enrolments e ON e.sequence_id = s.id AND e.state = 1",
+    /* One probe of enrolments_sequence per step (retired ones included), not a walk over
+     * every queued enrolment: the dispatcher asks this every tick. */
+    [Q_STEPS_LIVE] = "SELECT t.id, s.page_ref FROM sequences s"
+                     " JOIN sequence_steps t ON t.sequence_id = s.id"
+                     " WHERE EXISTS (SELECT 1 FROM enrolments e WHERE e.sequence_id = s.id"
+                     "  AND e.state = 1 AND e.step_id = t.id)",
     [Q_SENDS_ENDED] = "SELECT d.id, d.state, max(d.sent_at, d.claimed_at, d.next_at)"
                       " FROM enrolments e JOIN deliveries d ON d.id = e.delivery_id"
                       " WHERE e.state = 1 AND d.state NOT IN ('pending', 'in_flight')"
