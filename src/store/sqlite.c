@@ -302,7 +302,7 @@ static sqlite3_stmt *stmt_ref_text(struct loa_store *st, enum stmt_id id, int64_
 
 /* Steps s, which returns no rows, and resets it; *changed_out (if not NULL) gets whether it
  * changed any row. Returns 0 or the logged error. */
-static int step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out)
+int loa__step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out)
 {
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, what);
     sqlite3_reset(s); /* a finished statement (COMMIT above all) must not stay active */
@@ -492,7 +492,7 @@ void loa__sqlite_close(struct loa_store *st)
 static int run(struct loa_store *st, enum stmt_id id, const char *what)
 {
     sqlite3_stmt *s = stmt(st, id);
-    return s ? step_done(st, s, what, NULL) : LOA_ESTORE;
+    return s ? loa__step_done(st, s, what, NULL) : LOA_ESTORE;
 }
 
 /*
@@ -621,7 +621,7 @@ static int set_page_secret(struct loa_store *st, const char *page_id, enum stmt_
         rc = LOA_ESTORE;
     } else {
         sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
-        rc = step_done(st, s, "update page secret", NULL);
+        rc = loa__step_done(st, s, "update page secret", NULL);
         sqlite3_clear_bindings(s); /* sealed is freed below */
     }
     sodium_memzero(sealed, len);
@@ -640,7 +640,7 @@ static int update_page_field(struct loa_store *st, const char *page_id, enum stm
         sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(s, 1, num);
-    return step_done(st, s, "update page", NULL);
+    return loa__step_done(st, s, "update page", NULL);
 }
 
 static int page_put_op(struct loa_store *st, const struct loa_page_input *in, int64_t now,
@@ -668,7 +668,7 @@ static int page_put_op(struct loa_store *st, const struct loa_page_input *in, in
         sqlite3_bind_int64(s, 5, in->daily_cap > 0 ? in->daily_cap : 5000);
         sqlite3_bind_int64(s, 6, in->plan_quota >= 0 ? in->plan_quota : 0);
         sqlite3_bind_int64(s, 7, now);
-        if ((rc = step_done(st, s, "insert page", NULL)) < 0)
+        if ((rc = loa__step_done(st, s, "insert page", NULL)) < 0)
             goto out;
     } else {
         loa_page_release(&existing);
@@ -954,7 +954,7 @@ int loa__sqlite_subscriber_upsert(struct loa_txn *tx, const struct loa_subscribe
         bind_subscriber(s, &v, 2);
         sqlite3_bind_int64(s, 16, now);
         sqlite3_bind_int64(s, 17, now);
-        rc = step_done(st, s, "insert subscriber", NULL);
+        rc = loa__step_done(st, s, "insert subscriber", NULL);
         loa_free(attrs);
         if (rc == 0) {
             *id_out = sqlite3_last_insert_rowid(st->db);
@@ -1012,7 +1012,7 @@ int loa__sqlite_subscriber_upsert(struct loa_txn *tx, const struct loa_subscribe
             sqlite3_bind_int64(s, 1, m.id);
             bind_subscriber(s, &m, 2);
             sqlite3_bind_int64(s, 16, now);
-            rc = step_done(st, s, "update subscriber", NULL);
+            rc = loa__step_done(st, s, "update subscriber", NULL);
         }
     }
     loa_subscriber_release(&m);
@@ -1144,7 +1144,7 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
         return LOA_ESTORE;
     if (extra >= 0)
         sqlite3_bind_int64(s, 3, extra);
-    int rc = step_done(st, s, "insert by name", NULL);
+    int rc = loa__step_done(st, s, "insert by name", NULL);
     if (rc == 0)
         *id_out = sqlite3_last_insert_rowid(st->db);
     return rc;
@@ -1164,7 +1164,7 @@ static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
-    return step_done(st, s, stmt_sql[id], changed_out);
+    return loa__step_done(st, s, stmt_sql[id], changed_out);
 }
 
 int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out)
@@ -1194,7 +1194,7 @@ int loa__sqlite_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *fro
         return LOA_ESTORE;
     sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
     bool changed = false;
-    int rc = step_done(st, s, "rename tag", &changed);
+    int rc = loa__step_done(st, s, "rename tag", &changed);
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
@@ -1205,7 +1205,7 @@ int loa__sqlite_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *nam
     if (!s)
         return LOA_ESTORE;
     bool changed = false;
-    int rc = step_done(st, s, "delete tag", &changed);
+    int rc = loa__step_done(st, s, "delete tag", &changed);
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 

@@ -60,15 +60,6 @@ static sqlite3_stmt *r(struct loa_store *st, int id)
     return loa__stmt_cached(st, &st->xstmts[LOA__XSTMT_REPLY + id], rsql[id]);
 }
 
-static int done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, what);
-    if (changed_out)
-        *changed_out = rc == 0 && sqlite3_changes(st->db) > 0;
-    sqlite3_reset(s);
-    return rc;
-}
-
 void loa_wait_release(struct loa_wait *w)
 {
     LOA_FREE(w->attribute);
@@ -82,7 +73,7 @@ static int open_op(struct loa_store *st, const struct loa_wait_input *in, int64_
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, in->subscriber_id);
     sqlite3_bind_int64(s, 2, in->opened_at);
-    int rc = done(st, s, "supersede wait", NULL);
+    int rc = loa__step_done(st, s, "supersede wait", NULL);
     if (rc < 0)
         return rc;
     if (!(s = r(st, R_INSERT)))
@@ -97,7 +88,7 @@ static int open_op(struct loa_store *st, const struct loa_wait_input *in, int64_
     loa__bind_text(s, 8, in->prompt);
     sqlite3_bind_int64(s, 9, in->opened_at);
     sqlite3_bind_int64(s, 10, in->expires_at);
-    if ((rc = done(st, s, "open wait", NULL)) == 0 && id_out)
+    if ((rc = loa__step_done(st, s, "open wait", NULL)) == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
@@ -168,7 +159,7 @@ int loa__sqlite_wait_close(struct loa_txn *tx, int64_t id, const char *outcome, 
     sqlite3_bind_int64(s, 2, at);
     loa__bind_text(s, 3, outcome);
     loa__bind_text(s, 4, answer);
-    return done(st, s, "close wait", closed_out);
+    return loa__step_done(st, s, "close wait", closed_out);
 }
 
 int loa__sqlite_wait_tried(struct loa_txn *tx, int64_t id)
@@ -178,7 +169,7 @@ int loa__sqlite_wait_tried(struct loa_txn *tx, int64_t id)
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
-    return done(st, s, "count a try", NULL);
+    return loa__step_done(st, s, "count a try", NULL);
 }
 
 int loa__sqlite_waits_expired(struct loa_store *st, int64_t now, int64_t limit,
@@ -212,7 +203,7 @@ int loa__sqlite_wait_prompt(struct loa_txn *tx, int64_t wait_id, int64_t page_re
     sqlite3_bind_int64(s, 4, subscriber_id);
     loa__bind_text(s, 5, psid);
     sqlite3_bind_int64(s, 6, now);
-    int rc = done(st, s, "queue prompt", NULL);
+    int rc = loa__step_done(st, s, "queue prompt", NULL);
     if (rc == 0 && delivery_out)
         *delivery_out = sqlite3_last_insert_rowid(st->db);
     return rc;

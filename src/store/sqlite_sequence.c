@@ -205,16 +205,6 @@ static sqlite3_stmt *q(struct loa_store *st, int id)
     return loa__stmt_cached(st, &st->xstmts[LOA__XSTMT_SEQUENCE + id], qsql[id]);
 }
 
-/* Steps a statement that returns no row; *changed_out (may be NULL): a row changed. */
-static int done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : loa__db_fail(st, what);
-    if (changed_out)
-        *changed_out = rc == 0 && sqlite3_changes(st->db) > 0;
-    sqlite3_reset(s);
-    return rc;
-}
-
 const char *loa_enrol_state_name(enum loa_enrol_state s)
 {
     static const char *const names[LOA_ENROL_STATE_COUNT] = { "waiting", "queued", "finished",
@@ -251,7 +241,7 @@ int loa__sqlite_seq_group_create(struct loa_txn *tx, int64_t page_ref, const cha
     loa__bind_text(s, 2, name);
     sqlite3_bind_int(s, 3, one_at_a_time);
     sqlite3_bind_int64(s, 4, now);
-    int rc = done(st, s, "create sequence group", NULL);
+    int rc = loa__step_done(st, s, "create sequence group", NULL);
     if (rc == 0 && id_out)
         *id_out = sqlite3_last_insert_rowid(st->db);
     return rc;
@@ -270,7 +260,7 @@ int loa__sqlite_seq_group_update(struct loa_txn *tx, int64_t id, const char *nam
     sqlite3_bind_int(s, 4, one_at_a_time);
     sqlite3_bind_int64(s, 5, now);
     bool changed = false;
-    int rc = done(st, s, "update sequence group", &changed);
+    int rc = loa__step_done(st, s, "update sequence group", &changed);
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
@@ -282,7 +272,7 @@ int loa__sqlite_seq_group_delete(struct loa_txn *tx, int64_t id)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
     bool changed = false;
-    int rc = done(st, s, "delete sequence group", &changed);
+    int rc = loa__step_done(st, s, "delete sequence group", &changed);
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
@@ -422,7 +412,7 @@ static int write_steps(struct loa_store *st, int64_t seq, const struct loa_seque
         if (t->id)
             sqlite3_bind_int64(s, 11, t->id);
         bool changed = false;
-        int rc = done(st, s, "write sequence step", &changed);
+        int rc = loa__step_done(st, s, "write sequence step", &changed);
         if (rc < 0)
             return rc;
         if (t->id && !changed)
@@ -440,7 +430,7 @@ static int sequence_create_op(struct loa_txn *tx, const struct loa_sequence *in,
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, in->page_ref);
     bind_seq(s, in, now);
-    int rc = done(st, s, "create sequence", NULL);
+    int rc = loa__step_done(st, s, "create sequence", NULL);
     if (rc < 0)
         return rc;
     int64_t id = sqlite3_last_insert_rowid(st->db);
@@ -477,7 +467,7 @@ static int sequence_update_op(struct loa_txn *tx, const struct loa_sequence *in,
     sqlite3_bind_int64(s, 1, in->id);
     bind_seq(s, in, now);
     bool changed = false;
-    int rc = done(st, s, "update sequence", &changed);
+    int rc = loa__step_done(st, s, "update sequence", &changed);
     if (rc < 0)
         return rc;
     if (!changed)
@@ -487,7 +477,7 @@ static int sequence_update_op(struct loa_txn *tx, const struct loa_sequence *in,
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, in->id);
-    if ((rc = done(st, s, "retire steps", NULL)) < 0)
+    if ((rc = loa__step_done(st, s, "retire steps", NULL)) < 0)
         return rc;
     return write_steps(st, in->id, in);
 }
@@ -566,7 +556,7 @@ int loa__sqlite_sequence_delete(struct loa_txn *tx, int64_t id)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
     bool changed = false;
-    int rc = done(st, s, "delete sequence", &changed);
+    int rc = loa__step_done(st, s, "delete sequence", &changed);
     return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
 }
 
@@ -682,7 +672,7 @@ int loa__sqlite_enrol_insert(struct loa_txn *tx, int64_t sequence_id, int64_t su
     sqlite3_bind_int64(s, 7, now);
     sqlite3_bind_int64(s, 8, step_id ? 0 : now);
     loa__bind_text(s, 9, source);
-    return done(st, s, "enter sequence", inserted_out);
+    return loa__step_done(st, s, "enter sequence", inserted_out);
 }
 
 /* Ends enrolment id (state FINISHED or REMOVED); skips its pending send when it has one. */
@@ -696,7 +686,7 @@ static int end_enrol(struct loa_store *st, int64_t id, int64_t delivery_id,
             return LOA_ESTORE;
         sqlite3_bind_int64(s, 1, delivery_id);
         sqlite3_bind_text(s, 2, "removed", -1, SQLITE_STATIC);
-        if ((rc = done(st, s, "skip removed send", NULL)) < 0)
+        if ((rc = loa__step_done(st, s, "skip removed send", NULL)) < 0)
             return rc;
     }
     if (!(s = q(st, Q_ENROL_END)))
@@ -705,7 +695,7 @@ static int end_enrol(struct loa_store *st, int64_t id, int64_t delivery_id,
     sqlite3_bind_int(s, 2, (int)state);
     sqlite3_bind_int64(s, 3, now);
     loa__bind_text(s, 4, reason);
-    return done(st, s, "end enrolment", NULL);
+    return loa__step_done(st, s, "end enrolment", NULL);
 }
 
 static int enrol_remove_op(struct loa_txn *tx, int64_t sequence_id, int64_t subscriber_id,
@@ -843,7 +833,7 @@ static int enrol_queue_op(struct loa_txn *tx, int64_t enrol_id, const struct loa
     loa__bind_text(s, 8, e->reason);
     sqlite3_bind_int64(s, 9, e->due_at);
     sqlite3_bind_int64(s, 10, e->reason ? e->at : 0);
-    int rc = done(st, s, "queue step", NULL);
+    int rc = loa__step_done(st, s, "queue step", NULL);
     if (rc < 0)
         return rc;
     int64_t id = sqlite3_last_insert_rowid(st->db);
@@ -854,7 +844,7 @@ static int enrol_queue_op(struct loa_txn *tx, int64_t enrol_id, const struct loa
         sqlite3_bind_int64(s, 2, id);
         sqlite3_bind_int64(s, 3, e->step_id);
         bool changed = false;
-        if ((rc = done(st, s, "mark queued", &changed)) < 0)
+        if ((rc = loa__step_done(st, s, "mark queued", &changed)) < 0)
             return rc;
         if (!changed)
             return LOA_ESTATE; /* the caller's transaction is rolled back */
@@ -883,7 +873,7 @@ int loa__sqlite_enrol_advance(struct loa_txn *tx, int64_t enrol_id, int64_t next
     sqlite3_bind_int64(s, 3, base_at);
     sqlite3_bind_int64(s, 4, due_at);
     sqlite3_bind_int64(s, 5, now);
-    return done(st, s, "advance enrolment", NULL);
+    return loa__step_done(st, s, "advance enrolment", NULL);
 }
 
 static int enrol_unqueue_op(struct loa_txn *tx, int64_t sequence_id, int64_t step_id,
@@ -934,7 +924,7 @@ int loa__sqlite_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, enrol_id);
     sqlite3_bind_int64(s, 2, due_at);
-    return done(st, s, "re-time enrolment", NULL);
+    return loa__step_done(st, s, "re-time enrolment", NULL);
 }
 
 int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,

@@ -85,6 +85,11 @@ int loa__exec(struct loa_store *st, const char *sql);
 int loa__prepare(struct loa_store *st, const char *sql, sqlite3_stmt **out);
 /* The statement cached in *slot (prepared on first use), reset, bindings cleared; NULL on error. */
 sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const char *sql);
+/*
+ * Steps a statement that returns no row and resets it; *changed_out (may be NULL): a row
+ * changed. Returns 0 or the mapped error (logged with what).
+ */
+int loa__step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out);
 /* Binds text, or NULL when v is NULL (borrowed until the statement is reset). */
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v);
 /* A copy of a text column, or NULL. */
