@@ -311,6 +311,19 @@ int loa__step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool
     return rc;
 }
 
+int loa__step_row(struct loa_store *st, sqlite3_stmt *s, const char *what)
+{
+    int step = sqlite3_step(s);
+    return step == SQLITE_ROW ? 0 : step == SQLITE_DONE ? LOA_ENOENT : loa__db_fail(st, what);
+}
+
+int loa__step_end(struct loa_store *st, sqlite3_stmt *s, int step, const char *what)
+{
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, what);
+    sqlite3_reset(s);
+    return rc;
+}
+
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)

@@ -101,10 +101,7 @@ int loa__sqlite_wait_open(struct loa_txn *tx, const struct loa_wait_input *in, i
 
 static int read_one(struct loa_store *st, sqlite3_stmt *s, struct loa_wait *out)
 {
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW    ? 0
-             : step == SQLITE_DONE ? LOA_ENOENT
-                                   : loa__db_fail(st, "read wait");
+    int rc = loa__step_row(st, s, "read wait");
     if (rc == 0) {
         out->id = sqlite3_column_int64(s, 0);
         out->page_ref = sqlite3_column_int64(s, 1);
@@ -184,8 +181,7 @@ int loa__sqlite_waits_expired(struct loa_store *st, int64_t now, int64_t limit,
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if (fn(sqlite3_column_int64(s, 0), ud))
             break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "expired waits");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "expired waits");
     return rc;
 }
 
@@ -219,7 +215,6 @@ int loa__sqlite_prompts_live(struct loa_store *st,
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ud))
             break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "live prompts");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "live prompts");
     return rc;
 }

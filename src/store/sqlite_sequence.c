@@ -43,6 +43,7 @@ enum {
     Q_ENROL_END,
     Q_DELIVERY_SKIP_PENDING,
     Q_ENROL_LIST,
+    Q_ENROL_LIST_PERSON,
     Q_ENROL_DUE,
     Q_ENROL_BY_DELIVERY,
     Q_DELIVERY_INSERT,
@@ -138,6 +139,13 @@ static const char *const qsql[Q_COUNT] = {
                      " WHERE (?1 = 0 OR s.page_ref = ?1) AND (?2 = 0 OR e.sequence_id = ?2)"
                      " AND (?3 = 0 OR e.subscriber_id = ?3) AND (?4 = 0 OR (?4 >> e.state) & 1)"
                      " AND (?5 = 0 OR e.step_id = ?5) AND e.id > ?6 ORDER BY e.id LIMIT ?7",
+    /* One person's live enrolments (intake asks on every message): through enrolments_live,
+     * not a walk over every enrolment as the general form's "?3 = 0 OR" makes it. */
+    [Q_ENROL_LIST_PERSON] =
+        "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.subscriber_id = ?3 AND e.state < 2"
+        " AND (?1 = 0 OR s.page_ref = ?1) AND (?2 = 0 OR e.sequence_id = ?2)"
+        " AND (?4 >> e.state) & 1 AND (?5 = 0 OR e.step_id = ?5)"
+        " AND e.id > ?6 ORDER BY e.id LIMIT ?7",
     [Q_ENROL_DUE] =
         "SELECT " ENROL_COLUMNS ENROL_FROM " WHERE e.state = 0 AND e.due_at <= ?1 AND s.active"
         " ORDER BY e.due_at LIMIT ?2",
@@ -283,10 +291,7 @@ int loa__sqlite_seq_group_get(struct loa_store *st, int64_t id, struct loa_seq_g
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW    ? 0
-             : step == SQLITE_DONE ? LOA_ENOENT
-                                   : loa__db_fail(st, "read group");
+    int rc = loa__step_row(st, s, "read group");
     if (rc == 0)
         read_group(s, out);
     sqlite3_reset(s);
@@ -309,8 +314,7 @@ int loa__sqlite_seq_group_list(struct loa_store *st, int64_t page_ref,
         if (stop)
             break;
     }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list groups");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "list groups");
     return rc;
 }
 
@@ -515,10 +519,7 @@ int loa__sqlite_sequence_get(struct loa_store *st, int64_t id, struct loa_sequen
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW    ? 0
-             : step == SQLITE_DONE ? LOA_ENOENT
-                                   : loa__db_fail(st, "read sequence");
+    int rc = loa__step_row(st, s, "read sequence");
     if (rc == 0)
         read_seq(s, out);
     sqlite3_reset(s);
@@ -543,8 +544,7 @@ int loa__sqlite_sequence_list(struct loa_store *st, int64_t page_ref,
         if (stop)
             break;
     }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list sequences");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "list sequences");
     return rc;
 }
 
@@ -575,8 +575,7 @@ int loa__sqlite_sequence_triggered(
         if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
                sqlite3_column_int(s, 2) != 0, ud))
             break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "triggered");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "triggered");
     return rc;
 }
 
@@ -594,10 +593,7 @@ int loa__sqlite_seq_step_get(struct loa_store *st, int64_t id, struct loa_seq_st
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW    ? 0
-             : step == SQLITE_DONE ? LOA_ENOENT
-                                   : loa__db_fail(st, "read step");
+    int rc = loa__step_row(st, s, "read step");
     if (rc == 0) {
         read_step(s, &out->step);
         out->sequence_id = sqlite3_column_int64(s, 12);
@@ -715,8 +711,7 @@ static int enrol_remove_op(struct loa_txn *tx, int64_t sequence_id, int64_t subs
         id = sqlite3_column_int64(s, 0);
         delivery = sqlite3_column_int(s, 1) == LOA_ENROL_QUEUED ? sqlite3_column_int64(s, 2) : 0;
     }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "find enrolment");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "find enrolment");
     if (rc < 0 || !id)
         return rc;
     rc = end_enrol(st, id, delivery, LOA_ENROL_REMOVED, reason, now);
@@ -780,7 +775,9 @@ int loa__sqlite_enrol_list(struct loa_store *st, int64_t page_ref, int64_t seque
                            int64_t after_id, int64_t limit,
                            int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
 {
-    sqlite3_stmt *s = q(st, Q_ENROL_LIST);
+    unsigned live = (1u << LOA_ENROL_WAITING) | (1u << LOA_ENROL_QUEUED);
+    bool person = subscriber_id && state_mask && !(state_mask & ~live);
+    sqlite3_stmt *s = q(st, person ? Q_ENROL_LIST_PERSON : Q_ENROL_LIST);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, page_ref);
@@ -942,8 +939,7 @@ int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_
         if (fn(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
                sqlite3_column_int64(s, 2), ud))
             break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "ended sends");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "ended sends");
     return rc;
 }
 
@@ -957,8 +953,7 @@ int loa__sqlite_seq_steps_live(struct loa_store *st,
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ud))
             break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "live steps");
-    sqlite3_reset(s);
+    int rc = loa__step_end(st, s, step, "live steps");
     return rc;
 }
 
@@ -1016,8 +1011,7 @@ int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_
         if (fn(&x, ud))
             break;
     }
-    rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "step stats");
-    sqlite3_reset(s);
+    rc = loa__step_end(st, s, step, "step stats");
     if (rc < 0 || !fn_reason)
         return rc;
     if (!(s = q(st, Q_STATS_REASON)))
@@ -1027,7 +1021,6 @@ int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_
         if (fn_reason(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
                       (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3), ud))
             break;
-    rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "reason stats");
-    sqlite3_reset(s);
+    rc = loa__step_end(st, s, step, "reason stats");
     return rc;
 }

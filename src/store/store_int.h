@@ -90,6 +90,16 @@ sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const 
  * changed. Returns 0 or the mapped error (logged with what).
  */
 int loa__step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out);
+/*
+ * Steps a statement that reads one row: 0 with the row ready to read (reset s afterwards),
+ * LOA_ENOENT when there is none, else the mapped error (logged with what).
+ */
+int loa__step_row(struct loa_store *st, sqlite3_stmt *s, const char *what);
+/*
+ * Ends a loop over rows (step: the last sqlite3_step() result; SQLITE_ROW when the caller
+ * stopped early) and resets s. Returns 0 or the mapped error (logged with what).
+ */
+int loa__step_end(struct loa_store *st, sqlite3_stmt *s, int step, const char *what);
 /* Binds text, or NULL when v is NULL (borrowed until the statement is reset). */
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v);
 /* A copy of a text column, or NULL. */
