@@ -324,6 +324,16 @@ int loa__step_end(struct loa_store *st, sqlite3_stmt *s, int step, const char *w
     return rc;
 }
 
+int loa__each_pair(struct loa_store *st, sqlite3_stmt *s, int (*fn)(int64_t a, int64_t b, void *ud),
+                   void *ud, const char *what)
+{
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ud))
+            break;
+    return loa__step_end(st, s, step, what);
+}
+
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)

@@ -181,8 +181,7 @@ int loa__sqlite_waits_expired(struct loa_store *st, int64_t now, int64_t limit,
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if (fn(sqlite3_column_int64(s, 0), ud))
             break;
-    int rc = loa__step_end(st, s, step, "expired waits");
-    return rc;
+    return loa__step_end(st, s, step, "expired waits");
 }
 
 int loa__sqlite_wait_prompt(struct loa_txn *tx, int64_t wait_id, int64_t page_ref,
@@ -211,10 +210,5 @@ int loa__sqlite_prompts_live(struct loa_store *st,
     sqlite3_stmt *s = r(st, R_LIVE);
     if (!s)
         return LOA_ESTORE;
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ud))
-            break;
-    int rc = loa__step_end(st, s, step, "live prompts");
-    return rc;
+    return loa__each_pair(st, s, fn, ud, "live prompts");
 }

@@ -314,8 +314,7 @@ int loa__sqlite_seq_group_list(struct loa_store *st, int64_t page_ref,
         if (stop)
             break;
     }
-    int rc = loa__step_end(st, s, step, "list groups");
-    return rc;
+    return loa__step_end(st, s, step, "list groups");
 }
 
 /* ---- Sequences and steps ----------------------------------------------------------------- */
@@ -544,8 +543,7 @@ int loa__sqlite_sequence_list(struct loa_store *st, int64_t page_ref,
         if (stop)
             break;
     }
-    int rc = loa__step_end(st, s, step, "list sequences");
-    return rc;
+    return loa__step_end(st, s, step, "list sequences");
 }
 
 int loa__sqlite_sequence_delete(struct loa_txn *tx, int64_t id)
@@ -575,8 +573,7 @@ int loa__sqlite_sequence_triggered(
         if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
                sqlite3_column_int(s, 2) != 0, ud))
             break;
-    int rc = loa__step_end(st, s, step, "triggered");
-    return rc;
+    return loa__step_end(st, s, step, "triggered");
 }
 
 void loa_seq_step_info_release(struct loa_seq_step_info *i)
@@ -939,8 +936,7 @@ int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_
         if (fn(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
                sqlite3_column_int64(s, 2), ud))
             break;
-    int rc = loa__step_end(st, s, step, "ended sends");
-    return rc;
+    return loa__step_end(st, s, step, "ended sends");
 }
 
 int loa__sqlite_seq_steps_live(struct loa_store *st,
@@ -949,12 +945,7 @@ int loa__sqlite_seq_steps_live(struct loa_store *st,
     sqlite3_stmt *s = q(st, Q_STEPS_LIVE);
     if (!s)
         return LOA_ESTORE;
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ud))
-            break;
-    int rc = loa__step_end(st, s, step, "live steps");
-    return rc;
+    return loa__each_pair(st, s, fn, ud, "live steps");
 }
 
 int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_stats *out,

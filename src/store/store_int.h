@@ -100,6 +100,9 @@ int loa__step_row(struct loa_store *st, sqlite3_stmt *s, const char *what);
  * stopped early) and resets s. Returns 0 or the mapped error (logged with what).
  */
 int loa__step_end(struct loa_store *st, sqlite3_stmt *s, int step, const char *what);
+/* Calls fn(column 0, column 1, ud) for each row of s (two integers) until fn returns non-zero. */
+int loa__each_pair(struct loa_store *st, sqlite3_stmt *s, int (*fn)(int64_t a, int64_t b, void *ud),
+                   void *ud, const char *what);
 /* Binds text, or NULL when v is NULL (borrowed until the statement is reset). */
 void loa__bind_text(sqlite3_stmt *s, int i, const char *v);
 /* A copy of a text column, or NULL. */
