@@ -89,6 +89,52 @@ expect 0 "config show" -- "$loa" config show
 has out.txt "store.path" "config show lists options"
 
 unset LOA_STORE
+# Sequences from the command line (docs/sequences.md): every complaint with its path and nothing
+# written, entering by PSID and by filter (counted first), the people, groups, the m.me link.
+if [[ "$("$loa" --help)" == *sequence* ]]; then
+    export LOA_STORE="$tmp/t.db"
+    cat >seq.json <<'JSON'
+{"page_id":"123","name":"Chăm sóc","window":{"from":"13:00","to":"20:00","days":"t2-t6"},
+ "triggers":{"ref":"cham-soc"},
+ "steps":[{"delay":{"value":2,"unit":"hours"},"blocks":[{"type":"text","text":"Chào {{first_name|bạn}}"}]},
+          {"delay":{"value":1,"unit":"days"},"blocks":[{"type":"text","text":"Nhắc lại"}]}]}
+JSON
+    expect 65 "sequence create: bad body" -- "$loa" sequence create --file \
+        '{"page_id":"123","name":"","steps":[{"delay":{"value":1,"unit":"weeks"}}]}'
+    has err.txt "loa sequence create: steps[0].delay.unit:" "bad unit named with its path"
+    has err.txt "steps[0].blocks: is required" "missing blocks named"
+    expect 0 "sequence list empty" -- "$loa" sequence list --page 123
+    lacks out.txt "Chăm sóc" "a refused sequence is not written"
+    expect 0 "sequence create" -- "$loa" sequence create --file seq.json
+    has out.txt "sequence 1 created" "sequence created"
+    expect 65 "sequence enter: unknown PSID" -- "$loa" sequence enter 1 --psid 1001 --psid 9999
+    has err.txt "--psid[1]: no subscriber" "unknown PSID named"
+    expect 0 "nobody entered" -- "$loa" sequence people 1
+    lacks out.txt "1001" "a refused entry enters nobody"
+    expect 0 "sequence enter by filter counts" -- "$loa" sequence enter 1 --filter '{"tags":{"any":["vip"]}}'
+    has out.txt "2 people match" "the filter is counted first"
+    expect 0 "sequence enter by filter" -- "$loa" sequence enter 1 --filter '{"tags":{"any":["vip"]}}' --yes
+    has out.txt "2 entered (0 already in it)" "entered"
+    expect 0 "sequence enter again" -- "$loa" sequence enter 1 --psid 1001
+    has out.txt "0 entered (1 already in it)" "once per person"
+    expect 0 "sequence people" -- "$loa" sequence people 1 --state waiting
+    has out.txt "1002" "people waiting listed"
+    expect 0 "sequence show" -- "$loa" sequence show 1
+    has out.txt "window      13:00-20:00 mon,tue,wed,thu,fri" "window shown"
+    has out.txt "after 1 day" "delays shown"
+    expect 0 "sequence remove" -- "$loa" sequence remove 1 --psid 1001
+    has out.txt "1 removed" "removed"
+    expect 0 "sequence link" -- "$loa" sequence link 1 --qr code.png
+    has out.txt "https://m.me/123?ref=cham-soc" "m.me link"
+    [[ "$(head -c 8 code.png | od -An -tx1 | tr -d ' \n')" == 89504e470d0a1a0a ]] &&
+        pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: the QR code is a PNG"; }
+    expect 0 "sequence group add" -- "$loa" sequence group add --page 123 "Khách mới" --one-at-a-time
+    expect 0 "sequence group list" -- "$loa" sequence group list --page 123
+    has out.txt "one-at-a-time  Khách mới" "group listed"
+    expect 69 "sequence show unknown" -- "$loa" sequence show 42
+    unset LOA_STORE
+fi
+
 # The demo end to end, small: loa-graph and loa serve as children, a campaign through the
 # pipeline, the funnel, no rule violation, and nothing left running afterwards.
 # (It needs loa-graph and the dispatcher: builds without them skip it.)
