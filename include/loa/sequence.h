@@ -54,6 +54,10 @@ struct loa_sequence_opts {
                                       counts from the answer or from the timeout */
     const char *phone_region;      /* answers to phone questions are read in this region
                                       (phone.region, default "VN"); borrowed */
+    bool await_reconcile;          /* a step whose send ended unknown waits for the
+                                      reconciler's verdict (loa_sequence_reconciled()) before
+                                      the person moves on; false (the default, for senders
+                                      with no reconciler): unknown is final */
 };
 void loa_sequence_opts_default(struct loa_sequence_opts *o);
 struct loa_settings;
@@ -205,7 +209,9 @@ int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, 
                        int64_t limit, int64_t *queued_out);
 
 /**
- * A step's send reached a final state (sent, failed, skipped, unknown): the person moves on to
+ * A step's send reached a final state (sent, failed, skipped, unknown — unless
+ * o->await_reconcile: then an unknown send changes nothing and loa_sequence_reconciled() moves
+ * the person on when its fate is known): the person moves on to
  * the next step that is on, timed from at (when it was sent; for a sent step that waits for a
  * reply, from at + the reply timeout, until the answer comes), or finishes; a step the rules
  * refused (skipped) removes them when the sequence says so; a person who can no longer be messaged
@@ -217,9 +223,19 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
                          enum loa_delivery_state state, int64_t at, int64_t now);
 
 /**
+ * The reconciler's verdict on a step's send that ended unknown: sent (at: when Graph has it)
+ * moves the person on as loa_sequence_settled() does; not sent puts them back to wait for the
+ * same step, due now, so it goes again (nothing reached them: the step is not lost, and cannot
+ * arrive twice). In the caller's transaction; a delivery of no queued enrolment changes nothing.
+ */
+int loa_sequence_reconciled(struct loa_txn *tx, const struct loa_sequence_opts *o,
+                            int64_t delivery_id, bool sent, int64_t at, int64_t now);
+
+/**
  * At a sender's start: people whose step's send reached a final state without moving them on
- * (a stop between the two, or an echo that settled it first) move on now, in transactions of
- * its own. *count_out (may be NULL) gets how many.
+ * (a stop between the two, or an echo that settled it first) move on now, and those whose
+ * unknown send was found not sent get the step again (loa_sequence_reconciled()), in
+ * transactions of its own. *count_out (may be NULL) gets how many were looked at.
  */
 int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o, int64_t now,
                         int64_t *count_out);

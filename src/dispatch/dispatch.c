@@ -1199,6 +1199,14 @@ void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settin
     o->seq_window_margin_ms = s->sequence_window_margin_s * 1000;
 }
 
+/* The reconciler's verdict on an unknown delivery: a sequence step's person moves on, or gets
+ * the step again when it was not sent (nothing for other sources). */
+static int reconciled(struct loa_txn *tx, int64_t delivery_id, bool sent, int64_t at, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    return loa_sequence_reconciled(tx, &d->seq, delivery_id, sent, at, loa_now_ms());
+}
+
 int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out)
 {
     *out = NULL;
@@ -1252,9 +1260,13 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
                                       .graph_url = d->graph_url,
                                       .graph_version = d->graph_version,
                                       .grace_ms = o->reconcile_grace_ms,
-                                      .only_campaign = o->only_campaign != 0 };
+                                      .only_campaign = o->only_campaign != 0,
+                                      .verdict = reconciled,
+                                      .verdict_ud = d };
     if ((rc = loa__reconcile_new(&ro, &d->rec)) < 0)
         goto fail;
+    /* With a reconciler, a step whose send ended unknown waits for its verdict. */
+    d->seq.await_reconcile = d->rec != NULL;
     *out = d;
     return 0;
 fail:

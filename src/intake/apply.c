@@ -78,15 +78,22 @@ static int64_t tagged_id(const char *s, const char *prefix)
     return errno || v <= 0 ? 0 : v;
 }
 
-/* Campaign effects of one event (in the batch's transaction). */
-static int apply_delivery(struct loa_txn *tx, const struct loa_intake_event *e, int64_t ref)
+/* Outbox effects of one event (in the batch's transaction). */
+static int apply_delivery(struct loa_txn *tx, const struct loa_sequence_opts *seq,
+                          const struct loa_intake_event *e, int64_t ref)
 {
     if (!e->psid)
         return 0;
     switch (e->kind) {
     case LOA_INTAKE_ECHO: {
         int64_t id = tagged_id(e->metadata, "loa:d:");
-        return id ? loa_store_delivery_echo(tx, id, e->mid, e->at, NULL) : 0;
+        bool settled = false;
+        int rc = id ? loa_store_delivery_echo(tx, id, e->mid, e->at, &settled) : 0;
+        /* The echo came before Graph's answer, or settled a send left unknown: a sequence
+         * step's person moves on now (nothing for other sources). */
+        if (rc == 0 && settled && seq)
+            rc = loa_sequence_settled(tx, seq, id, LOA_DELIVERY_SENT, e->at, loa_now_ms());
+        return rc;
     }
     case LOA_INTAKE_DELIVERY:
     case LOA_INTAKE_READ:
@@ -358,7 +365,7 @@ static int apply_one(struct loa_txn *tx, const struct loa_sequence_opts *seq,
         break;
     }
     if (rc == 0)
-        rc = apply_delivery(tx, e, ref);
+        rc = apply_delivery(tx, seq, e, ref);
     if (rc == 0 && seq && sub)
         rc = apply_sequences(tx, seq, e, ref, sub, first_contact);
     return rc;

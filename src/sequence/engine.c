@@ -640,6 +640,8 @@ static bool person_gone(struct loa_store *st, int64_t subscriber_id)
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
                          enum loa_delivery_state state, int64_t at, int64_t now)
 {
+    if (state == LOA_DELIVERY_UNKNOWN && o->await_reconcile)
+        return 0; /* the reconciler will tell: loa_sequence_reconciled() */
     bool refused_by_rules = state == LOA_DELIVERY_SKIPPED;
     struct loa_store *st = loa_txn_store(tx);
     struct settled_ud u = { 0 };
@@ -668,14 +670,37 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
     return rc;
 }
 
+int loa_sequence_reconciled(struct loa_txn *tx, const struct loa_sequence_opts *o,
+                            int64_t delivery_id, bool sent, int64_t at, int64_t now)
+{
+    if (sent)
+        return loa_sequence_settled(tx, o, delivery_id, LOA_DELIVERY_SENT, at, now);
+    struct settled_ud u = { 0 };
+    int rc = loa_store_enrol_by_delivery(loa_txn_store(tx), delivery_id, got_enrol, &u);
+    if (rc == LOA_ENOENT || (rc == 0 && !u.found))
+        return 0;
+    if (rc < 0)
+        return rc;
+    bool changed = false;
+    rc = loa_store_enrol_requeue(tx, u.e.id, delivery_id, now, &changed);
+    if (rc == 0 && changed)
+        LOA_INFO("sequence", "step not sent before a stop goes again",
+                 "sequence=%lld step=%lld subscriber=%lld delivery=%lld",
+                 (long long)u.e.sequence_id, (long long)u.e.step_id, (long long)u.e.subscriber_id,
+                 (long long)delivery_id);
+    return rc;
+}
+
 struct ended {
     int64_t id[512];
     enum loa_delivery_state state[512];
     int64_t at[512];
+    bool not_sent[512];
     size_t n;
 };
 
-static int got_ended(int64_t delivery_id, const char *state, int64_t at, void *ud)
+static int got_ended(int64_t delivery_id, const char *state, int64_t at, int64_t reconciled_at,
+                     void *ud)
 {
     struct ended *e = ud;
     e->id[e->n] = delivery_id;
@@ -684,6 +709,7 @@ static int got_ended(int64_t delivery_id, const char *state, int64_t at, void *u
         loa_delivery_state_parse(state, &st);
     e->state[e->n] = st;
     e->at[e->n] = at;
+    e->not_sent[e->n] = st == LOA_DELIVERY_UNKNOWN && reconciled_at > 0;
     e->n++;
     return 0;
 }
@@ -703,7 +729,9 @@ int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o,
             break;
         for (size_t i = 0; rc == 0 && i < e->n; i++) {
             after = e->id[i];
-            rc = loa_sequence_settled(tx, o, e->id[i], e->state[i], e->at[i] ? e->at[i] : now, now);
+            rc = e->not_sent[i] ? loa_sequence_reconciled(tx, o, e->id[i], false, now, now)
+                                : loa_sequence_settled(tx, o, e->id[i], e->state[i],
+                                                       e->at[i] ? e->at[i] : now, now);
         }
         if ((rc = loa_store_end(tx, rc)) < 0)
             break;

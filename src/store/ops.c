@@ -129,6 +129,7 @@ const struct loa_store_ops loa__sqlite_ops = {
     .enrol_unqueue = loa__sqlite_enrol_unqueue,
     .enrol_set_due = loa__sqlite_enrol_set_due,
     .enrol_sends_ended = loa__sqlite_enrol_sends_ended,
+    .enrol_requeue = loa__sqlite_enrol_requeue,
     .seq_steps_live = loa__sqlite_seq_steps_live,
     .sequence_stats = loa__sqlite_sequence_stats,
 };
@@ -829,10 +830,16 @@ int loa_store_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at
 
 int loa_store_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
                                 int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                          void *ud),
+                                          int64_t reconciled_at, void *ud),
                                 void *ud)
 {
     return OPS(st)->enrol_sends_ended(st, after_id, limit, fn, ud);
+}
+
+int loa_store_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,
+                            int64_t due_at, bool *changed_out)
+{
+    return OPS(tx->st)->enrol_requeue(tx, enrol_id, delivery_id, due_at, changed_out);
 }
 
 int loa_store_seq_steps_live(struct loa_store *st,

@@ -220,8 +220,10 @@ struct loa_store_ops {
     int (*enrol_set_due)(struct loa_txn *tx, int64_t enrol_id, int64_t due_at);
     int (*enrol_sends_ended)(struct loa_store *st, int64_t after_id, int64_t limit,
                              int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                       void *ud),
+                                       int64_t reconciled_at, void *ud),
                              void *ud);
+    int (*enrol_requeue)(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id, int64_t due_at,
+                         bool *changed_out);
     int (*seq_steps_live)(struct loa_store *st,
                           int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);
     int (*sequence_stats)(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
@@ -469,8 +471,10 @@ int loa__sqlite_enrol_unqueue(struct loa_txn *tx, int64_t sequence_id, int64_t s
 int loa__sqlite_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at);
 int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
                                   int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                            void *ud),
+                                            int64_t reconciled_at, void *ud),
                                   void *ud);
+int loa__sqlite_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,
+                              int64_t due_at, bool *changed_out);
 int loa__sqlite_seq_steps_live(struct loa_store *st,
                                int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);
 int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
