@@ -48,12 +48,18 @@ struct loa_sequence_opts {
                                       (sequence.catchup_s, default 3 days) */
     int64_t window_margin_ms;      /* window-aware steps go this long before the window
                                       closes (sequence.window_margin_s, default 1 h) */
-    int64_t lookahead_ms;          /* timers due within this are queued now, for their time */
+    int64_t lookahead_ms;          /* timers due within this are queued now, for their time
+                                      (default 0: a sender wakes at loa_sequence_drained's
+                                      next_due instead) */
     int64_t reply_timeout_ms;      /* a wait_reply block waits this long for the answer
                                       (reply.wait_timeout_s, default 24 h); the next step
                                       counts from the answer or from the timeout */
     const char *phone_region;      /* answers to phone questions are read in this region
                                       (phone.region, default "VN"); borrowed */
+    void (*on_queued)(int64_t step_id, int64_t page_ref, void *ud); /* a drain queued a send
+                                      of this step (the dispatcher wakes its sender); may be
+                                      NULL */
+    void *on_queued_ud;
     bool await_reconcile;          /* a step whose send ended unknown waits for the
                                       reconciler's verdict (loa_sequence_reconciled()) before
                                       the person moves on; false (the default, for senders
@@ -198,15 +204,25 @@ int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o,
 
 /* ---- Timers (the dispatcher) -------------------------------------------------------------- */
 
+/** What one drain did. */
+struct loa_sequence_drained {
+    int64_t handled;  /* timers handled (queued, skipped or passed over); < limit: none left due */
+    int64_t queued;   /* of which became pending sends */
+    int64_t next_timer; /* when a drain has work next: now when the limit left some due, else
+                           the first waiting timer's due time; 0 = none waits */
+    int64_t next_send;  /* the earliest send this drain queued for later (a window-aware step
+                           pulled into its window); 0 = none */
+};
+
 /**
- * Moves timers due by now + lookahead into the outbox, at most limit, in one transaction of
- * its own: each becomes a pending delivery due at its time, or, when it is overdue by more
- * than the catch-up limit, a delivery skipped "stale" and the person moves on; a step removed
- * or switched off since is passed over. *queued_out (may be NULL) gets how many timers were
- * handled; fewer than limit means none is left due.
+ * Moves timers due by now + lookahead into the outbox, at most limit, in the caller's
+ * transaction (all or nothing: a savepoint): each becomes a pending delivery due at its time
+ * (o->on_queued is told its step and Page), or, when it is overdue by more than the catch-up
+ * limit, a delivery skipped "stale" and the person moves on; a step removed or switched off
+ * since is passed over. *out says what it did and when to come back.
  */
-int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, int64_t now,
-                       int64_t limit, int64_t *queued_out);
+int loa_sequence_drain(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t now,
+                       int64_t limit, struct loa_sequence_drained *out);
 
 /**
  * A step's send reached a final state (sent, failed, skipped, unknown — unless

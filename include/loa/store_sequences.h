@@ -207,6 +207,11 @@ int loa_store_enrol_list(struct loa_store *st, int64_t page_ref, int64_t sequenc
  */
 int loa_store_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
                         int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+/**
+ * The due time of the first waiting enrolment of an active sequence due after after; *due_out
+ * = 0 when none.
+ */
+int loa_store_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out);
 /** The enrolment whose queued send is delivery delivery_id. LOA_ENOENT. */
 int loa_store_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
                                 int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);

@@ -123,6 +123,7 @@ const struct loa_store_ops loa__sqlite_ops = {
     .enrol_remove_all = loa__sqlite_enrol_remove_all,
     .enrol_list = loa__sqlite_enrol_list,
     .enrol_due = loa__sqlite_enrol_due,
+    .enrol_next_due = loa__sqlite_enrol_next_due,
     .enrol_by_delivery = loa__sqlite_enrol_by_delivery,
     .enrol_queue = loa__sqlite_enrol_queue,
     .enrol_advance = loa__sqlite_enrol_advance,
@@ -797,6 +798,11 @@ int loa_store_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
                         int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
 {
     return OPS(st)->enrol_due(st, now, limit, fn, ud);
+}
+
+int loa_store_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out)
+{
+    return OPS(st)->enrol_next_due(st, after, due_out);
 }
 
 int loa_store_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,

@@ -209,6 +209,7 @@ struct loa_store_ops {
                       int64_t limit, int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
     int (*enrol_due)(struct loa_store *st, int64_t now, int64_t limit,
                      int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+    int (*enrol_next_due)(struct loa_store *st, int64_t after, int64_t *due_out);
     int (*enrol_by_delivery)(struct loa_store *st, int64_t delivery_id,
                              int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
     int (*enrol_queue)(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *s,
@@ -460,6 +461,7 @@ int loa__sqlite_enrol_list(struct loa_store *st, int64_t page_ref, int64_t seque
                            int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
 int loa__sqlite_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
                           int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+int loa__sqlite_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out);
 int loa__sqlite_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
                                   int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
 int loa__sqlite_enrol_queue(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *s,

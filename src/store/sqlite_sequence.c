@@ -52,6 +52,7 @@ enum {
     Q_UNQUEUE_SELECT,
     Q_ENROL_SET_DUE,
     Q_ENROL_REQUEUE,
+    Q_ENROL_NEXT_DUE,
     Q_STEPS_LIVE,
     Q_SENDS_ENDED,
     Q_STATS_ENROL,
@@ -172,6 +173,9 @@ static const char *const qsql[Q_COUNT] = {
                          " WHERE e.sequence_id = ?1 AND e.state = 1"
                          " AND (?2 = 0 OR e.step_id = ?2) AND d.state = 'pending'",
     [Q_ENROL_SET_DUE] = "UPDATE enrolments SET due_at = ?2 WHERE id = ?1 AND state = 0",
+    [Q_ENROL_NEXT_DUE] = "SELECT e.due_at FROM enrolments e JOIN sequences s"
+                         " ON s.id = e.sequence_id WHERE e.state = 0 AND e.due_at > ?1"
+                         " AND s.active ORDER BY e.due_at LIMIT 1",
     [Q_ENROL_REQUEUE] = "UPDATE enrolments SET state = 0, due_at = ?3, delivery_id = 0"
                         " WHERE id = ?1 AND state = 1 AND delivery_id = ?2",
     /* One probe of enrolments_sequence per step (retired ones included), not a walk over
@@ -941,6 +945,19 @@ int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_
                sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3), ud))
             break;
     return loa__step_end(st, s, step, "ended sends");
+}
+
+int loa__sqlite_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out)
+{
+    *due_out = 0;
+    sqlite3_stmt *s = q(st, Q_ENROL_NEXT_DUE);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, after);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        *due_out = sqlite3_column_int64(s, 0);
+    return loa__step_end(st, s, step, "next due timer");
 }
 
 int loa__sqlite_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,

@@ -179,9 +179,11 @@ static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state,
 
 static int64_t drain(struct fx *f, int64_t now)
 {
-    int64_t n = -1;
-    assert_int_equal(loa_sequence_drain(f->st, &f->o, now, 100, &n), 0);
-    return n;
+    struct loa_sequence_drained r;
+    begin(f);
+    assert_int_equal(loa_sequence_drain(f->tx, &f->o, now, 100, &r), 0);
+    commit(f);
+    return r.handled;
 }
 
 /* ---- Reading a sequence --------------------------------------------------------------------- */
