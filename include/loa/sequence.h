@@ -60,10 +60,10 @@ struct loa_sequence_opts {
                                       of this step (the dispatcher wakes its sender); may be
                                       NULL */
     void *on_queued_ud;
-    bool await_reconcile;          /* a step whose send ended unknown waits for the
-                                      reconciler's verdict (loa_sequence_reconciled()) before
-                                      the person moves on; false (the default, for senders
-                                      with no reconciler): unknown is final */
+    bool await_reconcile; /* a step whose send ended unknown waits for the
+                             reconciler's verdict (loa_sequence_reconciled()) before
+                             the person moves on; false (the default, for senders
+                             with no reconciler): unknown is final */
 };
 void loa_sequence_opts_default(struct loa_sequence_opts *o);
 struct loa_settings;
@@ -206,8 +206,8 @@ int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o,
 
 /** What one drain did. */
 struct loa_sequence_drained {
-    int64_t handled;  /* timers handled (queued, skipped or passed over); < limit: none left due */
-    int64_t queued;   /* of which became pending sends */
+    int64_t handled; /* timers handled (queued, skipped or passed over); < limit: none left due */
+    int64_t queued;  /* of which became pending sends */
     int64_t next_timer; /* when a drain has work next: now when the limit left some due, else
                            the first waiting timer's due time; 0 = none waits */
     int64_t next_send;  /* the earliest send this drain queued for later (a window-aware step
@@ -216,10 +216,13 @@ struct loa_sequence_drained {
 
 /**
  * Moves timers due by now + lookahead into the outbox, at most limit, in the caller's
- * transaction (all or nothing: a savepoint): each becomes a pending delivery due at its time
- * (o->on_queued is told its step and Page), or, when it is overdue by more than the catch-up
- * limit, a delivery skipped "stale" and the person moves on; a step removed or switched off
- * since is passed over. *out says what it did and when to come back.
+ * transaction: each becomes a pending delivery due at its time (o->on_queued is told its step
+ * and Page), or, when it is overdue by more than the catch-up limit, a delivery skipped
+ * "stale" and the person moves on; a step removed or switched off since is passed over. Each
+ * store call is all or nothing, the drain is not (a savepoint around it would make every one
+ * of its writes pay for two in SQLite): after an error, the timers before it are done and a
+ * person left between a skip and the step after it is moved on by loa_sequence_resume(), as
+ * after a stop. *out says what was done and when to come back.
  */
 int loa_sequence_drain(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t now,
                        int64_t limit, struct loa_sequence_drained *out);

@@ -62,6 +62,7 @@
 #define SEQ_DRAIN_BATCH     1000 /* sequence timers drained per call */
 #define SEQ_DRAIN_BUDGET_MS 25   /* at most this long per round, so sending goes on */
 #define SEQ_DRAIN_RETRY_MS  1000 /* after a drain that failed */
+#define SEQ_DRAIN_GAP_MS    5    /* between two drains that found all they could */
 
 /* Both records start with their id, so one binary search serves both arrays (sorted by id). */
 struct dpage {
@@ -644,6 +645,9 @@ static void drain_sequences(struct loa_dispatch *d, int64_t now)
     d->seq_next = r.next_timer ? r.next_timer : INT64_MAX;
     if (d->seq_later && d->seq_later < d->seq_next)
         d->seq_next = d->seq_later;
+    /* Timers that fall due a few ms apart are drained together: one commit for them all. */
+    if (r.handled < SEQ_DRAIN_BATCH && d->seq_next < now + SEQ_DRAIN_GAP_MS)
+        d->seq_next = now + SEQ_DRAIN_GAP_MS;
     if (d->seq_new_step) { /* a step met for the first time: its source now, not at the tick */
         d->seq_new_step = false;
         int rc = loa_store_seq_steps_live(d->st, load_step, d);

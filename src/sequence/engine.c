@@ -604,30 +604,25 @@ int loa_sequence_drain(struct loa_txn *tx, const struct loa_sequence_opts *o, in
     memset(out, 0, sizeof(*out));
     struct loa_store *st = loa_txn_store(tx);
     struct due_list l = { 0 };
-    int rc = loa_store_savepoint(tx);
-    if (rc < 0)
-        return rc;
     int64_t horizon = now + o->lookahead_ms;
-    rc = loa_store_enrol_due(st, horizon, limit, collect_due, &l);
+    int rc = loa_store_enrol_due(st, horizon, limit, collect_due, &l);
     struct loa__seq_cache cache = { 0 };
-    for (size_t i = 0; rc == 0 && i < l.n; i++)
+    size_t i = 0;
+    for (; rc == 0 && i < l.n; i++)
         rc = drain_one(tx, o, &cache, &l.v[i], now, out);
     loa__seq_cache_release(&cache);
-    for (size_t i = 0; i < l.n; i++)
-        loa_free(l.psids[i]);
+    for (size_t k = 0; k < l.n; k++)
+        loa_free(l.psids[k]);
     loa_free(l.psids);
     loa_free(l.v);
-    out->handled = (int64_t)l.n;
+    out->handled = (int64_t)i;
     /* What falls due next: at once when the limit left some, else the first timer after the
      * horizon. */
     if (rc == 0 && out->handled >= limit)
         out->next_timer = now;
     else if (rc == 0)
         rc = loa_store_enrol_next_due(st, horizon, &out->next_timer);
-    int end = rc < 0 ? loa_store_savepoint_rollback(tx) : loa_store_savepoint_release(tx);
-    if (rc < 0)
-        memset(out, 0, sizeof(*out));
-    return rc < 0 ? rc : end;
+    return rc;
 }
 
 struct settled_ud {
