@@ -687,19 +687,36 @@ static int64_t interrupted(struct fx *f, int64_t now)
     return id;
 }
 
+/* Two people in TWO_STEPS with a reconciler; a's step 1 was interrupted (unknown, da). */
+struct verdict_case {
+    int64_t seq, s1, s2, a, b, now, due, da;
+};
+
+static struct verdict_case verdict_case(struct fx *f)
+{
+    struct verdict_case v;
+    f->o.await_reconcile = true;
+    v.seq = create(f, TWO_STEPS);
+    v.s1 = step_id(f, v.seq, 0);
+    v.s2 = step_id(f, v.seq, 1);
+    v.a = put_sub(f->st, f->page, "p1", 0);
+    v.b = put_sub(f->st, f->page, "p2", 0);
+    v.now = t("2026-12-03T14:00:00+07:00");
+    v.due = v.now + 10 * LOA_MINUTE_MS;
+    enter(f, v.seq, v.a, v.now, 1);
+    v.da = interrupted(f, v.due);
+    return v;
+}
+
 /* With a reconciler (await_reconcile), an unknown step's person waits for the verdict: found
  * not sent, they get the step again (once); found sent, they move on from when it was sent. A
  * stop before the verdict's follow-up is caught up at the next start. */
 static void an_unknown_step_waits_for_its_verdict(void **state)
 {
     struct fx *f = *state;
-    f->o.await_reconcile = true;
-    int64_t seq = create(f, TWO_STEPS);
-    int64_t s1 = step_id(f, seq, 0), s2 = step_id(f, seq, 1);
-    int64_t a = put_sub(f->st, f->page, "p1", 0), b = put_sub(f->st, f->page, "p2", 0);
-    int64_t now = t("2026-12-03T14:00:00+07:00"), due = now + 10 * LOA_MINUTE_MS;
-    enter(f, seq, a, now, 1);
-    int64_t da = interrupted(f, due);
+    struct verdict_case v = verdict_case(f);
+    int64_t seq = v.seq, s1 = v.s1, s2 = v.s2, a = v.a, b = v.b, now = v.now, due = v.due;
+    int64_t da = v.da;
     /* Unknown: settling (or a resume at start) leaves the person on the step. */
     begin(f);
     assert_int_equal(loa_sequence_settled(f->tx, &f->o, da, LOA_DELIVERY_UNKNOWN, due, due), 0);
@@ -756,13 +773,9 @@ static void an_unknown_step_waits_for_its_verdict(void **state)
 static void verdicts_and_echoes_are_caught_up(void **state)
 {
     struct fx *f = *state;
-    f->o.await_reconcile = true;
-    int64_t seq = create(f, TWO_STEPS);
-    int64_t s1 = step_id(f, seq, 0), s2 = step_id(f, seq, 1);
-    int64_t a = put_sub(f->st, f->page, "p1", 0), b = put_sub(f->st, f->page, "p2", 0);
-    int64_t now = t("2026-12-03T14:00:00+07:00"), due = now + 10 * LOA_MINUTE_MS;
-    enter(f, seq, a, now, 1);
-    int64_t da = interrupted(f, due);
+    struct verdict_case v = verdict_case(f);
+    int64_t seq = v.seq, s1 = v.s1, s2 = v.s2, a = v.a, b = v.b, now = v.now, due = v.due;
+    int64_t da = v.da;
     bool changed = false;
     assert_int_equal(TW(f->st, delivery_reconcile, da, false, NULL, NULL, 0, due, &changed), 0);
     int64_t looked = 0;
