@@ -71,7 +71,7 @@ test('owner: sign-in, dashboard, campaigns, a live campaign, both languages, pho
   assert.equal(await page.getAttribute('html', 'lang'), 'vi');
   await page.waitForSelector('text=Đăng nhập');
   await shot(page, 'signin-vi');
-  // Keyboard: the first Tab reaches the language switch, focus is on the login field.
+  // The sign-in form starts with the focus on the login field.
   assert.equal(await page.evaluate(() => document.activeElement.id), 'login');
 
   await signIn(page, USERS.owner.login, 'sai-mat-khau');
@@ -176,6 +176,13 @@ test('staff sees only their Page', async () => {
   assert.deepEqual(await page.locator('#page-switch option').allTextContents(), ['Simulated shop 1']);
   await page.waitForSelector('.tile-value');
   await shot(page, 'staff-dashboard-vi');
+  // Keyboard: Tab reaches the skip link, then the Page switcher, with a visible focus ring.
+  await page.locator('body').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'page-switch');
+  assert.equal(await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'solid');
   // Another Page's address leads back to their own.
   await page.goto(`${w.url}/p/${PAGE2}/campaigns`);
   await page.waitForURL(`**/p/${PAGE1}/dashboard`);
