@@ -232,6 +232,25 @@ struct loa_store_ops {
                           int (*fn_reason)(int64_t step_id, const char *state, const char *reason,
                                            int64_t count, void *ud),
                           void *ud);
+    int (*user_add)(struct loa_txn *tx, const char *login, enum loa_user_role role,
+                    const char *pw_hash, const char *const *pages, size_t npages, int64_t now,
+                    int64_t *id_out);
+    int (*user_set_password)(struct loa_txn *tx, const char *login, const char *pw_hash,
+                             int64_t now);
+    int (*user_remove)(struct loa_txn *tx, const char *login);
+    int (*user_get)(struct loa_store *st, const char *login, struct loa_user *out,
+                    char **pw_hash_out);
+    int (*user_list)(struct loa_store *st, int (*fn)(const struct loa_user *u, void *ud), void *ud);
+    int (*signin_state)(struct loa_store *st, const char *login, struct loa_signin_state *out);
+    int (*signin_failed)(struct loa_txn *tx, const char *login, int64_t now, int64_t lock_after,
+                         int64_t lock_ms, struct loa_signin_state *out);
+    int (*signin_clear)(struct loa_txn *tx, const char *login);
+    int (*session_create)(struct loa_txn *tx, int64_t user_id, const char *token, const char *csrf,
+                          int64_t now, int64_t *id_out);
+    int (*session_find)(struct loa_store *st, const char *token, int64_t now, int64_t idle_ms,
+                        int64_t max_ms, struct loa_session *out, struct loa_user *user_out);
+    int (*session_delete)(struct loa_txn *tx, const char *token);
+    int (*session_delete_user)(struct loa_txn *tx, int64_t user_id, int64_t *n_out);
 };
 
 /*
@@ -484,5 +503,25 @@ int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_
                                int (*fn_reason)(int64_t step_id, const char *state,
                                                 const char *reason, int64_t count, void *ud),
                                void *ud);
+int loa__sqlite_user_add(struct loa_txn *tx, const char *login, enum loa_user_role role,
+                         const char *pw_hash, const char *const *pages, size_t npages, int64_t now,
+                         int64_t *id_out);
+int loa__sqlite_user_set_password(struct loa_txn *tx, const char *login, const char *pw_hash,
+                                  int64_t now);
+int loa__sqlite_user_remove(struct loa_txn *tx, const char *login);
+int loa__sqlite_user_get(struct loa_store *st, const char *login, struct loa_user *out,
+                         char **pw_hash_out);
+int loa__sqlite_user_list(struct loa_store *st, int (*fn)(const struct loa_user *u, void *ud),
+                          void *ud);
+int loa__sqlite_signin_state(struct loa_store *st, const char *login, struct loa_signin_state *out);
+int loa__sqlite_signin_failed(struct loa_txn *tx, const char *login, int64_t now,
+                              int64_t lock_after, int64_t lock_ms, struct loa_signin_state *out);
+int loa__sqlite_signin_clear(struct loa_txn *tx, const char *login);
+int loa__sqlite_session_create(struct loa_txn *tx, int64_t user_id, const char *token,
+                               const char *csrf, int64_t now, int64_t *id_out);
+int loa__sqlite_session_find(struct loa_store *st, const char *token, int64_t now, int64_t idle_ms,
+                             int64_t max_ms, struct loa_session *out, struct loa_user *user_out);
+int loa__sqlite_session_delete(struct loa_txn *tx, const char *token);
+int loa__sqlite_session_delete_user(struct loa_txn *tx, int64_t user_id, int64_t *n_out);
 
 #endif /* LOA_STORE_OPS_H */
