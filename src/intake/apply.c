@@ -371,6 +371,43 @@ static int apply_one(struct loa_txn *tx, const struct loa_sequence_opts *seq,
     return rc;
 }
 
+/*
+ * Times from outside are checked before they touch the store (issue 16): an event time before
+ * 2015 (the Messenger Platform opened in 2016; 0 and negatives included) or more than
+ * LOA_INTAKE_SKEW_MS ahead of this clock becomes the time it arrived, with a logged reason, so
+ * that it can neither erase a first-seen time, nor open a window until 2100, nor overflow the
+ * rules' arithmetic. Watermarks likewise (one ahead of us becomes now: the person has read up
+ * to now; one before 2015 is dropped), and an opt-in token's expiry before its own opt-in is
+ * unknown. Returns how many times were changed.
+ */
+static unsigned sane_times(struct loa_intake_event *e, int64_t now)
+{
+    unsigned fixed = 0;
+    if (e->at < LOA_INTAKE_TIME_FLOOR_MS || e->at > now + LOA_INTAKE_SKEW_MS) {
+        LOA_WARN("intake", "event time out of range; using the time it arrived",
+                 "page=%s kind=%s at=%lld now=%lld", e->page_id ? e->page_id : "-",
+                 loa_intake_kind_name(e->kind), (long long)e->at, (long long)now);
+        e->at = now;
+        fixed++;
+    }
+    if (e->watermark && e->watermark > now + LOA_INTAKE_SKEW_MS) {
+        LOA_WARN("intake", "watermark ahead of this clock; read as now", "page=%s watermark=%lld",
+                 e->page_id ? e->page_id : "-", (long long)e->watermark);
+        e->watermark = now;
+        fixed++;
+    } else if (e->watermark && e->watermark < LOA_INTAKE_TIME_FLOOR_MS) {
+        LOA_WARN("intake", "watermark before 2015; dropped", "page=%s watermark=%lld",
+                 e->page_id ? e->page_id : "-", (long long)e->watermark);
+        e->watermark = 0;
+        fixed++;
+    }
+    if (e->token_expiry && e->token_expiry < e->at) {
+        e->token_expiry = 0; /* unknown: the rules read the lifetime from the frequency */
+        fixed++;
+    }
+    return fixed;
+}
+
 /* Applies the batch's events inside the caller's transaction; on failure the caller undoes. */
 static int apply_events(struct loa_txn *tx, const struct loa_sequence_opts *seq,
                         const struct loa_intake_event *ev, size_t n, struct loa_intake_result *res)
@@ -378,8 +415,11 @@ static int apply_events(struct loa_txn *tx, const struct loa_sequence_opts *seq,
     int rc = 0;
     struct page_cache pages = { .n = 0 };
     size_t cap = 0;
+    int64_t now = loa_now_ms();
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const struct loa_intake_event *e = &ev[i];
+        struct loa_intake_event checked = ev[i];
+        res->clamped += sane_times(&checked, now);
+        const struct loa_intake_event *e = &checked;
         const char *kind = e->kind == LOA_INTAKE_UNKNOWN && e->raw_kind
                                ? e->raw_kind
                                : loa_intake_kind_name(e->kind);
@@ -392,7 +432,7 @@ static int apply_events(struct loa_txn *tx, const struct loa_sequence_opts *seq,
             .payload = e->payload,
         };
         bool inserted = false;
-        if ((rc = loa_store_event_record(tx, &in, loa_now_ms(), &inserted)) < 0)
+        if ((rc = loa_store_event_record(tx, &in, now, &inserted)) < 0)
             break;
         if (!inserted) {
             res->duplicates++;

@@ -22,6 +22,13 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* t + d for a time and a non-negative duration, saturating at INT64_MAX instead of
+ * overflowing (times come from outside; a hostile one must not wrap around). */
+static int64_t add_ms(int64_t t, int64_t d)
+{
+    return t > INT64_MAX - d ? INT64_MAX : t + d;
+}
+
 void loa__rules_fmt_time(int64_t ms, char *out, size_t size)
 {
     time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
@@ -170,10 +177,10 @@ static void window_at(const struct loa_rules *r, const struct loa_rules_person *
         return;
     w->opened = true;
     w->start = p->last_interaction;
-    w->end = p->last_interaction + w->std->p.window.len;
+    w->end = add_ms(p->last_interaction, w->std->p.window.len);
     const struct loa__rule *ctm = loa__rules_at(r, LOA__R_CTM_WINDOW, at);
-    if (p->first_after_ctm_ad && ctm && p->last_interaction + ctm->p.ctm.len > w->end) {
-        w->end = p->last_interaction + ctm->p.ctm.len;
+    if (p->first_after_ctm_ad && ctm && add_ms(p->last_interaction, ctm->p.ctm.len) > w->end) {
+        w->end = add_ms(p->last_interaction, ctm->p.ctm.len);
         w->rule = ctm;
     }
 }
@@ -315,7 +322,7 @@ static void decide_human_agent(const struct loa_rules *r, const struct loa_rules
                    days);
             return;
         }
-        int64_t end = w.start + ha->p.human.len;
+        int64_t end = add_ms(w.start, ha->p.human.len);
         if (q->at >= end) {
             refuse(d, ha, "human_agent_expired",
                    "HUMAN_AGENT may be used only within %ld days of the person's last message; "
@@ -362,7 +369,8 @@ static int64_t add_months(int64_t ms, unsigned months)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (ms < 0 || !gmtime_r(&t, &tm) || tm.tm_year > 8000)
+        return ms < 0 ? ms : INT64_MAX; /* out of any calendar loa deals with */
     tm.tm_mon += (int)months;
     return (int64_t)timegm(&tm) * 1000 + ms % 1000;
 }
@@ -485,11 +493,11 @@ static void decide_topic(const struct loa_rules *r, const struct loa_rules_reque
     if (freq && (unsigned)t->frequency < LOA__FREQ_COUNT && freq->p.freq.present[t->frequency] &&
         freq->p.freq.period[t->frequency] > interval)
         interval = freq->p.freq.period[t->frequency];
-    if (t->last_sent && q->at < t->last_sent + interval) {
+    if (t->last_sent && q->at < add_ms(t->last_sent, interval)) {
         refuse(d, cad, "cadence",
                "one message per %ld h per token: the last went at %s, the next may go at %s",
-               hours_of(interval), T(t->last_sent).s, T(t->last_sent + interval).s);
-        d->retry_at = t->last_sent + interval;
+               hours_of(interval), T(t->last_sent).s, T(add_ms(t->last_sent, interval)).s);
+        d->retry_at = add_ms(t->last_sent, interval);
         return;
     }
     int64_t until = exp;
@@ -819,7 +827,7 @@ int loa_rules_may_invite(const struct loa_rules *r, const struct loa_rules_perso
                T(inv->last_invite_any).s, T(w.start).s);
         return 0;
     }
-    int64_t next = inv->last_invite_same_title + o->p.optin.same_title;
+    int64_t next = add_ms(inv->last_invite_same_title, o->p.optin.same_title);
     if (inv->last_invite_same_title && at < next) {
         refuse(d, o, "invite_same_title",
                "a request with the same title went at %s; the same title at most once in %ld "
@@ -842,7 +850,7 @@ int loa_rules_may_invite(const struct loa_rules *r, const struct loa_rules_perso
         d->retry_at = exp == INT64_MAX ? 0 : exp;
         return 0;
     }
-    next = inv->last_invite_topic + o->p.optin.reinvite_unaccepted;
+    next = add_ms(inv->last_invite_topic, o->p.optin.reinvite_unaccepted);
     if (inv->last_invite_topic && (!t || inv->last_invite_topic >= exp) && at < next) {
         refuse(d, o, "invite_pending",
                "an invitation to topic \"%s\" went at %s and was not accepted; invite again from "

@@ -457,6 +457,39 @@ static void topics_retired_in_2026(void **state)
     assert_allowed(&d, "invite_ok", "topic-optin");
 }
 
+/* Times at the ends of the range (a hostile webhook, a bad import) never overflow: the
+ * sanitizer build aborts on signed overflow, so these cases would fail there. */
+static void extreme_times_do_not_overflow(void **state)
+{
+    (void)state;
+    struct loa_rules_token tok = { .topic_id = "sale",
+                                   .created = INT64_MAX,
+                                   .last_sent = INT64_MAX };
+    struct loa_rules_person p = who("2026-11-30T10:00Z");
+    p.last_interaction = INT64_MAX;
+    p.first_after_ctm_ad = true;
+    p.tokens = &tok;
+    p.token_count = 1;
+    p.country = "FR";
+    const char *routes[] = { "auto", "window", "human_agent", "topic:sale", "marketing" };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        struct loa_rules_decision d = ask(&p, LOA_RULES_NON_PROMOTIONAL, LOA_RULES_HUMAN, false,
+                                          routes[i], "2026-12-03T10:00Z");
+        assert_non_null(d.code);
+    }
+    tok.created = t("2024-01-01");
+    tok.last_sent = INT64_MAX - 1;
+    struct loa_rules_decision d = plain(&p, "topic:sale", "2026-12-03T10:00Z");
+    assert_refused(&d, "cadence", NULL);
+    struct loa_rules_invite inv = { .topic_id = "x",
+                                    .last_invite_same_title = INT64_MAX,
+                                    .last_invite_topic = INT64_MAX };
+    assert_int_equal(loa_rules_may_invite(R, &p, &inv, t("2026-12-03T10:00Z"), &d), 0);
+    tok.created = -5;
+    d = plain(&p, "topic:sale", "2026-12-03T10:00Z");
+    assert_non_null(d.code);
+}
+
 /* Marketing messages: from 2025-07-01, to people who opted in, not stopped, outside the
  * excluded regions; a country that is unknown is not risked. */
 static void marketing_messages_by_date_and_region(void **state)
@@ -1023,6 +1056,7 @@ int main(void)
         cmocka_unit_test(topic_token_states),
         cmocka_unit_test(topic_frequencies_before_and_after_2023),
         cmocka_unit_test(topics_retired_in_2026),
+        cmocka_unit_test(extreme_times_do_not_overflow),
         cmocka_unit_test(marketing_messages_by_date_and_region),
         cmocka_unit_test(utility_templates_by_date),
         cmocka_unit_test(routes_in_order_with_their_verdicts),
