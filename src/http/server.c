@@ -58,6 +58,8 @@ struct req_ctx {
     struct loa_buf body;
     size_t limit;
     bool too_big;
+    bool begun;          /* the access handler has seen the request */
+    const char *bad_uri; /* why the raw URI is refused (on_uri); NULL = fine */
     int status;
 };
 
@@ -197,6 +199,38 @@ static int authorise(struct loa_http_server *s, struct MHD_Connection *c,
     return 0;
 }
 
+static struct req_ctx *new_ctx(struct loa_http_server *s)
+{
+    struct req_ctx *x = loa_calloc(1, sizeof(*x));
+    x->route = -1;
+    x->started_us = mono_us();
+    atomic_fetch_add(&s->in_flight, 1);
+    return x;
+}
+
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK: the request's URI as it came, before MHD decodes %XX in place
+ * (issue 16). An encoded NUL anywhere would cut the path or a query value short after
+ * decoding ("/subscribers/7%00xyz" read as subscriber 7), and an encoded slash in the path
+ * would change its segments: both are refused with 400 before any route sees them. Its result
+ * becomes the request's context.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    struct req_ctx *x = new_ctx(cls);
+    size_t path_len = strcspn(uri, "?");
+    for (const char *p = uri; *p && !x->bad_uri; p++) {
+        if (p[0] != '%' || !p[1] || !p[2])
+            continue;
+        if (p[1] == '0' && p[2] == '0')
+            x->bad_uri = "an encoded NUL (%00)";
+        else if ((size_t)(p - uri) < path_len && p[1] == '2' && (p[2] == 'F' || p[2] == 'f'))
+            x->bad_uri = "an encoded slash (%2F) in its path";
+    }
+    return x;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -204,11 +238,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct loa_http_server *s = cls;
     struct req_ctx *x = *con_cls;
-    if (!x) {
-        x = loa_calloc(1, sizeof(*x));
-        *con_cls = x;
-        atomic_fetch_add(&s->in_flight, 1);
-        x->started_us = mono_us();
+    if (!x) /* on_uri made none (it always does; kept for safety) */
+        *con_cls = x = new_ctx(s);
+    if (!x->begun) {
+        x->begun = true;
         x->method = parse_method(method);
         x->route = loa_http_route_match(s->o.routes, s->o.nroutes, x->method, url, x->pathbuf,
                                         sizeof(x->pathbuf), x->params);
@@ -231,7 +264,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct loa_http_resp resp = { .status = 200, .content_type = "application/json" };
     loa_buf_init(&resp.body, RESP_MAX);
     bool unauthorized = false;
-    if (x->route == -1 && s->o.fallback &&
+    if (x->bad_uri) {
+        loa_http_error(&resp, 400, "path", "the request's URI holds %s", x->bad_uri);
+    } else if (x->route == -1 && s->o.fallback &&
         (x->method == LOA_HTTP_GET || x->method == LOA_HTTP_HEAD)) {
         struct loa_http_req req = {
             .method = x->method, .path = url, .body = "", .conn = c, .server = s
@@ -331,7 +366,8 @@ int loa_http_start(const struct loa_http_opts *o, struct loa_http_server **out)
     s->d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL, on_request,
                             s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
-                            on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!s->d) {
         LOA_ERROR("http", "cannot listen", "listen=%s", o->listen);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -40,6 +41,15 @@ int loa_store_key_load(const char *secret_hex, const char *key_file, const char 
         snprintf(path, sizeof(path), "%s.key", store_path);
 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && (sb.st_mode & (S_IRWXG | S_IRWXO))) {
+        /* Whoever can read it can read every Page token and customer secret (issue 16). */
+        close(fd);
+        loa_diags_add(diags, 0, 0, path,
+                      "key file is readable by others (mode %03o); make it private: chmod 600 %s",
+                      (unsigned)(sb.st_mode & 0777), path);
+        return LOA_ECRYPTO;
+    }
     if (fd >= 0) {
         char hex[2 * LOA_STORE_KEY_BYTES + 2];
         ssize_t n = read(fd, hex, sizeof(hex));

@@ -5,11 +5,13 @@
  * a million times).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -452,6 +454,13 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
     int flags =
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts->create ? SQLITE_OPEN_CREATE : 0);
     int rc = 0;
+    if (!exists) {
+        /* Created private: it holds customers' phones and emails (issue 16). SQLite gives its
+         * WAL and shared-memory files the database file's mode. */
+        int fd = open(opts->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(opts->path, &st->db, flags, NULL) != SQLITE_OK) {
         loa_diags_add(diags, 0, 0, opts->path, "cannot open store: %s",
                       st->db ? sqlite3_errmsg(st->db) : "out of memory");

@@ -248,6 +248,19 @@ test('loa serve: webhook and REST API', async (t) => {
         assert.equal(r.status, 400, JSON.stringify(body));
         assert.equal(r.json.error.field, field);
       }
+      // An encoded NUL or slash never reaches a route (issue 16): "7%00xyz" is not subscriber 7.
+      for (const p of [`/api/v1/subscribers/${id}%00xyz`, `/api/v1/subscribers/${id}%2Fx`,
+        `/api/v1/pages/${PAGE}%2f/subscribers`, `/api/v1/pages/${PAGE}/subscribers?cursor=%00`]) {
+        r = await api(p.includes('?') ? 'GET' : 'DELETE', p);
+        assert.equal(r.status, 400, `${p}: ${r.text}`);
+        assert.equal(r.json.error.field, 'path');
+      }
+      r = await api('GET', `/api/v1/subscribers/${id}`);
+      assert.equal(r.status, 200, 'still there');
+      r = await S.request(d.url, 'GET', `/webhook?hub.mode=subscribe&hub.verify_token=${S.VERIFY}%00junk&hub.challenge=1`);
+      assert.equal(r.status, 400);
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=a%2Fb`);
+      assert.notEqual(r.status, 400, 'an encoded slash in a query value is fine');
       r = await api('DELETE', `/api/v1/subscribers/${id}`);
       assert.equal(r.status, 204);
       r = await api('GET', `/api/v1/subscribers/${id}`);
