@@ -231,6 +231,47 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return x;
 }
 
+/* The Content-Length headers of a request: the largest value, and whether two disagree. */
+struct lengths {
+    unsigned long long value;
+    const char *first;
+    bool conflict;
+};
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct lengths *n = cls;
+    if (!key || strcasecmp(key, "Content-Length") != 0 || !value)
+        return MHD_YES;
+    if (n->first && strcmp(n->first, value) != 0)
+        n->conflict = true;
+    n->first = n->first ? n->first : value;
+    unsigned long long v = strtoull(value, NULL, 10);
+    n->value = v > n->value ? v : n->value;
+    return MHD_YES;
+}
+
+/* Answers a request refused before its body (bad URI or headers, a body over the limit). */
+static enum MHD_Result refuse(struct MHD_Connection *c, struct req_ctx *x, const char *method,
+                              const char *url)
+{
+    (void)method;
+    (void)url;
+    struct loa_http_resp resp = { .status = 200, .content_type = "application/json" };
+    loa_buf_init(&resp.body, RESP_MAX);
+    if (x->bad_uri && strstr(x->bad_uri, "Content-Length"))
+        loa_http_error(&resp, 400, "headers", "the request has %s", x->bad_uri);
+    else if (x->bad_uri)
+        loa_http_error(&resp, 400, "path", "the request's URI holds %s", x->bad_uri);
+    else
+        loa_http_error(&resp, 413, "body", "the request body is larger than %zu bytes", x->limit);
+    enum MHD_Result ok = send_resp(c, x, &resp, false);
+    resp_release(&resp);
+    return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -249,9 +290,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                        ? s->o.routes[x->route].body_limit
                        : s->o.body_limit;
         loa_buf_init(&x->body, x->limit);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > x->limit)
-            x->too_big = true; /* answered on the last call, after MHD drains the body */
+        struct lengths n = { 0 };
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &n);
+        if (n.conflict && !x->bad_uri)
+            x->bad_uri = "two different Content-Length headers";
+        if (n.value > x->limit)
+            x->too_big = true;
+        /* Refused before the body is read: no "100 Continue" for a body that will not be
+         * taken, and nothing of it is held (a body that grows past the limit without a
+         * declared length is refused when it ends). */
+        if (x->bad_uri || x->too_big)
+            return refuse(c, x, method, url);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -264,9 +313,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct loa_http_resp resp = { .status = 200, .content_type = "application/json" };
     loa_buf_init(&resp.body, RESP_MAX);
     bool unauthorized = false;
-    if (x->bad_uri) {
-        loa_http_error(&resp, 400, "path", "the request's URI holds %s", x->bad_uri);
-    } else if (x->route == -1 && s->o.fallback &&
+    if (x->route == -1 && s->o.fallback &&
         (x->method == LOA_HTTP_GET || x->method == LOA_HTTP_HEAD)) {
         struct loa_http_req req = {
             .method = x->method, .path = url, .body = "", .conn = c, .server = s

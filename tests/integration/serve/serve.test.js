@@ -7,6 +7,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const S = require('./support.js');
 
@@ -333,6 +334,28 @@ test('loa serve: webhook and REST API', async (t) => {
       const big = '{"name":"' + 'x'.repeat(1024 * 1024 + 10) + '"}';
       const r = await api('POST', '/api/v1/pages', { body: big });
       assert.equal(r.status, 413);
+    });
+
+    await t.test('hostile HTTP: conflicting lengths, no 100-continue for a body over the limit', async () => {
+      // Writes raw bytes and reads what comes back until the server closes or 2 s pass.
+      const raw = (text) => new Promise((resolve, reject) => {
+        const u = new URL(d.url);
+        const sock = net.connect(Number(u.port), u.hostname, () => sock.write(text));
+        let got = '';
+        sock.on('data', (b) => { got += b.toString('latin1'); });
+        sock.on('error', reject);
+        sock.on('close', () => resolve(got));
+        setTimeout(() => { sock.destroy(); resolve(got); }, 2000);
+      });
+      let got = await raw(`POST /api/v1/pages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.admin}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 20\r\n\r\n{}');
+      assert.match(got, /^HTTP\/1\.1 400/, got.slice(0, 200));
+      assert.match(got, /"field":"headers"/);
+      got = await raw(`POST /api/v1/pages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.admin}\r\n` +
+        'Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 52428800\r\n\r\n');
+      assert.match(got, /^HTTP\/1\.1 413/, got.slice(0, 200));
+      assert.doesNotMatch(got, /100 Continue/);
+      assert.match(got, /"field":"body"/);
     });
 
     await t.test('log lines carry method, route, status and duration', () => {
