@@ -459,8 +459,9 @@ int loa_http_metrics_format(const struct loa_http_server *s, struct loa_buf *out
     int rc = loa_buf_puts(out, "# HELP loa_http_requests_total HTTP requests by route, method "
                                "and status.\n# TYPE loa_http_requests_total counter\n");
     for (size_t row = 0; row < s->o.nroutes + 2 && rc == 0; row++) {
-        const char *route = row == 0   ? "none"
-                            : row == 1 ? "method_not_allowed"
+        /* row = route index + 2: -2 a known path with another method, -1 no route */
+        const char *route = row == 0   ? "method_not_allowed"
+                            : row == 1 ? "none"
                                        : s->o.routes[row - 2].pattern;
         const char *method = row < 2 ? "" : loa_http_method_name(s->o.routes[row - 2].method);
         for (size_t i = 0; i < NSTATUS && rc == 0; i++) {

@@ -134,18 +134,34 @@ struct secrets_acc {
     struct loa_store *st;
     char **v;
     size_t n;
+    struct serve_page_secret *pages;
+    size_t npages;
 };
+
+/* The index of secret s among a->v, added when new (several Pages of one app share it). */
+static int secret_index(struct secrets_acc *a, char *s)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], s) == 0) {
+            sodium_memzero(s, strlen(s));
+            loa_free(s);
+            return (int)i;
+        }
+    a->v = loa_reallocarray(a->v, a->n + 1, sizeof(*a->v));
+    a->v[a->n++] = s;
+    return (int)a->n - 1;
+}
 
 static int add_page_secret(const struct loa_page *p, void *ud)
 {
     struct secrets_acc *a = ud;
-    if (!p->has_app_secret)
-        return 0;
+    int idx = -1;
     char *s = NULL;
-    if (loa_store_page_secrets(a->st, p->page_id, NULL, &s) == 0 && s) {
-        a->v = loa_reallocarray(a->v, a->n + 1, sizeof(*a->v));
-        a->v[a->n++] = s;
-    }
+    if (p->has_app_secret && loa_store_page_secrets(a->st, p->page_id, NULL, &s) == 0 && s)
+        idx = secret_index(a, s);
+    a->pages = loa_reallocarray(a->pages, a->npages + 1, sizeof(*a->pages));
+    a->pages[a->npages++] =
+        (struct serve_page_secret){ .page_id = loa_strdup(p->page_id), .secret = idx };
     return 0;
 }
 
@@ -158,7 +174,15 @@ static void free_secrets(char **v, size_t n)
     loa_free(v);
 }
 
-/* Reloads the Pages' app secrets; called with secrets_lock held. */
+static void free_page_secrets(struct serve_page_secret *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        loa_free(v[i].page_id);
+    loa_free(v);
+}
+
+/* Reloads the Pages' app secrets; called with secrets_lock held. The configured
+ * webhook.app_secret, when set, is secrets[0]. */
 static void reload_secrets(struct serve_app *app)
 {
     struct loa_store *st = serve_store(app);
@@ -170,8 +194,11 @@ static void reload_secrets(struct serve_app *app)
     if (st)
         loa_store_page_list(st, add_page_secret, &a);
     free_secrets(app->secrets, app->nsecrets);
+    free_page_secrets(app->page_secrets, app->npage_secrets);
     app->secrets = a.v;
     app->nsecrets = a.n;
+    app->page_secrets = a.pages;
+    app->npage_secrets = a.npages;
     app->secrets_loaded_ms = loa_mono_ms();
     atomic_store(&app->secrets_stale, false);
 }
@@ -189,6 +216,66 @@ bool serve_signature_ok(struct serve_app *app, const char *header, const void *b
         ok = loa_intake_signature_ok(header, body, len, (const char *const *)app->secrets,
                                      app->nsecrets);
     }
+    pthread_mutex_unlock(&app->secrets_lock);
+    return ok;
+}
+
+/* Whether Page page_id is in the store (an unreadable store answers no: intake fails later). */
+static bool page_stored(struct serve_app *app, const char *page_id)
+{
+    struct loa_store *st = serve_store(app);
+    struct loa_page p;
+    if (!st || loa_store_page_get(st, page_id, &p) < 0)
+        return false;
+    loa_page_release(&p);
+    return true;
+}
+
+bool serve_signature_pages_ok(struct serve_app *app, const char *header, const void *body,
+                              size_t len, const struct loa_intake_batch *batch,
+                              const char **page_out)
+{
+    *page_out = NULL;
+    pthread_mutex_lock(&app->secrets_lock);
+    /* -1 unknown yet, 0 does not sign the body, 1 signs it; one HMAC per distinct secret. */
+    signed char *signs = loa_calloc(app->nsecrets + 1, 1);
+    memset(signs, -1, app->nsecrets + 1);
+    bool ok = true, reloaded = false;
+    for (size_t i = 0; ok && i < batch->count; i++) {
+        const char *page = batch->events[i].page_id;
+        const struct serve_page_secret *ps = NULL;
+        for (size_t k = 0; page && k < app->npage_secrets && !ps; k++)
+            if (strcmp(app->page_secrets[k].page_id, page) == 0)
+                ps = &app->page_secrets[k];
+        if (!ps && !reloaded && page && page_stored(app, page)) {
+            /* Stored since the secrets were read (loa page add while serving): read again. */
+            reload_secrets(app);
+            reloaded = true;
+            loa_free(signs);
+            signs = loa_calloc(app->nsecrets + 1, 1);
+            memset(signs, -1, app->nsecrets + 1);
+            i = (size_t)-1; /* start over */
+            continue;
+        }
+        if (!ps)
+            continue; /* not a stored Page: kept raw only; any known secret signed it */
+        /* The Page's own app, or the install's own (webhook.app_secret, the operator's). */
+        int own = ps->secret, install = *app->app_secret ? 0 : -1;
+        ok = false;
+        for (int k = 0; k < 2 && !ok; k++) {
+            int idx = k == 0 ? own : install;
+            if (idx < 0)
+                continue;
+            if (signs[idx] < 0) {
+                const char *one = app->secrets[idx];
+                signs[idx] = loa_intake_signature_ok(header, body, len, &one, 1) ? 1 : 0;
+            }
+            ok = signs[idx] == 1;
+        }
+        if (!ok)
+            *page_out = page;
+    }
+    loa_free(signs);
     pthread_mutex_unlock(&app->secrets_lock);
     return ok;
 }
@@ -428,6 +515,7 @@ out:
         loa_store_close(app->stores[i]);
     loa_free(app->stores);
     free_secrets(app->secrets, app->nsecrets);
+    free_page_secrets(app->page_secrets, app->npage_secrets);
     loa_rules_free(app->rules);
     loa_diags_release(&d);
     pthread_key_delete(app->store_key);

@@ -49,6 +49,8 @@ struct serve_app {
     pthread_mutex_t secrets_lock; /* guards the three below */
     char **secrets;               /* app secrets of the stored Pages (+ configured) */
     size_t nsecrets;
+    struct serve_page_secret *page_secrets; /* every stored Page and its secret, by page id */
+    size_t npage_secrets;
     int64_t secrets_loaded_ms; /* monotonic */
     atomic_bool secrets_stale; /* a Page changed: reload before the next check */
 
@@ -71,6 +73,24 @@ struct serve_app {
 
 /** This thread's store connection (opened on first use); NULL when it cannot be opened. */
 struct loa_store *serve_store(struct serve_app *app);
+
+/** A stored Page and the app secret its webhooks must be signed with (index into secrets;
+ * -1: the configured webhook.app_secret, or none). */
+struct serve_page_secret {
+    char *page_id;
+    int secret;
+};
+
+/**
+ * Whether every event of batch that names a stored Page is signed with that Page's own app
+ * secret or the install's own (the configured webhook.app_secret, the operator's app): one
+ * client's app can never speak for another client's Page. Events for Pages loa does not know need
+ * only a signature serve_signature_ok() accepts (they are kept raw, applied to nothing). On false,
+ * *page_out names the first Page whose secret did not sign it (borrowed from batch).
+ */
+bool serve_signature_pages_ok(struct serve_app *app, const char *header, const void *body,
+                              size_t len, const struct loa_intake_batch *batch,
+                              const char **page_out);
 
 /** Checks a webhook signature against the known secrets, reloading them once when stale. */
 bool serve_signature_ok(struct serve_app *app, const char *header, const void *body, size_t len);

@@ -8,10 +8,12 @@
  * too), then hands new subscribers to the profile worker. What each step decides is intake's;
  * the status codes, counters and log lines are this file's.
  *
- * Which app secret: the signature is checked before the body is trusted, so the Page named in
- * the body cannot choose the secret. loa accepts a signature made with the configured
- * webhook.app_secret or with the app secret of any stored Page (one app usually serves every
- * Page of an install; an agency may run several apps). See serve_signature_ok().
+ * Which app secret: the signature is checked before the body is parsed against every known
+ * secret (the configured webhook.app_secret and the stored Pages' app secrets; an agency may
+ * run several apps), then, once parsed, each event naming a stored Page must be signed with
+ * that Page's own app secret or the install's (webhook.app_secret, the operator's own app):
+ * one client's app cannot speak for another client's Page (issue 16). See
+ * serve_signature_pages_ok().
  */
 #include <string.h>
 
@@ -105,6 +107,15 @@ void serve_webhook_post(void *ctx, const struct loa_http_req *req, struct loa_ht
         else
             loa_http_error(resp, 400, g && g->where[0] ? g->where : "body", "%s",
                            g ? g->reason : "malformed webhook");
+        goto out;
+    }
+    const char *other = NULL;
+    if (!serve_signature_pages_ok(app, sig, req->body, req->body_len, &batch, &other)) {
+        atomic_fetch_add(&app->wh_bad_signature, 1);
+        LOA_WARN("webhook", "signature refused: not the Page's app", "page=%s bytes=%zu", other,
+                 req->body_len);
+        loa_http_error(resp, 403, "X-Hub-Signature-256",
+                       "the body is not signed with the app secret of Page %s", other);
         goto out;
     }
     struct loa_store *st = api_store(app, resp);

@@ -127,6 +127,28 @@ test('loa serve: webhook and REST API', async (t) => {
       // the Page's own app secret is accepted too
       r = await S.postWebhook(d.url, S.envelope(PAGE, [S.message(PAGE, 'u-pagesecret', 'm_ps', 'x')]), 'page-secret');
       assert.equal(r.status, 200, r.text);
+      // Tenants (issue 16): a second client's Page with its own app. That app can sign its own
+      // Page's events, never the first Page's; an unknown Page's events are kept raw only.
+      r = await api('POST', '/api/v1/pages', {
+        body: { id: '2222', name: 'Other client', access_token: 'OTHER-TOKEN', app_secret: 'other-app-secret' },
+      });
+      assert.equal(r.status, 201, r.text);
+      r = await S.postWebhook(d.url, S.envelope('2222', [S.message('2222', 'u-other', 'm_other', 'x')]), 'other-app-secret');
+      assert.equal(r.status, 200, r.text);
+      r = await S.postWebhook(d.url, S.envelope(PAGE, [S.message(PAGE, 'u-forged', 'm_forged', 'x')]), 'other-app-secret');
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.json.error.reason, new RegExp(`app secret of Page ${PAGE}`));
+      const mixed = { object: 'page', entry: [
+        { id: '2222', time: Date.now(), messaging: [S.message('2222', 'u-other2', 'm_o2', 'x')] },
+        { id: PAGE, time: Date.now(), messaging: [S.message(PAGE, 'u-forged2', 'm_f2', 'x')] }] };
+      r = await S.postWebhook(d.url, mixed, 'other-app-secret');
+      assert.equal(r.status, 403, 'one forged entry refuses the batch');
+      r = await S.postWebhook(d.url, S.envelope('9999', [S.message('9999', 'u-nobody', 'm_nobody', 'x')]), 'other-app-secret');
+      assert.equal(r.status, 200, 'an unknown Page: kept raw');
+      for (const q of ['u-forged', 'u-forged2']) {
+        r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=${q}`);
+        assert.equal(r.json.data.length, 0, q);
+      }
       // nothing was stored for the refused ones
       r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=u-sig`);
       assert.equal(r.json.data.length, 0);
@@ -201,7 +223,10 @@ test('loa serve: webhook and REST API', async (t) => {
       assert.match(r.text, /loa_webhook_events_total\{kind="message"\} \d+/);
       assert.match(r.text, /loa_webhook_events_total\{kind="unknown"\} 1/);
       assert.match(r.text, /loa_webhook_duplicates_total 11/);
-      assert.match(r.text, /loa_http_requests_total\{route="\/webhook",method="POST",status="403"\} 3/);
+      // 3 bad signatures, 2 forged for another client's Page (the tenants check)
+      assert.match(r.text, /loa_http_requests_total\{route="\/webhook",method="POST",status="403"\} 5/);
+      assert.match(r.text, /loa_http_requests_total\{route="none",method="",status="404"\} \d+/);
+      assert.match(r.text, /loa_http_requests_total\{route="method_not_allowed",method="",status="405"\} \d+/);
     });
 
     await t.test('subscribers: filters, pagination, tags, attributes, delete', async () => {
