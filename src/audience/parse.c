@@ -19,6 +19,7 @@
 #include <loa/audience.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/text.h>
 #include <loa/utf8.h>
 
 #define PATH_MAX_LEN 512
@@ -351,11 +352,9 @@ static struct loa_audience_node *parse_attr(struct parser *p, json_t *v, const c
                          op == LOA_AUD_OP_CONTAINS ? "1" : "0", LOA_AUDIENCE_VALUE_MAX);
                 ok = false;
             } else {
-                text = loa_strdup(s);
-                char *end;
-                double d = strtod(s, &end);
-                numeric = len > 0 && *end == '\0' && isfinite(d) && s[0] != ' ';
-                number = d;
+                text = loa_text_nfc(s, len); /* typed decomposed or not, one form */
+                /* Numbers as people write them: "5000000", "5.000.000", "5,000,000", "1,5". */
+                numeric = s[0] != ' ' && loa_text_number(s, &number);
             }
         } else if (json_is_number(value)) {
             number = json_number_value(value);
@@ -376,7 +375,7 @@ static struct loa_audience_node *parse_attr(struct parser *p, json_t *v, const c
         return NULL;
     }
     struct loa_audience_node *n = new_node(LOA_AUD_ATTR);
-    n->name = loa_strdup(json_string_value(name));
+    n->name = loa_text_nfc(json_string_value(name), strlen(json_string_value(name)));
     n->op = (enum loa_audience_op)op;
     n->value = text;
     n->numeric = numeric && op != LOA_AUD_OP_CONTAINS;
