@@ -44,7 +44,9 @@ test('audiences: lists and preview over REST and the CLI', async (t) => {
     assert.equal(r0.status, 200, r0.text);
 
     await t.test('upload a CRM phone list', async () => {
-      const csv = 'Tên,SĐT,phone\r\nAn,x,+84 911 111 111\r\nDũng,y,0944-444-444\r\nZ,z,0912345678\r\nBad,w,12ab\r\n';
+      // ';'-separated with a Vietnamese header, as a shop's spreadsheet saves it: "SĐT" is the
+      // phone column, the others are ignored.
+      const csv = '\ufeffTên;Mã;SĐT\r\nAn;x;+84 911 111 111\r\nDũng;y;0944-444-444\r\nZ;z;0912345678\r\nBad;w;12ab\r\n';
       let r = await api('POST', `/api/v1/pages/${PAGE}/lists?name=crm-11`, {
         body: csv, headers: { 'Content-Type': 'text/csv' },
       });
