@@ -106,7 +106,9 @@ int loa_store_tag_find(struct loa_store *st, int64_t page_ref, const char *name,
                        char **name_out);
 /** Tags a subscriber; *added_out (may be NULL) is false when it already had the tag. */
 int loa_store_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
+/** Untags a subscriber; *removed_out (may be NULL) is false when it did not have the tag. */
+int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                         bool *removed_out);
 /**
  * Renames a tag; LOA_ENOENT when missing, LOA_EEXIST when the new name is another tag's (a
  * change of case or form of its own name is a rename).

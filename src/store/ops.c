@@ -576,9 +576,10 @@ int loa_store_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
     return OPS(tx->st)->tag_add(tx, subscriber_id, tag_id, added_out);
 }
 
-int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id)
+int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                         bool *removed_out)
 {
-    return OPS(tx->st)->tag_remove(tx, subscriber_id, tag_id);
+    return OPS(tx->st)->tag_remove(tx, subscriber_id, tag_id, removed_out);
 }
 
 int loa_store_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to)

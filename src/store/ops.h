@@ -140,7 +140,7 @@ struct loa_store_ops {
     int (*tag_find)(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out,
                     char **name_out);
     int (*tag_add)(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-    int (*tag_remove)(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
+    int (*tag_remove)(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *removed_out);
     int (*tag_rename)(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to);
     int (*tag_delete)(struct loa_txn *tx, int64_t page_ref, const char *name);
     int (*tag_merge)(struct loa_txn *tx, int64_t page_ref, const char *from, const char *into,
@@ -390,7 +390,8 @@ int loa__sqlite_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *nam
 int loa__sqlite_tag_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out,
                          char **name_out);
 int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
+int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                           bool *removed_out);
 int loa__sqlite_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to);
 int loa__sqlite_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name);
 int loa__sqlite_tag_merge(struct loa_txn *tx, int64_t page_ref, const char *from, const char *into,

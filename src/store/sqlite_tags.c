@@ -142,9 +142,10 @@ int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_i
     return exec_pair(tx->st, T_ADD, subscriber_id, tag_id, added_out);
 }
 
-int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id)
+int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                           bool *removed_out)
 {
-    return exec_pair(tx->st, T_REMOVE, subscriber_id, tag_id, NULL);
+    return exec_pair(tx->st, T_REMOVE, subscriber_id, tag_id, removed_out);
 }
 
 int loa__sqlite_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to)

@@ -258,6 +258,78 @@ test('loa serve: webhook and REST API', async (t) => {
       }
     });
 
+    await t.test('tags: case and Unicode form, many people at once, merge', async () => {
+      const T = (name) => `/api/v1/pages/${PAGE}/tags/${encodeURIComponent(name)}`;
+      // A sequence started by the tag, written in another case: bulk adds start it too.
+      let r = await api('POST', '/api/v1/sequences', {
+        body: {
+          page_id: PAGE, name: 'Chăm sóc VIP', window: null, triggers: { tags: ['khách vip'] },
+          steps: [{ delay: { value: 1, unit: 'days' }, blocks: [{ type: 'text', text: 'Chào' }] }],
+        },
+      });
+      assert.equal(r.status, 201, r.text);
+      const seqId = r.json.id;
+      const entered = async () =>
+        (await api('GET', `/api/v1/sequences/${seqId}/enrolments?limit=100`)).json.data.map((e) => e.psid).sort();
+      // p1 and p2 by PSID: "Khách VIP" is the tag, whatever its case or form.
+      r = await api('POST', `${T('Khách VIP')}/people`, { body: { psids: ['p1', 'p2'] } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(await entered(), ['p1', 'p2']);
+      assert.deepEqual(r.json, { tag: 'Khách VIP', action: 'add', matched: 2, changed: 2, written: true });
+      const nfd = 'KHA\u0301CH vip'; // decomposed, other case
+      r = await api('POST', `${T(nfd)}/people`, { body: { psids: ['p2', 'p3'] } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.tag, 'Khách VIP');
+      assert.equal(r.json.changed, 1);
+      assert.deepEqual(await entered(), ['p1', 'p2', 'p3']);
+      r = await api('GET', `/api/v1/pages/${PAGE}/tags`);
+      assert.deepEqual(r.json.data.filter((x) => /vip/i.test(x.name)), [{ name: 'Khách VIP', subscribers: 3 }]);
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=${encodeURIComponent('khách vip')}`);
+      assert.equal(r.json.data.length, 3);
+      // An unknown PSID: named, nothing written.
+      r = await api('POST', `${T('mới')}/people`, { body: { psids: ['p4', 'nobody'] } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'psids[1]');
+      r = await api('GET', `/api/v1/pages/${PAGE}/tags`);
+      assert.equal(r.json.data.find((x) => x.name === 'mới'), undefined);
+      // By filter: counted first (dry_run), then written.
+      const filter = { tags: { any: ['KHÁCH VIP'] } };
+      r = await api('POST', `${T('tết')}/people`, { body: { filter, dry_run: true } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, { tag: 'tết', action: 'add', matched: 3, changed: 3, written: false });
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=${encodeURIComponent('tết')}`);
+      assert.equal(r.json.data.length, 0);
+      r = await api('POST', `${T('tết')}/people`, { body: { filter } });
+      assert.equal(r.json.changed, 3);
+      r = await api('POST', `${T('TẾT')}/people`, { body: { action: 'remove', psids: ['p1'] } });
+      assert.deepEqual(r.json, { tag: 'tết', action: 'remove', matched: 1, changed: 1, written: true });
+      // Merge: everyone tagged tết gets Khách VIP (all had it), tết goes.
+      r = await api('POST', `${T('tết')}/merge`, { body: { into: 'khách vip' } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, { merged: 'tết', into: 'Khách VIP', moved: 0 });
+      r = await api('POST', `${T('tết')}/merge`, { body: { into: 'khách vip' } });
+      assert.equal(r.status, 404);
+      assert.equal(r.json.error.field, 'tag');
+      r = await api('POST', `${T('Khách VIP')}/merge`, { body: { into: 'KHÁCH VIP' } });
+      assert.equal(r.status, 400);
+      for (const [body, field] of [
+        [{}, 'psids'],
+        [{ psids: ['p1'], filter: {} }, 'filter'],
+        [{ psids: [] }, 'psids'],
+        [{ psids: [1] }, 'psids[0]'],
+        [{ filter: { tags: { any: [] } } }, 'filter.tags.any'],
+        [{ psids: ['p1'], action: 'toggle' }, 'action'],
+        [{ psids: ['p1'], x: 1 }, 'x'],
+      ]) {
+        r = await api('POST', `${T('x')}/people`, { body });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.equal(r.json.error.field, field, JSON.stringify(body));
+      }
+      r = await api('POST', `${T('a,b')}/people`, { body: { psids: ['p1'] } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'tag');
+    });
+
     await t.test('rules explain', async () => {
       let r = await api('POST', '/api/v1/rules/explain', {
         body: { at: '2026-05-01T10:00Z', last_interaction: '2026-04-29T10:00Z', kind: 'message', purpose: 'promotional' },
