@@ -1164,15 +1164,14 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     return rc;
 }
 
-/* Runs a two-int64 statement that changes rows; *changed_out gets whether it did. */
-static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b, bool *changed_out)
+int loa__exec_pair(struct loa_store *st, sqlite3_stmt *s, int64_t a, int64_t b, const char *what,
+                   bool *changed_out)
 {
-    sqlite3_stmt *s = stmt(st, id);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
-    return loa__step_done(st, s, stmt_sql[id], changed_out);
+    return loa__step_done(st, s, what, changed_out);
 }
 
 int loa__sqlite_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,
@@ -1185,7 +1184,8 @@ int loa__sqlite_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *na
 int loa__sqlite_list_add(struct loa_txn *tx, int64_t list_id, int64_t subscriber_id)
 {
     struct loa_store *st = tx->st;
-    return exec_pair(st, S_LIST_ADD, list_id, subscriber_id, NULL);
+    return loa__exec_pair(st, stmt(st, S_LIST_ADD), list_id, subscriber_id, "add list member",
+                          NULL);
 }
 
 int loa__sqlite_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out)

@@ -126,15 +126,10 @@ int loa__sqlite_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *nam
     return rc;
 }
 
-/* Runs a two-int64 statement that changes rows; *changed_out gets whether it did. */
+/* Runs a statement of two ids that changes rows; *changed_out gets whether it did. */
 static int exec_pair(struct loa_store *st, int id, int64_t a, int64_t b, bool *changed_out)
 {
-    sqlite3_stmt *s = t(st, id);
-    if (!s)
-        return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, a);
-    sqlite3_bind_int64(s, 2, b);
-    return loa__step_done(st, s, tsql[id], changed_out);
+    return loa__exec_pair(st, t(st, id), a, b, tsql[id], changed_out);
 }
 
 int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out)

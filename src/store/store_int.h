@@ -108,6 +108,12 @@ sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const 
  */
 int loa__step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out);
 /*
+ * Binds ?1 = a and ?2 = b to s (may be NULL: LOA_ESTORE) and steps it as loa__step_done()
+ * does: for the statements that change one (id, id) pair (tags, list members).
+ */
+int loa__exec_pair(struct loa_store *st, sqlite3_stmt *s, int64_t a, int64_t b, const char *what,
+                   bool *changed_out);
+/*
  * Steps a statement that reads one row: 0 with the row ready to read (reset s afterwards),
  * LOA_ENOENT when there is none, else the mapped error (logged with what).
  */
