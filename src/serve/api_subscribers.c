@@ -14,6 +14,7 @@
 #include <loa/audience.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/text.h>
 #include <loa/utf8.h>
 
 #include "serve_int.h"
@@ -259,8 +260,12 @@ void api_subscribers_update(void *ctx, const struct loa_http_req *req, struct lo
         goto out;
     }
     if (attrs) {
+        /* Text typed decomposed is stored composed (NFC), as imports store it; NFC leaves
+         * JSON's syntax as it is. */
         char *patch = json_dumps(attrs, JSON_COMPACT);
-        rc = loa_store_subscriber_patch_attrs(tx, id, patch, loa_now_ms());
+        char *nfc = loa_text_nfc(patch, strlen(patch));
+        rc = loa_store_subscriber_patch_attrs(tx, id, nfc, loa_now_ms());
+        loa_free(nfc);
         free(patch);
     }
     for (int which = 0; which < 2 && rc == 0 && tags; which++) {

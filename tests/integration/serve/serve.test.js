@@ -223,8 +223,13 @@ test('loa serve: webhook and REST API', async (t) => {
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.json.tags.sort(), ['hà nội', 'vip']);
       assert.deepEqual(r.json.attrs, { city: 'HN', size: 'M' });
-      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { tags: { remove: ['hà nội'] }, attrs: { size: null } } });
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { tags: { remove: ['HÀ NỘI'] }, attrs: { size: null } } });
       assert.deepEqual(r.json.tags, ['vip']);
+      assert.deepEqual(r.json.attrs, { city: 'HN' });
+      // Attributes typed decomposed are stored composed.
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { attrs: { 'ha\u0323ng': 'va\u0300ng' } } });
+      assert.deepEqual(r.json.attrs, { city: 'HN', 'hạng': 'vàng' });
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { attrs: { 'hạng': null } } });
       assert.deepEqual(r.json.attrs, { city: 'HN' });
       r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=vip`);
       assert.deepEqual(r.json.data.map((x) => x.id), [id]);
