@@ -142,6 +142,7 @@ struct loa_phone_list_opts {
     const char *name;   /* list name, 1-64 characters */
     const char *region; /* default phone region, e.g. "VN" */
     bool replace;       /* remove the list's current members first */
+    bool dry_run;       /* preview: count everything, write nothing */
 };
 
 struct loa_phone_list_report {
@@ -153,8 +154,11 @@ struct loa_phone_list_report {
     int64_t added;     /* subscribers that became members */
     int64_t members;   /* members of the list afterwards */
     int64_t list_id;
-    bool created; /* the list is new */
-    bool written; /* the transaction was committed */
+    bool created;           /* the list is new (or would be, with dry_run) */
+    bool written;           /* the transaction was committed */
+    char separator;         /* ',', ';' or '\t', as detected */
+    long phone_column;      /* 1-based column of the phone numbers; 0 when none */
+    char phone_header[128]; /* its header, as written (cut to fit) */
 };
 
 /**

@@ -94,8 +94,11 @@ static void on_field(void *data, size_t len, void *ud)
         memcpy(name, data ? data : "", n);
         name[n] = '\0';
         char *t = trim(name); /* a byte order mark went in feed() */
-        if (is_phone_header(t) && r->phone_col == SIZE_MAX)
+        if (is_phone_header(t) && r->phone_col == SIZE_MAX) {
             r->phone_col = r->nfields;
+            r->rep->phone_column = (long)r->nfields + 1;
+            snprintf(r->rep->phone_header, sizeof(r->rep->phone_header), "%s", t);
+        }
     } else if (r->nfields == r->phone_col) {
         r->field_set = true;
         if (len > MAX_FIELD_BYTES)
@@ -211,7 +214,8 @@ static bool list_name_ok(const char *s)
 static int feed(struct reader *r, struct csv_parser *p, const char *data, size_t n, bool first)
 {
     if (first) {
-        csv_set_delim(p, (unsigned char)loa_import_separator(data, n));
+        r->rep->separator = loa_import_separator(data, n);
+        csv_set_delim(p, (unsigned char)r->rep->separator);
         if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
             data += 3;
             n -= 3;
@@ -284,6 +288,12 @@ static int write_list(struct loa_store *st, struct reader *r)
         rc = loa_store_list_count(st, rep->list_id, &rep->members);
     }
     loa_free(matched);
+    if (o->dry_run && rc == 0) {
+        loa_store_rollback(tx); /* the preview: counted, not written */
+        if (rep->created)
+            rep->list_id = 0;
+        return 0;
+    }
     rc = loa_store_end(tx, rc);
     if (rc == 0) {
         rep->written = true;
@@ -299,6 +309,7 @@ int loa_import_phone_list(struct loa_store *st, const struct loa_phone_list_opts
                           struct loa_phone_list_report *report, struct loa_diags *diags)
 {
     memset(report, 0, sizeof(*report));
+    report->separator = ',';
     if (!list_name_ok(opts->name)) {
         loa_diags_add(diags, 0, 0, "name", "list names are 1-%d characters", MAX_NAME_CHARS);
         return LOA_EINVAL;
