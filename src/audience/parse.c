@@ -188,9 +188,16 @@ static struct loa_audience_node *parse_tags(struct parser *p, json_t *v, const c
             ok = false;
             continue;
         }
+        /* Tags compare without case or Unicode form: "VIP" and "vip" are one name (for
+         * "all", two would ask for two tags that are one). */
+        char *fold = loa_text_fold(json_string_value(t));
         bool dup = false;
-        for (size_t j = 0; j < n->nnames && !dup; j++)
-            dup = strcmp(n->names[j], json_string_value(t)) == 0;
+        for (size_t j = 0; j < n->nnames && !dup; j++) {
+            char *other = loa_text_fold(n->names[j]);
+            dup = strcmp(other, fold) == 0;
+            loa_free(other);
+        }
+        loa_free(fold);
         if (!dup)
             n->names[n->nnames++] = loa_strdup(json_string_value(t));
     }

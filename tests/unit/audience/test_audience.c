@@ -453,6 +453,7 @@ static void eval_predicates(void **state)
                         "1");
     /* Tags match whatever their case. */
     assert_string_equal(members(f, "{\"tags\":{\"any\":[\"VIP\"]}}"), "1,2");
+    assert_string_equal(members(f, "{\"tags\":{\"all\":[\"VIP\",\"vip\"]}}"), "1,2");
     assert_string_equal(members(f, "{\"list\":\"crm-11\"}"), "3,5");
     assert_string_equal(members(f, "{\"list\":\"missing\"}"), "");
 }
