@@ -66,7 +66,9 @@ struct loa_import_column {
 };
 
 struct loa_import_opts {
-    const char *path;   /* CSV file; "-" reads standard input */
+    const char *path; /* CSV file; "-" reads standard input; NULL: data */
+    const char *data; /* CSV text in memory (len bytes), used when path is NULL */
+    size_t len;
     int64_t page_ref;   /* internal id of the Page the subscribers belong to */
     const char *list;   /* add every imported row to this list; NULL = none */
     const char *region; /* default phone region, e.g. "VN" */
@@ -111,7 +113,11 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
  * of spacing, '_', '-', '.' and '/'.
  */
 enum loa_import_field loa_import_header(const char *header, const char **attr_out);
-/** A field's name as the preview shows it ("phone", "full name", "attribute"...). */
+/**
+ * A field's name in previews and REST answers: "psid", "first_name", "last_name",
+ * "full_name", "phone", "email", "gender", "locale", "tags", "ignored", "attribute" (text)
+ * or "number" (an attribute read as a number).
+ */
 const char *loa_import_field_name(enum loa_import_field f);
 /**
  * The separator of a CSV file from its first line (buf: the file's first bytes; quoted

@@ -156,11 +156,11 @@ const char *loa_import_field_name(enum loa_import_field f)
 {
     static const char *const names[] = {
         [LOA_IMPORT_PSID] = "psid",           [LOA_IMPORT_FIRST_NAME] = "first_name",
-        [LOA_IMPORT_LAST_NAME] = "last_name", [LOA_IMPORT_FULL_NAME] = "full name",
+        [LOA_IMPORT_LAST_NAME] = "last_name", [LOA_IMPORT_FULL_NAME] = "full_name",
         [LOA_IMPORT_PHONE] = "phone",         [LOA_IMPORT_EMAIL] = "email",
         [LOA_IMPORT_GENDER] = "gender",       [LOA_IMPORT_LOCALE] = "locale",
         [LOA_IMPORT_TAGS] = "tags",           [LOA_IMPORT_IGNORED] = "ignored",
-        [LOA_IMPORT_ATTR] = "attribute",      [LOA_IMPORT_NUMBER] = "number attribute",
+        [LOA_IMPORT_ATTR] = "attribute",      [LOA_IMPORT_NUMBER] = "number",
     };
     return (size_t)f < sizeof(names) / sizeof(names[0]) ? names[f] : "?";
 }

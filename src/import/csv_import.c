@@ -194,9 +194,9 @@ static void read_header(struct importer *im)
                               "column appears twice (also column %zu)", j + 1);
             else
                 loa_diags_add(im->d, im->row_line, (long)i + 1, c->header,
-                              "means %s%s%s, like column %zu '%s': keep one of them",
-                              loa_import_field_name(c->field), c->attr ? " " : "",
-                              c->attr ? c->attr : "", j + 1, o->header);
+                              "means %s%s%s%s, like column %zu '%s': keep one of them",
+                              loa_import_field_name(c->field), c->attr ? " '" : "",
+                              c->attr ? c->attr : "", c->attr ? "'" : "", j + 1, o->header);
             im->header_bad = true;
             break;
         }
@@ -553,8 +553,16 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
                    struct loa_import_report *report, struct loa_diags *diags)
 {
     memset(report, 0, sizeof(*report));
-    bool is_stdin = strcmp(opts->path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(opts->path, "rb");
+    bool is_stdin = opts->path && strcmp(opts->path, "-") == 0;
+    FILE *f;
+    if (!opts->path) /* the text in memory (a REST body) */
+        f = opts->len ? fmemopen((void *)(uintptr_t)opts->data, opts->len, "rb") : NULL;
+    else
+        f = is_stdin ? stdin : fopen(opts->path, "rb");
+    if (!f && !opts->path) {
+        loa_diags_add(diags, 1, 0, NULL, "the file is empty: a header row is needed");
+        return LOA_EPARSE;
+    }
     if (!f) {
         loa_diags_add(diags, 0, 0, opts->path, "cannot open: %s", strerror(errno));
         return LOA_ENOENT;
@@ -563,7 +571,9 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
     struct importer im = { .o = opts, .rep = report, .d = diags, .line = 1, .writing = true };
     loa_buf_init(&im.row, 64 * MAX_FIELD_BYTES);
     struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+    if (!opts->path)
+        im.bytes_total = opts->len;
+    else if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
         im.bytes_total = (uint64_t)sb.st_size;
 
     struct csv_parser p;
@@ -606,7 +616,8 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
     }
     loa_free(chunk);
     if (rc == 0 && ferror(f)) {
-        loa_diags_add(diags, 0, 0, opts->path, "read error: %s", strerror(errno));
+        loa_diags_add(diags, 0, 0, opts->path ? opts->path : "body", "read error: %s",
+                      strerror(errno));
         rc = LOA_EIO;
     }
     if (rc == 0 && csv_fini(&p, on_field, on_row, &im) != 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /api/v1/pages/{page_id}/subscribers (list with filters and a cursor), /api/v1/subscribers/{id}
+ * /api/v1/pages/{page_id}/subscribers (list with filters and a cursor; import a CSV, or preview
+ * the import), /api/v1/subscribers/{id}
  * (get, change tags and attributes, delete) and the Page's tags (list with counts, rename,
  * delete, merge, add or remove for many people by PSID or filter). Tag changes go through the
  * audience module's loa_audience_tag_tx(), with the tag-added rule (sequence triggers) as its
@@ -14,6 +15,7 @@
 #include <loa/audience.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/import.h>
 #include <loa/text.h>
 #include <loa/utf8.h>
 
@@ -533,4 +535,91 @@ out:
     loa_diags_release(&d);
     json_decref(o);
     loa_page_release(&p);
+}
+
+#define IMPORT_ERRORS_MAX 100
+
+/* A query flag: absent = false, "true"/"false"; false with 400 set otherwise. */
+static bool query_flag(const struct loa_http_req *req, struct loa_http_resp *resp, const char *name,
+                       bool *out)
+{
+    const char *v = loa_http_query(req, name);
+    *out = v && strcmp(v, "true") == 0;
+    if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+        loa_http_error(resp, 400, name, "must be true or false");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * POST /api/v1/pages/{page_id}/subscribers/import[?dry_run=true][&skip_invalid=true][&list=NAME]
+ * with the CSV as the body, as a shop exported it (docs/import.md). The answer has the mapping
+ * (column → field), the counts and every invalid row (line, column, field, reason); with
+ * dry_run nothing is written. Without skip_invalid an invalid row writes nothing (400).
+ */
+void api_subscribers_import(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    struct serve_app *app = ctx;
+    bool dry_run, skip_invalid;
+    if (!query_flag(req, resp, "dry_run", &dry_run) ||
+        !query_flag(req, resp, "skip_invalid", &skip_invalid))
+        return;
+    const char *list = loa_http_query(req, "list");
+    if (list && (!*list || !loa_utf8_valid(list, strlen(list)) ||
+                 loa_utf8_count(list, strlen(list)) > 64)) {
+        loa_http_error(resp, 400, "list", "a list name is 1-64 characters");
+        return;
+    }
+    if (req->body_len == 0) {
+        loa_http_error(resp, 400, "body", "a CSV file with a header row is required");
+        return;
+    }
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p))
+        return;
+    struct loa_store *st = api_store(ctx, resp);
+    if (!st) {
+        loa_page_release(&p);
+        return;
+    }
+    struct loa_import_opts o = { .data = req->body,
+                                 .len = req->body_len,
+                                 .page_ref = p.id,
+                                 .list = list,
+                                 .region = app->set->phone_region,
+                                 .skip_invalid = skip_invalid,
+                                 .dry_run = dry_run };
+    struct loa_import_report rep;
+    struct loa_diags d;
+    loa_diags_init(&d, IMPORT_ERRORS_MAX);
+    int rc = loa_import_csv(st, &o, &rep, &d);
+    loa_page_release(&p);
+    if (rc == LOA_EPARSE || (rc == LOA_EINVAL && !rep.written && !dry_run)) {
+        api_reply_diags(resp, 400, &d);
+    } else if (rc < 0 && rc != LOA_EINVAL) {
+        api_fail(resp, rc, NULL, "importing");
+    } else {
+        json_t *cols = json_array();
+        for (size_t i = 0; i < rep.ncolumns; i++) {
+            const struct loa_import_column *c = &rep.columns[i];
+            json_array_append_new(cols, json_pack("{s:I,s:s,s:s,s:o}", "column", (json_int_t)i + 1,
+                                                  "header", c->header, "field",
+                                                  loa_import_field_name(c->field), "attribute",
+                                                  str_or_null(c->attr)));
+        }
+        json_t *errors = api_diags_json(400, &d);
+        char sep[2] = { rep.separator, '\0' };
+        json_t *out = json_pack(
+            "{s:b,s:s,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:I}", "written", rep.written,
+            "separator", sep, "bom", rep.bom, "columns", cols, "rows", (json_int_t)rep.rows,
+            "inserted", (json_int_t)rep.inserted, "updated", (json_int_t)rep.updated, "unchanged",
+            (json_int_t)rep.unchanged, "invalid", (json_int_t)rep.invalid, "tags_added",
+            (json_int_t)rep.tags_added, "listed", (json_int_t)rep.listed, "invalid_rows",
+            json_object_get(errors, "errors"), "invalid_rows_not_shown", (json_int_t)d.dropped);
+        json_decref(errors);
+        api_reply(resp, 200, out);
+    }
+    loa_import_report_release(&rep);
+    loa_diags_release(&d);
 }

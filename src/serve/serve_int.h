@@ -98,6 +98,7 @@ void api_subscribers_delete(void *app, const struct loa_http_req *req, struct lo
 void api_tags_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_tags_rename(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_tags_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_subscribers_import(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_tags_merge(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_tags_people(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_conversations_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
