@@ -57,16 +57,10 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
         loa_http_error(resp, 400, "name", "the list name is required (?name=...)");
         return;
     }
-    const char *replace = loa_http_query(req, "replace");
-    if (replace && strcmp(replace, "true") != 0 && strcmp(replace, "false") != 0) {
-        loa_http_error(resp, 400, "replace", "must be true or false");
+    bool replace, dry_run;
+    if (!api_query_flag(req, resp, "replace", &replace) ||
+        !api_query_flag(req, resp, "dry_run", &dry_run))
         return;
-    }
-    const char *dry_run = loa_http_query(req, "dry_run");
-    if (dry_run && strcmp(dry_run, "true") != 0 && strcmp(dry_run, "false") != 0) {
-        loa_http_error(resp, 400, "dry_run", "must be true or false");
-        return;
-    }
     if (req->body_len == 0) {
         loa_http_error(resp, 400, "body", "a CSV file with a phone column is required");
         return;
@@ -85,8 +79,8 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
         .page_ref = p.id,
         .name = name,
         .region = app->set->phone_region,
-        .replace = replace && strcmp(replace, "true") == 0,
-        .dry_run = dry_run && strcmp(dry_run, "true") == 0,
+        .replace = replace,
+        .dry_run = dry_run,
     };
     struct loa_phone_list_report rep;
     struct loa_diags d;

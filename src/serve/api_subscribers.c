@@ -539,19 +539,6 @@ out:
 
 #define IMPORT_ERRORS_MAX 100
 
-/* A query flag: absent = false, "true"/"false"; false with 400 set otherwise. */
-static bool query_flag(const struct loa_http_req *req, struct loa_http_resp *resp, const char *name,
-                       bool *out)
-{
-    const char *v = loa_http_query(req, name);
-    *out = v && strcmp(v, "true") == 0;
-    if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-        loa_http_error(resp, 400, name, "must be true or false");
-        return false;
-    }
-    return true;
-}
-
 /*
  * POST /api/v1/pages/{page_id}/subscribers/import[?dry_run=true][&skip_invalid=true][&list=NAME]
  * with the CSV as the body, as a shop exported it (docs/import.md). The answer has the mapping
@@ -562,8 +549,8 @@ void api_subscribers_import(void *ctx, const struct loa_http_req *req, struct lo
 {
     struct serve_app *app = ctx;
     bool dry_run, skip_invalid;
-    if (!query_flag(req, resp, "dry_run", &dry_run) ||
-        !query_flag(req, resp, "skip_invalid", &skip_invalid))
+    if (!api_query_flag(req, resp, "dry_run", &dry_run) ||
+        !api_query_flag(req, resp, "skip_invalid", &skip_invalid))
         return;
     const char *list = loa_http_query(req, "list");
     if (list && (!*list || !loa_utf8_valid(list, strlen(list)) ||
