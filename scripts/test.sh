@@ -9,6 +9,9 @@ scripts/deps.sh
 if [[ -f tests/node/package.json ]]; then
     (cd tests/node && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
 fi
+# The web console's bundler (esbuild) and its browser-test driver (playwright-core), pinned by
+# console/package-lock.json; the build bundles the console into the loa binary.
+(cd console && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
 
 echo "== format check"
 git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror

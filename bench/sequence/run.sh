@@ -294,6 +294,9 @@ run_loa() {
 
     # The capacity run: every timer due, no sender.
     local cap
+    if [[ -n "${KEEP_DRAIN_DB:-}" ]]; then # a copy to profile the drain with: seqload drain
+        cp "$dir/drain.db" "$KEEP_DRAIN_DB" && cp "$dir/drain.db.key" "$KEEP_DRAIN_DB.key"
+    fi
     cap="$("$work/seqload" drain "$dir/drain.db" "$total" 2000)" ||
         errors+=("loa rep $rep: seqload drain: $cap")
     unset LOA_STORE LOA_GRAPH_URL LOA_LOG_LEVEL LOA_WEBHOOK_PROFILES

@@ -12,8 +12,8 @@
  *       last_due, sequences.
  *
  *   seqload drain STORE N [LIMIT]
- *       Drains timers into the outbox with loa_sequence_drain(st, defaults, loa_now_ms(),
- *       LIMIT (default 2000, what the dispatcher asks per round)) in a loop, back to back while
+ *       Drains timers into the outbox with loa_sequence_drain(defaults, loa_now_ms(), LIMIT
+ *       (default 2000)), each call in a transaction of its own, in a loop, back to back while
  *       a call returns LIMIT, else 1 ms apart, until N timers have been handled (or 10 s pass
  *       with none). Run it on a store whose timers are all due (a copy, after the serve run):
  *       it measures the raw drain capacity of the service and the store, with no sender.
@@ -207,8 +207,12 @@ static int cmd_drain(int argc, char **argv)
     int rc = 0;
     while (total < want) {
         int64_t t = loa_mono_ms(), n = 0;
-        if ((rc = loa_sequence_drain(st, &o, loa_now_ms(), limit, &n)) < 0)
+        struct loa_txn *tx;
+        struct loa_sequence_drained dr;
+        if ((rc = loa_store_begin(st, &tx)) < 0 ||
+            (rc = loa_store_end(tx, loa_sequence_drain(tx, &o, loa_now_ms(), limit, &dr))) < 0)
             break;
+        n = dr.handled;
         int64_t el = loa_mono_ms() - t;
         calls++;
         busy += el;

@@ -86,7 +86,25 @@
     X(page_timezone, "page.timezone", "default-timezone", "LOA_DEFAULT_TIMEZONE", TIMEZONE,        \
       "Asia/Ho_Chi_Minh", 0, 0, "IANA time zone of new Pages")                                     \
     X(page_daily_cap, "page.daily_cap", "default-daily-cap", "LOA_DEFAULT_DAILY_CAP", INT,         \
-      "5000", 1, 100000000, "rolling 24 h send cap of new Pages")
+      "5000", 1, 100000000, "rolling 24 h send cap of new Pages")                                \
+    X(console_cookie_secure, "console.cookie_secure", "cookie-secure", "LOA_COOKIE_SECURE",       \
+      BOOL, "false", 0, 0,                                                                         \
+      "always mark the console's session cookie Secure (loa behind an HTTPS proxy)")               \
+    X(console_trust_forwarded_proto, "console.trust_forwarded_proto", "trust-forwarded-proto",    \
+      "LOA_TRUST_FORWARDED_PROTO", BOOL, "false", 0, 0,                                            \
+      "trust X-Forwarded-Proto from the proxy in front: \"https\" marks the cookie Secure")        \
+    X(console_session_idle_s, "console.session_idle_s", "session-idle", "LOA_SESSION_IDLE_S",      \
+      INT, "43200", 60, 31536000, "a console session unused this many seconds ends")              \
+    X(console_session_max_s, "console.session_max_s", "session-max", "LOA_SESSION_MAX_S", INT,     \
+      "604800", 60, 31536000, "a console session ends this many seconds after sign-in")           \
+    X(console_signin_lock_after, "console.signin_lock_after", "signin-lock-after",                 \
+      "LOA_SIGNIN_LOCK_AFTER", INT, "5", 1, 1000,                                                  \
+      "failed sign-ins in a row (per login) that lock the login")                                  \
+    X(console_signin_lock_s, "console.signin_lock_s", "signin-lock", "LOA_SIGNIN_LOCK_S", INT,     \
+      "900", 1, 604800, "seconds a login stays locked after too many failed sign-ins")             \
+    X(console_signin_delay_ms, "console.signin_delay_ms", "signin-delay", "LOA_SIGNIN_DELAY_MS",   \
+      INT, "1000", 0, 60000,                                                                       \
+      "after a second failed sign-in, the next try waits this long, doubling with each failure")
 /* clang-format on */
 
 #endif /* LOA_CONFIG_OPTIONS_H */

@@ -2,7 +2,9 @@
 /*
  * The HTTP server of `loa serve` (module interface; no libmicrohttpd type appears here):
  * libmicrohttpd with epoll and a thread pool, a route table matched in one place, API-key
- * authorisation by role, size-capped request bodies, JSON error bodies, one log line per
+ * or session-cookie authorisation by role (the session check is the app's hook), a guard hook
+ * that can refuse a request after it is authorised, a fallback for GETs no route matches
+ * (the console's files), size-capped request bodies, JSON error bodies, one log line per
  * request and per-route request counters for /metrics.
  *
  * Data flows one way: the server reads a request, finds its route, checks the key's role,
@@ -50,9 +52,10 @@ struct loa_http_req {
     const char *params[LOA_HTTP_MAX_PARAMS]; /* the {name} segments of the route, in order */
     const char *body;                        /* NUL-terminated; "" when none */
     size_t body_len;
-    enum loa_role role;                   /* the API key's role; NONE on public routes */
-    const char *key_prefix;               /* the key's public prefix, or NULL */
-    void *conn;                           /* private: for the lookups below */
+    enum loa_role role;     /* the API key's role; NONE on public routes */
+    const char *key_prefix; /* the key's public prefix, or NULL */
+    void *user; /* what the session hook made for a cookie-signed request; NULL with a key */
+    void *conn; /* private: for the lookups below */
     const struct loa_http_server *server; /* the server answering (its metrics) */
 };
 
@@ -60,13 +63,28 @@ struct loa_http_req {
 const char *loa_http_query(const struct loa_http_req *r, const char *name);
 /** A request header (case-insensitive name), or NULL. */
 const char *loa_http_header(const struct loa_http_req *r, const char *name);
+/** A cookie of the request, or NULL. */
+const char *loa_http_cookie(const struct loa_http_req *r, const char *name);
+
+#define LOA_HTTP_MAX_HEADERS 12
 
 /** What a handler answers. body is owned by the response (a loa_buf). */
 struct loa_http_resp {
     int status;               /* 200 unless set */
     const char *content_type; /* static; "application/json" unless set */
     struct loa_buf body;      /* the response body */
+    /* Extra headers (names static, values owned by the response): loa_http_add_header(). */
+    const char *hdr_name[LOA_HTTP_MAX_HEADERS];
+    char *hdr_value[LOA_HTTP_MAX_HEADERS];
+    size_t nhdr;
+    /* A body that lives as long as the program (embedded files): sent without a copy and
+     * instead of body when set. */
+    const void *static_body;
+    size_t static_len;
 };
+
+/** Adds a response header (value copied); past LOA_HTTP_MAX_HEADERS it is dropped. */
+void loa_http_add_header(struct loa_http_resp *resp, const char *name, const char *value);
 
 /** Sets a JSON error: {"error":{"status":S,"field":F,"reason":R}} (field may be NULL). */
 void loa_http_error(struct loa_http_resp *resp, int status, const char *field, const char *fmt, ...)
@@ -103,6 +121,23 @@ int loa_http_route_match(const struct loa_http_route *routes, size_t n, enum loa
 typedef int (*loa_http_auth_fn)(void *app, const char *key, enum loa_role *role_out,
                                 char *prefix_out);
 
+/**
+ * Checks a request without an Authorization header that carries a session cookie (the
+ * cookie's value given). Returns 0 with *role_out and *user_out (freed with user_free after
+ * the request), or the status to answer (401, 403) with the error already in resp. The hook
+ * checks the CSRF token of requests that change something. Called on the request's thread.
+ */
+typedef int (*loa_http_session_fn)(void *app, const struct loa_http_req *req, const char *cookie,
+                                   enum loa_role *role_out, void **user_out,
+                                   struct loa_http_resp *resp);
+
+/**
+ * Called for every authorised request before its handler: false refuses it (the guard has
+ * set resp). Used to keep a signed-in user to their own Pages.
+ */
+typedef bool (*loa_http_guard_fn)(void *app, const struct loa_http_route *route,
+                                  const struct loa_http_req *req, struct loa_http_resp *resp);
+
 struct loa_http_opts {
     const char *listen;                  /* "127.0.0.1:8080"; port 0 picks a free one */
     unsigned threads;                    /* thread pool size */
@@ -110,7 +145,12 @@ struct loa_http_opts {
     const struct loa_http_route *routes; /* the table (borrowed for the server's life) */
     size_t nroutes;
     loa_http_auth_fn auth;
-    void *app; /* passed to handlers and auth */
+    const char *session_cookie;    /* the session cookie's name; NULL = no sessions */
+    loa_http_session_fn session;   /* may be NULL */
+    void (*user_free)(void *user); /* frees what session made */
+    loa_http_guard_fn guard;       /* may be NULL */
+    loa_http_handler fallback;     /* GET/HEAD that no route matches; NULL = 404 */
+    void *app;                     /* passed to handlers and the hooks */
 };
 
 struct loa_http_server;

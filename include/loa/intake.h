@@ -169,7 +169,13 @@ struct loa_intake_result {
     size_t by_kind[LOA_INTAKE_KIND_COUNT]; /* new events by kind */
     int64_t *new_subscribers;              /* ids of subscribers created (owned) */
     size_t nnew;
+    size_t clamped; /* times out of range that were replaced (see LOA_INTAKE_TIME_FLOOR_MS) */
 };
+
+/* Event times from outside must lie in [LOA_INTAKE_TIME_FLOOR_MS, now + LOA_INTAKE_SKEW_MS];
+ * anything else is replaced by the time it arrived (logged, counted in clamped). */
+#define LOA_INTAKE_TIME_FLOOR_MS 1420070400000LL /* 2015-01-01T00:00Z */
+#define LOA_INTAKE_SKEW_MS       (5 * 60 * 1000) /* Meta's clock ahead of ours, at most */
 
 /** Frees res->new_subscribers and clears res. */
 void loa_intake_result_release(struct loa_intake_result *res);

@@ -116,6 +116,13 @@ struct loa_rules_token {
     int64_t last_sent;                  /* last message sent with the token; 0 = never */
 };
 
+/** The person's opt-in to the Page's marketing messages (Marketing Message API, a token). */
+struct loa_rules_marketing {
+    bool held;                          /* the person holds a marketing-message token */
+    enum loa_rules_token_status status; /* STOP/RESUME status */
+    int64_t created;                    /* opt-in time */
+};
+
 /** What the rules need to know about one person. */
 struct loa_rules_person {
     int64_t last_interaction;          /* the person's last interaction; 0 = never */
@@ -126,6 +133,10 @@ struct loa_rules_person {
     unsigned sent_after_window; /* messages sent since the last window closed (24+1) */
     const struct loa_rules_token *tokens; /* notification-topic tokens; may be NULL */
     size_t token_count;
+    struct loa_rules_marketing marketing; /* marketing-message opt-in; zero: none */
+    const char *country; /* where the person is, ISO 3166-1 alpha-2 ("VN", "GB"); NULL or ""
+                            unknown. Routes that depend on the recipient's region (topics from
+                            2026, marketing messages) read it */
 };
 
 /** How the caller wants to send. */
@@ -135,12 +146,22 @@ enum loa_rules_route_kind {
     LOA_RULES_ROUTE_TAG,         /* a message tag (tag names it) */
     LOA_RULES_ROUTE_HUMAN_AGENT, /* the HUMAN_AGENT tag */
     LOA_RULES_ROUTE_TOPIC,       /* a notification-topic token (topic_id names the topic) */
+    LOA_RULES_ROUTE_MARKETING,   /* the person's marketing-message token (paid, Meta-side
+                                    campaign) */
+    LOA_RULES_ROUTE_UTILITY,     /* a utility message template (template_id names it) */
+    LOA_RULES_ROUTE_COUNT
 };
+
+/** Bit of a route kind in a set of routes (struct loa_rules_request.accept). */
+#define LOA_RULES_ROUTE_BIT(k) (1u << (unsigned)(k))
 
 struct loa_rules_route {
     enum loa_rules_route_kind kind;
-    const char *tag;      /* ROUTE_TAG: "POST_PURCHASE_UPDATE"; borrowed */
-    const char *topic_id; /* ROUTE_TOPIC: the topic; borrowed */
+    const char *tag;         /* ROUTE_TAG: "POST_PURCHASE_UPDATE"; borrowed */
+    const char *topic_id;    /* ROUTE_TOPIC: the topic; borrowed */
+    const char *template_id; /* ROUTE_UTILITY (and AUTO): the template the message would use;
+                                borrowed; NULL = none */
+    bool template_approved;  /* ... and Meta approved it */
 };
 
 /** One message to decide on. */
@@ -150,7 +171,11 @@ struct loa_rules_request {
     bool structured; /* has images, cards, buttons or quick replies (not text/emoji only) */
     enum loa_rules_sender sender;
     struct loa_rules_route route;
-    int64_t at; /* when it would be sent */
+    int64_t at;      /* when it would be sent */
+    unsigned accept; /* ROUTE_AUTO: the routes beyond the window (and HUMAN_AGENT for a person
+                        typing) the sender accepts, as LOA_RULES_ROUTE_BIT()s of TOPIC,
+                        MARKETING and UTILITY; 0 = topics only (paid and template routes are
+                        never taken unless accepted) */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -177,12 +202,17 @@ enum loa_rules_recipient {
  * may be NULL only when no entry at all covers the case.
  *
  * code is a stable machine string. Allowed: "window_open", "ctm_window_open", "plus_one",
- * "tag", "human_agent", "topic_token", "invite_ok". Refused: "window_closed", "no_window",
+ * "tag", "human_agent", "topic_token", "marketing_token", "utility_template", "invite_ok".
+ * Refused: "window_closed", "no_window",
  * "promotional_tag", "promotional_plus_one", "promotional_window", "promotional_topic",
  * "tag_retired", "tag_unknown", "human_only", "human_agent_expired", "topics_retired",
  * "topics_unavailable", "no_token", "topic_inactive", "token_stopped", "token_expired",
  * "token_frequency", "topic_text_only", "cadence", "not_activated", "invite_per_window",
- * "invite_same_title", "invite_pending", "invite_accepted", "frequency_unavailable", "no_route".
+ * "invite_same_title", "invite_pending", "invite_accepted", "frequency_unavailable", "no_route",
+ * "marketing_unavailable", "no_marketing_token",
+ * "marketing_stopped", "marketing_region", "country_unknown", "promotional_marketing",
+ * "templates_unavailable", "no_template", "template_unapproved", "promotional_template",
+ * "template_buttons".
  */
 struct loa_rules_decision {
     bool allowed;
@@ -193,6 +223,7 @@ struct loa_rules_decision {
     char tag[LOA_RULES_TAG_MAX];         /* the tag to send; "" unless MESSAGE_TAG */
     enum loa_rules_recipient recipient;  /* which recipient form to use */
     const char *topic_id;                /* ROUTE_TOPIC: borrowed from the request's tokens */
+    const char *template_id;             /* ROUTE_UTILITY: borrowed from the request's route */
     int64_t until;       /* allowed: stays allowed before this instant; INT64_MAX = no known end */
     int64_t retry_at;    /* refused: allowed again from this instant if nothing changes; 0 = no */
     const char *rule_id; /* deciding entry's id */
@@ -210,6 +241,26 @@ struct loa_rules_decision {
  */
 int loa_rules_decide(const struct loa_rules *r, const struct loa_rules_request *req,
                      struct loa_rules_decision *out);
+
+/** Every route a message could take, each with its decision, in the order loa tries them. */
+#define LOA_RULES_ROUTES_MAX 12
+struct loa_rules_routes {
+    size_t n;
+    struct loa_rules_decision v[LOA_RULES_ROUTES_MAX];
+    int best; /* index of the first allowed (what ROUTE_AUTO picks); -1 when none */
+};
+
+/**
+ * The routes req (its route kind is ignored) could take at req->at, in the order ROUTE_AUTO
+ * tries them: the window (with 24+1 while it existed); for a person typing non-promotional
+ * content, HUMAN_AGENT; then the routes req->accept allows: a utility template (when
+ * route.template_id names one), the marketing-message token, each topic token. Every one is
+ * listed, allowed or with the rule that refuses it, so that a console can say "window until
+ * 21:14 · marketing message · topic: refused (cadence)". buttons is the message's button
+ * count (utility templates allow at most a few). Returns 0 or LOA_EINVAL (no person).
+ */
+int loa_rules_routes(const struct loa_rules *r, const struct loa_rules_request *req,
+                     unsigned buttons, struct loa_rules_routes *out);
 
 /**
  * The route for a staff reply typed in a conversation (capability E): inside the window free
@@ -269,8 +320,9 @@ const char *loa_rules_mtype_name(enum loa_rules_mtype t);
 const char *loa_rules_route_name(enum loa_rules_route_kind k);
 
 /**
- * Parses "auto", "window", "human_agent", "tag:NAME" or "topic:ID" (tag:HUMAN_AGENT is
- * ROUTE_HUMAN_AGENT). The tag and topic_id point into s. Returns 0 or LOA_EINVAL.
+ * Parses "auto", "window", "human_agent", "marketing", "tag:NAME", "topic:ID" or
+ * "utility:TEMPLATE" (tag:HUMAN_AGENT is ROUTE_HUMAN_AGENT; a template so named counts as
+ * approved). The tag, topic_id and template_id point into s. Returns 0 or LOA_EINVAL.
  */
 int loa_rules_route_parse(const char *s, struct loa_rules_route *out);
 

@@ -48,12 +48,22 @@ struct loa_sequence_opts {
                                       (sequence.catchup_s, default 3 days) */
     int64_t window_margin_ms;      /* window-aware steps go this long before the window
                                       closes (sequence.window_margin_s, default 1 h) */
-    int64_t lookahead_ms;          /* timers due within this are queued now, for their time */
+    int64_t lookahead_ms;          /* timers due within this are queued now, for their time
+                                      (default 0: a sender wakes at loa_sequence_drained's
+                                      next_due instead) */
     int64_t reply_timeout_ms;      /* a wait_reply block waits this long for the answer
                                       (reply.wait_timeout_s, default 24 h); the next step
                                       counts from the answer or from the timeout */
     const char *phone_region;      /* answers to phone questions are read in this region
                                       (phone.region, default "VN"); borrowed */
+    void (*on_queued)(int64_t step_id, int64_t page_ref, void *ud); /* a drain queued a send
+                                      of this step (the dispatcher wakes its sender); may be
+                                      NULL */
+    void *on_queued_ud;
+    bool await_reconcile; /* a step whose send ended unknown waits for the
+                             reconciler's verdict (loa_sequence_reconciled()) before
+                             the person moves on; false (the default, for senders
+                             with no reconciler): unknown is final */
 };
 void loa_sequence_opts_default(struct loa_sequence_opts *o);
 struct loa_settings;
@@ -194,18 +204,33 @@ int loa_sequence_on_event(struct loa_txn *tx, const struct loa_sequence_opts *o,
 
 /* ---- Timers (the dispatcher) -------------------------------------------------------------- */
 
-/**
- * Moves timers due by now + lookahead into the outbox, at most limit, in one transaction of
- * its own: each becomes a pending delivery due at its time, or, when it is overdue by more
- * than the catch-up limit, a delivery skipped "stale" and the person moves on; a step removed
- * or switched off since is passed over. *queued_out (may be NULL) gets how many timers were
- * handled; fewer than limit means none is left due.
- */
-int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, int64_t now,
-                       int64_t limit, int64_t *queued_out);
+/** What one drain did. */
+struct loa_sequence_drained {
+    int64_t handled; /* timers handled (queued, skipped or passed over); < limit: none left due */
+    int64_t queued;  /* of which became pending sends */
+    int64_t next_timer; /* when a drain has work next: now when the limit left some due, else
+                           the first waiting timer's due time; 0 = none waits */
+    int64_t next_send;  /* the earliest send this drain queued for later (a window-aware step
+                           pulled into its window); 0 = none */
+};
 
 /**
- * A step's send reached a final state (sent, failed, skipped, unknown): the person moves on to
+ * Moves timers due by now + lookahead into the outbox, at most limit, in the caller's
+ * transaction: each becomes a pending delivery due at its time (o->on_queued is told its step
+ * and Page), or, when it is overdue by more than the catch-up limit, a delivery skipped
+ * "stale" and the person moves on; a step removed or switched off since is passed over. Each
+ * store call is all or nothing, the drain is not (a savepoint around it would make every one
+ * of its writes pay for two in SQLite): after an error, the timers before it are done and a
+ * person left between a skip and the step after it is moved on by loa_sequence_resume(), as
+ * after a stop. *out says what was done and when to come back.
+ */
+int loa_sequence_drain(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t now,
+                       int64_t limit, struct loa_sequence_drained *out);
+
+/**
+ * A step's send reached a final state (sent, failed, skipped, unknown — unless
+ * o->await_reconcile: then an unknown send changes nothing and loa_sequence_reconciled() moves
+ * the person on when its fate is known): the person moves on to
  * the next step that is on, timed from at (when it was sent; for a sent step that waits for a
  * reply, from at + the reply timeout, until the answer comes), or finishes; a step the rules
  * refused (skipped) removes them when the sequence says so; a person who can no longer be messaged
@@ -217,9 +242,19 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
                          enum loa_delivery_state state, int64_t at, int64_t now);
 
 /**
+ * The reconciler's verdict on a step's send that ended unknown: sent (at: when Graph has it)
+ * moves the person on as loa_sequence_settled() does; not sent puts them back to wait for the
+ * same step, due now, so it goes again (nothing reached them: the step is not lost, and cannot
+ * arrive twice). In the caller's transaction; a delivery of no queued enrolment changes nothing.
+ */
+int loa_sequence_reconciled(struct loa_txn *tx, const struct loa_sequence_opts *o,
+                            int64_t delivery_id, bool sent, int64_t at, int64_t now);
+
+/**
  * At a sender's start: people whose step's send reached a final state without moving them on
- * (a stop between the two, or an echo that settled it first) move on now, in transactions of
- * its own. *count_out (may be NULL) gets how many.
+ * (a stop between the two, or an echo that settled it first) move on now, and those whose
+ * unknown send was found not sent get the step again (loa_sequence_reconciled()), in
+ * transactions of its own. *count_out (may be NULL) gets how many were looked at.
  */
 int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o, int64_t now,
                         int64_t *count_out);

@@ -141,5 +141,6 @@ void loa_store_lease_release(struct loa_lease *l);
 #include <loa/store_people.h>
 #include <loa/store_replies.h>
 #include <loa/store_sequences.h>
+#include <loa/store_users.h>
 
 #endif /* LOA_STORE_H */

@@ -207,6 +207,11 @@ int loa_store_enrol_list(struct loa_store *st, int64_t page_ref, int64_t sequenc
  */
 int loa_store_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
                         int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+/**
+ * The due time of the first waiting enrolment of an active sequence due after after; *due_out
+ * = 0 when none.
+ */
+int loa_store_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out);
 /** The enrolment whose queued send is delivery delivery_id. LOA_ENOENT. */
 int loa_store_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
                                 int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
@@ -247,14 +252,22 @@ int loa_store_enrol_unqueue(struct loa_txn *tx, int64_t sequence_id, int64_t ste
 /** Sets a waiting enrolment's due time. */
 int loa_store_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at);
 /**
- * Calls fn(delivery id, its state, when it was settled) for queued enrolments whose send has
- * reached a final state (sent, failed, skipped, unknown), after delivery id after_id in id
- * order, at most limit.
+ * Calls fn(delivery id, its state, when it was settled, when it was reconciled or 0) for
+ * queued enrolments whose send has reached a final state (sent, failed, skipped, unknown),
+ * after delivery id after_id in id order, at most limit. An unknown send with a reconciled
+ * time was found not sent (reconciled_not_sent).
  */
 int loa_store_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
                                 int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                          void *ud),
+                                          int64_t reconciled_at, void *ud),
                                 void *ud);
+/**
+ * Puts a queued enrolment whose send delivery_id was found not sent back to waiting for the
+ * same step, due at due_at (the outbox row stays, unknown, as history). Only an enrolment still
+ * queued on that delivery changes; *changed_out (may be NULL) says.
+ */
+int loa_store_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,
+                            int64_t due_at, bool *changed_out);
 /** Calls fn(step id, page_ref) for each step with sends queued in the outbox. */
 int loa_store_seq_steps_live(struct loa_store *st,
                              int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);

@@ -48,6 +48,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_config(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_serve(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_apikey(struct loa_cli *cli, int argc, char **argv);
+int loa_cmd_user(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv);
 int loa_cmd_campaign(struct loa_cli *cli, int argc, char **argv);

@@ -108,6 +108,8 @@ enum text_id {
     T_T_SETTLE,
     T_T_TOTAL,
     T_API,
+    T_CONSOLE,
+    T_SIGNIN,
     T_TRY,
     T_CTRL_C,
     T_STOPPING,
@@ -177,6 +179,8 @@ static const char *const texts[T_COUNT][2] = {
     [T_T_SETTLE] = { "last webhooks", "webhook cuối" },
     [T_T_TOTAL] = { "total", "tổng" },
     [T_API] = { "The REST API listens on", "REST API đang chạy tại" },
+    [T_CONSOLE] = { "The web console is at", "Giao diện web tại" },
+    [T_SIGNIN] = { "sign in as", "đăng nhập bằng" },
     [T_TRY] = { "try", "thử" },
     [T_CTRL_C] = { "Serving until Ctrl-C.", "Đang phục vụ, nhấn Ctrl-C để dừng." },
     [T_STOPPING] = { "stopping loa serve and loa-graph", "đang dừng loa serve và loa-graph" },
@@ -862,6 +866,38 @@ static int self_dir(char *out, size_t size)
     return 0;
 }
 
+/* The console's owner "demo" with a new random password (into pw; a store kept from an earlier
+ * run gets a new one). Returns an exit code. */
+static int demo_owner(struct loa_cli *cli, struct loa_store *st, char *pw, size_t size)
+{
+    unsigned char raw[12];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2base64(pw, size, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        fprintf(cli->err, "loa demo: not enough memory to hash the console password\n");
+        return LOA_EXIT_SOFTWARE;
+    }
+    struct loa_txn *tx;
+    int rc = loa_store_begin(st, &tx);
+    if (rc == 0) {
+        rc = loa_store_user_add(tx, "demo", LOA_USER_OWNER, hash, NULL, 0, loa_now_ms(), NULL);
+        if (rc == LOA_EEXIST)
+            rc = loa_store_user_set_password(tx, "demo", hash, loa_now_ms());
+        if (rc == 0)
+            rc = loa_store_signin_clear(tx, "demo");
+        rc = loa_store_end(tx, rc);
+    }
+    sodium_memzero(hash, sizeof(hash));
+    if (rc < 0) {
+        fprintf(cli->err, "loa demo: cannot create the console user: %s\n", loa_strerror(rc));
+        return LOA_EXIT_IOERR;
+    }
+    return LOA_EXIT_OK;
+}
+
 int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -934,6 +970,7 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     struct loa_page page = { 0 };
     char **env = NULL;
     char *api_key = NULL;
+    char owner_pw[32] = ""; /* the console's "demo" owner: a random password, printed */
     /* loa-graph signs webhooks with the app secret, loa serve checks them with it. */
     char secret_buf[65], verify_token[33];
     random_hex(secret_buf, 32);
@@ -1083,6 +1120,8 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
     }
     loa_apikey_release(&key);
     fprintf(o, "%s %s (%s)\n", PAD(T(&d, T_KEY), 12), api_key, T(&d, T_KEY_NOTE));
+    if ((exit = demo_owner(cli, st, owner_pw, sizeof(owner_pw))))
+        goto out;
     int64_t t_setup = loa_mono_ms() - t_start - t_sim;
 
     /* The welcome sequence: new people write in and are greeted at once. */
@@ -1159,7 +1198,9 @@ int loa_cmd_demo(struct loa_cli *cli, int argc, char **argv)
             T(&d, T_T_SETTLE), DEC(&d, (double)t_settle / 1000.0), T(&d, T_T_TOTAL),
             DEC(&d, (double)(loa_mono_ms() - t_start) / 1000.0));
 
-    fprintf(o, "\n%s %s\n", T(&d, T_API), d.api_url);
+    fprintf(o, "\n%s %s/  (%s demo / %s)\n", T(&d, T_CONSOLE), d.api_url, T(&d, T_SIGNIN),
+            owner_pw);
+    fprintf(o, "%s %s\n", T(&d, T_API), d.api_url);
     fprintf(o, "%s:\n", T(&d, T_TRY));
     fprintf(o, "  curl -s -H 'Authorization: Bearer %s' %s/api/v1/pages\n", api_key, d.api_url);
     fprintf(o, "  curl -s -H 'Authorization: Bearer %s' %s/api/v1/campaigns/%lld\n", api_key,
@@ -1195,6 +1236,7 @@ out:
         loa_free(api_key);
     }
     sodium_memzero(secret_buf, sizeof(secret_buf));
+    sodium_memzero(owner_pw, sizeof(owner_pw));
     free_env(env);
     loa_audience_free(filter);
     loa_rules_free(rules);

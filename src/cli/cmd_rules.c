@@ -3,6 +3,7 @@
  * loa rules: explain a send decision, list the rules in force, check a rules file.
  * The decisions and their wording live in src/rules (loa_rules_decide, loa_rules_format_*).
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,11 +55,20 @@ static const char usage_explain[] =
     "  --purpose P              promotional or non-promotional (default: non-promotional)\n"
     "  --structured             the message has images, cards, buttons or quick replies\n"
     "  --sender S               automation or human (default: automation)\n"
-    "  --route R                auto, window, human_agent, tag:NAME or topic:ID (default: auto)\n"
+    "  --route R                auto, window, human_agent, marketing, tag:NAME, topic:ID or\n"
+    "                           utility:TEMPLATE (default: auto)\n"
     "  --staff                  the staff-reply route (human, text): window, HUMAN_AGENT, topic\n"
     "  --token SPEC             a topic token, repeatable: TOPIC[,status=active|stopped]\n"
     "                           [,frequency=DAILY|WEEKLY|MONTHLY][,created=T][,expires=T]\n"
     "                           [,last-sent=T][,inactive]   (created defaults to --at)\n"
+    "  --country CC             where the person is (ISO 3166-1: VN, GB); topics and marketing\n"
+    "                           messages depend on it\n"
+    "  --marketing STATUS       the person holds a marketing-message token: active or stopped\n"
+    "  --template NAME          a utility template for this message (add ,unapproved when Meta\n"
+    "                           has not approved it)\n"
+    "  --accept LIST            routes auto may take beyond the window: topic, marketing,\n"
+    "                           utility, comma-separated (default: topic)\n"
+    "  --routes                 every route in the order auto tries them, each with its verdict\n"
     "  --json                   print the decision as JSON\n"
     "  --rules FILE             rules file (default: the rules.file option)\n"
     "  -h, --help               this help\n"
@@ -165,7 +175,52 @@ enum {
     OPT_JSON,
     OPT_RULES,
     OPT_ALL,
+    OPT_COUNTRY,
+    OPT_MARKETING,
+    OPT_TEMPLATE,
+    OPT_ACCEPT,
+    OPT_ROUTES,
 };
+
+/* "topic,marketing,utility" into route bits. */
+static int parse_accept(struct loa_cli *cli, char *list, unsigned *out)
+{
+    *out = 0;
+    char *save = NULL;
+    for (char *part = strtok_r(list, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
+        if (strcmp(part, "topic") == 0)
+            *out |= LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_TOPIC);
+        else if (strcmp(part, "marketing") == 0)
+            *out |= LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_MARKETING);
+        else if (strcmp(part, "utility") == 0)
+            *out |= LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_UTILITY);
+        else
+            return usage_error(cli, "--accept: topic, marketing or utility, not %s", part);
+    }
+    if (!*out)
+        return usage_error(cli, "--accept: name at least one route");
+    return 0;
+}
+
+/* Every route's verdict: one line each ("1. window: refused ..."), or a JSON array. */
+static int format_routes(const struct loa_rules_routes *all, bool json, struct loa_buf *b)
+{
+    int rc = loa_buf_puts(b, json ? "[" : "");
+    for (size_t i = 0; !rc && i < all->n; i++) {
+        if (json)
+            rc = loa_buf_puts(b, i ? "," : "");
+        else
+            rc = loa_buf_printf(b, "%zu. %s%s: ", i + 1, loa_rules_route_name(all->v[i].route),
+                                (int)i == all->best ? " (auto takes this one)" : "");
+        if (!rc)
+            rc = loa_rules_format_decision(&all->v[i], json, b);
+        if (!rc && !json && (b->len == 0 || b->ptr[b->len - 1] != '\n'))
+            rc = loa_buf_puts(b, "\n");
+    }
+    if (!rc && json)
+        rc = loa_buf_puts(b, "]");
+    return rc;
+}
 
 static int cmd_explain(struct loa_cli *cli, int argc, char **argv)
 {
@@ -185,10 +240,17 @@ static int cmd_explain(struct loa_cli *cli, int argc, char **argv)
         { "token", required_argument, NULL, OPT_TOKEN },
         { "json", no_argument, NULL, OPT_JSON },
         { "rules", required_argument, NULL, OPT_RULES },
+        { "country", required_argument, NULL, OPT_COUNTRY },
+        { "marketing", required_argument, NULL, OPT_MARKETING },
+        { "template", required_argument, NULL, OPT_TEMPLATE },
+        { "accept", required_argument, NULL, OPT_ACCEPT },
+        { "routes", no_argument, NULL, OPT_ROUTES },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct loa_rules_person person = { .last_action = LOA_RULES_ACT_MESSAGE };
+    const char *template_id = NULL;
+    bool template_approved = true, routes = false;
     struct loa_rules_request req = { .person = &person };
     struct loa_rules_token tokens[MAX_TOKENS];
     char *token_specs[MAX_TOKENS];
@@ -270,6 +332,41 @@ static int cmd_explain(struct loa_cli *cli, int argc, char **argv)
         case OPT_RULES:
             rules_path = optarg;
             break;
+        case OPT_COUNTRY:
+            if (strlen(optarg) != 2 || !isupper((unsigned char)optarg[0]) ||
+                !isupper((unsigned char)optarg[1]))
+                return usage_error(cli, "--country: two capital letters (VN, GB), not %s", optarg);
+            person.country = optarg;
+            break;
+        case OPT_MARKETING:
+            person.marketing.held = true;
+            person.marketing.created = 0;
+            if (strcmp(optarg, "active") == 0)
+                person.marketing.status = LOA_RULES_TOKEN_ACTIVE;
+            else if (strcmp(optarg, "stopped") == 0)
+                person.marketing.status = LOA_RULES_TOKEN_STOPPED;
+            else
+                return usage_error(cli, "--marketing: active or stopped, not %s", optarg);
+            break;
+        case OPT_TEMPLATE: {
+            char *comma = strchr(optarg, ',');
+            if (comma) {
+                if (strcmp(comma + 1, "unapproved") != 0)
+                    return usage_error(cli, "--template: NAME or NAME,unapproved, not %s", optarg);
+                *comma = '\0'; /* argv strings are writable */
+                template_approved = false;
+            }
+            if (!*optarg)
+                return usage_error(cli, "--template: missing name");
+            template_id = optarg;
+            break;
+        }
+        case OPT_ACCEPT:
+            rc = parse_accept(cli, optarg, &req.accept);
+            break;
+        case OPT_ROUTES:
+            routes = true;
+            break;
         default:
             return usage_error(cli, "explain: unknown or incomplete option %s", argv[optind - 1]);
         }
@@ -279,8 +376,16 @@ static int cmd_explain(struct loa_cli *cli, int argc, char **argv)
     if (optind < argc)
         return usage_error(cli, "explain: unexpected argument %s", argv[optind]);
     if (loa_rules_route_parse(route, &req.route))
-        return usage_error(cli, "--route: auto, window, human_agent, tag:NAME or topic:ID, not %s",
+        return usage_error(cli,
+                           "--route: auto, window, human_agent, marketing, tag:NAME, topic:ID or "
+                           "utility:TEMPLATE, not %s",
                            route);
+    if (template_id && req.route.kind != LOA_RULES_ROUTE_UTILITY) {
+        req.route.template_id = template_id;
+        req.route.template_approved = template_approved;
+    } else if (template_id) {
+        req.route.template_approved = template_approved;
+    }
     if (!at_given)
         req.at = loa_now_ms();
     if (person.last_interaction == 0)
@@ -297,12 +402,24 @@ static int cmd_explain(struct loa_cli *cli, int argc, char **argv)
     if ((rc = cli_load_rules(cli, "rules", rules_path, &rules)))
         return rc;
     struct loa_rules_decision d;
+    struct loa_buf b;
+    loa_buf_init(&b, OUT_MAX);
+    if (routes) {
+        struct loa_rules_routes all;
+        rc = loa_rules_routes(rules, &req, 0, &all);
+        if (rc == 0) {
+            rc = print_buf(cli, &b, format_routes(&all, json, &b));
+            if (rc == LOA_EXIT_OK && all.best < 0)
+                rc = LOA_EXIT_FAIL;
+        }
+        loa_buf_release(&b);
+        loa_rules_free(rules);
+        return rc;
+    }
     if (staff)
         rc = loa_rules_staff_reply(rules, &person, req.purpose, req.at, &d, NULL);
     else
         rc = loa_rules_decide(rules, &req, &d);
-    struct loa_buf b;
-    loa_buf_init(&b, OUT_MAX);
     if (rc) {
         rc = usage_error(cli, "explain: %s", d.reason);
     } else {

@@ -45,6 +45,7 @@ static const struct command commands[] = {
     { "simulate", loa_cmd_simulate, "fill Pages with simulated people (store and loa-graph)" },
 #endif
     { "apikey", loa_cmd_apikey, "create, list and revoke API keys" },
+    { "user", loa_cmd_user, "add, change, list and remove web console users" },
     { "config", loa_cmd_config, "show the effective configuration" },
     { "demo", loa_cmd_demo, "run the demo on a local store" },
 };

@@ -59,6 +59,10 @@
 #define TZ_TTL_MS           60000
 #define BODY_MAX            (256 * 1024)
 #define DEFAULT_MARGIN_MS   60000
+#define SEQ_DRAIN_BATCH     1000 /* sequence timers drained per call */
+#define SEQ_DRAIN_BUDGET_MS 25   /* at most this long per round, so sending goes on */
+#define SEQ_DRAIN_RETRY_MS  1000 /* after a drain that failed */
+#define SEQ_DRAIN_GAP_MS    5    /* between two drains that found all they could */
 
 /* Both records start with their id, so one binary search serves both arrays (sorted by id). */
 struct dpage {
@@ -116,6 +120,8 @@ struct dsrc {
     int64_t in_flight;
     bool running;
     bool drained;    /* the last claim found fewer due deliveries than it asked for */
+    bool idle;       /* a sequence step with nothing due: not claimed until a drain queues a
+                        send of it or the next tick (retries, sends timed later) */
     bool check_done; /* something settled: see whether it completed */
 };
 
@@ -161,6 +167,9 @@ struct loa_dispatch {
         _Atomic uint64_t claimed, sent, failed, skipped, unknown, retried, requests;
     } stats;
     struct loa_sequence_opts seq; /* sequence timers and settling */
+    int64_t seq_next;             /* when the next drain of sequence timers is due (0 = now) */
+    int64_t seq_later;            /* the earliest send a drain queued for later; 0 = none */
+    bool seq_new_step;            /* a drain queued a send of a step with no source yet */
     int rc;                       /* first store error */
     struct loa__reconciler *rec;  /* unknown deliveries: reconcile.c; NULL = off */
 };
@@ -593,18 +602,57 @@ static int load_prompt(int64_t wait_id, int64_t page_ref, void *ud)
     return 0;
 }
 
-/* Due sequence timers become outbox rows (a bounded amount per tick). */
+/* A drain queued a send of step_id: its source has work again. */
+static void seq_queued(int64_t step_id, int64_t page_ref, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    (void)page_ref;
+    bool found;
+    size_t at =
+        find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_SEQUENCE, step_id), &found);
+    if (found)
+        d->srcs[at]->idle = false;
+    else
+        d->seq_new_step = true;
+}
+
+/*
+ * Due sequence timers become outbox rows, in the round's transaction (committed with its
+ * claims), in batches for at most SEQ_DRAIN_BUDGET_MS so that sending goes on while a backlog
+ * drains; then the next drain is set for the next timer's due time.
+ */
 static void drain_sequences(struct loa_dispatch *d, int64_t now)
 {
-    for (int round = 0; round < 8; round++) {
-        int64_t n = 0;
-        int rc = loa_sequence_drain(d->st, &d->seq, now, 2000, &n);
+    d->seq_next = now + SEQ_DRAIN_RETRY_MS;
+    if (txn_begin(d) < 0)
+        return;
+    if (d->seq_later && now >= d->seq_later) { /* sends timed later are due: look at all */
+        d->seq_later = 0;
+        for (size_t i = 0; i < d->nsrcs; i++)
+            d->srcs[i]->idle = false;
+    }
+    int64_t start = loa_mono_ms();
+    struct loa_sequence_drained r;
+    do {
+        int rc = loa_sequence_drain(d->tx, &d->seq, now, SEQ_DRAIN_BATCH, &r);
         if (rc < 0) {
             LOA_ERROR("dispatch", "cannot drain sequence timers", "error=%s", loa_err_name(rc));
             return;
         }
-        if (n < 2000)
-            return;
+        if (r.next_send && (!d->seq_later || r.next_send < d->seq_later))
+            d->seq_later = r.next_send;
+    } while (r.handled >= SEQ_DRAIN_BATCH && loa_mono_ms() - start < SEQ_DRAIN_BUDGET_MS);
+    d->seq_next = r.next_timer ? r.next_timer : INT64_MAX;
+    if (d->seq_later && d->seq_later < d->seq_next)
+        d->seq_next = d->seq_later;
+    /* Timers that fall due a few ms apart are drained together: one commit for them all. */
+    if (r.handled < SEQ_DRAIN_BATCH && d->seq_next < now + SEQ_DRAIN_GAP_MS)
+        d->seq_next = now + SEQ_DRAIN_GAP_MS;
+    if (d->seq_new_step) { /* a step met for the first time: its source now, not at the tick */
+        d->seq_new_step = false;
+        int rc = loa_store_seq_steps_live(d->st, load_step, d);
+        if (rc < 0)
+            LOA_ERROR("dispatch", "cannot read sequence steps", "error=%s", loa_err_name(rc));
     }
 }
 
@@ -671,8 +719,10 @@ static void tick(struct loa_dispatch *d, int64_t now)
     }
     if (loa_rules_send_rate(d->o.rules, now, &d->rates) < 0)
         memset(&d->rates, 0, sizeof(d->rates)); /* no entry: no cap beyond the Page's own */
-    for (size_t i = 0; i < d->nsrcs; i++)
+    for (size_t i = 0; i < d->nsrcs; i++) {
         d->srcs[i]->running = false;
+        d->srcs[i]->idle = false; /* each source is asked once a tick at least */
+    }
     rc = loa_campaign_list_in(d->st, LOA_CAMPAIGN_RUNNING, load_campaign, d);
     if (rc == 0 && !d->o.only_campaign) {
         drain_sequences(d, now);
@@ -1008,7 +1058,7 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
     for (size_t k = 0; k < d->nsrcs && total < room; k++) {
         size_t i = (start + k) % d->nsrcs;
         struct dsrc *c = d->srcs[i];
-        if (!c->running || !c->msg)
+        if (!c->running || !c->msg || c->idle)
             continue;
         int64_t n = allowance(d, c, now, wake_out);
         if (n > (int64_t)(room - total))
@@ -1032,6 +1082,8 @@ static void send_round(struct loa_dispatch *d, int64_t now, int64_t *wake_out)
         c->drained = (int64_t)got < n;
         if (!c->drained)
             *wake_out = now; /* more may be due at once */
+        else if (c->kind == LOA_SOURCE_SEQUENCE)
+            c->idle = true; /* until a drain queues more of it */
     }
     if (txn_commit(d) < 0) {
         /* Not checkpointed, so not submitted: they are still pending in the store. The tokens
@@ -1199,6 +1251,14 @@ void loa_dispatch_opts_from(struct loa_dispatch_opts *o, const struct loa_settin
     o->seq_window_margin_ms = s->sequence_window_margin_s * 1000;
 }
 
+/* The reconciler's verdict on an unknown delivery: a sequence step's person moves on, or gets
+ * the step again when it was not sent (nothing for other sources). */
+static int reconciled(struct loa_txn *tx, int64_t delivery_id, bool sent, int64_t at, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    return loa_sequence_reconciled(tx, &d->seq, delivery_id, sent, at, loa_now_ms());
+}
+
 int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **out)
 {
     *out = NULL;
@@ -1219,6 +1279,8 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->margin_ms = o->margin_ms > 0 ? o->margin_ms : o->margin_ms < 0 ? 0 : DEFAULT_MARGIN_MS;
     loa_sequence_opts_default(&d->seq);
     d->seq.rules = o->rules;
+    d->seq.on_queued = seq_queued;
+    d->seq.on_queued_ud = d;
     if (o->seq_catchup_ms)
         d->seq.catchup_ms = o->seq_catchup_ms > 0 ? o->seq_catchup_ms : 0;
     if (o->seq_window_margin_ms > 0)
@@ -1252,9 +1314,13 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
                                       .graph_url = d->graph_url,
                                       .graph_version = d->graph_version,
                                       .grace_ms = o->reconcile_grace_ms,
-                                      .only_campaign = o->only_campaign != 0 };
+                                      .only_campaign = o->only_campaign != 0,
+                                      .verdict = reconciled,
+                                      .verdict_ud = d };
     if ((rc = loa__reconcile_new(&ro, &d->rec)) < 0)
         goto fail;
+    /* With a reconciler, a step whose send ended unknown waits for its verdict. */
+    d->seq.await_reconcile = d->rec != NULL;
     *out = d;
     return 0;
 fail:
@@ -1336,7 +1402,9 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
             if (only_campaign_over(d))
                 break;
         }
-        int64_t wake = d->next_tick;
+        if (!d->o.only_campaign && now >= d->seq_next)
+            drain_sequences(d, now);
+        int64_t wake = d->next_tick < d->seq_next ? d->next_tick : d->seq_next;
         send_round(d, now, &wake);
         int64_t wait = wake - loa_now_ms();
         if (wait < 0)

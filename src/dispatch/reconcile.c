@@ -153,6 +153,22 @@ static void finish_campaign(struct loa__reconciler *r, int64_t campaign_id, int6
         LOA_INFO("reconcile", "campaign completed", "campaign=%lld", (long long)campaign_id);
 }
 
+/* The verdict and what follows from it, all or nothing inside tx. */
+static int apply_verdict(struct loa__reconciler *r, struct loa_txn *tx, const struct check *c,
+                         const char *mid, const char *text, int64_t at, int64_t now, bool *changed)
+{
+    int rc = loa_store_savepoint(tx);
+    if (rc < 0)
+        return rc;
+    rc = loa_store_delivery_reconcile(tx, c->id, mid != NULL, mid, text, at, now, changed);
+    if (rc == 0 && *changed && r->o.verdict)
+        rc = r->o.verdict(tx, c->id, mid != NULL, at, r->o.verdict_ud);
+    int end = rc < 0 ? loa_store_savepoint_rollback(tx) : loa_store_savepoint_release(tx);
+    if (rc < 0)
+        *changed = false;
+    return rc < 0 ? rc : end;
+}
+
 /* The conversation answered: sent with mid (at, text), or not delivered (mid NULL). */
 static void verdict(struct loa__reconciler *r, struct rpage *p, const char *mid, const char *text,
                     int64_t at)
@@ -163,9 +179,8 @@ static void verdict(struct loa__reconciler *r, struct rpage *p, const char *mid,
     int rc;
     struct loa_txn *tx = txn_take(r, &rc);
     if (tx)
-        rc = txn_done(r, tx,
-                      loa_store_delivery_reconcile(tx, c->id, mid != NULL, mid, text,
-                                                   at > 0 ? at : c->claimed_at, now, &changed));
+        rc = txn_done(
+            r, tx, apply_verdict(r, tx, c, mid, text, at > 0 ? at : c->claimed_at, now, &changed));
     if (rc < 0)
         LOA_ERROR("reconcile", "cannot mark the delivery", "delivery=%lld error=%s",
                   (long long)c->id, loa_err_name(rc));

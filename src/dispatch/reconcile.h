@@ -34,6 +34,12 @@ struct loa__reconcile_opts {
     int64_t grace_ms;          /* only deliveries claimed longer ago than this; 0 = 60000, or
                                   5000 with only_campaign; < 0 = no reconciliation */
     bool only_campaign;        /* `loa campaign run`: no echo webhooks to wait for */
+    /* Called in the verdict's transaction when a verdict changed a delivery (sent: the
+     * message is there, at when; !sent: reconciled_not_sent), for what follows from it (a
+     * sequence step's person moves on or gets the step again). An error undoes the verdict.
+     * May be NULL. */
+    int (*verdict)(struct loa_txn *tx, int64_t delivery_id, bool sent, int64_t at, void *ud);
+    void *verdict_ud;
 };
 
 /**

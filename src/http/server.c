@@ -87,6 +87,27 @@ const char *loa_http_header(const struct loa_http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *loa_http_cookie(const struct loa_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+void loa_http_add_header(struct loa_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->nhdr == LOA_HTTP_MAX_HEADERS)
+        return;
+    resp->hdr_name[resp->nhdr] = name;
+    resp->hdr_value[resp->nhdr++] = loa_strdup(value);
+}
+
+static void resp_release(struct loa_http_resp *resp)
+{
+    for (size_t i = 0; i < resp->nhdr; i++)
+        loa_free(resp->hdr_value[i]);
+    resp->nhdr = 0;
+    loa_buf_release(&resp->body);
+}
+
 void loa_http_json(struct loa_http_resp *resp, int status, const char *json)
 {
     resp->status = status;
@@ -122,13 +143,19 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct req_ctx *x,
                                  struct loa_http_resp *resp, bool unauthorized)
 {
     x->status = resp->status;
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        resp->body.len, resp->body.len ? resp->body.ptr : (void *)(uintptr_t) "",
-        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        resp->static_body
+            ? MHD_create_response_from_buffer(
+                  resp->static_len, (void *)(uintptr_t)resp->static_body, MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(
+                  resp->body.len, resp->body.len ? resp->body.ptr : (void *)(uintptr_t) "",
+                  MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
+    for (size_t i = 0; i < resp->nhdr; i++)
+        MHD_add_response_header(r, resp->hdr_name[i], resp->hdr_value[i]);
     if (unauthorized)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)resp->status, r);
@@ -145,15 +172,23 @@ static int authorise(struct loa_http_server *s, struct MHD_Connection *c,
         return 0;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     enum loa_role role = LOA_ROLE_NONE;
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !s->o.auth ||
-        s->o.auth(s->o.app, h + 7, &role, prefix) < 0) {
+    const char *cookie = !h && s->o.session && s->o.session_cookie
+                             ? MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->o.session_cookie)
+                             : NULL;
+    if (cookie) {
+        int denied = s->o.session(s->o.app, req, cookie, &role, &req->user, resp);
+        if (denied)
+            return denied;
+    } else if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !s->o.auth ||
+               s->o.auth(s->o.app, h + 7, &role, prefix) < 0) {
         loa_http_error(resp, 401, "Authorization",
                        h ? "the API key is not valid (unknown, malformed or revoked)"
                          : "an API key is required: Authorization: Bearer <key>");
         return 401;
     }
     req->role = role;
-    req->key_prefix = prefix;
+    if (!cookie)
+        req->key_prefix = prefix;
     if (role < route->min_role) {
         loa_http_error(resp, 403, "Authorization", "this needs the %s role; the key has %s",
                        loa_role_name(route->min_role), loa_role_name(role));
@@ -196,7 +231,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct loa_http_resp resp = { .status = 200, .content_type = "application/json" };
     loa_buf_init(&resp.body, RESP_MAX);
     bool unauthorized = false;
-    if (x->route == -1) {
+    if (x->route == -1 && s->o.fallback &&
+        (x->method == LOA_HTTP_GET || x->method == LOA_HTTP_HEAD)) {
+        struct loa_http_req req = {
+            .method = x->method, .path = url, .body = "", .conn = c, .server = s
+        };
+        s->o.fallback(s->o.app, &req, &resp);
+    } else if (x->route == -1) {
         loa_http_error(&resp, 404, NULL, "no such resource: %s %s", method, url);
     } else if (x->route == -2) {
         loa_http_error(&resp, 405, NULL, "method %s is not allowed here", method);
@@ -215,12 +256,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         };
         memcpy(req.params, x->params, sizeof(req.params));
         int denied = authorise(s, c, route, &req, prefix, &resp);
-        unauthorized = denied == 401;
-        if (!denied)
+        unauthorized = denied == 401 && !req.user;
+        if (!denied && (!s->o.guard || s->o.guard(s->o.app, route, &req, &resp)))
             route->handler(s->o.app, &req, &resp);
+        if (req.user && s->o.user_free)
+            s->o.user_free(req.user);
     }
     enum MHD_Result ok = send_resp(c, x, &resp, unauthorized);
-    loa_buf_release(&resp.body);
+    resp_release(&resp);
     return ok;
 }
 

@@ -78,15 +78,22 @@ static int64_t tagged_id(const char *s, const char *prefix)
     return errno || v <= 0 ? 0 : v;
 }
 
-/* Campaign effects of one event (in the batch's transaction). */
-static int apply_delivery(struct loa_txn *tx, const struct loa_intake_event *e, int64_t ref)
+/* Outbox effects of one event (in the batch's transaction). */
+static int apply_delivery(struct loa_txn *tx, const struct loa_sequence_opts *seq,
+                          const struct loa_intake_event *e, int64_t ref)
 {
     if (!e->psid)
         return 0;
     switch (e->kind) {
     case LOA_INTAKE_ECHO: {
         int64_t id = tagged_id(e->metadata, "loa:d:");
-        return id ? loa_store_delivery_echo(tx, id, e->mid, e->at, NULL) : 0;
+        bool settled = false;
+        int rc = id ? loa_store_delivery_echo(tx, id, e->mid, e->at, &settled) : 0;
+        /* The echo came before Graph's answer, or settled a send left unknown: a sequence
+         * step's person moves on now (nothing for other sources). */
+        if (rc == 0 && settled && seq)
+            rc = loa_sequence_settled(tx, seq, id, LOA_DELIVERY_SENT, e->at, loa_now_ms());
+        return rc;
     }
     case LOA_INTAKE_DELIVERY:
     case LOA_INTAKE_READ:
@@ -358,10 +365,47 @@ static int apply_one(struct loa_txn *tx, const struct loa_sequence_opts *seq,
         break;
     }
     if (rc == 0)
-        rc = apply_delivery(tx, e, ref);
+        rc = apply_delivery(tx, seq, e, ref);
     if (rc == 0 && seq && sub)
         rc = apply_sequences(tx, seq, e, ref, sub, first_contact);
     return rc;
+}
+
+/*
+ * Times from outside are checked before they touch the store (issue 16): an event time before
+ * 2015 (the Messenger Platform opened in 2016; 0 and negatives included) or more than
+ * LOA_INTAKE_SKEW_MS ahead of this clock becomes the time it arrived, with a logged reason, so
+ * that it can neither erase a first-seen time, nor open a window until 2100, nor overflow the
+ * rules' arithmetic. Watermarks likewise (one ahead of us becomes now: the person has read up
+ * to now; one before 2015 is dropped), and an opt-in token's expiry before its own opt-in is
+ * unknown. Returns how many times were changed.
+ */
+static unsigned sane_times(struct loa_intake_event *e, int64_t now)
+{
+    unsigned fixed = 0;
+    if (e->at < LOA_INTAKE_TIME_FLOOR_MS || e->at > now + LOA_INTAKE_SKEW_MS) {
+        LOA_WARN("intake", "event time out of range; using the time it arrived",
+                 "page=%s kind=%s at=%lld now=%lld", e->page_id ? e->page_id : "-",
+                 loa_intake_kind_name(e->kind), (long long)e->at, (long long)now);
+        e->at = now;
+        fixed++;
+    }
+    if (e->watermark && e->watermark > now + LOA_INTAKE_SKEW_MS) {
+        LOA_WARN("intake", "watermark ahead of this clock; read as now", "page=%s watermark=%lld",
+                 e->page_id ? e->page_id : "-", (long long)e->watermark);
+        e->watermark = now;
+        fixed++;
+    } else if (e->watermark && e->watermark < LOA_INTAKE_TIME_FLOOR_MS) {
+        LOA_WARN("intake", "watermark before 2015; dropped", "page=%s watermark=%lld",
+                 e->page_id ? e->page_id : "-", (long long)e->watermark);
+        e->watermark = 0;
+        fixed++;
+    }
+    if (e->token_expiry && e->token_expiry < e->at) {
+        e->token_expiry = 0; /* unknown: the rules read the lifetime from the frequency */
+        fixed++;
+    }
+    return fixed;
 }
 
 /* Applies the batch's events inside the caller's transaction; on failure the caller undoes. */
@@ -371,8 +415,11 @@ static int apply_events(struct loa_txn *tx, const struct loa_sequence_opts *seq,
     int rc = 0;
     struct page_cache pages = { .n = 0 };
     size_t cap = 0;
+    int64_t now = loa_now_ms();
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const struct loa_intake_event *e = &ev[i];
+        struct loa_intake_event checked = ev[i];
+        res->clamped += sane_times(&checked, now);
+        const struct loa_intake_event *e = &checked;
         const char *kind = e->kind == LOA_INTAKE_UNKNOWN && e->raw_kind
                                ? e->raw_kind
                                : loa_intake_kind_name(e->kind);
@@ -385,7 +432,7 @@ static int apply_events(struct loa_txn *tx, const struct loa_sequence_opts *seq,
             .payload = e->payload,
         };
         bool inserted = false;
-        if ((rc = loa_store_event_record(tx, &in, loa_now_ms(), &inserted)) < 0)
+        if ((rc = loa_store_event_record(tx, &in, now, &inserted)) < 0)
             break;
         if (!inserted) {
             res->duplicates++;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The send decision: which route (window, tag, HUMAN_AGENT, topic token) a message may take at a
- * time, under the rules in force at that time. Pure functions of their arguments.
+ * The send decision: which route (window, tag, HUMAN_AGENT, topic token, marketing-message token,
+ * utility template) a message may take at a time, under the rules in force at that time. Pure
+ * functions of their arguments.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,13 @@
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;
+}
+
+/* t + d for a time and a non-negative duration, saturating at INT64_MAX instead of
+ * overflowing (times come from outside; a hostile one must not wrap around). */
+static int64_t add_ms(int64_t t, int64_t d)
+{
+    return t > INT64_MAX - d ? INT64_MAX : t + d;
 }
 
 void loa__rules_fmt_time(int64_t ms, char *out, size_t size)
@@ -169,10 +177,10 @@ static void window_at(const struct loa_rules *r, const struct loa_rules_person *
         return;
     w->opened = true;
     w->start = p->last_interaction;
-    w->end = p->last_interaction + w->std->p.window.len;
+    w->end = add_ms(p->last_interaction, w->std->p.window.len);
     const struct loa__rule *ctm = loa__rules_at(r, LOA__R_CTM_WINDOW, at);
-    if (p->first_after_ctm_ad && ctm && p->last_interaction + ctm->p.ctm.len > w->end) {
-        w->end = p->last_interaction + ctm->p.ctm.len;
+    if (p->first_after_ctm_ad && ctm && add_ms(p->last_interaction, ctm->p.ctm.len) > w->end) {
+        w->end = add_ms(p->last_interaction, ctm->p.ctm.len);
         w->rule = ctm;
     }
 }
@@ -314,7 +322,7 @@ static void decide_human_agent(const struct loa_rules *r, const struct loa_rules
                    days);
             return;
         }
-        int64_t end = w.start + ha->p.human.len;
+        int64_t end = add_ms(w.start, ha->p.human.len);
         if (q->at >= end) {
             refuse(d, ha, "human_agent_expired",
                    "HUMAN_AGENT may be used only within %ld days of the person's last message; "
@@ -361,18 +369,23 @@ static int64_t add_months(int64_t ms, unsigned months)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (ms < 0 || !gmtime_r(&t, &tm) || tm.tm_year > 8000)
+        return ms < 0 ? ms : INT64_MAX; /* out of any calendar loa deals with */
     tm.tm_mon += (int)months;
     return (int64_t)timegm(&tm) * 1000 + ms % 1000;
 }
 
-/* When the token expires (0 when unknown: no frequency rule covers its creation). */
+/* When the token expires: INT64_MAX never, 0 when unknown (no frequency rule covers its
+ * creation). */
 static int64_t token_expiry(const struct loa_rules *r, const struct loa_rules_token *t,
                             const struct loa__rule **freq)
 {
     *freq = loa__rules_at(r, LOA__R_TOPIC_FREQUENCIES, t->created);
     if (t->expires)
         return t->expires;
+    const struct loa__rule *ex = loa__rules_at(r, LOA__R_TOPIC_TOKEN_EXPIRY, t->created);
+    if (ex && !ex->p.token_expiry.expires)
+        return INT64_MAX; /* created when tokens stopped expiring */
     if (!*freq || (unsigned)t->frequency >= LOA__FREQ_COUNT ||
         !(*freq)->p.freq.present[t->frequency])
         return 0;
@@ -387,15 +400,36 @@ static const struct loa_rules_token *find_token(const struct loa_rules_person *p
     return NULL;
 }
 
-/* Topics are available at at; refuses otherwise. */
-static bool topics_available(const struct loa_rules *r, int64_t at, struct loa_rules_decision *d)
+/* Whether a retirement of topics (entry e) spares recipients where p is. */
+static bool topics_kept_for(const struct loa__rule *e, const struct loa_rules_person *p)
+{
+    return e && e->p.retired.except.n > 0 && p->country &&
+           loa__countries_has(&e->p.retired.except, p->country);
+}
+
+/* Topics are available to person p at at; refuses otherwise. */
+static bool topics_available(const struct loa_rules *r, const struct loa_rules_person *p,
+                             int64_t at, struct loa_rules_decision *d)
 {
     const struct loa__rule *retired = loa__rules_at(r, LOA__R_TOPICS_RETIRED, at);
-    if (retired) {
+    if (retired && retired->p.retired.except.n == 0) {
         refuse(d, retired, "topics_retired",
                "notification topics (Recurring Notifications) were retired on Messenger on %s; "
                "the paid Marketing Message API replaces them",
                T(retired->from).s);
+        return false;
+    }
+    if (retired && !topics_kept_for(retired, p)) {
+        if (p->country && *p->country)
+            refuse(d, retired, "topics_retired",
+                   "notification topics stopped on %s except for recipients in the regions rule "
+                   "%s lists; this person is in %s",
+                   T(retired->from).s, retired->id, p->country);
+        else
+            refuse(d, retired, "topics_retired",
+                   "notification topics stopped on %s except for recipients in the regions rule "
+                   "%s lists; this person's country is unknown",
+                   T(retired->from).s, retired->id);
         return false;
     }
     if (!loa__rules_at(r, LOA__R_TOPIC_CADENCE, at)) {
@@ -412,7 +446,7 @@ static void decide_topic(const struct loa_rules *r, const struct loa_rules_reque
     const struct loa_rules_person *p = q->person;
     reset(d, LOA_RULES_ROUTE_TOPIC);
     d->recipient = LOA_RULES_TO_TOKEN;
-    if (!topics_available(r, q->at, d))
+    if (!topics_available(r, p, q->at, d))
         return;
     const struct loa__rule *cad = loa__rules_at(r, LOA__R_TOPIC_CADENCE, q->at);
     const struct loa_rules_token *t = find_token(p, topic);
@@ -459,20 +493,119 @@ static void decide_topic(const struct loa_rules *r, const struct loa_rules_reque
     if (freq && (unsigned)t->frequency < LOA__FREQ_COUNT && freq->p.freq.present[t->frequency] &&
         freq->p.freq.period[t->frequency] > interval)
         interval = freq->p.freq.period[t->frequency];
-    if (t->last_sent && q->at < t->last_sent + interval) {
+    if (t->last_sent && q->at < add_ms(t->last_sent, interval)) {
         refuse(d, cad, "cadence",
                "one message per %ld h per token: the last went at %s, the next may go at %s",
-               hours_of(interval), T(t->last_sent).s, T(t->last_sent + interval).s);
-        d->retry_at = t->last_sent + interval;
+               hours_of(interval), T(t->last_sent).s, T(add_ms(t->last_sent, interval)).s);
+        d->retry_at = add_ms(t->last_sent, interval);
         return;
     }
     int64_t until = exp;
     const struct loa__rule *retire = loa__rules_next(r, LOA__R_TOPICS_RETIRED, q->at);
-    if (retire)
+    if (retire && !topics_kept_for(retire, p))
         until = min64(until, retire->from);
-    allow(d, cad, "topic_token", LOA_RULES_MT_UPDATE, until,
-          "topic \"%s\": one message per %ld h with its token, valid until %s", topic,
-          hours_of(interval), T(exp).s);
+    if (exp == INT64_MAX)
+        allow(d, cad, "topic_token", LOA_RULES_MT_UPDATE, until,
+              "topic \"%s\": one message per %ld h with its token, which does not expire", topic,
+              hours_of(interval));
+    else
+        allow(d, cad, "topic_token", LOA_RULES_MT_UPDATE, until,
+              "topic \"%s\": one message per %ld h with its token, valid until %s", topic,
+              hours_of(interval), T(exp).s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Marketing messages and utility templates                                                  */
+
+/* The route kind k is not in force at at: refuses with the next entry's date, if any. */
+static void refuse_not_yet(const struct loa_rules *r, enum loa__rule_kind k, int64_t at,
+                           const char *code, const char *what, struct loa_rules_decision *d)
+{
+    const struct loa__rule *next = loa__rules_next(r, k, at);
+    if (next) {
+        refuse(d, next, code, "%s are not a route yet at this date", what);
+        d->retry_at = next->from;
+    } else {
+        refuse(d, loa__rules_first(r, k), code, "%s are not a route at this date", what);
+    }
+}
+
+static void decide_marketing(const struct loa_rules *r, const struct loa_rules_request *q,
+                             struct loa_rules_decision *d)
+{
+    const struct loa_rules_person *p = q->person;
+    reset(d, LOA_RULES_ROUTE_MARKETING);
+    d->recipient = LOA_RULES_TO_TOKEN;
+    const struct loa__rule *m = loa__rules_at(r, LOA__R_MARKETING_MESSAGES, q->at);
+    if (!m) {
+        refuse_not_yet(r, LOA__R_MARKETING_MESSAGES, q->at, "marketing_unavailable",
+                       "marketing messages (Marketing Message API for Messenger)", d);
+        return;
+    }
+    if (!p->marketing.held) {
+        refuse(d, m, "no_marketing_token", "the person has not opted in to marketing messages");
+        return;
+    }
+    if (p->marketing.status == LOA_RULES_TOKEN_STOPPED) {
+        refuse(d, m, "marketing_stopped", "the person stopped marketing messages");
+        return;
+    }
+    if (q->purpose == LOA_RULES_PROMOTIONAL && !m->p.marketing.promotional) {
+        refuse(d, m, "promotional_marketing",
+               "promotional content may not be sent as a marketing message at this date");
+        return;
+    }
+    if (!p->country || !*p->country) {
+        if (!m->p.marketing.unknown_country_allowed) {
+            refuse(d, m, "country_unknown",
+                   "marketing messages cannot reach some regions (rule %s lists them) and this "
+                   "person's country is unknown",
+                   m->id);
+            return;
+        }
+    } else if (loa__countries_has(&m->p.marketing.excluded, p->country)) {
+        refuse(d, m, "marketing_region", "marketing messages cannot be sent to recipients in %s",
+               p->country);
+        return;
+    }
+    allow(d, m, "marketing_token", LOA_RULES_MT_UPDATE, m->until,
+          "a marketing message with the person's token (paid, through a marketing-message "
+          "campaign on Meta)");
+}
+
+static void decide_utility(const struct loa_rules *r, const struct loa_rules_request *q,
+                           unsigned buttons, struct loa_rules_decision *d)
+{
+    reset(d, LOA_RULES_ROUTE_UTILITY);
+    const char *tpl = q->route.template_id;
+    const struct loa__rule *u = loa__rules_at(r, LOA__R_UTILITY_TEMPLATES, q->at);
+    if (!u) {
+        refuse_not_yet(r, LOA__R_UTILITY_TEMPLATES, q->at, "templates_unavailable",
+                       "utility message templates", d);
+        return;
+    }
+    if (q->purpose == LOA_RULES_PROMOTIONAL && !u->p.utility.promotional) {
+        refuse(d, u, "promotional_template",
+               "utility templates carry order, account and appointment updates; marketing "
+               "content may never use one");
+        return;
+    }
+    if (!tpl || !*tpl) {
+        refuse(d, u, "no_template", "no utility template is chosen for this message");
+        return;
+    }
+    d->template_id = tpl;
+    if (!q->route.template_approved) {
+        refuse(d, u, "template_unapproved", "template \"%s\" is not approved by Meta", tpl);
+        return;
+    }
+    if (buttons > u->p.utility.max_buttons) {
+        refuse(d, u, "template_buttons", "a utility template has at most %u buttons, not %u",
+               u->p.utility.max_buttons, buttons);
+        return;
+    }
+    allow(d, u, "utility_template", LOA_RULES_MT_UPDATE, u->until,
+          "utility template \"%s\" may carry this non-promotional update outside the window", tpl);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -496,29 +629,73 @@ static void check_structured(const struct loa_rules *r, const struct loa_rules_p
                T(p->page_activated).s, p->first_seen ? T(p->first_seen).s : "at an unknown time");
 }
 
+/* What every decision carries whatever the route: the structured-message rule and whether
+ * messaging_type is required. */
+static void finish(const struct loa_rules *r, const struct loa_rules_request *q,
+                   struct loa_rules_decision *d)
+{
+    check_structured(r, q->person, q->structured, q->at, d);
+    const struct loa__rule *mt = loa__rules_at(r, LOA__R_MESSAGING_TYPE, q->at);
+    d->messaging_type_required = mt && mt->p.mtype.required;
+}
+
+static struct loa_rules_decision *next_slot(struct loa_rules_routes *o)
+{
+    return o->n < LOA_RULES_ROUTES_MAX ? &o->v[o->n++] : NULL;
+}
+
+int loa_rules_routes(const struct loa_rules *r, const struct loa_rules_request *q, unsigned buttons,
+                     struct loa_rules_routes *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->best = -1;
+    if (!q->person)
+        return LOA_EINVAL;
+    const struct loa_rules_person *p = q->person;
+    unsigned accept = q->accept ? q->accept : LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_TOPIC);
+    struct loa_rules_decision *d = next_slot(out);
+    decide_window(r, q, d);
+    if (q->sender == LOA_RULES_HUMAN && q->purpose == LOA_RULES_NON_PROMOTIONAL &&
+        (d = next_slot(out)))
+        decide_human_agent(r, q, d);
+    if ((accept & LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_UTILITY)) && q->route.template_id &&
+        (d = next_slot(out)))
+        decide_utility(r, q, buttons, d);
+    if ((accept & LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_MARKETING)) && (d = next_slot(out)))
+        decide_marketing(r, q, d);
+    for (size_t i = 0; (accept & LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_TOPIC)) && i < p->token_count;
+         i++)
+        if (p->tokens[i].topic_id && (d = next_slot(out)))
+            decide_topic(r, q, p->tokens[i].topic_id, d);
+    for (size_t i = 0; i < out->n; i++) {
+        finish(r, q, &out->v[i]);
+        if (out->best < 0 && out->v[i].allowed)
+            out->best = (int)i;
+    }
+    return 0;
+}
+
+/*
+ * The first allowed route; when none, the refusal that explains best: the first topic
+ * token's when the person holds tokens (the last hope of such a message), else the last
+ * route tried.
+ */
 static void decide_auto(const struct loa_rules *r, const struct loa_rules_request *q,
                         struct loa_rules_decision *d)
 {
-    struct loa_rules_decision alt;
-    decide_window(r, q, d);
-    if (d->allowed)
+    struct loa_rules_routes all;
+    loa_rules_routes(r, q, 0, &all);
+    if (all.best >= 0) {
+        *d = all.v[all.best];
         return;
-    if (q->sender == LOA_RULES_HUMAN && q->purpose == LOA_RULES_NON_PROMOTIONAL) {
-        decide_human_agent(r, q, &alt);
-        *d = alt; /* the last route that could carry a staff reply explains a refusal */
-        if (d->allowed)
-            return;
     }
-    const struct loa_rules_person *p = q->person;
-    for (size_t i = 0; i < p->token_count; i++) {
-        if (!p->tokens[i].topic_id)
-            continue;
-        decide_topic(r, q, p->tokens[i].topic_id, &alt);
-        if (alt.allowed || i == 0)
-            *d = alt;
-        if (d->allowed)
-            return;
-    }
+    size_t pick = all.n - 1;
+    for (size_t i = 0; i < all.n; i++)
+        if (all.v[i].route == LOA_RULES_ROUTE_TOPIC) {
+            pick = i;
+            break;
+        }
+    *d = all.v[pick];
 }
 
 static int decide_one(const struct loa_rules *r, const struct loa_rules_request *q,
@@ -544,6 +721,12 @@ static int decide_one(const struct loa_rules *r, const struct loa_rules_request 
             return LOA_EINVAL;
         decide_topic(r, q, q->route.topic_id, d);
         break;
+    case LOA_RULES_ROUTE_MARKETING:
+        decide_marketing(r, q, d);
+        break;
+    case LOA_RULES_ROUTE_UTILITY:
+        decide_utility(r, q, 0, d);
+        break;
     default:
         return LOA_EINVAL;
     }
@@ -564,9 +747,7 @@ int loa_rules_decide(const struct loa_rules *r, const struct loa_rules_request *
         refuse(d, NULL, "no_route", "the route needs a tag or topic id");
         return rc;
     }
-    check_structured(r, q->person, q->structured, q->at, d);
-    const struct loa__rule *mt = loa__rules_at(r, LOA__R_MESSAGING_TYPE, q->at);
-    d->messaging_type_required = mt && mt->p.mtype.required;
+    finish(r, q, d);
     return 0;
 }
 
@@ -610,7 +791,7 @@ int loa_rules_may_invite(const struct loa_rules *r, const struct loa_rules_perso
         refuse(d, NULL, "no_route", "no person or topic given");
         return LOA_EINVAL;
     }
-    if (!topics_available(r, at, d))
+    if (!topics_available(r, p, at, d))
         return 0;
     const struct loa__rule *o = loa__rules_at(r, LOA__R_TOPIC_OPTIN, at);
     if (!o) {
@@ -646,7 +827,7 @@ int loa_rules_may_invite(const struct loa_rules *r, const struct loa_rules_perso
                T(inv->last_invite_any).s, T(w.start).s);
         return 0;
     }
-    int64_t next = inv->last_invite_same_title + o->p.optin.same_title;
+    int64_t next = add_ms(inv->last_invite_same_title, o->p.optin.same_title);
     if (inv->last_invite_same_title && at < next) {
         refuse(d, o, "invite_same_title",
                "a request with the same title went at %s; the same title at most once in %ld "
@@ -659,13 +840,17 @@ int loa_rules_may_invite(const struct loa_rules *r, const struct loa_rules_perso
     const struct loa__rule *tf;
     int64_t exp = t ? token_expiry(r, t, &tf) : 0;
     if (t && exp > at && o->p.optin.reinvite_accepted_after_expiry) {
-        refuse(d, o, "invite_accepted",
-               "the person accepted topic \"%s\"; invite again after the token expires at %s",
-               inv->topic_id, T(exp).s);
-        d->retry_at = exp;
+        if (exp == INT64_MAX)
+            refuse(d, o, "invite_accepted",
+                   "the person accepted topic \"%s\" and the token does not expire", inv->topic_id);
+        else
+            refuse(d, o, "invite_accepted",
+                   "the person accepted topic \"%s\"; invite again after the token expires at %s",
+                   inv->topic_id, T(exp).s);
+        d->retry_at = exp == INT64_MAX ? 0 : exp;
         return 0;
     }
-    next = inv->last_invite_topic + o->p.optin.reinvite_unaccepted;
+    next = add_ms(inv->last_invite_topic, o->p.optin.reinvite_unaccepted);
     if (inv->last_invite_topic && (!t || inv->last_invite_topic >= exp) && at < next) {
         refuse(d, o, "invite_pending",
                "an invitation to topic \"%s\" went at %s and was not accepted; invite again from "

@@ -89,6 +89,12 @@ const char *loa_rules_route_name(enum loa_rules_route_kind k)
         return "human_agent";
     case LOA_RULES_ROUTE_TOPIC:
         return "topic";
+    case LOA_RULES_ROUTE_MARKETING:
+        return "marketing";
+    case LOA_RULES_ROUTE_UTILITY:
+        return "utility";
+    case LOA_RULES_ROUTE_COUNT:
+        break;
     }
     return "?";
 }
@@ -108,6 +114,12 @@ int loa_rules_route_parse(const char *s, struct loa_rules_route *out)
     } else if (strncmp(s, "topic:", 6) == 0 && s[6]) {
         out->kind = LOA_RULES_ROUTE_TOPIC;
         out->topic_id = s + 6;
+    } else if (strcmp(s, "marketing") == 0) {
+        out->kind = LOA_RULES_ROUTE_MARKETING;
+    } else if (strncmp(s, "utility:", 8) == 0 && s[8]) {
+        out->kind = LOA_RULES_ROUTE_UTILITY;
+        out->template_id = s + 8;
+        out->template_approved = true;
     } else {
         return LOA_EINVAL;
     }

@@ -20,15 +20,16 @@
 
 /* How a parameter is read and where it is stored (offset into struct loa__rule). */
 enum ptype {
-    P_BOOL,    /* bool */
-    P_UINT,    /* unsigned */
-    P_SIZE,    /* size_t */
-    P_HOURS,   /* int64_t milliseconds, given in hours */
-    P_DAYS,    /* int64_t milliseconds, given in days */
-    P_ACTIONS, /* uint32_t bit set of enum loa_rules_action, given as an array of names */
-    P_TAGS,    /* the tag list of message_tags */
-    P_FREQS,   /* the DAILY/WEEKLY/MONTHLY objects of topic_frequencies */
-    P_STRING,  /* a string kept only in the parameters JSON */
+    P_BOOL,      /* bool */
+    P_UINT,      /* unsigned */
+    P_SIZE,      /* size_t */
+    P_HOURS,     /* int64_t milliseconds, given in hours */
+    P_DAYS,      /* int64_t milliseconds, given in days */
+    P_ACTIONS,   /* uint32_t bit set of enum loa_rules_action, given as an array of names */
+    P_TAGS,      /* the tag list of message_tags */
+    P_FREQS,     /* the DAILY/WEEKLY/MONTHLY objects of topic_frequencies */
+    P_STRING,    /* a string kept only in the parameters JSON */
+    P_COUNTRIES, /* struct loa__countries, given as an array of ISO 3166-1 alpha-2 codes */
 };
 
 struct pspec {
@@ -100,6 +101,19 @@ static const struct pspec p_optin[] = {
 };
 static const struct pspec p_retired[] = {
     { "replacement", P_STRING, false, 0, 0, 0 },
+    { "except_recipients_in", P_COUNTRIES, false, OFF(retired.except), 0, 0 },
+};
+static const struct pspec p_token_expiry[] = {
+    { "expires", P_BOOL, true, OFF(token_expiry.expires), 0, 0 },
+};
+static const struct pspec p_marketing[] = {
+    { "recipients_excluded", P_COUNTRIES, true, OFF(marketing.excluded), 0, 0 },
+    { "promotional", P_BOOL, true, OFF(marketing.promotional), 0, 0 },
+    { "unknown_country_allowed", P_BOOL, true, OFF(marketing.unknown_country_allowed), 0, 0 },
+};
+static const struct pspec p_utility[] = {
+    { "promotional", P_BOOL, true, OFF(utility.promotional), 0, 0 },
+    { "max_buttons", P_UINT, true, OFF(utility.max_buttons), 0, 100 },
 };
 static const struct pspec p_structured[] = {
     { "first_seen_after_activation", P_BOOL, true, OFF(structured.first_seen_after_activation), 0,
@@ -147,6 +161,9 @@ static const struct kspec kinds[LOA__R_COUNT] = {
     [LOA__R_TOPIC_POLICY] = KS("topic_policy", false, p_policy),
     [LOA__R_TOPIC_OPTIN] = KS("topic_optin", false, p_optin),
     [LOA__R_TOPICS_RETIRED] = KS("topics_retired", false, p_retired),
+    [LOA__R_TOPIC_TOKEN_EXPIRY] = KS("topic_token_expiry", false, p_token_expiry),
+    [LOA__R_MARKETING_MESSAGES] = KS("marketing_messages", false, p_marketing),
+    [LOA__R_UTILITY_TEMPLATES] = KS("utility_templates", false, p_utility),
     [LOA__R_STRUCTURED] = KS("structured_messages", false, p_structured),
     [LOA__R_SEND_RATE] = KS("send_rate", true, p_rate),
     [LOA__R_CONTENT_LIMITS] = KS("content_limits", true, p_limits),
@@ -301,6 +318,55 @@ static void read_tags(struct ctx *c, struct loa__rule *e, json_t *v)
     }
 }
 
+static bool country_code(const char *s, uint16_t *out)
+{
+    if (!s || strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z')
+        return false;
+    *out = (uint16_t)((s[0] - 'A') * 26 + (s[1] - 'A'));
+    return true;
+}
+
+bool loa__countries_has(const struct loa__countries *set, const char *cc)
+{
+    uint16_t code;
+    if (!country_code(cc, &code))
+        return false;
+    for (size_t i = 0; i < set->n; i++)
+        if (set->code[i] == code)
+            return true;
+    return false;
+}
+
+static void read_countries(struct ctx *c, const struct pspec *ps, json_t *v,
+                           struct loa__countries *out)
+{
+    if (!json_is_array(v)) {
+        complain_type(c, ps->name, "an array of country codes", v);
+        return;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(v, i, it) {
+        char leaf[96];
+        snprintf(leaf, sizeof(leaf), "%s[%zu]", ps->name, i);
+        uint16_t code;
+        if (!json_is_string(it)) {
+            complain_type(c, leaf, "a string", it);
+        } else if (!country_code(json_string_value(it), &code)) {
+            complain(c, leaf,
+                     "\"%s\" is not a country code (two capital letters, ISO 3166-1: VN, GB)",
+                     json_string_value(it));
+        } else if (loa__countries_has(out, json_string_value(it))) {
+            complain(c, leaf, "country \"%s\" is listed twice", json_string_value(it));
+        } else if (out->n == LOA__COUNTRIES_MAX) {
+            complain(c, leaf, "at most %d countries", LOA__COUNTRIES_MAX);
+            return;
+        } else {
+            out->code[out->n++] = code;
+        }
+    }
+}
+
 static bool read_integer(struct ctx *c, const char *leaf, json_t *v, long long min, long long max,
                          long long *out)
 {
@@ -408,6 +474,9 @@ static void read_param(struct ctx *c, struct loa__rule *e, const struct pspec *p
     case P_STRING:
         if (!json_is_string(v))
             complain_type(c, ps->name, "a string", v);
+        break;
+    case P_COUNTRIES:
+        read_countries(c, ps, v, (struct loa__countries *)(void *)(base + ps->off));
         break;
     }
 }

@@ -24,13 +24,26 @@ enum loa__rule_kind {
     LOA__R_TOPIC_POLICY,
     LOA__R_TOPIC_OPTIN,
     LOA__R_TOPICS_RETIRED,
+    LOA__R_TOPIC_TOKEN_EXPIRY,
+    LOA__R_MARKETING_MESSAGES,
+    LOA__R_UTILITY_TEMPLATES,
     LOA__R_STRUCTURED,
     LOA__R_SEND_RATE,
     LOA__R_CONTENT_LIMITS,
     LOA__R_COUNT
 };
 
-#define LOA__FREQ_COUNT 3
+#define LOA__FREQ_COUNT    3
+#define LOA__COUNTRIES_MAX 48
+
+/* A set of countries, ISO 3166-1 alpha-2 codes as (c0 - 'A') * 26 + (c1 - 'A'). */
+struct loa__countries {
+    uint16_t code[LOA__COUNTRIES_MAX];
+    size_t n;
+};
+
+/* Whether the set holds country cc ("VN"); false for NULL or a malformed code. */
+bool loa__countries_has(const struct loa__countries *set, const char *cc);
 
 /* One entry of the file, validated. Strings are owned. */
 struct loa__rule {
@@ -91,6 +104,21 @@ struct loa__rule {
             int64_t reinvite_unaccepted;
             bool reinvite_accepted_after_expiry;
         } optin;
+        struct {
+            struct loa__countries except; /* recipients in these still get topic messages */
+        } retired;
+        struct {
+            bool expires; /* tokens created while in force expire (by their frequency) */
+        } token_expiry;
+        struct {
+            struct loa__countries excluded; /* recipients here cannot be sent to */
+            bool promotional;               /* promotional content allowed */
+            bool unknown_country_allowed;   /* a recipient of unknown country may be sent to */
+        } marketing;
+        struct {
+            bool promotional; /* promotional content allowed (never, so far) */
+            unsigned max_buttons;
+        } utility;
         struct {
             bool first_seen_after_activation;
         } structured;

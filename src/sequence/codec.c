@@ -320,11 +320,12 @@ int loa_sequence_parse(const char *json, size_t len, const struct loa_sequence_p
     json_error_t err;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
     if (!root) {
-        loa_diags_add(diags, err.line, err.column, "", "%s", err.text);
+        loa_diags_add(diags, err.line > 0 ? err.line : 0, err.column > 0 ? err.column : 0, "body",
+                      "malformed JSON: %s", err.text);
         return LOA_EINVAL;
     }
     if (!json_is_object(root)) {
-        loa_diags_add(diags, 0, 0, "", "must be a JSON object");
+        loa_diags_add(diags, 0, 0, "body", "must be a JSON object");
         json_decref(root);
         return LOA_EINVAL;
     }

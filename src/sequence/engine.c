@@ -22,8 +22,7 @@
 
 #define DEFAULT_CATCHUP_MS (3 * LOA_DAY_MS)
 #define DEFAULT_MARGIN_MS  LOA_HOUR_MS
-#define DEFAULT_LOOKAHEAD  (2 * LOA_SECOND_MS)
-#define CACHE_MAX          16
+#define DEFAULT_LOOKAHEAD  0 /* a sender wakes at the next due time (loa_sequence_drain()) */
 
 void loa_sequence_opts_default(struct loa_sequence_opts *o)
 {
@@ -51,8 +50,9 @@ void loa_sequence_opts_from(struct loa_sequence_opts *o, const struct loa_settin
 void loa__seq_cache_release(struct loa__seq_cache *c)
 {
     for (size_t i = 0; i < c->n; i++) {
-        loa_sequence_release(&c->v[i].seq);
-        loa_page_release(&c->v[i].page);
+        loa_sequence_release(&c->v[i]->seq);
+        loa_page_release(&c->v[i]->page);
+        loa_free(c->v[i]);
     }
     loa_free(c->v);
     memset(c, 0, sizeof(*c));
@@ -61,29 +61,30 @@ void loa__seq_cache_release(struct loa__seq_cache *c)
 int loa__seq_cache_get(struct loa_store *st, struct loa__seq_cache *c, int64_t id,
                        struct loa__seq **out)
 {
+    if (c->last < c->n && c->v[c->last]->seq.id == id) {
+        *out = c->v[c->last];
+        return 0;
+    }
     for (size_t i = 0; i < c->n; i++)
-        if (c->v[i].seq.id == id) {
-            *out = &c->v[i];
+        if (c->v[i]->seq.id == id) {
+            c->last = i;
+            *out = c->v[i];
             return 0;
         }
-    if (c->n == CACHE_MAX) { /* forget the oldest */
-        loa_sequence_release(&c->v[0].seq);
-        loa_page_release(&c->v[0].page);
-        memmove(&c->v[0], &c->v[1], (c->n - 1) * sizeof(c->v[0]));
-        c->n--;
-    }
-    if (!c->v)
-        c->v = loa_calloc(CACHE_MAX, sizeof(*c->v));
-    struct loa__seq *s = &c->v[c->n];
-    memset(s, 0, sizeof(*s));
+    struct loa__seq *s = loa_calloc(1, sizeof(*s));
     int rc = loa_store_sequence_get(st, id, &s->seq);
-    if (rc < 0)
-        return rc;
-    if ((rc = loa_store_page_get_ref(st, s->seq.page_ref, &s->page)) < 0) {
+    if (rc == 0 && (rc = loa_store_page_get_ref(st, s->seq.page_ref, &s->page)) < 0)
         loa_sequence_release(&s->seq);
+    if (rc < 0) {
+        loa_free(s);
         return rc;
     }
-    c->n++;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->v = loa_reallocarray(c->v, c->cap, sizeof(*c->v));
+    }
+    c->last = c->n;
+    c->v[c->n++] = s;
     *out = s;
     return 0;
 }
@@ -549,7 +550,8 @@ static int collect_due(const struct loa_enrolment *e, void *ud)
 
 /* One due timer: queue its step, or pass over / skip it and move the person on. */
 static int drain_one(struct loa_txn *tx, const struct loa_sequence_opts *o,
-                     struct loa__seq_cache *cache, const struct loa_enrolment *e, int64_t now)
+                     struct loa__seq_cache *cache, const struct loa_enrolment *e, int64_t now,
+                     struct loa_sequence_drained *out)
 {
     struct loa_store *st = loa_txn_store(tx);
     struct loa__seq *s;
@@ -581,34 +583,45 @@ static int drain_one(struct loa_txn *tx, const struct loa_sequence_opts *o,
             send.due_at = due.due_at;
     }
     rc = loa_store_enrol_queue(tx, e->id, &send, NULL);
-    if (rc < 0 || !send.reason)
+    if (rc < 0)
         return rc;
+    if (!send.reason) {
+        out->queued++;
+        if (send.due_at > now && (!out->next_send || send.due_at < out->next_send))
+            out->next_send = send.due_at; /* pulled later into its window */
+        if (o->on_queued)
+            o->on_queued(t->id, s->seq.page_ref, o->on_queued_ud);
+        return 0;
+    }
     LOA_INFO("sequence", "step skipped", "sequence=%lld step=%lld subscriber=%lld reason=%s",
              (long long)s->seq.id, (long long)t->id, (long long)e->subscriber_id, send.reason);
     return advance(tx, o, s, e, t->position, now, now);
 }
 
-int loa_sequence_drain(struct loa_store *st, const struct loa_sequence_opts *o, int64_t now,
-                       int64_t limit, int64_t *queued_out)
+int loa_sequence_drain(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t now,
+                       int64_t limit, struct loa_sequence_drained *out)
 {
-    if (queued_out)
-        *queued_out = 0;
+    memset(out, 0, sizeof(*out));
+    struct loa_store *st = loa_txn_store(tx);
     struct due_list l = { 0 };
-    struct loa_txn *tx;
-    int rc = loa_store_begin(st, &tx);
-    if (rc < 0)
-        return rc;
-    rc = loa_store_enrol_due(st, now + o->lookahead_ms, limit, collect_due, &l);
+    int64_t horizon = now + o->lookahead_ms;
+    int rc = loa_store_enrol_due(st, horizon, limit, collect_due, &l);
     struct loa__seq_cache cache = { 0 };
-    for (size_t i = 0; rc == 0 && i < l.n; i++)
-        rc = drain_one(tx, o, &cache, &l.v[i], now);
+    size_t i = 0;
+    for (; rc == 0 && i < l.n; i++)
+        rc = drain_one(tx, o, &cache, &l.v[i], now, out);
     loa__seq_cache_release(&cache);
-    for (size_t i = 0; i < l.n; i++)
-        loa_free(l.psids[i]);
+    for (size_t k = 0; k < l.n; k++)
+        loa_free(l.psids[k]);
     loa_free(l.psids);
     loa_free(l.v);
-    if ((rc = loa_store_end(tx, rc)) == 0 && queued_out)
-        *queued_out = (int64_t)l.n;
+    out->handled = (int64_t)i;
+    /* What falls due next: at once when the limit left some, else the first timer after the
+     * horizon. */
+    if (rc == 0 && out->handled >= limit)
+        out->next_timer = now;
+    else if (rc == 0)
+        rc = loa_store_enrol_next_due(st, horizon, &out->next_timer);
     return rc;
 }
 
@@ -640,6 +653,8 @@ static bool person_gone(struct loa_store *st, int64_t subscriber_id)
 int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, int64_t delivery_id,
                          enum loa_delivery_state state, int64_t at, int64_t now)
 {
+    if (state == LOA_DELIVERY_UNKNOWN && o->await_reconcile)
+        return 0; /* the reconciler will tell: loa_sequence_reconciled() */
     bool refused_by_rules = state == LOA_DELIVERY_SKIPPED;
     struct loa_store *st = loa_txn_store(tx);
     struct settled_ud u = { 0 };
@@ -668,14 +683,37 @@ int loa_sequence_settled(struct loa_txn *tx, const struct loa_sequence_opts *o, 
     return rc;
 }
 
+int loa_sequence_reconciled(struct loa_txn *tx, const struct loa_sequence_opts *o,
+                            int64_t delivery_id, bool sent, int64_t at, int64_t now)
+{
+    if (sent)
+        return loa_sequence_settled(tx, o, delivery_id, LOA_DELIVERY_SENT, at, now);
+    struct settled_ud u = { 0 };
+    int rc = loa_store_enrol_by_delivery(loa_txn_store(tx), delivery_id, got_enrol, &u);
+    if (rc == LOA_ENOENT || (rc == 0 && !u.found))
+        return 0;
+    if (rc < 0)
+        return rc;
+    bool changed = false;
+    rc = loa_store_enrol_requeue(tx, u.e.id, delivery_id, now, &changed);
+    if (rc == 0 && changed)
+        LOA_INFO("sequence", "step not sent before a stop goes again",
+                 "sequence=%lld step=%lld subscriber=%lld delivery=%lld",
+                 (long long)u.e.sequence_id, (long long)u.e.step_id, (long long)u.e.subscriber_id,
+                 (long long)delivery_id);
+    return rc;
+}
+
 struct ended {
     int64_t id[512];
     enum loa_delivery_state state[512];
     int64_t at[512];
+    bool not_sent[512];
     size_t n;
 };
 
-static int got_ended(int64_t delivery_id, const char *state, int64_t at, void *ud)
+static int got_ended(int64_t delivery_id, const char *state, int64_t at, int64_t reconciled_at,
+                     void *ud)
 {
     struct ended *e = ud;
     e->id[e->n] = delivery_id;
@@ -684,6 +722,7 @@ static int got_ended(int64_t delivery_id, const char *state, int64_t at, void *u
         loa_delivery_state_parse(state, &st);
     e->state[e->n] = st;
     e->at[e->n] = at;
+    e->not_sent[e->n] = st == LOA_DELIVERY_UNKNOWN && reconciled_at > 0;
     e->n++;
     return 0;
 }
@@ -703,7 +742,9 @@ int loa_sequence_resume(struct loa_store *st, const struct loa_sequence_opts *o,
             break;
         for (size_t i = 0; rc == 0 && i < e->n; i++) {
             after = e->id[i];
-            rc = loa_sequence_settled(tx, o, e->id[i], e->state[i], e->at[i] ? e->at[i] : now, now);
+            rc = e->not_sent[i] ? loa_sequence_reconciled(tx, o, e->id[i], false, now, now)
+                                : loa_sequence_settled(tx, o, e->id[i], e->state[i],
+                                                       e->at[i] ? e->at[i] : now, now);
         }
         if ((rc = loa_store_end(tx, rc)) < 0)
             break;

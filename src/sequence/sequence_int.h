@@ -14,10 +14,12 @@ struct loa__seq {
     struct loa_page page;    /* its Page (time zone, activation) */
 };
 
-/* The sequences one call has read (at most a few; owned). */
+/* The sequences one call has read (owned; an entry stays where it is until the release, so a
+ * pointer from loa__seq_cache_get() stays valid through the call). */
 struct loa__seq_cache {
-    struct loa__seq *v;
-    size_t n;
+    struct loa__seq **v;
+    size_t n, cap;
+    size_t last; /* the entry found last (a drain meets one sequence many times in a row) */
 };
 
 void loa__seq_cache_release(struct loa__seq_cache *c);

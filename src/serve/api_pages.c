@@ -26,20 +26,27 @@ static json_t *page_json(const struct loa_page *p)
                      p->has_app_secret, "created_at", api_time(p->created_at));
 }
 
+struct page_acc {
+    json_t *arr;
+    const struct serve_user *user; /* a console user's Pages only; NULL: every Page */
+};
+
 static int add_page(const struct loa_page *p, void *ud)
 {
-    json_array_append_new(ud, page_json(p));
+    struct page_acc *a = ud;
+    if (serve_user_page(a->user, p->page_id))
+        json_array_append_new(a->arr, page_json(p));
     return 0;
 }
 
 void api_pages_list(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
-    (void)req;
     struct loa_store *st = api_store(ctx, resp);
     if (!st)
         return;
     json_t *arr = json_array();
-    int rc = loa_store_page_list(st, add_page, arr);
+    struct page_acc acc = { arr, req->user };
+    int rc = loa_store_page_list(st, add_page, &acc);
     if (rc < 0) {
         json_decref(arr);
         api_fail(resp, rc, NULL, "listing Pages");

@@ -33,6 +33,11 @@ static const char *const known_fields[] = {
     "staff",
     "tokens",
     "subscriber_id",
+    "country",
+    "marketing",
+    "template",
+    "accept",
+    "routes",
 };
 
 /* Reads an optional time field; false with 400 set. */
@@ -116,6 +121,70 @@ static bool read_tokens(json_t *arr, int64_t at, struct loa_rules_token *t, size
     return true;
 }
 
+/* The fields of the 2025-2026 routes: country, marketing, template, accept. False with 400. */
+static bool route_fields(json_t *o, struct loa_rules_person *p, struct loa_rules_request *rq,
+                         struct loa_http_resp *resp)
+{
+    json_t *v = json_object_get(o, "country");
+    if (v) {
+        const char *c = json_string_value(v);
+        if (!c || strlen(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z') {
+            loa_http_error(resp, 400, "country", "must be two capital letters (ISO 3166-1: VN)");
+            return false;
+        }
+        p->country = c;
+    }
+    int status = 0;
+    if ((v = json_object_get(o, "marketing"))) {
+        if (!enum_field(o, "marketing", "active", "stopped", &status, resp))
+            return false;
+        p->marketing.held = true;
+        p->marketing.status = status ? LOA_RULES_TOKEN_STOPPED : LOA_RULES_TOKEN_ACTIVE;
+    }
+    if ((v = json_object_get(o, "template"))) {
+        json_t *name = json_object_get(v, "name");
+        json_t *approved = json_object_get(v, "approved");
+        if (!json_is_object(v) || !json_is_string(name) || !*json_string_value(name) ||
+            (approved && !json_is_boolean(approved))) {
+            loa_http_error(resp, 400, "template",
+                           "must be {\"name\": \"TEMPLATE\", \"approved\": true|false}");
+            return false;
+        }
+        if (rq->route.kind == LOA_RULES_ROUTE_UTILITY && rq->route.template_id &&
+            strcmp(rq->route.template_id, json_string_value(name)) != 0) {
+            loa_http_error(resp, 400, "template", "names another template than route");
+            return false;
+        }
+        rq->route.template_id = json_string_value(name);
+        rq->route.template_approved = !approved || json_is_true(approved);
+    }
+    if ((v = json_object_get(o, "accept"))) {
+        size_t i;
+        json_t *it;
+        rq->accept = 0;
+        if (!json_is_array(v) || json_array_size(v) == 0) {
+            loa_http_error(resp, 400, "accept", "must be a list of topic, marketing, utility");
+            return false;
+        }
+        json_array_foreach(v, i, it) {
+            const char *r = json_string_value(it);
+            enum loa_rules_route_kind k = r && strcmp(r, "topic") == 0 ? LOA_RULES_ROUTE_TOPIC
+                                          : r && strcmp(r, "marketing") == 0
+                                              ? LOA_RULES_ROUTE_MARKETING
+                                          : r && strcmp(r, "utility") == 0 ? LOA_RULES_ROUTE_UTILITY
+                                                                           : LOA_RULES_ROUTE_AUTO;
+            if (k == LOA_RULES_ROUTE_AUTO) {
+                char where[32];
+                snprintf(where, sizeof(where), "accept[%zu]", i);
+                loa_http_error(resp, 400, where, "must be topic, marketing or utility");
+                return false;
+            }
+            rq->accept |= LOA_RULES_ROUTE_BIT(k);
+        }
+    }
+    return true;
+}
+
 void api_rules_explain(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
 {
     struct serve_app *app = ctx;
@@ -196,9 +265,12 @@ void api_rules_explain(void *ctx, const struct loa_http_req *req, struct loa_htt
     const char *route = json_string_value(json_object_get(o, "route"));
     if (json_object_get(o, "route") && (!route || loa_rules_route_parse(route, &rq.route) < 0)) {
         loa_http_error(resp, 400, "route",
-                       "must be auto, window, human_agent, tag:NAME or topic:ID");
+                       "must be auto, window, human_agent, marketing, tag:NAME, topic:ID or "
+                       "utility:TEMPLATE");
         goto out;
     }
+    if (!route_fields(o, &person, &rq, resp))
+        goto out;
     if (json_object_get(o, "tokens") &&
         !read_tokens(json_object_get(o, "tokens"), rq.at, tokens, &ntokens, resp))
         goto out;
@@ -206,6 +278,25 @@ void api_rules_explain(void *ctx, const struct loa_http_req *req, struct loa_htt
         person.last_action = LOA_RULES_ACT_NONE;
     person.tokens = tokens;
     person.token_count = ntokens;
+    if (json_is_true(json_object_get(o, "routes"))) {
+        /* Every route in auto's order, each with its verdict, and the one auto takes. */
+        struct loa_rules_routes all;
+        loa_rules_routes(app->rules, &rq, 0, &all);
+        struct loa_buf b;
+        loa_buf_init(&b, 1 << 20);
+        int frc = loa_buf_puts(&b, "{\"routes\":[");
+        for (size_t i = 0; frc == 0 && i < all.n; i++)
+            if ((frc = loa_buf_puts(&b, i ? "," : "")) == 0)
+                frc = loa_rules_format_decision(&all.v[i], true, &b);
+        if (frc == 0)
+            frc = loa_buf_printf(&b, "],\"best\":%d}", all.best);
+        if (frc < 0)
+            loa_http_error(resp, 500, NULL, "decision too large");
+        else
+            loa_http_json(resp, 200, loa_buf_cstr(&b));
+        loa_buf_release(&b);
+        goto out;
+    }
     struct loa_rules_decision d;
     int rc = json_is_true(json_object_get(o, "staff"))
                  ? loa_rules_staff_reply(app->rules, &person, rq.purpose, rq.at, &d, NULL)

@@ -461,7 +461,7 @@ static int body_people(struct loa_store *st, json_t *o, int64_t page_ref, bool a
     json_t *psids = json_object_get(o, "psids");
     json_t *filter = allow_filter ? json_object_get(o, "filter") : NULL;
     if ((subs != NULL) + (psids != NULL) + (filter != NULL) != 1) {
-        loa_diags_add(d, 0, 0, "",
+        loa_diags_add(d, 0, 0, "body",
                       allow_filter ? "give exactly one of subscriber_ids, psids or filter"
                                    : "give exactly one of subscriber_ids or psids");
         return 0;

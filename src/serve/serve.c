@@ -44,6 +44,10 @@ static const struct loa_http_route routes[] = {
     { LOA_HTTP_GET, "/webhook", serve_webhook_verify, PUBLIC, 0 },
     { LOA_HTTP_POST, "/webhook", serve_webhook_post, PUBLIC, 1 /* set at start */ },
     { LOA_HTTP_GET, "/api/v1/openapi.json", serve_openapi, PUBLIC, 0 },
+    { LOA_HTTP_POST, "/api/v1/session", api_session_create, PUBLIC, 0 },
+    { LOA_HTTP_GET, "/api/v1/session", api_session_get, STAFF, 0 },
+    { LOA_HTTP_DELETE, "/api/v1/session", api_session_delete, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/session/everywhere", api_session_everywhere, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/pages", api_pages_list, STAFF, 0 },
     { LOA_HTTP_POST, "/api/v1/pages", api_pages_create, ADMIN, 0 },
     { LOA_HTTP_GET, "/api/v1/pages/{page_id}", api_pages_get, STAFF, 0 },
@@ -394,6 +398,11 @@ int loa_serve_run(const struct loa_serve_opts *o)
         .routes = table,
         .nroutes = NROUTES,
         .auth = auth,
+        .session_cookie = "loa_session",
+        .session = serve_session_check,
+        .user_free = serve_user_free,
+        .guard = serve_guard,
+        .fallback = serve_console_file,
         .app = app,
     };
     if ((rc = loa_http_start(&ho, &app->http)) < 0)

@@ -166,6 +166,44 @@ struct json_t *api_json_text(char *text);
 bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_http_resp *resp,
               struct loa_page *out);
 
+/* The web console (console.c). */
+
+/** A signed-in console user, made by the session hook for one request (req->user). */
+struct serve_user {
+    struct loa_user u;    /* with the Pages of a staff user */
+    struct loa_session s; /* with its CSRF token */
+    bool scoped;          /* staff: only the Pages in u.pages */
+    int64_t *page_refs;   /* their internal ids (those that exist) */
+    size_t npage_refs;
+};
+
+/** Whether the request's user (NULL: an API key) may see Page page_id. */
+bool serve_user_page(const struct serve_user *u, const char *page_id);
+int serve_session_check(void *app, const struct loa_http_req *req, const char *cookie,
+                        enum loa_role *role_out, void **user_out, struct loa_http_resp *resp);
+void serve_user_free(void *user);
+bool serve_guard(void *app, const struct loa_http_route *route, const struct loa_http_req *req,
+                 struct loa_http_resp *resp);
+/** The console's files for GETs no route matches (index.html for the app's own paths). */
+void serve_console_file(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_session_create(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_session_get(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_session_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_session_everywhere(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+
+/** A file of the console, embedded at build time (console/build.mjs writes the table). */
+struct serve_file {
+    const char *path;          /* "/index.html", "/assets/app-HASH.js" */
+    const char *type;          /* Content-Type */
+    const char *cache;         /* Cache-Control */
+    const unsigned char *data; /* the file */
+    size_t len;
+    const unsigned char *gz; /* its gzip-compressed copy, or NULL */
+    size_t gzlen;
+};
+extern const struct serve_file loa__console_files[];
+extern const size_t loa__console_nfiles;
+
 /** The route table (for the OpenAPI test). */
 const struct loa_http_route *loa__serve_routes(size_t *n);
 

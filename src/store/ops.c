@@ -125,14 +125,28 @@ const struct loa_store_ops loa__sqlite_ops = {
     .enrol_remove_all = loa__sqlite_enrol_remove_all,
     .enrol_list = loa__sqlite_enrol_list,
     .enrol_due = loa__sqlite_enrol_due,
+    .enrol_next_due = loa__sqlite_enrol_next_due,
     .enrol_by_delivery = loa__sqlite_enrol_by_delivery,
     .enrol_queue = loa__sqlite_enrol_queue,
     .enrol_advance = loa__sqlite_enrol_advance,
     .enrol_unqueue = loa__sqlite_enrol_unqueue,
     .enrol_set_due = loa__sqlite_enrol_set_due,
     .enrol_sends_ended = loa__sqlite_enrol_sends_ended,
+    .enrol_requeue = loa__sqlite_enrol_requeue,
     .seq_steps_live = loa__sqlite_seq_steps_live,
     .sequence_stats = loa__sqlite_sequence_stats,
+    .user_add = loa__sqlite_user_add,
+    .user_set_password = loa__sqlite_user_set_password,
+    .user_remove = loa__sqlite_user_remove,
+    .user_get = loa__sqlite_user_get,
+    .user_list = loa__sqlite_user_list,
+    .signin_state = loa__sqlite_signin_state,
+    .signin_failed = loa__sqlite_signin_failed,
+    .signin_clear = loa__sqlite_signin_clear,
+    .session_create = loa__sqlite_session_create,
+    .session_find = loa__sqlite_session_find,
+    .session_delete = loa__sqlite_session_delete,
+    .session_delete_user = loa__sqlite_session_delete_user,
 };
 
 void loa_store_close(struct loa_store *st)
@@ -813,6 +827,11 @@ int loa_store_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
     return OPS(st)->enrol_due(st, now, limit, fn, ud);
 }
 
+int loa_store_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out)
+{
+    return OPS(st)->enrol_next_due(st, after, due_out);
+}
+
 int loa_store_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
                                 int (*fn)(const struct loa_enrolment *e, void *ud), void *ud)
 {
@@ -844,10 +863,16 @@ int loa_store_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at
 
 int loa_store_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
                                 int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                          void *ud),
+                                          int64_t reconciled_at, void *ud),
                                 void *ud)
 {
     return OPS(st)->enrol_sends_ended(st, after_id, limit, fn, ud);
+}
+
+int loa_store_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,
+                            int64_t due_at, bool *changed_out)
+{
+    return OPS(tx->st)->enrol_requeue(tx, enrol_id, delivery_id, due_at, changed_out);
 }
 
 int loa_store_seq_steps_live(struct loa_store *st,
@@ -863,4 +888,72 @@ int loa_store_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_st
                              void *ud)
 {
     return OPS(st)->sequence_stats(st, id, out, fn, fn_reason, ud);
+}
+
+int loa_store_user_add(struct loa_txn *tx, const char *login, enum loa_user_role role,
+                       const char *pw_hash, const char *const *pages, size_t npages, int64_t now,
+                       int64_t *id_out)
+{
+    return OPS(tx->st)->user_add(tx, login, role, pw_hash, pages, npages, now, id_out);
+}
+
+int loa_store_user_set_password(struct loa_txn *tx, const char *login, const char *pw_hash,
+                                int64_t now)
+{
+    return OPS(tx->st)->user_set_password(tx, login, pw_hash, now);
+}
+
+int loa_store_user_remove(struct loa_txn *tx, const char *login)
+{
+    return OPS(tx->st)->user_remove(tx, login);
+}
+
+int loa_store_user_get(struct loa_store *st, const char *login, struct loa_user *out,
+                       char **pw_hash_out)
+{
+    return OPS(st)->user_get(st, login, out, pw_hash_out);
+}
+
+int loa_store_user_list(struct loa_store *st, int (*fn)(const struct loa_user *u, void *ud),
+                        void *ud)
+{
+    return OPS(st)->user_list(st, fn, ud);
+}
+
+int loa_store_signin_state(struct loa_store *st, const char *login, struct loa_signin_state *out)
+{
+    return OPS(st)->signin_state(st, login, out);
+}
+
+int loa_store_signin_failed(struct loa_txn *tx, const char *login, int64_t now, int64_t lock_after,
+                            int64_t lock_ms, struct loa_signin_state *out)
+{
+    return OPS(tx->st)->signin_failed(tx, login, now, lock_after, lock_ms, out);
+}
+
+int loa_store_signin_clear(struct loa_txn *tx, const char *login)
+{
+    return OPS(tx->st)->signin_clear(tx, login);
+}
+
+int loa_store_session_create(struct loa_txn *tx, int64_t user_id, const char *token,
+                             const char *csrf, int64_t now, int64_t *id_out)
+{
+    return OPS(tx->st)->session_create(tx, user_id, token, csrf, now, id_out);
+}
+
+int loa_store_session_find(struct loa_store *st, const char *token, int64_t now, int64_t idle_ms,
+                           int64_t max_ms, struct loa_session *out, struct loa_user *user_out)
+{
+    return OPS(st)->session_find(st, token, now, idle_ms, max_ms, out, user_out);
+}
+
+int loa_store_session_delete(struct loa_txn *tx, const char *token)
+{
+    return OPS(tx->st)->session_delete(tx, token);
+}
+
+int loa_store_session_delete_user(struct loa_txn *tx, int64_t user_id, int64_t *n_out)
+{
+    return OPS(tx->st)->session_delete_user(tx, user_id, n_out);
 }

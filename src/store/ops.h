@@ -213,6 +213,7 @@ struct loa_store_ops {
                       int64_t limit, int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
     int (*enrol_due)(struct loa_store *st, int64_t now, int64_t limit,
                      int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+    int (*enrol_next_due)(struct loa_store *st, int64_t after, int64_t *due_out);
     int (*enrol_by_delivery)(struct loa_store *st, int64_t delivery_id,
                              int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
     int (*enrol_queue)(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *s,
@@ -224,8 +225,10 @@ struct loa_store_ops {
     int (*enrol_set_due)(struct loa_txn *tx, int64_t enrol_id, int64_t due_at);
     int (*enrol_sends_ended)(struct loa_store *st, int64_t after_id, int64_t limit,
                              int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                       void *ud),
+                                       int64_t reconciled_at, void *ud),
                              void *ud);
+    int (*enrol_requeue)(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id, int64_t due_at,
+                         bool *changed_out);
     int (*seq_steps_live)(struct loa_store *st,
                           int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);
     int (*sequence_stats)(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
@@ -233,6 +236,25 @@ struct loa_store_ops {
                           int (*fn_reason)(int64_t step_id, const char *state, const char *reason,
                                            int64_t count, void *ud),
                           void *ud);
+    int (*user_add)(struct loa_txn *tx, const char *login, enum loa_user_role role,
+                    const char *pw_hash, const char *const *pages, size_t npages, int64_t now,
+                    int64_t *id_out);
+    int (*user_set_password)(struct loa_txn *tx, const char *login, const char *pw_hash,
+                             int64_t now);
+    int (*user_remove)(struct loa_txn *tx, const char *login);
+    int (*user_get)(struct loa_store *st, const char *login, struct loa_user *out,
+                    char **pw_hash_out);
+    int (*user_list)(struct loa_store *st, int (*fn)(const struct loa_user *u, void *ud), void *ud);
+    int (*signin_state)(struct loa_store *st, const char *login, struct loa_signin_state *out);
+    int (*signin_failed)(struct loa_txn *tx, const char *login, int64_t now, int64_t lock_after,
+                         int64_t lock_ms, struct loa_signin_state *out);
+    int (*signin_clear)(struct loa_txn *tx, const char *login);
+    int (*session_create)(struct loa_txn *tx, int64_t user_id, const char *token, const char *csrf,
+                          int64_t now, int64_t *id_out);
+    int (*session_find)(struct loa_store *st, const char *token, int64_t now, int64_t idle_ms,
+                        int64_t max_ms, struct loa_session *out, struct loa_user *user_out);
+    int (*session_delete)(struct loa_txn *tx, const char *token);
+    int (*session_delete_user)(struct loa_txn *tx, int64_t user_id, int64_t *n_out);
 };
 
 /*
@@ -467,6 +489,7 @@ int loa__sqlite_enrol_list(struct loa_store *st, int64_t page_ref, int64_t seque
                            int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
 int loa__sqlite_enrol_due(struct loa_store *st, int64_t now, int64_t limit,
                           int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
+int loa__sqlite_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out);
 int loa__sqlite_enrol_by_delivery(struct loa_store *st, int64_t delivery_id,
                                   int (*fn)(const struct loa_enrolment *e, void *ud), void *ud);
 int loa__sqlite_enrol_queue(struct loa_txn *tx, int64_t enrol_id, const struct loa_enrol_send *s,
@@ -478,8 +501,10 @@ int loa__sqlite_enrol_unqueue(struct loa_txn *tx, int64_t sequence_id, int64_t s
 int loa__sqlite_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_at);
 int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
                                   int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                            void *ud),
+                                            int64_t reconciled_at, void *ud),
                                   void *ud);
+int loa__sqlite_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,
+                              int64_t due_at, bool *changed_out);
 int loa__sqlite_seq_steps_live(struct loa_store *st,
                                int (*fn)(int64_t step_id, int64_t page_ref, void *ud), void *ud);
 int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_stats *out,
@@ -487,5 +512,25 @@ int loa__sqlite_sequence_stats(struct loa_store *st, int64_t id, struct loa_seq_
                                int (*fn_reason)(int64_t step_id, const char *state,
                                                 const char *reason, int64_t count, void *ud),
                                void *ud);
+int loa__sqlite_user_add(struct loa_txn *tx, const char *login, enum loa_user_role role,
+                         const char *pw_hash, const char *const *pages, size_t npages, int64_t now,
+                         int64_t *id_out);
+int loa__sqlite_user_set_password(struct loa_txn *tx, const char *login, const char *pw_hash,
+                                  int64_t now);
+int loa__sqlite_user_remove(struct loa_txn *tx, const char *login);
+int loa__sqlite_user_get(struct loa_store *st, const char *login, struct loa_user *out,
+                         char **pw_hash_out);
+int loa__sqlite_user_list(struct loa_store *st, int (*fn)(const struct loa_user *u, void *ud),
+                          void *ud);
+int loa__sqlite_signin_state(struct loa_store *st, const char *login, struct loa_signin_state *out);
+int loa__sqlite_signin_failed(struct loa_txn *tx, const char *login, int64_t now,
+                              int64_t lock_after, int64_t lock_ms, struct loa_signin_state *out);
+int loa__sqlite_signin_clear(struct loa_txn *tx, const char *login);
+int loa__sqlite_session_create(struct loa_txn *tx, int64_t user_id, const char *token,
+                               const char *csrf, int64_t now, int64_t *id_out);
+int loa__sqlite_session_find(struct loa_store *st, const char *token, int64_t now, int64_t idle_ms,
+                             int64_t max_ms, struct loa_session *out, struct loa_user *user_out);
+int loa__sqlite_session_delete(struct loa_txn *tx, const char *token);
+int loa__sqlite_session_delete_user(struct loa_txn *tx, int64_t user_id, int64_t *n_out);
 
 #endif /* LOA_STORE_OPS_H */

@@ -383,8 +383,39 @@ const char *const loa_sqlite_migrations[] = {
     "CREATE INDEX reply_waits_expiry ON reply_waits(expires_at) WHERE closed_at = 0;"
     "CREATE INDEX deliveries_replies ON deliveries(page_ref, source_id)"
     "  WHERE source = 'reply' AND state IN ('pending', 'in_flight');",
+    /* Console users (Argon2id password hashes), the Pages of staff users, sessions (keyed
+     * hashes of their tokens) and sign-in failures per login (the lock survives restarts). */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  login TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'staff')),"
+    "  pw_hash TEXT NOT NULL,"
+    "  lang TEXT NOT NULL DEFAULT 'vi',"
+    "  created_at INTEGER NOT NULL,"
+    "  password_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE user_pages ("
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  page_id TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, page_id)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  token_hash BLOB NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  csrf TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  seen_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX sessions_user ON sessions(user_id);"
+    "CREATE TABLE signin_failures ("
+    "  login TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  failures INTEGER NOT NULL,"
+    "  last_at INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;",
 
-    /* 9 -> 10 (LOA__SCHEMA_TAG_KEYS): tags compare without regard to case and Unicode form.
+    /* 10 -> 11 (LOA__SCHEMA_TAG_KEYS): tags compare without regard to case and Unicode form.
      * Each tag gets its key, loa_fold(name) (an application function registered on every
      * connection); tags of a Page that share a key are merged into the first written one (the
      * lowest id): its people get the others' assignments, the others go. */

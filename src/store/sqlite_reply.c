@@ -27,7 +27,7 @@ enum {
     R_LIVE,
     R_COUNT
 };
-_Static_assert(LOA__XSTMT_REPLY + R_COUNT <= LOA__XSTMT_TAGS, "reply statement slots");
+_Static_assert(LOA__XSTMT_REPLY + R_COUNT <= LOA__XSTMT_USERS, "reply statement slots");
 
 #define WAIT_COLUMNS                                                                         \
     "id, page_ref, subscriber_id, delivery_id, source, source_id, attribute, kind, prompt, " \

@@ -51,6 +51,8 @@ enum {
     Q_ENROL_ADVANCE,
     Q_UNQUEUE_SELECT,
     Q_ENROL_SET_DUE,
+    Q_ENROL_REQUEUE,
+    Q_ENROL_NEXT_DUE,
     Q_STEPS_LIVE,
     Q_SENDS_ENDED,
     Q_STATS_ENROL,
@@ -172,13 +174,19 @@ static const char *const qsql[Q_COUNT] = {
                          " WHERE e.sequence_id = ?1 AND e.state = 1"
                          " AND (?2 = 0 OR e.step_id = ?2) AND d.state = 'pending'",
     [Q_ENROL_SET_DUE] = "UPDATE enrolments SET due_at = ?2 WHERE id = ?1 AND state = 0",
+    [Q_ENROL_NEXT_DUE] = "SELECT e.due_at FROM enrolments e JOIN sequences s"
+                         " ON s.id = e.sequence_id WHERE e.state = 0 AND e.due_at > ?1"
+                         " AND s.active ORDER BY e.due_at LIMIT 1",
+    [Q_ENROL_REQUEUE] = "UPDATE enrolments SET state = 0, due_at = ?3, delivery_id = 0"
+                        " WHERE id = ?1 AND state = 1 AND delivery_id = ?2",
     /* One probe of enrolments_sequence per step (retired ones included), not a walk over
      * every queued enrolment: the dispatcher asks this every tick. */
     [Q_STEPS_LIVE] = "SELECT t.id, s.page_ref FROM sequences s"
                      " JOIN sequence_steps t ON t.sequence_id = s.id"
                      " WHERE EXISTS (SELECT 1 FROM enrolments e WHERE e.sequence_id = s.id"
                      "  AND e.state = 1 AND e.step_id = t.id)",
-    [Q_SENDS_ENDED] = "SELECT d.id, d.state, max(d.sent_at, d.claimed_at, d.next_at)"
+    [Q_SENDS_ENDED] = "SELECT d.id, d.state, max(d.sent_at, d.claimed_at, d.next_at),"
+                      " d.reconciled_at"
                       " FROM enrolments e JOIN deliveries d ON d.id = e.delivery_id"
                       " WHERE e.state = 1 AND d.state NOT IN ('pending', 'in_flight')"
                       " AND d.id > ?1 ORDER BY d.id LIMIT ?2",
@@ -924,7 +932,7 @@ int loa__sqlite_enrol_set_due(struct loa_txn *tx, int64_t enrol_id, int64_t due_
 
 int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_t limit,
                                   int (*fn)(int64_t delivery_id, const char *state, int64_t at,
-                                            void *ud),
+                                            int64_t reconciled_at, void *ud),
                                   void *ud)
 {
     sqlite3_stmt *s = q(st, Q_SENDS_ENDED);
@@ -935,9 +943,35 @@ int loa__sqlite_enrol_sends_ended(struct loa_store *st, int64_t after_id, int64_
     int step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW)
         if (fn(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-               sqlite3_column_int64(s, 2), ud))
+               sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3), ud))
             break;
     return loa__step_end(st, s, step, "ended sends");
+}
+
+int loa__sqlite_enrol_next_due(struct loa_store *st, int64_t after, int64_t *due_out)
+{
+    *due_out = 0;
+    sqlite3_stmt *s = q(st, Q_ENROL_NEXT_DUE);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, after);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        *due_out = sqlite3_column_int64(s, 0);
+    return loa__step_end(st, s, step, "next due timer");
+}
+
+int loa__sqlite_enrol_requeue(struct loa_txn *tx, int64_t enrol_id, int64_t delivery_id,
+                              int64_t due_at, bool *changed_out)
+{
+    struct loa_store *st = tx->st;
+    sqlite3_stmt *s = q(st, Q_ENROL_REQUEUE);
+    if (!s)
+        return LOA_ESTORE;
+    sqlite3_bind_int64(s, 1, enrol_id);
+    sqlite3_bind_int64(s, 2, delivery_id);
+    sqlite3_bind_int64(s, 3, due_at);
+    return loa__step_done(st, s, "requeue enrolment", changed_out);
 }
 
 int loa__sqlite_seq_steps_live(struct loa_store *st,

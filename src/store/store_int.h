@@ -21,17 +21,18 @@
 #include "ops.h"
 
 #define LOA__STMT_MAX  48  /* statements of sqlite.c */
-#define LOA__XSTMT_MAX 148 /* statements of the other files, slots assigned in each file */
+#define LOA__XSTMT_MAX 164 /* statements of the other files, slots assigned in each file */
 
 /* Statement slots of sqlite_intake.c [0, 32), sqlite_keys.c [32, 48), sqlite_campaign.c
-   [48, 80), sqlite_sequence.c [80, 120), sqlite_reply.c [120, 132), sqlite_tags.c
-   [132, 148). */
+   [48, 80), sqlite_sequence.c [80, 120), sqlite_reply.c [120, 132), sqlite_users.c [132, 148),
+   sqlite_tags.c [148, 164). */
 #define LOA__XSTMT_INTAKE   0
 #define LOA__XSTMT_KEYS     32
 #define LOA__XSTMT_CAMPAIGN 48
 #define LOA__XSTMT_SEQUENCE 80
 #define LOA__XSTMT_REPLY    120
-#define LOA__XSTMT_TAGS     132
+#define LOA__XSTMT_USERS    132
+#define LOA__XSTMT_TAGS     148
 
 /*
  * The schema version from which tags have a key (tags.key = loa_fold(name), unique per Page):
@@ -39,7 +40,7 @@
  * migration tests) compare names exactly. Keep equal to the number of the migration that adds
  * the column (src/store/schema.c).
  */
-#define LOA__SCHEMA_TAG_KEYS 10
+#define LOA__SCHEMA_TAG_KEYS 11
 
 /* A group commit's job: one caller's function, run by the group's leader (sqlite_group.c). */
 struct loa__gjob {

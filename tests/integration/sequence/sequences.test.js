@@ -232,6 +232,13 @@ test('sequences REST API', { timeout: 170000 }, async (t) => {
         assert.ok(r.json.errors.some((e) => e.field === field),
           `${JSON.stringify(body).slice(0, 300)}: no complaint about ${field}: ${r.text}`);
       }
+      // A body that is not JSON, or not an object: the complaint names the body (and the line).
+      for (const raw of ['{"name": ', '[1]']) {
+        const x = await S.request(d.url, 'POST', '/api/v1/sequences',
+          { key: s.staff, body: raw, headers: { 'Content-Type': 'application/json' } });
+        assert.equal(x.status, 400, x.text);
+        assert.ok(x.json.errors.some((e) => e.field === 'body'), `${raw}: ${x.text}`);
+      }
       // Every problem at once, each with its path, the first as the error.
       r = await staff('POST', '/api/v1/sequences', {
         page_id: PAGE, name: '', window: { from: '24:30', to: '20:00' }, triggers: { ref: 'a b' },
@@ -332,9 +339,9 @@ test('sequences REST API', { timeout: 170000 }, async (t) => {
         [{ subscriber_ids: [987654] }, 'subscriber_ids[0]'],
         [{ subscriber_ids: ['1'] }, 'subscriber_ids[0]'],
         [{ subscriber_ids: [subId.q1, -1] }, 'subscriber_ids[1]'],
-        [{}, ''],
-        [{ psids: ['q1'], subscriber_ids: [subId.q1] }, ''],
-        [{ psids: ['q1'], filter: {} }, ''],
+        [{}, 'body'],
+        [{ psids: ['q1'], subscriber_ids: [subId.q1] }, 'body'],
+        [{ psids: ['q1'], filter: {} }, 'body'],
         [{ psids: ['q1'], dry_run: 'yes' }, 'dry_run'],
         [{ psids: ['q1'], expected_count: -1 }, 'expected_count'],
         [{ psids: ['q1'], expected_count: 'one' }, 'expected_count'],

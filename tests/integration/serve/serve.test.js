@@ -398,6 +398,33 @@ test('loa serve: webhook and REST API', async (t) => {
       assert.equal(r.json.error.field, 'at');
       r = await api('POST', '/api/v1/rules/explain', { body: { route: 'carrier-pigeon' } });
       assert.equal(r.json.error.field, 'route');
+      // The 2025-2026 routes: every one in auto's order with its verdict.
+      r = await api('POST', '/api/v1/rules/explain', {
+        body: {
+          at: '2026-12-03T10:00Z', last_interaction: '2026-11-20T10:00Z', country: 'VN', marketing: 'active',
+          template: { name: 'order_shipped' }, accept: ['utility', 'marketing', 'topic'], routes: true,
+          tokens: [{ topic: 'sale', created: '2025-01-01T00:00Z' }],
+        },
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.routes.map((x) => [x.route, x.allowed, x.code]), [
+        ['window', false, 'window_closed'], ['utility', true, 'utility_template'],
+        ['marketing', true, 'marketing_token'], ['topic', false, 'topics_retired']]);
+      assert.equal(r.json.best, 1);
+      r = await api('POST', '/api/v1/rules/explain', {
+        body: { at: '2026-12-03T10:00Z', last_interaction: '2026-11-20T10:00Z', country: 'FR', marketing: 'active',
+          route: 'marketing', purpose: 'promotional' },
+      });
+      assert.equal(r.json.allowed, false);
+      assert.equal(r.json.code, 'marketing_region');
+      assert.equal(r.json.rule.id, 'marketing-messages-2025');
+      for (const [body, field] of [[{ country: 'vn' }, 'country'], [{ marketing: 'yes' }, 'marketing'],
+        [{ template: 'x' }, 'template'], [{ template: { name: '' } }, 'template'], [{ accept: [] }, 'accept'],
+        [{ accept: ['fax'] }, 'accept[0]'], [{ route: 'utility:a', template: { name: 'b' } }, 'template']]) {
+        r = await api('POST', '/api/v1/rules/explain', { body });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.equal(r.json.error.field, field, r.text);
+      }
     });
 
     await t.test('bad input never gets a 500', async () => {

@@ -619,9 +619,12 @@ static void window_closed_at_claim_waits_for_opening(void **state)
     int64_t s1 = step_id(&r, seq, 0), s2 = step_id(&r, seq, 1);
     enter(&r, seq, 0, 1);
     /* Queued at 20:59:59, inside the window; the dispatcher claims it at 21:00:30. */
-    int64_t n = 0;
-    assert_int_equal(loa_sequence_drain(r.st, &r.o, due, 100, &n), 0);
-    assert_int_equal(n, 1);
+    struct loa_sequence_drained dr;
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(r.st, &tx), 0);
+    assert_int_equal(loa_sequence_drain(tx, &r.o, due, 100, &dr), 0);
+    assert_int_equal(loa_store_commit(tx), 0);
+    assert_int_equal(dr.handled, 1);
     int64_t row = row_of(&r, s1, 0);
     assert_int_equal(row_int(&r, row, "next_at"), due);
     set_clock(&r, t("2026-12-03T21:00:30+07:00"));
@@ -770,19 +773,27 @@ static void removed_while_queued_gets_nothing(void **state)
             "Một") "},"
                    "{\"delay\":{\"value\":1,\"unit\":\"hours\"},\"blocks\":" BLOCK("Hai") "}]}");
     int64_t s1 = step_id(&r, seq, 0);
-    static struct runner x;
-    run(&r, &x, true);
     enter(&r, seq, 0, 2);
-    /* A second before the step is due, the dispatcher queues both sends (its look-ahead). */
+    /* A second before the step is due, a drain with a look-ahead queues both sends. */
     set_clock(&r, t0 + LOA_HOUR_MS - LOA_SECOND_MS);
-    struct cond c = { .fn = rows_reach, .a = s1, .text = "pending", .want = 2 };
-    assert_true(until(&r, &c, 0, 400));
+    struct loa_sequence_opts ahead = r.o;
+    ahead.lookahead_ms = 2 * LOA_SECOND_MS;
+    struct loa_sequence_drained dr;
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(r.st, &tx), 0);
+    assert_int_equal(loa_sequence_drain(tx, &ahead, r.now, 100, &dr), 0);
+    assert_int_equal(loa_store_commit(tx), 0);
+    assert_int_equal(dr.queued, 2);
+    assert_int_equal(rows(&r, s1, "pending"), 2);
     assert_int_equal(enrolled(&r, seq, LOA_ENROL_QUEUED, s1), 2);
     /* s0 is removed while their send is pending. */
     int64_t removed = 0;
     assert_int_equal(loa_sequence_leave(r.st, seq, &r.ids[0], 1, "api", r.now, &removed), 0);
     assert_int_equal(removed, 1);
+    static struct runner x;
+    run(&r, &x, true);
     set_clock(&r, t0 + LOA_HOUR_MS);
+    struct cond c;
     c = (struct cond){ .fn = rows_reach, .a = s1, .text = "sent", .want = 1 };
     assert_true(until(&r, &c, 50, 2000));
     /* And step 2 an hour later: s1 gets it; s0 nothing. */

@@ -581,10 +581,11 @@ static void built_events_in_callers_transaction(void **state)
 {
     struct fx *f = *state;
     const char *page = PAGE;
+    int64_t t0 = loa_now_ms() - 60000;
     struct loa_intake_event ev[3] = {
-        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 2000, .key = "k1" },
-        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
-        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = 9000, .key = "k2" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = t0, .key = "k1" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = t0 + 7000, .key = "k2" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "S1", .at = t0 + 7000, .key = "k2" },
     };
     struct loa_txn *tx;
     assert_int_equal(loa_store_begin(f->st, &tx), 0);
@@ -597,13 +598,63 @@ static void built_events_in_callers_transaction(void **state)
     loa_intake_result_release(&r);
     assert_null(r.new_subscribers);
     struct loa_subscriber s = find(f, "S1");
-    assert_int_equal(s.first_seen_at, 2000);
-    assert_int_equal(s.last_interaction_at, 9000);
+    assert_int_equal(s.first_seen_at, t0);
+    assert_int_equal(s.last_interaction_at, t0 + 7000);
     assert_string_equal(s.last_interaction_kind, "message");
     loa_subscriber_release(&s);
     bool exists = false;
     assert_int_equal(loa_store_event_exists(f->st, "k1", &exists), 0);
     assert_true(exists);
+}
+
+/* Times out of range (issue 16): the largest 64-bit time, 2100, a negative one, zero. Each
+ * becomes the time the event arrived; first-seen is never erased, no window runs to 2100, and
+ * the rules' arithmetic sees only sane times. */
+static void times_from_outside_are_checked(void **state)
+{
+    struct fx *f = *state;
+    const char *page = PAGE;
+    int64_t before = loa_now_ms();
+    int64_t t0 = before - 3600000;
+    struct loa_intake_event ev[] = {
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "T1", .at = t0, .key = "t1" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "T1", .at = INT64_MAX, .key = "t2" },
+        { .kind = LOA_INTAKE_MESSAGE,
+          .page_id = page,
+          .psid = "T2",
+          .at = 4102444800000LL,
+          .key = "t3" }, /* 2100-01-01 */
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "T3", .at = t0, .key = "t4" },
+        { .kind = LOA_INTAKE_MESSAGE, .page_id = page, .psid = "T3", .at = -5, .key = "t5" },
+        { .kind = LOA_INTAKE_READ,
+          .page_id = page,
+          .psid = "T3",
+          .at = t0,
+          .key = "t6",
+          .watermark = INT64_MAX },
+    };
+    size_t n = sizeof(ev) / sizeof(ev[0]);
+    struct loa_txn *tx;
+    assert_int_equal(loa_store_begin(f->st, &tx), 0);
+    struct loa_intake_result r;
+    assert_int_equal(loa_intake_apply_step(tx, NULL, ev, n, &r), 0);
+    assert_int_equal(loa_store_commit(tx), 0);
+    int64_t after = loa_now_ms();
+    assert_int_equal(r.stored, n);
+    assert_int_equal(r.clamped, 4);
+    loa_intake_result_release(&r);
+    struct loa_subscriber s = find(f, "T1");
+    assert_int_equal(s.first_seen_at, t0);
+    assert_true(s.last_interaction_at >= before && s.last_interaction_at <= after);
+    loa_subscriber_release(&s);
+    s = find(f, "T2");
+    assert_true(s.first_seen_at >= before && s.first_seen_at <= after);
+    assert_true(s.last_interaction_at <= after);
+    loa_subscriber_release(&s);
+    s = find(f, "T3");
+    assert_int_equal(s.first_seen_at, t0); /* a negative time did not erase it */
+    assert_true(s.last_interaction_at >= before && s.last_interaction_at <= after);
+    loa_subscriber_release(&s);
 }
 
 int test_intake_group(void)
@@ -621,6 +672,7 @@ int test_intake_group(void)
         cmocka_unit_test_setup_teardown(unknown_kind_and_unknown_page, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_is_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(built_events_in_callers_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(times_from_outside_are_checked, setup, teardown),
     };
     return cmocka_run_group_tests_name("webhook", tests, NULL, NULL);
 }

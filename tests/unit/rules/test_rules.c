@@ -120,7 +120,7 @@ static void shipped_file_loads_without_complaint(void **state)
     assert_true(loa_diags_empty(&d));
     /* 100 loads; about 0.2 ms each without sanitizers. Generous bound for slow CI. */
     assert_true(took < 2000);
-    assert_int_equal(loa_rules_count(R), 19);
+    assert_int_equal(loa_rules_count(R), 22);
     struct loa_rule_info ri;
     assert_int_equal(loa_rules_get(R, 5, &ri), 0);
     assert_string_equal(ri.id, "tags-2026");
@@ -128,7 +128,7 @@ static void shipped_file_loads_without_complaint(void **state)
     assert_int_equal(ri.effective_from, t("2026-04-27"));
     assert_int_equal(ri.effective_until, INT64_MAX);
     assert_non_null(strstr(ri.parameters, "HUMAN_AGENT"));
-    assert_int_equal(loa_rules_get(R, 19, &ri), LOA_ERANGE);
+    assert_int_equal(loa_rules_get(R, 22, &ri), LOA_ERANGE);
     loa_diags_release(&d);
 }
 
@@ -333,7 +333,9 @@ static void topic_cadence_24h_then_48h(void **state)
     assert_int_equal(d.recipient, LOA_RULES_TO_TOKEN);
     assert_string_equal(d.topic_id, "sale");
     assert_int_equal(d.messaging_type, LOA_RULES_MT_UPDATE);
-    assert_int_equal(d.until, t("2025-12-01")); /* DAILY lives 6 months */
+    /* A token created after 2023-08-10 does not expire; the retirement of topics ends it for a
+     * person outside the regions that keep them (country unknown here). */
+    assert_int_equal(d.until, t("2026-01-12"));
     d = plain(&p, "topic:sale", "2025-08-31T09:59Z");
     assert_refused(&d, "cadence", "topic-cadence-24h");
     assert_int_equal(d.retry_at, t("2025-08-31T10:00Z"));
@@ -360,8 +362,18 @@ static void topic_token_states(void **state)
     d = plain(&p, "topic:sale", "2024-05-01T10:00Z");
     assert_refused(&d, "token_stopped", NULL);
     tok.status = LOA_RULES_TOKEN_ACTIVE;
-    d = plain(&p, "topic:sale", "2024-09-01T00:00Z"); /* 6 months after 2024-03-01 */
+    /* Created after 2023-08-10: no expiry. */
+    d = plain(&p, "topic:sale", "2025-09-01T00:00Z");
+    assert_allowed(&d, "topic_token", "topic-cadence-48h");
+    assert_non_null(strstr(d.reason, "does not expire"));
+    /* Created before: DAILY lives 6 months. */
+    tok.created = t("2023-03-01");
+    d = plain(&p, "topic:sale", "2023-08-31T23:59Z");
+    assert_allowed(&d, "topic_token", "topic-cadence-24h");
+    assert_int_equal(d.until, t("2023-09-01"));
+    d = plain(&p, "topic:sale", "2023-09-01T00:00Z");
     assert_refused(&d, "token_expired", "topic-frequencies-2023");
+    tok.created = t("2024-03-01");
     tok.expires = t("2024-04-15");
     d = plain(&p, "topic:sale", "2024-04-16T10:00Z");
     assert_refused(&d, "token_expired", NULL);
@@ -418,6 +430,194 @@ static void topics_retired_in_2026(void **state)
     assert_refused(&d, "topics_retired", "topics-retired");
     d = plain(&p, "topic:sale", "2026-03-01T10:00Z");
     assert_refused(&d, "topics_retired", "topics-retired");
+    assert_non_null(strstr(d.reason, "country is unknown"));
+    /* Recipients in the EU, the UK, AU, JP and KR keep their topics. */
+    p.country = "VN";
+    d = plain(&p, "topic:sale", "2026-03-01T10:00Z");
+    assert_refused(&d, "topics_retired", "topics-retired");
+    assert_non_null(strstr(d.reason, "this person is in VN"));
+    const char *kept[] = { "FR", "GB", "AU", "JP", "KR", "DE" };
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        p.country = kept[i];
+        d = plain(&p, "topic:sale", "2026-12-03T10:00Z");
+        assert_allowed(&d, "topic_token", "topic-cadence-48h");
+        assert_int_equal(d.until, INT64_MAX); /* no expiry, no retirement for them */
+    }
+    /* Before the retirement, their token is not cut short by it. */
+    d = plain(&p, "topic:sale", "2026-01-11T10:00Z");
+    assert_int_equal(d.until, INT64_MAX);
+    /* Invitations follow the same regions. */
+    struct loa_rules_invite inv = { .topic_id = "new" };
+    p.country = "VN";
+    assert_int_equal(loa_rules_may_invite(R, &p, &inv, t("2026-12-01T10:30Z"), &d), 0);
+    assert_refused(&d, "topics_retired", "topics-retired");
+    p = who("2026-12-01T10:00Z");
+    p.country = "IE";
+    assert_int_equal(loa_rules_may_invite(R, &p, &inv, t("2026-12-01T10:30Z"), &d), 0);
+    assert_allowed(&d, "invite_ok", "topic-optin");
+}
+
+/* Times at the ends of the range (a hostile webhook, a bad import) never overflow: the
+ * sanitizer build aborts on signed overflow, so these cases would fail there. */
+static void extreme_times_do_not_overflow(void **state)
+{
+    (void)state;
+    struct loa_rules_token tok = { .topic_id = "sale",
+                                   .created = INT64_MAX,
+                                   .last_sent = INT64_MAX };
+    struct loa_rules_person p = who("2026-11-30T10:00Z");
+    p.last_interaction = INT64_MAX;
+    p.first_after_ctm_ad = true;
+    p.tokens = &tok;
+    p.token_count = 1;
+    p.country = "FR";
+    const char *routes[] = { "auto", "window", "human_agent", "topic:sale", "marketing" };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        struct loa_rules_decision d = ask(&p, LOA_RULES_NON_PROMOTIONAL, LOA_RULES_HUMAN, false,
+                                          routes[i], "2026-12-03T10:00Z");
+        assert_non_null(d.code);
+    }
+    tok.created = t("2024-01-01");
+    tok.last_sent = INT64_MAX - 1;
+    struct loa_rules_decision d = plain(&p, "topic:sale", "2026-12-03T10:00Z");
+    assert_refused(&d, "cadence", NULL);
+    struct loa_rules_invite inv = { .topic_id = "x",
+                                    .last_invite_same_title = INT64_MAX,
+                                    .last_invite_topic = INT64_MAX };
+    assert_int_equal(loa_rules_may_invite(R, &p, &inv, t("2026-12-03T10:00Z"), &d), 0);
+    tok.created = -5;
+    d = plain(&p, "topic:sale", "2026-12-03T10:00Z");
+    assert_non_null(d.code);
+}
+
+/* Marketing messages: from 2025-07-01, to people who opted in, not stopped, outside the
+ * excluded regions; a country that is unknown is not risked. */
+static void marketing_messages_by_date_and_region(void **state)
+{
+    (void)state;
+    struct loa_rules_person p = who("2025-06-01T10:00Z");
+    p.marketing = (struct loa_rules_marketing){ .held = true, .created = t("2025-06-01") };
+    p.country = "VN";
+    struct loa_rules_decision d = ask(&p, LOA_RULES_PROMOTIONAL, LOA_RULES_AUTOMATION, true,
+                                      "marketing", "2025-06-20T10:00Z");
+    assert_refused(&d, "marketing_unavailable", "marketing-messages-2025");
+    assert_int_equal(d.retry_at, t("2025-07-01"));
+    d = ask(&p, LOA_RULES_PROMOTIONAL, LOA_RULES_AUTOMATION, true, "marketing",
+            "2026-12-03T10:00Z");
+    assert_allowed(&d, "marketing_token", "marketing-messages-2025");
+    assert_int_equal(d.recipient, LOA_RULES_TO_TOKEN);
+    assert_int_equal(d.route, LOA_RULES_ROUTE_MARKETING);
+    p.country = "FR";
+    d = plain(&p, "marketing", "2026-12-03T10:00Z");
+    assert_refused(&d, "marketing_region", "marketing-messages-2025");
+    p.country = NULL;
+    d = plain(&p, "marketing", "2026-12-03T10:00Z");
+    assert_refused(&d, "country_unknown", "marketing-messages-2025");
+    p.country = "TH";
+    p.marketing.status = LOA_RULES_TOKEN_STOPPED;
+    d = plain(&p, "marketing", "2026-12-03T10:00Z");
+    assert_refused(&d, "marketing_stopped", NULL);
+    p.marketing.held = false;
+    d = plain(&p, "marketing", "2026-12-03T10:00Z");
+    assert_refused(&d, "no_marketing_token", NULL);
+    /* Structured content: the activation rule applies as on every route. */
+    p.marketing = (struct loa_rules_marketing){ .held = true };
+    p.first_seen = t("2016-04-20"); /* before the Page joined loa */
+    d = ask(&p, LOA_RULES_PROMOTIONAL, LOA_RULES_AUTOMATION, true, "marketing",
+            "2026-12-03T10:00Z");
+    assert_refused(&d, "not_activated", "structured-activation");
+}
+
+/* Utility templates: from 2026-03-13, never for marketing, an approved template only, at most
+ * three buttons. */
+static void utility_templates_by_date(void **state)
+{
+    (void)state;
+    struct loa_rules_person p = who("2026-01-01T10:00Z");
+    struct loa_rules_request q = { .person = &p, .at = t("2026-03-01T10:00Z") };
+    assert_int_equal(loa_rules_route_parse("utility:order_shipped", &q.route), 0);
+    assert_int_equal(q.route.kind, LOA_RULES_ROUTE_UTILITY);
+    struct loa_rules_decision d;
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_refused(&d, "templates_unavailable", "utility-templates-2026");
+    assert_int_equal(d.retry_at, t("2026-03-13"));
+    q.at = t("2026-12-03T10:00Z");
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_allowed(&d, "utility_template", "utility-templates-2026");
+    assert_string_equal(d.template_id, "order_shipped");
+    assert_int_equal(d.recipient, LOA_RULES_TO_PSID);
+    q.purpose = LOA_RULES_PROMOTIONAL;
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_refused(&d, "promotional_template", "utility-templates-2026");
+    q.purpose = LOA_RULES_NON_PROMOTIONAL;
+    q.route.template_approved = false;
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_refused(&d, "template_unapproved", NULL);
+    q.route.template_approved = true;
+    struct loa_rules_routes all;
+    q.accept = LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_UTILITY);
+    assert_int_equal(loa_rules_routes(R, &q, 4, &all), 0);
+    assert_int_equal(all.best, -1);
+    assert_refused(&all.v[1], "template_buttons", NULL);
+    assert_int_equal(loa_rules_routes(R, &q, 3, &all), 0);
+    assert_int_equal(all.best, 1);
+}
+
+/* The routes a message could take, in loa's order, each with its verdict; AUTO takes only the
+ * routes the sender accepts. */
+static void routes_in_order_with_their_verdicts(void **state)
+{
+    (void)state;
+    struct loa_rules_token tok = { .topic_id = "sale", .created = t("2025-01-01") };
+    struct loa_rules_person p = who("2026-11-20T10:00Z"); /* window closed on 2026-11-21 */
+    p.tokens = &tok;
+    p.token_count = 1;
+    p.country = "VN";
+    p.marketing = (struct loa_rules_marketing){ .held = true };
+    struct loa_rules_request q = { .person = &p, .at = t("2026-12-03T10:00Z") };
+    q.route.template_id = "order_shipped";
+    q.route.template_approved = true;
+    q.accept = LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_UTILITY) |
+               LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_MARKETING) |
+               LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_TOPIC);
+    struct loa_rules_routes all;
+    assert_int_equal(loa_rules_routes(R, &q, 0, &all), 0);
+    assert_int_equal(all.n, 4);
+    assert_int_equal(all.v[0].route, LOA_RULES_ROUTE_WINDOW);
+    assert_refused(&all.v[0], "window_closed", "window-24h");
+    assert_allowed(&all.v[1], "utility_template", NULL);
+    assert_allowed(&all.v[2], "marketing_token", NULL);
+    assert_refused(&all.v[3], "topics_retired", "topics-retired");
+    assert_int_equal(all.best, 1);
+    struct loa_rules_decision d;
+    q.route.kind = LOA_RULES_ROUTE_AUTO;
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_allowed(&d, "utility_template", NULL);
+    /* Promotional: no template; the marketing message is the way. */
+    q.purpose = LOA_RULES_PROMOTIONAL;
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_allowed(&d, "marketing_token", NULL);
+    /* Not accepted, never taken: a sequence step that takes only the window. */
+    q.accept = LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_WINDOW);
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_refused(&d, "window_closed", NULL);
+    /* The default (0) is topics only, as before: the topic's refusal explains. */
+    q.accept = 0;
+    assert_int_equal(loa_rules_decide(R, &q, &d), 0);
+    assert_refused(&d, "topics_retired", NULL);
+    /* A person typing: HUMAN_AGENT comes right after the window. */
+    p.last_interaction = t("2026-11-30T10:00Z");
+    q.purpose = LOA_RULES_NON_PROMOTIONAL;
+    q.sender = LOA_RULES_HUMAN;
+    q.accept = LOA_RULES_ROUTE_BIT(LOA_RULES_ROUTE_MARKETING);
+    assert_int_equal(loa_rules_routes(R, &q, 0, &all), 0);
+    assert_int_equal(all.n, 3);
+    assert_allowed(&all.v[1], "human_agent", "human-agent-7d");
+    assert_int_equal(all.best, 1);
+    /* Without a person: an error, nothing allowed. */
+    q.person = NULL;
+    assert_int_equal(loa_rules_routes(R, &q, 0, &all), LOA_EINVAL);
+    assert_int_equal(all.best, -1);
 }
 
 static void auto_picks_the_best_route(void **state)
@@ -553,13 +753,23 @@ static void optin_invite_rules(void **state)
     inv.last_invite_topic = t("2024-04-24T10:00Z");
     d = invite(&p, &inv, "2024-05-01T11:00Z");
     assert_allowed(&d, "invite_ok", NULL);
-    /* Accepted: again after the token expires. */
+    /* Accepted: a token created from 2023-08-10 on does not expire, so never again. */
     struct loa_rules_token tok = { .topic_id = "sale", .created = t("2024-04-24T12:00Z") };
     p.tokens = &tok;
     p.token_count = 1;
     d = invite(&p, &inv, "2024-05-01T11:00Z");
     assert_refused(&d, "invite_accepted", "topic-optin");
-    assert_int_equal(d.retry_at, t("2024-10-24T12:00Z"));
+    assert_int_equal(d.retry_at, 0);
+    assert_non_null(strstr(d.reason, "does not expire"));
+    /* An older token: again once it expired (DAILY: 6 months). */
+    tok.created = t("2023-08-09T12:00Z");
+    struct loa_rules_person early = who("2024-01-10T10:00Z");
+    early.tokens = &tok;
+    early.token_count = 1;
+    struct loa_rules_invite again = { .topic_id = "sale" };
+    d = invite(&early, &again, "2024-01-10T11:00Z");
+    assert_refused(&d, "invite_accepted", "topic-optin");
+    assert_int_equal(d.retry_at, t("2024-02-09T12:00Z"));
     p = who("2024-10-25T10:00Z");
     p.tokens = &tok;
     p.token_count = 1;
@@ -846,6 +1056,10 @@ int main(void)
         cmocka_unit_test(topic_token_states),
         cmocka_unit_test(topic_frequencies_before_and_after_2023),
         cmocka_unit_test(topics_retired_in_2026),
+        cmocka_unit_test(extreme_times_do_not_overflow),
+        cmocka_unit_test(marketing_messages_by_date_and_region),
+        cmocka_unit_test(utility_templates_by_date),
+        cmocka_unit_test(routes_in_order_with_their_verdicts),
         cmocka_unit_test(auto_picks_the_best_route),
         cmocka_unit_test(structured_only_after_activation),
         cmocka_unit_test(staff_reply_routes),

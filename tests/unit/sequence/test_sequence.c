@@ -179,9 +179,11 @@ static size_t send_due(struct fx *f, int64_t now, enum loa_delivery_state state,
 
 static int64_t drain(struct fx *f, int64_t now)
 {
-    int64_t n = -1;
-    assert_int_equal(loa_sequence_drain(f->st, &f->o, now, 100, &n), 0);
-    return n;
+    struct loa_sequence_drained r;
+    begin(f);
+    assert_int_equal(loa_sequence_drain(f->tx, &f->o, now, 100, &r), 0);
+    commit(f);
+    return r.handled;
 }
 
 /* ---- Reading a sequence --------------------------------------------------------------------- */
@@ -669,6 +671,146 @@ static void a_stop_between_settle_and_next_step_is_resumed(void **state)
     assert_int_equal(enrolment(f, seq, sub).state, LOA_ENROL_FINISHED);
 }
 
+/* Claims the one due step at now and leaves its send unknown, as a stop mid-request does. */
+static int64_t interrupted(struct fx *f, int64_t now)
+{
+    assert_int_equal(drain(f, now), 1);
+    struct loa_claim c[2];
+    size_t n = 0;
+    assert_int_equal(TW(f->st, outbox_claim, f->page, LOA_SOURCE_SEQUENCE, 0, now, 2, c, &n), 0);
+    assert_int_equal(n, 1);
+    int64_t id = c[0].id;
+    loa_claim_release(&c[0]);
+    int64_t rec = 0;
+    assert_int_equal(TW(f->st, delivery_recover, 0, now, &rec), 0);
+    assert_int_equal(rec, 1);
+    return id;
+}
+
+/* Two people in TWO_STEPS with a reconciler; a's step 1 was interrupted (unknown, da). */
+struct verdict_case {
+    int64_t seq, s1, s2, a, b, now, due, da;
+};
+
+static struct verdict_case verdict_case(struct fx *f)
+{
+    struct verdict_case v;
+    f->o.await_reconcile = true;
+    v.seq = create(f, TWO_STEPS);
+    v.s1 = step_id(f, v.seq, 0);
+    v.s2 = step_id(f, v.seq, 1);
+    v.a = put_sub(f->st, f->page, "p1", 0);
+    v.b = put_sub(f->st, f->page, "p2", 0);
+    v.now = t("2026-12-03T14:00:00+07:00");
+    v.due = v.now + 10 * LOA_MINUTE_MS;
+    enter(f, v.seq, v.a, v.now, 1);
+    v.da = interrupted(f, v.due);
+    return v;
+}
+
+/* With a reconciler (await_reconcile), an unknown step's person waits for the verdict: found
+ * not sent, they get the step again (once); found sent, they move on from when it was sent. A
+ * stop before the verdict's follow-up is caught up at the next start. */
+static void an_unknown_step_waits_for_its_verdict(void **state)
+{
+    struct fx *f = *state;
+    struct verdict_case v = verdict_case(f);
+    int64_t seq = v.seq, s1 = v.s1, s2 = v.s2, a = v.a, b = v.b, now = v.now, due = v.due;
+    int64_t da = v.da;
+    /* Unknown: settling (or a resume at start) leaves the person on the step. */
+    begin(f);
+    assert_int_equal(loa_sequence_settled(f->tx, &f->o, da, LOA_DELIVERY_UNKNOWN, due, due), 0);
+    commit(f);
+    int64_t looked = 0;
+    assert_int_equal(loa_sequence_resume(f->st, &f->o, due + 1000, &looked), 0);
+    struct loa_enrolment e = enrolment(f, seq, a);
+    assert_int_equal(e.state, LOA_ENROL_QUEUED);
+    assert_int_equal(e.step_id, s1);
+    /* Found not sent: step 1 again, due now, as a new outbox row; then it goes once. */
+    int64_t later = due + 2 * LOA_MINUTE_MS;
+    begin(f);
+    bool changed = false;
+    assert_int_equal(loa_store_delivery_reconcile(f->tx, da, false, NULL, NULL, 0, later, &changed),
+                     0);
+    assert_true(changed);
+    assert_int_equal(loa_sequence_reconciled(f->tx, &f->o, da, false, 0, later), 0);
+    commit(f);
+    e = enrolment(f, seq, a);
+    assert_int_equal(e.state, LOA_ENROL_WAITING);
+    assert_int_equal(e.step_id, s1);
+    assert_int_equal(e.due_at, later);
+    assert_int_equal(drain(f, later), 1);
+    int64_t again = 0;
+    assert_int_equal(send_due(f, later, LOA_DELIVERY_SENT, &again), 1);
+    assert_true(again != da);
+    e = enrolment(f, seq, a);
+    assert_int_equal(e.state, LOA_ENROL_WAITING);
+    assert_int_equal(e.step_id, s2);
+    assert_int_equal(e.base_at, later); /* step 2 counts from the send that went */
+    /* A verdict repeated (or for a row no enrolment waits on) changes nothing. */
+    begin(f);
+    assert_int_equal(loa_sequence_reconciled(f->tx, &f->o, da, false, 0, later), 0);
+    commit(f);
+    assert_int_equal(enrolment(f, seq, a).step_id, s2);
+    /* Found sent: the person moves on from when Graph has it. */
+    enter(f, seq, b, now, 1);
+    e = enrolment(f, seq, b);
+    int64_t db = interrupted(f, e.due_at);
+    int64_t at = e.due_at + 3000;
+    begin(f);
+    assert_int_equal(
+        loa_store_delivery_reconcile(f->tx, db, true, "m.9", "Chào", at, later, &changed), 0);
+    assert_int_equal(loa_sequence_reconciled(f->tx, &f->o, db, true, at, later), 0);
+    commit(f);
+    e = enrolment(f, seq, b);
+    assert_int_equal(e.state, LOA_ENROL_WAITING);
+    assert_int_equal(e.step_id, s2);
+    assert_int_equal(e.base_at, at);
+}
+
+/* A stop after the verdict "not sent" but before its follow-up: the next start gives the step
+ * again; and an echo that settles an unknown send moves its person on at once. */
+static void verdicts_and_echoes_are_caught_up(void **state)
+{
+    struct fx *f = *state;
+    struct verdict_case v = verdict_case(f);
+    int64_t seq = v.seq, s1 = v.s1, s2 = v.s2, a = v.a, b = v.b, now = v.now, due = v.due;
+    int64_t da = v.da;
+    bool changed = false;
+    assert_int_equal(TW(f->st, delivery_reconcile, da, false, NULL, NULL, 0, due, &changed), 0);
+    int64_t looked = 0;
+    assert_int_equal(loa_sequence_resume(f->st, &f->o, due + 1000, &looked), 0);
+    struct loa_enrolment e = enrolment(f, seq, a);
+    assert_int_equal(e.state, LOA_ENROL_WAITING);
+    assert_int_equal(e.step_id, s1);
+    assert_int_equal(drain(f, due + 1000), 1);
+    assert_int_equal(send_due(f, due + 1000, LOA_DELIVERY_SENT, NULL), 1);
+    assert_int_equal(enrolment(f, seq, a).step_id, s2);
+    /* The echo of an unknown step's send (its metadata names the delivery). */
+    enter(f, seq, b, now, 1);
+    e = enrolment(f, seq, b);
+    int64_t db = interrupted(f, e.due_at);
+    char meta[32];
+    snprintf(meta, sizeof(meta), "loa:d:%lld", (long long)db);
+    struct loa_intake_event ev = { .kind = LOA_INTAKE_ECHO,
+                                   .page_id = "111",
+                                   .psid = "p2",
+                                   .at = e.due_at + 500,
+                                   .key = "m.echo",
+                                   .mid = "m.echo",
+                                   .text = "Chào",
+                                   .metadata = meta,
+                                   .payload = "{}" };
+    int64_t echo_at = ev.at;
+    struct loa_intake_result res;
+    assert_int_equal(loa_intake_apply(f->st, &f->o, &ev, 1, &res), 0);
+    loa_intake_result_release(&res);
+    e = enrolment(f, seq, b);
+    assert_int_equal(e.state, LOA_ENROL_WAITING);
+    assert_int_equal(e.step_id, s2);
+    assert_int_equal(e.base_at, echo_at); /* from the echo's time */
+}
+
 static void unreachable_people_leave(void **state)
 {
     struct fx *f = *state;
@@ -945,6 +1087,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(person_clock_uses_their_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(a_stop_between_settle_and_next_step_is_resumed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(an_unknown_step_waits_for_its_verdict, setup, teardown),
+        cmocka_unit_test_setup_teardown(verdicts_and_echoes_are_caught_up, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_people_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(any_time_steps_ignore_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(webhooks_click_join_and_leave, setup, teardown),

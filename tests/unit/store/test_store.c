@@ -520,6 +520,94 @@ static void api_keys_hashed_verified_revoked(void **state)
     loa_apikey_release(&k);
 }
 
+/* Console users: staff Pages, case-insensitive logins, passwords, sessions (hashed tokens,
+ * expiry, sign out everywhere) and sign-in failures with a lock. */
+static void users_sessions_and_signin_failures(void **state)
+{
+    struct fixture *f = *state;
+    const char *pages[] = { "111" };
+    int64_t id = 0;
+    assert_int_equal(TW(f->st, user_add, "lan", LOA_USER_STAFF, "$argon2id$x", pages, 1, 1000, &id),
+                     0);
+    assert_int_equal(TW(f->st, user_add, "LAN", LOA_USER_ADMIN, "$argon2id$y", NULL, 0, 1000, NULL),
+                     LOA_EEXIST);
+    struct loa_user u;
+    char *hash = NULL;
+    assert_int_equal(loa_store_user_get(f->st, "Lan", &u, &hash), 0);
+    assert_int_equal(u.id, id);
+    assert_int_equal(u.role, LOA_USER_STAFF);
+    assert_string_equal(u.lang, "vi");
+    assert_int_equal(u.npages, 1);
+    assert_string_equal(u.pages[0], "111");
+    assert_string_equal(hash, "$argon2id$x");
+    loa_free(hash);
+    loa_user_release(&u);
+    assert_int_equal(loa_store_user_get(f->st, "nobody", &u, NULL), LOA_ENOENT);
+
+    /* Sessions: found by the token, never stored as such; idle and absolute expiry. */
+    const char *token = "c2Vzc2lvbi10b2tlbi1mb3ItdGhlLXVuaXQtdGVzdA";
+    assert_int_equal(TW(f->st, session_create, id, token, "csrf-1", 10000, NULL), 0);
+    struct loa_session s;
+    assert_int_equal(loa_store_session_find(f->st, token, 20000, 60000, 600000, &s, &u), 0);
+    assert_string_equal(s.csrf, "csrf-1");
+    assert_string_equal(u.login, "lan");
+    assert_int_equal(s.seen_at, 10000); /* written at most once a minute */
+    loa_session_release(&s);
+    loa_user_release(&u);
+    assert_int_equal(loa_store_session_find(f->st, "other-token", 20000, 0, 0, &s, &u), LOA_ENOENT);
+    assert_int_equal(loa_store_session_find(f->st, token, 70000, 60000, 600000, &s, &u), 0);
+    assert_int_equal(s.seen_at, 70000);
+    loa_session_release(&s);
+    loa_user_release(&u);
+    assert_int_equal(loa_store_session_find(f->st, token, 150000, 60000, 600000, &s, &u),
+                     LOA_ENOENT); /* idle 80 s > 60 s: ended (and deleted) */
+    assert_int_equal(loa_store_session_find(f->st, token, 90000, 60000, 600000, &s, &u),
+                     LOA_ENOENT);
+    FILE *db = fopen(f->path, "rb");
+    assert_non_null(db);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), db);
+    fclose(db);
+    assert_null(memmem(buf, n, token, strlen(token)));
+
+    assert_int_equal(TW(f->st, session_create, id, "t1", "c", 1000, NULL), 0);
+    assert_int_equal(TW(f->st, session_create, id, "t2", "c", 1000, NULL), 0);
+    assert_int_equal(loa_store_session_find(f->st, "t1", 2000, 0, 0, &s, &u), 0);
+    loa_session_release(&s);
+    loa_user_release(&u);
+    int64_t ended = 0;
+    assert_int_equal(TW(f->st, session_delete_user, id, &ended), 0);
+    assert_int_equal(ended, 2);
+    assert_int_equal(loa_store_session_find(f->st, "t2", 2000, 0, 0, &s, &u), LOA_ENOENT);
+    /* A new password ends the sessions too. */
+    assert_int_equal(TW(f->st, session_create, id, "t3", "c", 1000, NULL), 0);
+    assert_int_equal(TW(f->st, user_set_password, "LAN", "$argon2id$z", 3000), 0);
+    assert_int_equal(loa_store_session_find(f->st, "t3", 3000, 0, 0, &s, &u), LOA_ENOENT);
+    assert_int_equal(TW(f->st, user_set_password, "nobody", "$argon2id$z", 3000), LOA_ENOENT);
+
+    /* Failures: counted per login (case-insensitive); the third locks for 60 s. */
+    struct loa_signin_state st;
+    assert_int_equal(TW(f->st, signin_failed, "lan", 1000, 3, 60000, &st), 0);
+    assert_int_equal(TW(f->st, signin_failed, "Lan", 2000, 3, 60000, &st), 0);
+    assert_int_equal(st.failures, 2);
+    assert_int_equal(st.locked_until, 0);
+    assert_int_equal(TW(f->st, signin_failed, "lan", 3000, 3, 60000, &st), 0);
+    assert_int_equal(st.locked_until, 63000);
+    assert_int_equal(loa_store_signin_state(f->st, "LAN", &st), 0);
+    assert_int_equal(st.locked_until, 63000);
+    assert_int_equal(TW(f->st, signin_failed, "lan", 70000, 3, 60000, &st), 0);
+    assert_int_equal(st.failures, 1); /* the lock ran out: a new count */
+    assert_int_equal(TW(f->st, signin_clear, "lan"), 0);
+    assert_int_equal(loa_store_signin_state(f->st, "lan", &st), 0);
+    assert_int_equal(st.failures, 0);
+
+    /* Removing a user removes their sessions and Pages. */
+    assert_int_equal(TW(f->st, session_create, id, "t4", "c", 1000, NULL), 0);
+    assert_int_equal(TW(f->st, user_remove, "lan"), 0);
+    assert_int_equal(TW(f->st, user_remove, "lan"), LOA_ENOENT);
+    assert_int_equal(loa_store_session_find(f->st, "t4", 2000, 0, 0, &s, &u), LOA_ENOENT);
+}
+
 /* The window columns: written as given (the intake service decides them), read back. */
 static void subscriber_window_columns(void **state)
 {
@@ -589,6 +677,7 @@ int main(void)
         cmocka_unit_test(tag_key_migration_merges_duplicates),
         cmocka_unit_test_setup_teardown(transaction_rollback_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(api_keys_hashed_verified_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(users_sessions_and_signin_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(subscriber_window_columns, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
