@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang-format tzdata ca-certificates
           libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev libpq-dev
-          libsodium-dev libcsv-dev libcmocka-dev libinih-dev uthash-dev libqrencode-dev libpng-dev nodejs
+          libsodium-dev libcsv-dev libutf8proc-dev libcmocka-dev libinih-dev uthash-dev libqrencode-dev libpng-dev nodejs
           curl jq   # curl and jq: the shell integration tests talk to loa-graph with them
           chromium) # the web console's end-to-end test drives it headless (playwright-core)
 if [[ "${1:-}" == "--bench" ]]; then

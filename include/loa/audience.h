@@ -27,6 +27,7 @@
 #include <loa/diag.h>
 
 struct loa_store;
+struct loa_txn;
 struct loa_rules;
 struct loa_page;
 struct loa_rules_decision;
@@ -203,5 +204,46 @@ void loa_audience_preview_release(struct loa_audience_preview *p);
 
 /** Appends the preview as one JSON object (docs/audience.md). Returns 0 or LOA_ETOOBIG. */
 int loa_audience_preview_format(const struct loa_audience_preview *p, struct loa_buf *out);
+
+/* ---- Tagging many people at once (src/audience/tag.c) ----------------------------------- */
+
+/* Who gets (or loses) a tag: PSIDs, subscriber ids, or everyone a filter selects. */
+struct loa_audience_tagging {
+    const char *tag;          /* 1-64 characters; compared without case or Unicode form */
+    bool remove;              /* take the tag away instead of adding it */
+    const char *const *psids; /* the Page's people by PSID... */
+    size_t npsids;
+    const int64_t *ids; /* ...or by subscriber id... */
+    size_t nids;
+    const struct loa_audience_node *filter; /* ...or, when both are empty, by filter */
+    bool dry_run;                           /* count only: write nothing */
+    /*
+     * Called inside the transaction for each person who newly got the tag (adding only), with
+     * the tag's name as first written: where the tag-added rule runs (sequence triggers). A
+     * negative return rolls everything back. May be NULL.
+     */
+    int (*on_added)(struct loa_txn *tx, int64_t page_ref, int64_t subscriber_id, const char *tag,
+                    void *ud);
+    void *ud;
+};
+
+struct loa_audience_tag_report {
+    int64_t matched; /* people selected */
+    int64_t changed; /* people who got the tag (or lost it) now; the others had it (or not) */
+    char *tag;       /* the tag's name as stored (first written); NULL when it does not exist
+                        (removing, or a dry run of a new tag); owned, loa_free() */
+};
+
+/**
+ * Adds or removes one tag for many people, in tx (all or nothing: a savepoint). A PSID that
+ * is not the Page's is reported in diags ("psids[i]") and nothing is written. Removing a tag
+ * that does not exist changes nothing. Returns 0, LOA_EINVAL (unknown PSID or id, bad tag
+ * name) or the store's error.
+ */
+int loa_audience_tag_tx(struct loa_txn *tx, int64_t page_ref, const struct loa_audience_tagging *t,
+                        struct loa_audience_tag_report *rep, struct loa_diags *diags);
+/** The same in a transaction of its own (none for a dry run). */
+int loa_audience_tag(struct loa_store *st, int64_t page_ref, const struct loa_audience_tagging *t,
+                     struct loa_audience_tag_report *rep, struct loa_diags *diags);
 
 #endif /* LOA_AUDIENCE_H */

@@ -90,15 +90,39 @@ int loa_store_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char 
 
 /* ---- Tags and lists ---------------------------------------------------------------------- */
 
+/*
+ * A tag's name is compared without regard to case and Unicode form ("VIP" = "vip"; "nữ" typed
+ * as n + ư + combining tilde = "nữ"): every call below that takes a tag name finds the tag by
+ * that key. A tag is shown as first written (in NFC).
+ */
+
 /** Finds or creates the tag; *id_out receives its id. */
 int loa_store_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out);
+/**
+ * Finds a tag by name; *name_out (may be NULL) receives its name as first written (caller
+ * frees). Returns 0 or LOA_ENOENT.
+ */
+int loa_store_tag_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out,
+                       char **name_out);
 /** Tags a subscriber; *added_out (may be NULL) is false when it already had the tag. */
 int loa_store_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
-/** Renames a tag; LOA_ENOENT when missing, LOA_EEXIST when the new name is taken. */
+/** Untags a subscriber; *removed_out (may be NULL) is false when it did not have the tag. */
+int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                         bool *removed_out);
+/**
+ * Renames a tag; LOA_ENOENT when missing, LOA_EEXIST when the new name is another tag's (a
+ * change of case or form of its own name is a rename).
+ */
 int loa_store_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to);
 /** Deletes a tag and its assignments; LOA_ENOENT when missing. */
 int loa_store_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name);
+/**
+ * Merges tag from into tag into: everyone tagged from is tagged into, and from is deleted, all
+ * or nothing. *moved_out (may be NULL) receives how many people newly got into. LOA_ENOENT
+ * when either tag is missing, LOA_EINVAL when both names are the same tag.
+ */
+int loa_store_tag_merge(struct loa_txn *tx, int64_t page_ref, const char *from, const char *into,
+                        int64_t *moved_out);
 /** Calls fn for each tag of the Page with its subscriber count, by name. */
 int loa_store_tag_list(struct loa_store *st, int64_t page_ref,
                        int (*fn)(const char *name, int64_t count, void *ud), void *ud);

@@ -19,6 +19,7 @@
 #include <loa/audience.h>
 #include <loa/clock.h>
 #include <loa/err.h>
+#include <loa/text.h>
 #include <loa/utf8.h>
 
 #define PATH_MAX_LEN 512
@@ -187,9 +188,16 @@ static struct loa_audience_node *parse_tags(struct parser *p, json_t *v, const c
             ok = false;
             continue;
         }
+        /* Tags compare without case or Unicode form: "VIP" and "vip" are one name (for
+         * "all", two would ask for two tags that are one). */
+        char *fold = loa_text_fold(json_string_value(t));
         bool dup = false;
-        for (size_t j = 0; j < n->nnames && !dup; j++)
-            dup = strcmp(n->names[j], json_string_value(t)) == 0;
+        for (size_t j = 0; j < n->nnames && !dup; j++) {
+            char *other = loa_text_fold(n->names[j]);
+            dup = strcmp(other, fold) == 0;
+            loa_free(other);
+        }
+        loa_free(fold);
         if (!dup)
             n->names[n->nnames++] = loa_strdup(json_string_value(t));
     }
@@ -351,11 +359,9 @@ static struct loa_audience_node *parse_attr(struct parser *p, json_t *v, const c
                          op == LOA_AUD_OP_CONTAINS ? "1" : "0", LOA_AUDIENCE_VALUE_MAX);
                 ok = false;
             } else {
-                text = loa_strdup(s);
-                char *end;
-                double d = strtod(s, &end);
-                numeric = len > 0 && *end == '\0' && isfinite(d) && s[0] != ' ';
-                number = d;
+                text = loa_text_nfc(s, len); /* typed decomposed or not, one form */
+                /* Numbers as people write them: "5000000", "5.000.000", "5,000,000", "1,5". */
+                numeric = s[0] != ' ' && loa_text_number(s, &number);
             }
         } else if (json_is_number(value)) {
             number = json_number_value(value);
@@ -376,7 +382,7 @@ static struct loa_audience_node *parse_attr(struct parser *p, json_t *v, const c
         return NULL;
     }
     struct loa_audience_node *n = new_node(LOA_AUD_ATTR);
-    n->name = loa_strdup(json_string_value(name));
+    n->name = loa_text_nfc(json_string_value(name), strlen(json_string_value(name)));
     n->op = (enum loa_audience_op)op;
     n->value = text;
     n->numeric = numeric && op != LOA_AUD_OP_CONTAINS;

@@ -12,10 +12,11 @@
 #include "common.h"
 
 static const char lists_help[] =
-    "usage: loa lists upload FILE.csv --page PAGE_ID --name NAME [--replace]\n"
+    "usage: loa lists upload FILE.csv --page PAGE_ID --name NAME [--replace] [--dry-run]\n"
     "       loa lists list --page PAGE_ID\n\n"
-    "upload: FILE (\"-\" = standard input) is a CSV whose header names a phone column (phone,\n"
-    "        phone_number, mobile, sdt or \"số điện thoại\"); other columns are ignored.\n"
+    "upload: FILE (\"-\" = standard input) is a CSV (',', ';' or tab separated) whose header\n"
+    "        names a phone column (phone, mobile, Số điện thoại, SĐT, Điện thoại..., with or\n"
+    "        without diacritics); other columns are ignored. --dry-run counts, writes nothing.\n"
     "        Numbers are normalised (--region, default VN) and matched to the Page's\n"
     "        subscribers by phone; the matched subscribers join list NAME (created when\n"
     "        missing; --replace empties it first). Rows that do not parse are printed with\n"
@@ -34,11 +35,9 @@ static int print_list(const char *name, int64_t members, int64_t created_at, voi
 int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "page", required_argument, NULL, 'p' },
-        { "name", required_argument, NULL, 'n' },
-        { "replace", no_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        { "page", required_argument, NULL, 'p' }, { "name", required_argument, NULL, 'n' },
+        { "replace", no_argument, NULL, 'r' },    { "dry-run", no_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },       { 0 },
     };
     if (argc < 2)
         return cli_usage(cli, "lists", "expected upload or list");
@@ -49,7 +48,7 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
     if (!upload && strcmp(sub, "list") != 0)
         return cli_usage(cli, "lists", "unknown subcommand '%s'", sub);
     const char *page_id = NULL, *name = NULL;
-    bool replace = false;
+    bool replace = false, dry_run = false;
     argc--;
     argv++;
     optind = 1;
@@ -61,6 +60,8 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
             name = optarg;
         else if (c == 'r')
             replace = true;
+        else if (c == 'd')
+            dry_run = true;
         else
             return cli_opt_other(cli, "lists", c, lists_help);
     }
@@ -89,6 +90,7 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
         .name = name,
         .region = cli->set->phone_region,
         .replace = replace,
+        .dry_run = dry_run,
     };
     struct loa_phone_list_report rep;
     struct loa_diags d;
@@ -106,11 +108,18 @@ int loa_cmd_lists(struct loa_cli *cli, int argc, char **argv)
             fprintf(cli->err, "loa lists: upload failed: %s (nothing written)\n", loa_strerror(rc));
         goto out;
     }
+    if (dry_run)
+        fprintf(cli->out, "preview (nothing written): column %ld '%s' → phone, separator %s\n",
+                rep.phone_column, rep.phone_header,
+                rep.separator == ';'    ? "';'"
+                : rep.separator == '\t' ? "tab"
+                                        : "','");
     fprintf(cli->out,
             "list %s%s: %zu rows, %zu matched, %zu unmatched, %zu did not parse, %zu "
-            "duplicates; %lld added, %lld members\n",
+            "duplicates; %lld %sadded, %lld members\n",
             name, rep.created ? " (new)" : "", rep.rows, rep.matched, rep.unmatched, rep.invalid,
-            rep.duplicates, (long long)rep.added, (long long)rep.members);
+            rep.duplicates, (long long)rep.added, dry_run ? "would be " : "",
+            (long long)rep.members);
     exit = rep.invalid ? LOA_EXIT_FAIL : LOA_EXIT_OK;
 out:
     loa_page_release(&page);

@@ -13,6 +13,7 @@
 #include <loa/config.h>
 #include <loa/err.h>
 #include <loa/import.h>
+#include <loa/phone.h>
 #include <loa/store.h>
 
 #include "common.h"
@@ -20,17 +21,28 @@
 
 static const char subs_help[] =
     "usage: loa subscribers import FILE.csv --page PAGE_ID [--list NAME] [--skip-invalid]\n"
-    "       loa subscribers export --page PAGE_ID [--tag TAG] [--output FILE]\n"
+    "                              [--dry-run]\n"
+    "       loa subscribers export --page PAGE_ID [--tag TAG] [--output FILE] [--excel]\n"
     "       loa subscribers list [--page PAGE_ID] [--tag TAG] [--limit N] [--after ID]\n"
     "       loa subscribers generate N [--seed S] [--invalid-percent P] [--output FILE]\n\n"
-    "import   reads a CSV whose header names the columns: psid, first_name, last_name, phone,\n"
-    "         email, gender, locale, tags (',' or ';' separated); any other column becomes a\n"
-    "         custom attribute. Phones are normalised to E.164 (--region, default VN).\n"
-    "         Every invalid row is reported with its line, column and reason. Without\n"
-    "         --skip-invalid nothing is written when any row is invalid. Importing the same\n"
-    "         file twice changes nothing. Exit 0: all rows imported; 1: imported, some rows\n"
-    "         skipped; 65: nothing imported (invalid rows or header); 66: no such file.\n"
-    "export   writes the Page's subscribers as CSV (re-importable) to stdout or --output.\n"
+    "import   reads a CSV as shops export it: ',' ';' or tab separated (read from the header\n"
+    "         line), with or without a byte order mark. Header names in English or\n"
+    "         Vietnamese, with or without diacritics, any case: psid, phone (Số điện thoại,\n"
+    "         SĐT, Điện thoại), first_name, last_name (Họ), a full name (Họ và tên, Họ tên,\n"
+    "         Tên: split as family name first, given name last), email, gender (Giới tính:\n"
+    "         Nam/Nữ/male/female), locale, tags (Nhãn, Thẻ; ',' or ';' separated), number\n"
+    "         columns (Tổng chi tiêu → total_spent, Số đơn → orders: 12.853.000 ₫ reads as\n"
+    "         12853000); any other column becomes a custom attribute (docs/import.md has the\n"
+    "         table). Text is stored in Unicode NFC. Phones are normalised to E.164 (--region,\n"
+    "         default VN). Every invalid row is reported with its line, column and reason.\n"
+    "         Without --skip-invalid nothing is written when any row is invalid. --dry-run\n"
+    "         shows the mapping (column → field) and what the import would do, writing\n"
+    "         nothing. Importing the same file twice changes nothing. Exit 0: all rows\n"
+    "         imported (or, with --dry-run, all valid); 1: imported, some rows skipped (or\n"
+    "         some invalid); 65: nothing imported (invalid rows or header); 66: no such file.\n"
+    "export   writes the Page's subscribers as CSV (re-importable) to stdout or --output;\n"
+    "         --excel starts it with a UTF-8 byte order mark and writes phones as text\n"
+    "         (=\"+84912345678\") so that Excel shows Vietnamese and the leading '+' as they are.\n"
     "list     prints subscribers in id order; --after ID continues a previous page.\n"
     "generate writes N sample subscribers as CSV (Vietnamese names, mixed phone formats),\n"
     "         for demos and benchmarks; --invalid-percent adds that share of broken rows.\n";
@@ -47,12 +59,46 @@ static void on_progress(const struct loa_import_progress *p, void *ud)
     cli_progress(pc->cli, p->bytes_done, p->bytes_total, p->rows, "rows", pc->started, final);
 }
 
+/* The preview's mapping: "column 3 'Số điện thoại' → phone". */
+static void print_mapping(struct loa_cli *cli, const struct loa_import_report *rep)
+{
+    fprintf(cli->out, "columns (separator %s%s):\n",
+            rep->separator == ';'    ? "';'"
+            : rep->separator == '\t' ? "tab"
+                                     : "','",
+            rep->bom ? ", UTF-8 byte order mark" : "");
+    for (size_t i = 0; i < rep->ncolumns; i++) {
+        const struct loa_import_column *c = &rep->columns[i];
+        fprintf(cli->out, "  %2zu '%s' → ", i + 1, c->header);
+        switch (c->field) {
+        case LOA_IMPORT_ATTR:
+            fprintf(cli->out, "custom attribute '%s'%s\n", c->attr ? c->attr : "",
+                    c->attr && strcmp(c->attr, c->header) == 0 ? " (not a known column)" : "");
+            break;
+        case LOA_IMPORT_NUMBER:
+            fprintf(cli->out, "custom attribute '%s' (a number)\n", c->attr ? c->attr : "");
+            break;
+        case LOA_IMPORT_FULL_NAME:
+            fprintf(cli->out, "full name (last_name + first_name, family name first)\n");
+            break;
+        case LOA_IMPORT_IGNORED:
+            fprintf(cli->out, "ignored (only Messenger sets it)\n");
+            break;
+        default:
+            fprintf(cli->out, "%s\n", loa_import_field_name(c->field));
+            break;
+        }
+    }
+}
+
 static int do_import(struct loa_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "page", required_argument, NULL, 'p' },
         { "list", required_argument, NULL, 'l' },
         { "skip-invalid", no_argument, NULL, 's' },
+        { "dry-run", no_argument, NULL, 'n' },
+        { "preview", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
@@ -72,6 +118,9 @@ static int do_import(struct loa_cli *cli, int argc, char **argv)
             break;
         case 's':
             io.skip_invalid = true;
+            break;
+        case 'n':
+            io.dry_run = true;
             break;
         default:
             return cli_opt_other(cli, "subscribers import", c, subs_help);
@@ -97,8 +146,24 @@ static int do_import(struct loa_cli *cli, int argc, char **argv)
     loa_diags_init(&d, 100);
     int rc = loa_import_csv(st, &io, &rep, &d);
     double secs = (double)(loa_mono_ms() - pc.started) / 1000.0;
+    if (io.dry_run || (rep.ncolumns && rc == LOA_EPARSE))
+        print_mapping(cli, &rep);
     loa_diags_print(&d, cli->err, io.path);
-    if (rc == 0 || (rc == LOA_EINVAL && rep.written)) {
+    if (io.dry_run && (rc == 0 || rc == LOA_EINVAL)) {
+        fprintf(cli->out, "preview of %s for Page %s (nothing written): %zu rows\n", io.path,
+                page_id, rep.rows);
+        fprintf(cli->out, "  would insert %zu, update %zu, leave unchanged %zu; invalid %zu%s\n",
+                rep.inserted, rep.updated, rep.unchanged, rep.invalid,
+                rep.invalid ? (io.skip_invalid ? " (would be skipped)"
+                                               : " (nothing would be written without "
+                                                 "--skip-invalid)")
+                            : "");
+        fprintf(cli->out, "  tags would be added %zu", rep.tags_added);
+        if (io.list)
+            fprintf(cli->out, ", added to list \"%s\" %zu", io.list, rep.listed);
+        fputc('\n', cli->out);
+        exit = rc == 0 ? LOA_EXIT_OK : LOA_EXIT_FAIL;
+    } else if (rc == 0 || (rc == LOA_EINVAL && rep.written)) {
         fprintf(cli->out, "imported %s into Page %s: %zu rows in %.2f s (%.0f rows/s)\n", io.path,
                 page_id, rep.rows, secs, secs > 0 ? (double)rep.rows / secs : 0.0);
         fprintf(cli->out, "  inserted %zu, updated %zu, unchanged %zu, invalid %zu%s\n",
@@ -121,6 +186,7 @@ static int do_import(struct loa_cli *cli, int argc, char **argv)
                : rc == LOA_EPARSE ? LOA_EXIT_DATAERR
                                   : LOA_EXIT_IOERR;
     }
+    loa_import_report_release(&rep);
     loa_diags_release(&d);
     loa_page_release(&page);
     loa_store_close(st);
@@ -147,6 +213,7 @@ struct export_ctx {
     const char **attr_names;
     size_t nattrs;
     int rc;
+    bool excel; /* phones as text formulas, ="+84912345678" */
 };
 
 static void put_field(FILE *out, const char *v, bool first)
@@ -188,7 +255,15 @@ static int write_row(const struct loa_subscriber *s, void *ud)
     put_field(x->out, s->psid, true);
     put_field(x->out, s->first_name, false);
     put_field(x->out, s->last_name, false);
-    put_field(x->out, s->phone, false);
+    if (x->excel && s->phone) {
+        /* Excel reads +84912345678 as a number (the '+' lost, digits in E notation); a
+         * formula that is text keeps it, and the import reads it back. */
+        char text[LOA_PHONE_MAX + 8];
+        snprintf(text, sizeof(text), "=\"%s\"", s->phone);
+        put_field(x->out, text, false);
+    } else {
+        put_field(x->out, s->phone, false);
+    }
     put_field(x->out, s->email, false);
     put_field(x->out, s->gender, false);
     put_field(x->out, s->locale, false);
@@ -208,13 +283,12 @@ static int write_row(const struct loa_subscriber *s, void *ud)
 static int do_export(struct loa_cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "page", required_argument, NULL, 'p' },
-        { "tag", required_argument, NULL, 't' },
-        { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },
-        { 0 },
+        { "page", required_argument, NULL, 'p' },   { "tag", required_argument, NULL, 't' },
+        { "output", required_argument, NULL, 'o' }, { "excel", no_argument, NULL, 'x' },
+        { "help", no_argument, NULL, 'h' },         { 0 },
     };
     const char *page_id = NULL, *tag = NULL, *output = NULL;
+    bool excel = false;
     int exit;
     optind = 1;
     int c;
@@ -228,6 +302,9 @@ static int do_export(struct loa_cli *cli, int argc, char **argv)
             break;
         case 'o':
             output = optarg;
+            break;
+        case 'x':
+            excel = true;
             break;
         default:
             return cli_opt_other(cli, "subscribers export", c, subs_help);
@@ -248,7 +325,7 @@ static int do_export(struct loa_cli *cli, int argc, char **argv)
         loa_store_close(st);
         return LOA_EXIT_CANTCREAT;
     }
-    struct export_ctx x = { .st = st, .out = out, .keys = json_object() };
+    struct export_ctx x = { .st = st, .out = out, .keys = json_object(), .excel = excel };
     struct loa_subscriber_query q = { .page_ref = page.id, .tag = tag };
     int rc = loa_store_subscriber_list(st, &q, collect_keys, &x);
     x.nattrs = json_object_size(x.keys);
@@ -260,6 +337,8 @@ static int do_export(struct loa_cli *cli, int argc, char **argv)
         x.attr_names[i++] = k;
     }
     qsort_strings(x.attr_names, x.nattrs);
+    if (excel)
+        fputs("\xEF\xBB\xBF", out); /* UTF-8 byte order mark: Excel then reads UTF-8 */
     fputs("psid,first_name,last_name,phone,email,gender,locale,tags,first_seen_at,"
           "last_interaction_at,last_interaction_kind",
           out);

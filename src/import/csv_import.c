@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <loa/import.h>
 #include <loa/phone.h>
 #include <loa/store.h>
+#include <loa/text.h>
 #include <loa/utf8.h>
 
 #define MAX_FIELD_BYTES (64 * 1024)
@@ -33,36 +35,6 @@
 #define MAX_ATTR_CHARS  1000
 #define PROGRESS_EVERY  4096
 #define READ_CHUNK      (256 * 1024)
-
-enum col_kind {
-    COL_PSID,
-    COL_FIRST_NAME,
-    COL_LAST_NAME,
-    COL_PHONE,
-    COL_EMAIL,
-    COL_GENDER,
-    COL_LOCALE,
-    COL_TAGS,
-    COL_IGNORED, /* read-only columns that `loa subscribers export` writes */
-    COL_ATTR,
-};
-
-/* Columns an export writes that an import must not take from a file: interaction times
- * decide the messaging window and only Messenger events may set them. */
-static const char *const ignored_columns[] = { "id", "first_seen_at", "last_interaction_at",
-                                               "last_interaction_kind", "unreachable" };
-
-static const char *const known_columns[] = {
-    [COL_PSID] = "psid",           [COL_FIRST_NAME] = "first_name",
-    [COL_LAST_NAME] = "last_name", [COL_PHONE] = "phone",
-    [COL_EMAIL] = "email",         [COL_GENDER] = "gender",
-    [COL_LOCALE] = "locale",       [COL_TAGS] = "tags",
-};
-
-struct column {
-    enum col_kind kind;
-    char *name; /* header text, trimmed */
-};
 
 struct tag_entry {
     char *name;
@@ -76,7 +48,7 @@ struct importer {
     struct loa_import_report *rep;
     struct loa_diags *d;
 
-    struct column *cols;
+    struct loa_import_column *cols; /* the report's columns */
     size_t ncols;
     bool header_done;
     bool header_bad;
@@ -126,10 +98,21 @@ static void on_field(void *data, size_t len, void *ud)
         im->field_too_big = true;
         len = 0;
     }
+    /* Text typed with a decomposed input method ("n" + "ư" + U+0303) becomes NFC here, so
+     * every cell (names, tags, attributes) is stored in one form. ASCII is NFC already. */
+    char *nfc = NULL;
+    for (size_t i = 0; i < len && !nfc; i++)
+        if (((const unsigned char *)data)[i] >= 0x80)
+            nfc = loa_text_nfc(data, len);
+    if (nfc) {
+        data = nfc;
+        len = strlen(nfc);
+    }
     im->offs[im->nfields] = im->row.len;
     im->lens[im->nfields] = len;
     loa_buf_append(&im->row, data ? data : "", len);
     loa_buf_putc(&im->row, '\0');
+    loa_free(nfc);
     im->nfields++;
 }
 
@@ -149,7 +132,7 @@ static void complain(struct importer *im, size_t col, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    const char *where = col < im->ncols ? im->cols[col].name : NULL;
+    const char *where = col < im->ncols ? im->cols[col].header : NULL;
     loa_diags_add(im->d, im->row_line, col < im->ncols ? (long)col + 1 : 0, where, "%s", msg);
 }
 
@@ -158,14 +141,14 @@ static void read_header(struct importer *im)
     im->header_done = true;
     im->ncols = im->nfields;
     im->cols = loa_calloc(im->ncols, sizeof(*im->cols));
-    bool has_identity = false;
+    im->rep->columns = im->cols;
+    im->rep->ncolumns = im->ncols;
+    bool has_identity = false, has_last = false;
     for (size_t i = 0; i < im->ncols; i++) {
-        char *raw = field(im, i);
-        if (i == 0 && strncmp(raw, "\xEF\xBB\xBF", 3) == 0)
-            raw += 3; /* byte order mark written by spreadsheet programs */
-        char *name = trim(raw);
-        im->cols[i].name = loa_strdup(name);
-        im->cols[i].kind = COL_ATTR;
+        char *name = trim(field(im, i));
+        struct loa_import_column *c = &im->cols[i];
+        c->header = loa_strdup(name);
+        c->field = LOA_IMPORT_ATTR;
         if (!loa_utf8_valid(name, strlen(name))) {
             loa_diags_add(im->d, im->row_line, (long)i + 1, NULL,
                           "column name is not UTF-8 (save the file as \"CSV UTF-8\")");
@@ -177,26 +160,51 @@ static void read_header(struct importer *im)
             im->header_bad = true;
             continue;
         }
-        for (size_t k = 0; k < sizeof(known_columns) / sizeof(known_columns[0]); k++) {
-            if (strcasecmp(name, known_columns[k]) == 0) {
-                im->cols[i].kind = (enum col_kind)k;
-                has_identity |= k == COL_PSID || k == COL_PHONE;
-            }
+        const char *attr;
+        c->field = loa_import_header(name, &attr);
+        if (c->field == LOA_IMPORT_ATTR || c->field == LOA_IMPORT_NUMBER)
+            c->attr = loa_strdup(attr ? attr : name);
+        has_identity |= c->field == LOA_IMPORT_PSID || c->field == LOA_IMPORT_PHONE;
+        has_last |= c->field == LOA_IMPORT_LAST_NAME;
+    }
+    for (size_t i = 0; i < im->ncols; i++) {
+        struct loa_import_column *c = &im->cols[i];
+        /* "Tên" beside a "Họ" column is the given name. */
+        if (has_last && c->field == LOA_IMPORT_FULL_NAME) {
+            char *key = loa_text_header_key(c->header);
+            if (strcmp(key, "ten") == 0)
+                c->field = LOA_IMPORT_FIRST_NAME;
+            loa_free(key);
         }
-        for (size_t k = 0; k < sizeof(ignored_columns) / sizeof(ignored_columns[0]); k++)
-            if (strcasecmp(name, ignored_columns[k]) == 0)
-                im->cols[i].kind = COL_IGNORED;
+    }
+    for (size_t i = 0; i < im->ncols; i++) {
+        const struct loa_import_column *c = &im->cols[i];
+        if (c->field == LOA_IMPORT_IGNORED)
+            continue;
         for (size_t j = 0; j < i; j++) {
-            if (strcasecmp(im->cols[j].name, name) == 0) {
-                loa_diags_add(im->d, im->row_line, (long)i + 1, name,
+            const struct loa_import_column *o = &im->cols[j];
+            bool same = o->field == c->field &&
+                        (c->field == LOA_IMPORT_ATTR || c->field == LOA_IMPORT_NUMBER
+                             ? strcmp(o->attr ? o->attr : "", c->attr ? c->attr : "") == 0
+                             : true);
+            if (!same)
+                continue;
+            if (strcasecmp(o->header, c->header) == 0)
+                loa_diags_add(im->d, im->row_line, (long)i + 1, c->header,
                               "column appears twice (also column %zu)", j + 1);
-                im->header_bad = true;
-            }
+            else
+                loa_diags_add(im->d, im->row_line, (long)i + 1, c->header,
+                              "means %s%s%s%s, like column %zu '%s': keep one of them",
+                              loa_import_field_name(c->field), c->attr ? " '" : "",
+                              c->attr ? c->attr : "", c->attr ? "'" : "", j + 1, o->header);
+            im->header_bad = true;
+            break;
         }
     }
     if (!has_identity) {
         loa_diags_add(im->d, im->row_line, 0, NULL,
-                      "the header needs a psid or a phone column to identify people");
+                      "the header needs a psid or a phone column to identify people (phone: "
+                      "\"phone\", \"Số điện thoại\", \"SĐT\", \"Điện thoại\"...)");
         im->header_bad = true;
     }
 }
@@ -215,18 +223,33 @@ static bool email_ok(const char *e)
     return true;
 }
 
-/* Maps what people write for gender (English and Vietnamese) to "male"/"female". */
-static const char *gender_of(const char *g)
+/*
+ * Maps what people write for gender (English and Vietnamese, any case, with or without
+ * diacritics) to "male"/"female"; *known_out is false for a value that says "unknown" or
+ * "other" ("Khác"), which leaves the gender unset. NULL when the value means nothing.
+ */
+static const char *gender_of(const char *g, bool *known_out)
 {
-    static const char *const male[] = { "male", "m", "nam", "man", "trai" };
-    static const char *const female[] = { "female", "f", "nữ", "nu", "woman", "gái", "gai" };
-    for (size_t i = 0; i < sizeof(male) / sizeof(male[0]); i++)
-        if (strcasecmp(g, male[i]) == 0)
-            return "male";
-    for (size_t i = 0; i < sizeof(female) / sizeof(female[0]); i++)
-        if (strcasecmp(g, female[i]) == 0 || strcmp(g, "Nữ") == 0)
-            return "female";
-    return NULL;
+    static const char *const male[] = { "male", "m", "nam", "man", "trai", "anh" };
+    static const char *const female[] = { "female", "f", "nu", "woman", "gai", "chi" };
+    static const char *const unknown[] = { "other",    "unknown",        "khac",
+                                           "khong ro", "khong xac dinh", "chua ro" };
+    char *key = loa_text_header_key(g);
+    const char *r = NULL;
+    *known_out = true;
+    for (size_t i = 0; !r && i < sizeof(male) / sizeof(male[0]); i++)
+        if (strcmp(key, male[i]) == 0)
+            r = "male";
+    for (size_t i = 0; !r && i < sizeof(female) / sizeof(female[0]); i++)
+        if (strcmp(key, female[i]) == 0)
+            r = "female";
+    for (size_t i = 0; !r && i < sizeof(unknown) / sizeof(unknown[0]); i++)
+        if (strcmp(key, unknown[i]) == 0 || (!*key && *g == '-')) {
+            *known_out = false;
+            r = "";
+        }
+    loa_free(key);
+    return r;
 }
 
 static bool psid_ok(const char *p)
@@ -305,6 +328,7 @@ static void process_row(struct importer *im)
     char phone[LOA_PHONE_MAX], gender[8];
     json_t *attrs = NULL;
     size_t tags_col = SIZE_MAX;
+    char *full_name = NULL;
     bool bad = false;
     for (size_t i = 0; i < im->ncols; i++) {
         char *v = field(im, i);
@@ -315,26 +339,35 @@ static void process_row(struct importer *im)
             continue;
         }
         v = trim(v);
+        size_t vl = strlen(v);
+        if (vl >= 3 && v[0] == '=' && v[1] == '"' && v[vl - 1] == '"') {
+            v[vl - 1] = '\0'; /* ="0912345678": text kept as text by Excel (export --excel) */
+            v = trim(v + 2);
+        }
         if (!*v)
             continue;
         const char *reason = NULL;
-        switch (im->cols[i].kind) {
-        case COL_PSID:
+        switch (im->cols[i].field) {
+        case LOA_IMPORT_PSID:
             if (!psid_ok(v)) {
                 complain(im, i, "'%s' is not a PSID (digits only, at most 32)", v);
                 bad = true;
             }
             s.psid = v;
             break;
-        case COL_FIRST_NAME:
-        case COL_LAST_NAME:
+        case LOA_IMPORT_FIRST_NAME:
+        case LOA_IMPORT_LAST_NAME:
+        case LOA_IMPORT_FULL_NAME:
             if (loa_utf8_count(v, strlen(v)) > MAX_NAME_CHARS) {
                 complain(im, i, "longer than 256 characters");
                 bad = true;
             }
-            *(im->cols[i].kind == COL_FIRST_NAME ? &s.first_name : &s.last_name) = v;
+            if (im->cols[i].field == LOA_IMPORT_FULL_NAME)
+                full_name = v;
+            else
+                *(im->cols[i].field == LOA_IMPORT_FIRST_NAME ? &s.first_name : &s.last_name) = v;
             break;
-        case COL_PHONE:
+        case LOA_IMPORT_PHONE:
             if (loa_phone_normalize(v, im->o->region, phone, &reason) < 0) {
                 complain(im, i, "'%.40s' is not a phone number: %s", v, reason);
                 bad = true;
@@ -342,26 +375,29 @@ static void process_row(struct importer *im)
                 s.phone = phone;
             }
             break;
-        case COL_EMAIL:
+        case LOA_IMPORT_EMAIL:
             if (!email_ok(v)) {
                 complain(im, i, "'%s' is not an email address", v);
                 bad = true;
             }
             s.email = v;
             break;
-        case COL_GENDER:
-            if (gender_of(v)) {
-                snprintf(gender, sizeof(gender), "%s", gender_of(v));
+        case LOA_IMPORT_GENDER: {
+            bool known;
+            const char *g = gender_of(v, &known);
+            if (g && known) {
+                snprintf(gender, sizeof(gender), "%s", g);
                 s.gender = gender;
-            } else {
-                complain(im, i, "'%s' is not a gender (male/female, nam/nữ)", v);
+            } else if (!g) {
+                complain(im, i, "'%s' is not a gender (male/female, nam/nữ, or khác/other)", v);
                 bad = true;
             }
             break;
-        case COL_LOCALE:
+        }
+        case LOA_IMPORT_LOCALE:
             s.locale = v;
             break;
-        case COL_TAGS: {
+        case LOA_IMPORT_TAGS: {
             tags_col = i;
             char *copy = loa_strdup(v); /* strtok_r writes into what it splits */
             if (each_tag(im, copy, i, true, 0) < 0)
@@ -369,9 +405,30 @@ static void process_row(struct importer *im)
             loa_free(copy);
             break;
         }
-        case COL_IGNORED:
+        case LOA_IMPORT_IGNORED:
             break;
-        case COL_ATTR:
+        case LOA_IMPORT_NUMBER: {
+            double d;
+            if (!loa_text_number(v, &d)) {
+                complain(im, i,
+                         "'%.40s' is not a number (write amounts as 12853000, "
+                         "12.853.000 or 12.853.000 ₫)",
+                         v);
+                bad = true;
+                break;
+            }
+            char num[64];
+            /* Whole amounts as digits ("12853000"), others with a '.' decimal point. */
+            if (fabs(d) < 1e15 && fabs(d - trunc(d)) < 1e-9)
+                snprintf(num, sizeof(num), "%lld", (long long)d);
+            else
+                snprintf(num, sizeof(num), "%.15g", d);
+            if (!attrs)
+                attrs = json_object();
+            json_object_set_new(attrs, im->cols[i].attr, json_string(num));
+            break;
+        }
+        case LOA_IMPORT_ATTR:
             if (loa_utf8_count(v, strlen(v)) > MAX_ATTR_CHARS) {
                 complain(im, i, "longer than 1000 characters");
                 bad = true;
@@ -379,9 +436,17 @@ static void process_row(struct importer *im)
             }
             if (!attrs)
                 attrs = json_object();
-            json_object_set_new(attrs, im->cols[i].name, json_string(v));
+            json_object_set_new(attrs, im->cols[i].attr, json_string(v));
             break;
         }
+    }
+    if (full_name) { /* first_name / last_name columns, when there are, win */
+        char *first, *last;
+        loa_import_split_name(full_name, &first, &last);
+        if (!s.first_name)
+            s.first_name = first;
+        if (!s.last_name)
+            s.last_name = last;
     }
     if (!bad && !s.psid && !s.phone) {
         complain(im, SIZE_MAX, "row has neither a psid nor a phone");
@@ -423,7 +488,7 @@ static void process_row(struct importer *im)
     return;
 invalid:
     rep->invalid++;
-    if (!im->o->skip_invalid)
+    if (!im->o->skip_invalid && !im->o->dry_run)
         im->writing = false;
 }
 
@@ -459,11 +524,19 @@ static void on_row(int c, void *ud)
     }
 }
 
+void loa_import_report_release(struct loa_import_report *r)
+{
+    for (size_t i = 0; i < r->ncolumns; i++) {
+        loa_free(r->columns[i].header);
+        loa_free(r->columns[i].attr);
+    }
+    loa_free(r->columns);
+    r->columns = NULL;
+    r->ncolumns = 0;
+}
+
 static void importer_release(struct importer *im)
 {
-    for (size_t i = 0; i < im->ncols; i++)
-        loa_free(im->cols[i].name);
-    loa_free(im->cols);
     loa_free(im->offs);
     loa_free(im->lens);
     loa_buf_release(&im->row);
@@ -480,16 +553,27 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
                    struct loa_import_report *report, struct loa_diags *diags)
 {
     memset(report, 0, sizeof(*report));
-    bool is_stdin = strcmp(opts->path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(opts->path, "rb");
+    bool is_stdin = opts->path && strcmp(opts->path, "-") == 0;
+    FILE *f;
+    if (!opts->path) /* the text in memory (a REST body) */
+        f = opts->len ? fmemopen((void *)(uintptr_t)opts->data, opts->len, "rb") : NULL;
+    else
+        f = is_stdin ? stdin : fopen(opts->path, "rb");
+    if (!f && !opts->path) {
+        loa_diags_add(diags, 1, 0, NULL, "the file is empty: a header row is needed");
+        return LOA_EPARSE;
+    }
     if (!f) {
         loa_diags_add(diags, 0, 0, opts->path, "cannot open: %s", strerror(errno));
         return LOA_ENOENT;
     }
+    report->separator = ',';
     struct importer im = { .o = opts, .rep = report, .d = diags, .line = 1, .writing = true };
     loa_buf_init(&im.row, 64 * MAX_FIELD_BYTES);
     struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+    if (!opts->path)
+        im.bytes_total = opts->len;
+    else if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
         im.bytes_total = (uint64_t)sb.st_size;
 
     struct csv_parser p;
@@ -508,9 +592,23 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
 
     char *chunk = loa_malloc(READ_CHUNK);
     size_t n;
+    bool first = true;
     while (rc == 0 && (n = fread(chunk, 1, READ_CHUNK, f)) > 0) {
         im.bytes_done += n;
-        if (csv_parse(&p, chunk, n, on_field, on_row, &im) != n) {
+        const char *data = chunk;
+        if (first) {
+            /* The separator is read from the header line; a byte order mark is skipped (in
+             * front of a quoted header it would make the quote a stray one). */
+            first = false;
+            report->separator = loa_import_separator(chunk, n);
+            csv_set_delim(&p, (unsigned char)report->separator);
+            if (n >= 3 && memcmp(chunk, "\xEF\xBB\xBF", 3) == 0) {
+                report->bom = true;
+                data += 3;
+                n -= 3;
+            }
+        }
+        if (csv_parse(&p, data, n, on_field, on_row, &im) != n) {
             loa_diags_add(diags, im.line, 0, NULL, "malformed CSV: %s",
                           csv_strerror(csv_error(&p)));
             rc = LOA_EPARSE;
@@ -518,7 +616,8 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
     }
     loa_free(chunk);
     if (rc == 0 && ferror(f)) {
-        loa_diags_add(diags, 0, 0, opts->path, "read error: %s", strerror(errno));
+        loa_diags_add(diags, 0, 0, opts->path ? opts->path : "body", "read error: %s",
+                      strerror(errno));
         rc = LOA_EIO;
     }
     if (rc == 0 && csv_fini(&p, on_field, on_row, &im) != 0) {
@@ -533,10 +632,13 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
         rc = LOA_EPARSE;
     if (rc == 0 && im.store_rc < 0)
         rc = im.store_rc;
-    if (rc == 0 && report->invalid && !opts->skip_invalid) {
+    if (rc == 0 && report->invalid && !opts->skip_invalid && !opts->dry_run) {
         rc = LOA_EINVAL;
     }
-    if (rc == 0 || (rc == LOA_EINVAL && opts->skip_invalid)) {
+    if (opts->dry_run && (rc == 0 || rc == LOA_EINVAL)) {
+        /* The preview: the counts are those of an import with skip_invalid. */
+        loa_store_rollback(im.tx);
+    } else if (rc == 0 || (rc == LOA_EINVAL && opts->skip_invalid)) {
         int crc = loa_store_commit(im.tx);
         report->written = crc == 0;
         if (crc < 0)
@@ -547,7 +649,7 @@ int loa_import_csv(struct loa_store *st, const struct loa_import_opts *opts,
         report->tags_added = report->listed = 0;
     }
     if (rc == 0 && report->invalid)
-        rc = LOA_EINVAL; /* skip_invalid: written, but not everything */
+        rc = LOA_EINVAL; /* skip_invalid: written, but not everything; dry_run: would not be */
     if (opts->progress) {
         struct loa_import_progress pr = { im.bytes_done, im.bytes_total, report->rows };
         opts->progress(&pr, opts->progress_ud);

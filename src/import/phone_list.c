@@ -33,9 +33,6 @@
 #define READ_CHUNK      (256 * 1024)
 #define MAX_NAME_CHARS  64
 
-static const char *const phone_headers[] = { "phone", "phone_number",  "mobile",
-                                             "sdt",   "số điện thoại", "so_dien_thoai" };
-
 struct seen {
     char phone[LOA_PHONE_MAX];
     UT_hash_handle hh;
@@ -74,12 +71,11 @@ static char *trim(char *s)
     return s;
 }
 
+/* A phone column by any name the import knows ("phone", "Số điện thoại", "SĐT"...). */
 static bool is_phone_header(const char *name)
 {
-    for (size_t i = 0; i < sizeof(phone_headers) / sizeof(phone_headers[0]); i++)
-        if (strcasecmp(name, phone_headers[i]) == 0)
-            return true;
-    return false;
+    const char *attr;
+    return loa_import_header(name, &attr) == LOA_IMPORT_PHONE;
 }
 
 static void on_field(void *data, size_t len, void *ud)
@@ -97,12 +93,12 @@ static void on_field(void *data, size_t len, void *ud)
         size_t n = len < sizeof(name) - 1 ? len : sizeof(name) - 1;
         memcpy(name, data ? data : "", n);
         name[n] = '\0';
-        char *t = name;
-        if (r->nfields == 0 && strncmp(t, "\xEF\xBB\xBF", 3) == 0)
-            t += 3; /* byte order mark written by spreadsheet programs */
-        t = trim(t);
-        if (is_phone_header(t) && r->phone_col == SIZE_MAX)
+        char *t = trim(name); /* a byte order mark went in feed() */
+        if (is_phone_header(t) && r->phone_col == SIZE_MAX) {
             r->phone_col = r->nfields;
+            r->rep->phone_column = (long)r->nfields + 1;
+            snprintf(r->rep->phone_header, sizeof(r->rep->phone_header), "%s", t);
+        }
     } else if (r->nfields == r->phone_col) {
         r->field_set = true;
         if (len > MAX_FIELD_BYTES)
@@ -211,17 +207,33 @@ static bool list_name_ok(const char *s)
     return true;
 }
 
+/*
+ * Feeds one chunk to libcsv; the first one sets the separator read from the header line (',',
+ * ';' or a tab) and loses its byte order mark. Returns 0 or LOA_EPARSE.
+ */
+static int feed(struct reader *r, struct csv_parser *p, const char *data, size_t n, bool first)
+{
+    if (first) {
+        r->rep->separator = loa_import_separator(data, n);
+        csv_set_delim(p, (unsigned char)r->rep->separator);
+        if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+            data += 3;
+            n -= 3;
+        }
+    }
+    if (n && csv_parse(p, data, n, on_field, on_row, r) != n) {
+        loa_diags_add(r->d, r->line, 0, NULL, "malformed CSV: %s", csv_strerror(csv_error(p)));
+        return LOA_EPARSE;
+    }
+    return 0;
+}
+
 /* Feeds the whole input to libcsv. Returns 0, LOA_EPARSE, LOA_ENOENT or LOA_EIO. */
 static int read_all(struct reader *r, struct csv_parser *p)
 {
     const struct loa_phone_list_opts *o = r->o;
-    if (!o->path) {
-        if (o->len && csv_parse(p, o->data, o->len, on_field, on_row, r) != o->len) {
-            loa_diags_add(r->d, r->line, 0, NULL, "malformed CSV: %s", csv_strerror(csv_error(p)));
-            return LOA_EPARSE;
-        }
-        return 0;
-    }
+    if (!o->path)
+        return o->len ? feed(r, p, o->data, o->len, true) : 0;
     bool is_stdin = strcmp(o->path, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(o->path, "rb");
     if (!f) {
@@ -231,11 +243,10 @@ static int read_all(struct reader *r, struct csv_parser *p)
     int rc = 0;
     char *chunk = loa_malloc(READ_CHUNK);
     size_t n;
+    bool first = true;
     while (rc == 0 && (n = fread(chunk, 1, READ_CHUNK, f)) > 0) {
-        if (csv_parse(p, chunk, n, on_field, on_row, r) != n) {
-            loa_diags_add(r->d, r->line, 0, NULL, "malformed CSV: %s", csv_strerror(csv_error(p)));
-            rc = LOA_EPARSE;
-        }
+        rc = feed(r, p, chunk, n, first);
+        first = false;
     }
     if (rc == 0 && ferror(f)) {
         loa_diags_add(r->d, 0, 0, o->path, "read error: %s", strerror(errno));
@@ -277,6 +288,12 @@ static int write_list(struct loa_store *st, struct reader *r)
         rc = loa_store_list_count(st, rep->list_id, &rep->members);
     }
     loa_free(matched);
+    if (o->dry_run && rc == 0) {
+        loa_store_rollback(tx); /* the preview: counted, not written */
+        if (rep->created)
+            rep->list_id = 0;
+        return 0;
+    }
     rc = loa_store_end(tx, rc);
     if (rc == 0) {
         rep->written = true;
@@ -292,6 +309,7 @@ int loa_import_phone_list(struct loa_store *st, const struct loa_phone_list_opts
                           struct loa_phone_list_report *report, struct loa_diags *diags)
 {
     memset(report, 0, sizeof(*report));
+    report->separator = ',';
     if (!list_name_ok(opts->name)) {
         loa_diags_add(diags, 0, 0, "name", "list names are 1-%d characters", MAX_NAME_CHARS);
         return LOA_EINVAL;

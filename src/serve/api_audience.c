@@ -57,11 +57,10 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
         loa_http_error(resp, 400, "name", "the list name is required (?name=...)");
         return;
     }
-    const char *replace = loa_http_query(req, "replace");
-    if (replace && strcmp(replace, "true") != 0 && strcmp(replace, "false") != 0) {
-        loa_http_error(resp, 400, "replace", "must be true or false");
+    bool replace, dry_run;
+    if (!api_query_flag(req, resp, "replace", &replace) ||
+        !api_query_flag(req, resp, "dry_run", &dry_run))
         return;
-    }
     if (req->body_len == 0) {
         loa_http_error(resp, 400, "body", "a CSV file with a phone column is required");
         return;
@@ -80,7 +79,8 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
         .page_ref = p.id,
         .name = name,
         .region = app->set->phone_region,
-        .replace = replace && strcmp(replace, "true") == 0,
+        .replace = replace,
+        .dry_run = dry_run,
     };
     struct loa_phone_list_report rep;
     struct loa_diags d;
@@ -103,7 +103,13 @@ void api_lists_upload(void *ctx, const struct loa_http_req *req, struct loa_http
                       "unmatched", (json_int_t)rep.unmatched, "invalid", (json_int_t)rep.invalid,
                       "duplicates", (json_int_t)rep.duplicates, "added", (json_int_t)rep.added,
                       "invalid_rows", errors, "invalid_rows_not_shown", (json_int_t)d.dropped);
-        api_reply(resp, rep.created ? 201 : 200, out);
+        char sep[2] = { rep.separator, '\0' };
+        json_object_set_new(out, "phone_column",
+                            json_pack("{s:I,s:s}", "column", (json_int_t)rep.phone_column, "header",
+                                      rep.phone_header));
+        json_object_set_new(out, "separator", json_string(sep));
+        json_object_set_new(out, "written", json_boolean(rep.written));
+        api_reply(resp, rep.created && rep.written ? 201 : 200, out);
     }
     loa_diags_release(&d);
 }

@@ -186,3 +186,15 @@ bool api_page(struct serve_app *app, const struct loa_http_req *req, struct loa_
     }
     return true;
 }
+
+bool api_query_flag(const struct loa_http_req *req, struct loa_http_resp *resp, const char *name,
+                    bool *out)
+{
+    const char *v = loa_http_query(req, name);
+    *out = v && strcmp(v, "true") == 0;
+    if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+        loa_http_error(resp, 400, name, "must be true or false");
+        return false;
+    }
+    return true;
+}

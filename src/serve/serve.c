@@ -36,7 +36,7 @@
 #define STAFF  LOA_ROLE_STAFF
 #define PUBLIC LOA_ROLE_NONE
 
-#define LISTS_BODY_LIMIT (64 * 1024 * 1024) /* a CRM phone list CSV */
+#define LISTS_BODY_LIMIT (64 * 1024 * 1024) /* a CSV: CRM phone list, subscribers import */
 
 static const struct loa_http_route routes[] = {
     { LOA_HTTP_GET, "/healthz", serve_healthz, PUBLIC, 0 },
@@ -59,6 +59,10 @@ static const struct loa_http_route routes[] = {
     { LOA_HTTP_GET, "/api/v1/pages/{page_id}/tags", api_tags_list, STAFF, 0 },
     { LOA_HTTP_PATCH, "/api/v1/pages/{page_id}/tags/{name}", api_tags_rename, STAFF, 0 },
     { LOA_HTTP_DELETE, "/api/v1/pages/{page_id}/tags/{name}", api_tags_delete, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/pages/{page_id}/subscribers/import", api_subscribers_import, STAFF,
+      LISTS_BODY_LIMIT },
+    { LOA_HTTP_POST, "/api/v1/pages/{page_id}/tags/{name}/merge", api_tags_merge, STAFF, 0 },
+    { LOA_HTTP_POST, "/api/v1/pages/{page_id}/tags/{name}/people", api_tags_people, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/pages/{page_id}/conversations", api_conversations_list, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/pages/{page_id}/conversations/{psid}/messages",
       api_conversations_messages, STAFF, 0 },

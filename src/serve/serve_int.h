@@ -118,6 +118,9 @@ void api_subscribers_delete(void *app, const struct loa_http_req *req, struct lo
 void api_tags_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_tags_rename(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_tags_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_subscribers_import(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_tags_merge(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_tags_people(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_conversations_list(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_conversations_messages(void *app, const struct loa_http_req *req,
                                 struct loa_http_resp *resp);
@@ -169,6 +172,12 @@ struct json_t *api_list_page(struct json_t *arr, int64_t want, const char *key);
  * "reason"[,"line","column"]}]} — the first complaint is the error. Returns a new reference.
  */
 struct json_t *api_diags_json(int status, const struct loa_diags *d);
+/**
+ * Reads the query flag name: absent means false, else "true" or "false"; anything else answers
+ * 400 on name and returns false.
+ */
+bool api_query_flag(const struct loa_http_req *req, struct loa_http_resp *resp, const char *name,
+                    bool *out);
 /** Answers status with every complaint of d: api_diags_json()'s error body. */
 void api_reply_diags(struct loa_http_resp *resp, int status, const struct loa_diags *d);
 /** JSON text made by another module (loa memory, freed here) as a new reference; NULL stays. */

@@ -83,10 +83,12 @@ const struct loa_store_ops loa__sqlite_ops = {
     .subscriber_count = loa__sqlite_subscriber_count,
     .subscriber_tags = loa__sqlite_subscriber_tags,
     .tag_ensure = loa__sqlite_tag_ensure,
+    .tag_find = loa__sqlite_tag_find,
     .tag_add = loa__sqlite_tag_add,
     .tag_remove = loa__sqlite_tag_remove,
     .tag_rename = loa__sqlite_tag_rename,
     .tag_delete = loa__sqlite_tag_delete,
+    .tag_merge = loa__sqlite_tag_merge,
     .tag_list = loa__sqlite_tag_list,
     .list_ensure = loa__sqlite_list_ensure,
     .list_add = loa__sqlite_list_add,
@@ -577,14 +579,21 @@ int loa_store_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name,
     return OPS(tx->st)->tag_ensure(tx, page_ref, name, id_out);
 }
 
+int loa_store_tag_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out,
+                       char **name_out)
+{
+    return OPS(st)->tag_find(st, page_ref, name, id_out, name_out);
+}
+
 int loa_store_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out)
 {
     return OPS(tx->st)->tag_add(tx, subscriber_id, tag_id, added_out);
 }
 
-int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id)
+int loa_store_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                         bool *removed_out)
 {
-    return OPS(tx->st)->tag_remove(tx, subscriber_id, tag_id);
+    return OPS(tx->st)->tag_remove(tx, subscriber_id, tag_id, removed_out);
 }
 
 int loa_store_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to)
@@ -595,6 +604,12 @@ int loa_store_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from,
 int loa_store_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name)
 {
     return OPS(tx->st)->tag_delete(tx, page_ref, name);
+}
+
+int loa_store_tag_merge(struct loa_txn *tx, int64_t page_ref, const char *from, const char *into,
+                        int64_t *moved_out)
+{
+    return OPS(tx->st)->tag_merge(tx, page_ref, from, into, moved_out);
 }
 
 int loa_store_tag_list(struct loa_store *st, int64_t page_ref,

@@ -137,10 +137,14 @@ struct loa_store_ops {
     int (*subscriber_count)(struct loa_store *st, int64_t page_ref, int64_t *count_out);
     int (*subscriber_tags)(struct loa_store *st, int64_t subscriber_id, char **out);
     int (*tag_ensure)(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out);
+    int (*tag_find)(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out,
+                    char **name_out);
     int (*tag_add)(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-    int (*tag_remove)(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
+    int (*tag_remove)(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *removed_out);
     int (*tag_rename)(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to);
     int (*tag_delete)(struct loa_txn *tx, int64_t page_ref, const char *name);
+    int (*tag_merge)(struct loa_txn *tx, int64_t page_ref, const char *from, const char *into,
+                     int64_t *moved_out);
     int (*tag_list)(struct loa_store *st, int64_t page_ref,
                     int (*fn)(const char *name, int64_t count, void *ud), void *ud);
     int (*list_ensure)(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,
@@ -405,10 +409,15 @@ int loa__sqlite_subscriber_list(struct loa_store *st, const struct loa_subscribe
 int loa__sqlite_subscriber_count(struct loa_store *st, int64_t page_ref, int64_t *count_out);
 int loa__sqlite_subscriber_tags(struct loa_store *st, int64_t subscriber_id, char **out);
 int loa__sqlite_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out);
+int loa__sqlite_tag_find(struct loa_store *st, int64_t page_ref, const char *name, int64_t *id_out,
+                         char **name_out);
 int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out);
-int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id);
+int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id,
+                           bool *removed_out);
 int loa__sqlite_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to);
 int loa__sqlite_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name);
+int loa__sqlite_tag_merge(struct loa_txn *tx, int64_t page_ref, const char *from, const char *into,
+                          int64_t *moved_out);
 int loa__sqlite_tag_list(struct loa_store *st, int64_t page_ref,
                          int (*fn)(const char *name, int64_t count, void *ud), void *ud);
 int loa__sqlite_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,

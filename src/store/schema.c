@@ -414,6 +414,22 @@ const char *const loa_sqlite_migrations[] = {
     "  last_at INTEGER NOT NULL,"
     "  locked_until INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;",
+
+    /* 10 -> 11 (LOA__SCHEMA_TAG_KEYS): tags compare without regard to case and Unicode form.
+     * Each tag gets its key, loa_fold(name) (an application function registered on every
+     * connection); tags of a Page that share a key are merged into the first written one (the
+     * lowest id): its people get the others' assignments, the others go. */
+    "ALTER TABLE tags ADD COLUMN key TEXT NOT NULL DEFAULT '';"
+    "UPDATE tags SET key = loa_fold(name);"
+    "CREATE TEMP TABLE tag_first AS"
+    "  SELECT t.id AS id, (SELECT min(f.id) FROM tags f"
+    "    WHERE f.page_ref = t.page_ref AND f.key = t.key) AS first FROM tags t;"
+    "INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag_id)"
+    "  SELECT st.subscriber_id, m.first FROM subscriber_tags st"
+    "  JOIN temp.tag_first m ON m.id = st.tag_id WHERE m.first <> m.id;"
+    "DELETE FROM tags WHERE id IN (SELECT id FROM temp.tag_first WHERE first <> id);"
+    "DROP TABLE temp.tag_first;"
+    "CREATE UNIQUE INDEX tags_key ON tags(page_ref, key);",
 };
 
 const int loa_sqlite_latest_version =

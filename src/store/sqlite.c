@@ -52,13 +52,6 @@ enum stmt_id {
     S_SUB_COUNT_PAGE,
     S_SUB_COUNT_CONTACTS,
     S_SUB_TAGS,
-    S_TAG_GET,
-    S_TAG_INSERT,
-    S_TAG_ADD,
-    S_TAG_REMOVE,
-    S_TAG_RENAME,
-    S_TAG_DELETE,
-    S_TAG_LIST,
     S_LIST_GET,
     S_LIST_INSERT,
     S_LIST_ADD,
@@ -124,15 +117,6 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SUB_COUNT_CONTACTS] = "SELECT count(*) FROM subscribers WHERE page_ref = ? AND psid IS NULL",
     [S_SUB_TAGS] = "SELECT t.name FROM subscriber_tags st JOIN tags t ON t.id = st.tag_id "
                    "WHERE st.subscriber_id = ? ORDER BY t.name",
-    [S_TAG_GET] = "SELECT id FROM tags WHERE page_ref = ? AND name = ?",
-    [S_TAG_INSERT] = "INSERT INTO tags (page_ref, name) VALUES (?, ?)",
-    [S_TAG_ADD] = "INSERT OR IGNORE INTO subscriber_tags (subscriber_id, tag_id) VALUES (?, ?)",
-    [S_TAG_REMOVE] = "DELETE FROM subscriber_tags WHERE subscriber_id = ? AND tag_id = ?",
-    [S_TAG_RENAME] = "UPDATE tags SET name = ?3 WHERE page_ref = ?1 AND name = ?2",
-    [S_TAG_DELETE] = "DELETE FROM tags WHERE page_ref = ? AND name = ?",
-    [S_TAG_LIST] =
-        "SELECT t.name, (SELECT count(*) FROM subscriber_tags st WHERE st.tag_id = t.id) "
-        "FROM tags t WHERE t.page_ref = ? ORDER BY t.name",
     [S_LIST_GET] = "SELECT id FROM lists WHERE page_ref = ? AND name = ?",
     [S_LIST_INSERT] = "INSERT INTO lists (page_ref, name, created_at) VALUES (?, ?, ?)",
     [S_LIST_ADD] = "INSERT OR IGNORE INTO list_members (list_id, subscriber_id) VALUES (?, ?)",
@@ -468,6 +452,8 @@ int loa_store_open(const struct loa_store_opts *opts, struct loa_store **out,
         goto out;
     }
     sqlite3_busy_timeout(st->db, 5000);
+    if ((rc = loa__register_fold(st)) < 0)
+        goto out;
     sqlite3_extended_result_codes(st->db, 0);
     st->wlock = wlock_get(opts->path);
     rc = loa__exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
@@ -1064,22 +1050,27 @@ int loa__sqlite_subscriber_find(struct loa_store *st, int64_t page_ref, const ch
 int loa__sqlite_subscriber_list(struct loa_store *st, const struct loa_subscriber_query *q,
                                 int (*fn)(const struct loa_subscriber *s, void *ud), void *ud)
 {
-    char sql[1024];
+    char sql[1536];
     snprintf(sql, sizeof(sql),
              "SELECT %s FROM subscribers s WHERE id > ?1 "
              "AND (?2 = 0 OR page_ref = ?2) "
              "%s%s%s ORDER BY id LIMIT ?4",
              st->version >= 3 ? SUB_COLUMNS_V3 : SUB_COLUMNS,
-             q->tag ? "AND EXISTS (SELECT 1 FROM subscriber_tags st JOIN tags t ON t.id = "
-                      "st.tag_id WHERE st.subscriber_id = s.id AND t.name = ?3) "
-                    : "",
+             !q->tag ? ""
+             : st->version >= LOA__SCHEMA_TAG_KEYS
+                 ? "AND EXISTS (SELECT 1 FROM subscriber_tags st JOIN tags t ON t.id = "
+                   "st.tag_id WHERE st.subscriber_id = s.id AND t.key = loa_fold(?3)) "
+                 : "AND EXISTS (SELECT 1 FROM subscriber_tags st JOIN tags t ON t.id = "
+                   "st.tag_id WHERE st.subscriber_id = s.id AND t.name = ?3) ",
              q->has_phone > 0   ? "AND phone IS NOT NULL "
              : q->has_phone < 0 ? "AND phone IS NULL "
                                 : "",
-             q->q ? "AND (instr(lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') "
-                    "|| ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' || "
-                    "coalesce(psid, '')), lower(?5)) > 0) "
-                  : "");
+             /* loa_fold: case and Unicode form ignored, Vietnamese letters included */
+             q->q
+                 ? "AND (instr(loa_fold(coalesce(first_name, '') || ' ' || coalesce(last_name, '') "
+                   "|| ' ' || coalesce(phone, '') || ' ' || coalesce(email, '') || ' ' || "
+                   "coalesce(psid, '')), loa_fold(?5)) > 0) "
+                 : "");
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
         return loa__db_fail(st, "prepare subscriber list");
@@ -1182,79 +1173,14 @@ static int ensure_named(struct loa_store *st, enum stmt_id get, enum stmt_id ins
     return rc;
 }
 
-int loa__sqlite_tag_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t *id_out)
+int loa__exec_pair(struct loa_store *st, sqlite3_stmt *s, int64_t a, int64_t b, const char *what,
+                   bool *changed_out)
 {
-    struct loa_store *st = tx->st;
-    return ensure_named(st, S_TAG_GET, S_TAG_INSERT, page_ref, name, -1, id_out);
-}
-
-/* Runs a two-int64 statement that changes rows; *changed_out gets whether it did. */
-static int exec_pair(struct loa_store *st, enum stmt_id id, int64_t a, int64_t b, bool *changed_out)
-{
-    sqlite3_stmt *s = stmt(st, id);
     if (!s)
         return LOA_ESTORE;
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
-    return loa__step_done(st, s, stmt_sql[id], changed_out);
-}
-
-int loa__sqlite_tag_add(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id, bool *added_out)
-{
-    struct loa_store *st = tx->st;
-    return exec_pair(st, S_TAG_ADD, subscriber_id, tag_id, added_out);
-}
-
-int loa__sqlite_tag_remove(struct loa_txn *tx, int64_t subscriber_id, int64_t tag_id)
-{
-    struct loa_store *st = tx->st;
-    return exec_pair(st, S_TAG_REMOVE, subscriber_id, tag_id, NULL);
-}
-
-int loa__sqlite_tag_rename(struct loa_txn *tx, int64_t page_ref, const char *from, const char *to)
-{
-    struct loa_store *st = tx->st;
-    sqlite3_stmt *s = stmt_ref_text(st, S_TAG_GET, page_ref, to);
-    if (!s)
-        return LOA_ESTORE;
-    int step = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (step == SQLITE_ROW)
-        return LOA_EEXIST;
-    s = stmt_ref_text(st, S_TAG_RENAME, page_ref, from);
-    if (!s)
-        return LOA_ESTORE;
-    sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
-    bool changed = false;
-    int rc = loa__step_done(st, s, "rename tag", &changed);
-    return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
-}
-
-int loa__sqlite_tag_delete(struct loa_txn *tx, int64_t page_ref, const char *name)
-{
-    struct loa_store *st = tx->st;
-    sqlite3_stmt *s = stmt_ref_text(st, S_TAG_DELETE, page_ref, name);
-    if (!s)
-        return LOA_ESTORE;
-    bool changed = false;
-    int rc = loa__step_done(st, s, "delete tag", &changed);
-    return rc < 0 ? rc : changed ? 0 : LOA_ENOENT;
-}
-
-int loa__sqlite_tag_list(struct loa_store *st, int64_t page_ref,
-                         int (*fn)(const char *name, int64_t count, void *ud), void *ud)
-{
-    sqlite3_stmt *s = stmt(st, S_TAG_LIST);
-    if (!s)
-        return LOA_ESTORE;
-    sqlite3_bind_int64(s, 1, page_ref);
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        if (fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), ud))
-            break;
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : loa__db_fail(st, "list tags");
-    sqlite3_reset(s);
-    return rc;
+    return loa__step_done(st, s, what, changed_out);
 }
 
 int loa__sqlite_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *name, int64_t now,
@@ -1267,7 +1193,8 @@ int loa__sqlite_list_ensure(struct loa_txn *tx, int64_t page_ref, const char *na
 int loa__sqlite_list_add(struct loa_txn *tx, int64_t list_id, int64_t subscriber_id)
 {
     struct loa_store *st = tx->st;
-    return exec_pair(st, S_LIST_ADD, list_id, subscriber_id, NULL);
+    return loa__exec_pair(st, stmt(st, S_LIST_ADD), list_id, subscriber_id, "add list member",
+                          NULL);
 }
 
 int loa__sqlite_list_count(struct loa_store *st, int64_t list_id, int64_t *count_out)

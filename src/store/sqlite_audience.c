@@ -31,6 +31,7 @@
 #include <loa/err.h>
 #include <loa/log.h>
 #include <loa/store.h>
+#include <loa/text.h>
 
 #include "store_int.h"
 
@@ -148,89 +149,6 @@ int loa__sqlite_list_list(struct loa_store *st, int64_t page_ref,
 
 /* ---- Attribute comparison (SQL function) ---------------------------------------------- */
 
-/* Reads all of s as a number (surrounding spaces allowed); false when it is not one. */
-static bool read_number(const char *s, double *out)
-{
-    if (!s)
-        return false;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (!*s)
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno == ERANGE || !isfinite(v))
-        return false;
-    while (*end == ' ' || *end == '\t')
-        end++;
-    if (*end)
-        return false;
-    *out = v;
-    return true;
-}
-
-/*
- * Lower-case code point for the Latin letters Vietnamese (and most Latin-script languages)
- * use: ASCII, Latin-1, Latin Extended-A pairs, Ơ/Ư, and Latin Extended Additional (every
- * Vietnamese letter with a tone mark). Other code points are returned unchanged.
- */
-static uint32_t fold_cp(uint32_t c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c + 32;
-    if (c >= 0xC0 && c <= 0xDE && c != 0xD7)
-        return c + 32;
-    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) && c % 2 == 0)
-        return c + 1;
-    if (c == 0x1A0 || c == 0x1AF)
-        return c + 1;
-    if (c >= 0x1E00 && c <= 0x1EFF && c % 2 == 0)
-        return c + 1;
-    return c;
-}
-
-/* Case-folded copy of UTF-8 text s (caller frees). Invalid bytes are copied as they are. */
-static char *fold(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = loa_malloc(n + 1);
-    const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0;
-    while (*p) {
-        uint32_t c;
-        int len;
-        if (p[0] < 0x80) {
-            c = p[0];
-            len = 1;
-        } else if ((p[0] & 0xE0) == 0xC0 && (p[1] & 0xC0) == 0x80) {
-            c = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
-            len = 2;
-        } else if ((p[0] & 0xF0) == 0xE0 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
-            c = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-            len = 3;
-        } else {
-            out[o++] = (char)*p++;
-            continue;
-        }
-        uint32_t f = fold_cp(c);
-        /* Folding keeps a code point's encoded length in every range above. */
-        if (len == 1) {
-            out[o++] = (char)f;
-        } else if (len == 2) {
-            out[o++] = (char)(0xC0 | (f >> 6));
-            out[o++] = (char)(0x80 | (f & 0x3F));
-        } else {
-            out[o++] = (char)(0xE0 | (f >> 12));
-            out[o++] = (char)(0x80 | ((f >> 6) & 0x3F));
-            out[o++] = (char)(0x80 | (f & 0x3F));
-        }
-        p += len;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* loa_attr_cmp(value, op, text, number): 1 when the stored value satisfies op, else 0. */
 static void attr_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -250,7 +168,7 @@ static void attr_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     int vt = sqlite3_value_type(argv[0]);
     bool vnum = vt == SQLITE_INTEGER || vt == SQLITE_FLOAT
                     ? (vn = sqlite3_value_double(argv[0]), true)
-                    : read_number(v, &vn);
+                    : loa_text_number(v, &vn);
     bool numeric = sqlite3_value_type(argv[3]) != SQLITE_NULL && vnum;
     if (numeric)
         wn = sqlite3_value_double(argv[3]);
@@ -264,7 +182,7 @@ static void attr_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         r = cmp != 0;
         break;
     case LOA_AUD_OP_CONTAINS: {
-        char *fv = fold(v), *fw = fold(want);
+        char *fv = loa_text_fold(v), *fw = loa_text_fold(want);
         r = strstr(fv, fw) != NULL;
         loa_free(fv);
         loa_free(fw);
@@ -326,6 +244,7 @@ struct compiler {
     size_t nbinds, cap;
     int64_t page_ref;
     bool uses_attrs;
+    bool tag_keys; /* tags compared by key (LOA__SCHEMA_TAG_KEYS on) */
 };
 
 static void push(struct compiler *c, struct bind b)
@@ -352,23 +271,27 @@ static void emit(struct compiler *c, const char *s)
     loa_buf_puts(&c->sql, s);
 }
 
-/* "(?, ?, ?)" for n names, each bound. */
-static void emit_names(struct compiler *c, char *const *names, size_t n)
+/* "(?, ?, ?)" for n names, each bound; "(loa_fold(?), ...)" when fold (tag keys). */
+static void emit_names(struct compiler *c, char *const *names, size_t n, bool fold)
 {
     emit(c, "(");
     for (size_t i = 0; i < n; i++) {
-        emit(c, i ? ", ?" : "?");
+        if (i)
+            emit(c, ", ");
+        emit(c, fold ? "loa_fold(?)" : "?");
         bind_text(c, names[i]);
     }
     emit(c, ")");
 }
 
+/* A tag matches by its key: case and Unicode form do not matter ("VIP" finds "vip"). */
 static void emit_tag_members(struct compiler *c, const struct loa_audience_node *n)
 {
     emit(c, "SELECT st.subscriber_id FROM subscriber_tags st WHERE st.tag_id IN "
-            "(SELECT t.id FROM tags t WHERE t.page_ref = ? AND t.name IN ");
+            "(SELECT t.id FROM tags t WHERE t.page_ref = ? AND ");
+    emit(c, c->tag_keys ? "t.key IN " : "t.name IN ");
     bind_int(c, c->page_ref);
-    emit_names(c, n->names, n->nnames);
+    emit_names(c, n->names, n->nnames, c->tag_keys);
     emit(c, ")");
 }
 
@@ -552,7 +475,7 @@ static int build(struct loa_store *st, const char *columns, int64_t page_ref,
                  enum loa_audience_order order, const struct loa_audience_cursor *cursor,
                  int64_t limit, sqlite3_stmt **out)
 {
-    struct compiler c = { .page_ref = page_ref };
+    struct compiler c = { .page_ref = page_ref, .tag_keys = st->version >= LOA__SCHEMA_TAG_KEYS };
     loa_buf_init(&c.sql, SQL_MAX);
     *out = NULL;
     /*

@@ -125,7 +125,8 @@ static const char *const qsql[Q_COUNT] = {
                     " WHERE s.page_ref = ?1 AND s.active AND CASE ?2"
                     "  WHEN 0 THEN s.welcome"
                     "  WHEN 1 THEN s.ref = ?3"
-                    "  ELSE EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = ?3) END"
+                    "  ELSE EXISTS (SELECT 1 FROM json_each(s.tags)"
+                    "   WHERE loa_fold(value) = loa_fold(?3)) END" /* tags: any case or form */
                     " ORDER BY s.created_at, s.id",
     [Q_ENROL_INSERT] = "INSERT INTO enrolments (sequence_id, subscriber_id, state, step_id,"
                        " base_at, due_at, entered_at, ended_at, source)"

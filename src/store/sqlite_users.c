@@ -44,7 +44,7 @@ enum {
     U_S_DELETE_USER,
     U_COUNT
 };
-_Static_assert(LOA__XSTMT_USERS + U_COUNT <= LOA__XSTMT_MAX, "users statement slots");
+_Static_assert(LOA__XSTMT_USERS + U_COUNT <= LOA__XSTMT_TAGS, "users statement slots");
 
 #define USER_COLUMNS "u.id, u.login, u.role, u.lang, u.created_at, u.password_at"
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to src/store: the definition of struct loa_store and the helpers that the backend's
- * files share (sqlite.c: Pages, subscribers, tags, lists; sqlite_intake.c: webhook events,
- * conversations, notification tokens; sqlite_keys.c: API keys; sqlite_campaign.c: campaigns,
- * deliveries, the send ledger).
+ * files share (sqlite.c: Pages, subscribers, lists; sqlite_tags.c: tags; sqlite_intake.c: webhook
+ * events, conversations, notification tokens; sqlite_keys.c: API keys; sqlite_campaign.c:
+ * campaigns, deliveries, the send ledger).
  *
  * Threading: a struct loa_store belongs to one thread at a time (SQLITE_OPEN_NOMUTEX).
  */
@@ -21,16 +21,26 @@
 #include "ops.h"
 
 #define LOA__STMT_MAX  48  /* statements of sqlite.c */
-#define LOA__XSTMT_MAX 148 /* statements of the other files, slots assigned in each file */
+#define LOA__XSTMT_MAX 164 /* statements of the other files, slots assigned in each file */
 
 /* Statement slots of sqlite_intake.c [0, 32), sqlite_keys.c [32, 48), sqlite_campaign.c
-   [48, 80), sqlite_sequence.c [80, 120), sqlite_reply.c [120, 132), sqlite_users.c [132, 148). */
+   [48, 80), sqlite_sequence.c [80, 120), sqlite_reply.c [120, 132), sqlite_users.c [132, 148),
+   sqlite_tags.c [148, 164). */
 #define LOA__XSTMT_INTAKE   0
 #define LOA__XSTMT_KEYS     32
 #define LOA__XSTMT_CAMPAIGN 48
 #define LOA__XSTMT_SEQUENCE 80
 #define LOA__XSTMT_REPLY    120
 #define LOA__XSTMT_USERS    132
+#define LOA__XSTMT_TAGS     148
+
+/*
+ * The schema version from which tags have a key (tags.key = loa_fold(name), unique per Page):
+ * tags compare without regard to case and Unicode form. Stores opened at an older version (the
+ * migration tests) compare names exactly. Keep equal to the number of the migration that adds
+ * the column (src/store/schema.c).
+ */
+#define LOA__SCHEMA_TAG_KEYS 11
 
 /* A group commit's job: one caller's function, run by the group's leader (sqlite_group.c). */
 struct loa__gjob {
@@ -78,6 +88,13 @@ extern const int loa_sqlite_latest_version;
 int loa__op_begin(struct loa_store *st);
 int loa__op_end(struct loa_store *st, int rc);
 
+/*
+ * Registers the application's SQL functions on a new connection: loa_fold(text), the
+ * comparison key of a name (loa_text_fold(): case and Unicode form ignored), which the tag
+ * migration and the tag statements use. Returns 0 or LOA_ESTORE.
+ */
+int loa__register_fold(struct loa_store *st);
+
 /* Logs a SQLite failure once, where it is seen, and maps it to a loa error. */
 int loa__db_fail(struct loa_store *st, const char *what);
 /* Runs SQL without results. Returns 0 or LOA_ESTORE (logged). */
@@ -91,6 +108,12 @@ sqlite3_stmt *loa__stmt_cached(struct loa_store *st, sqlite3_stmt **slot, const 
  * changed. Returns 0 or the mapped error (logged with what).
  */
 int loa__step_done(struct loa_store *st, sqlite3_stmt *s, const char *what, bool *changed_out);
+/*
+ * Binds ?1 = a and ?2 = b to s (may be NULL: LOA_ESTORE) and steps it as loa__step_done()
+ * does: for the statements that change one (id, id) pair (tags, list members).
+ */
+int loa__exec_pair(struct loa_store *st, sqlite3_stmt *s, int64_t a, int64_t b, const char *what,
+                   bool *changed_out);
 /*
  * Steps a statement that reads one row: 0 with the row ready to read (reset s afterwards),
  * LOA_ENOENT when there is none, else the mapped error (logged with what).

@@ -44,7 +44,9 @@ test('audiences: lists and preview over REST and the CLI', async (t) => {
     assert.equal(r0.status, 200, r0.text);
 
     await t.test('upload a CRM phone list', async () => {
-      const csv = 'Tên,SĐT,phone\r\nAn,x,+84 911 111 111\r\nDũng,y,0944-444-444\r\nZ,z,0912345678\r\nBad,w,12ab\r\n';
+      // ';'-separated with a Vietnamese header, as a shop's spreadsheet saves it: "SĐT" is the
+      // phone column, the others are ignored.
+      const csv = '\ufeffTên;Mã;SĐT\r\nAn;x;+84 911 111 111\r\nDũng;y;0944-444-444\r\nZ;z;0912345678\r\nBad;w;12ab\r\n';
       let r = await api('POST', `/api/v1/pages/${PAGE}/lists?name=crm-11`, {
         body: csv, headers: { 'Content-Type': 'text/csv' },
       });
@@ -55,6 +57,22 @@ test('audiences: lists and preview over REST and the CLI', async (t) => {
       assert.equal(r.json.invalid, 1);
       assert.deepEqual(r.json.invalid_rows, [{ line: 5, reason: 'contains letters' }]);
       assert.equal(r.json.list.members, 2);
+      assert.equal(r.json.written, true);
+      assert.deepEqual(r.json.phone_column, { column: 3, header: 'SĐT' });
+      assert.equal(r.json.separator, ';');
+      // The preview (dry_run) counts and writes nothing.
+      r = await api('POST', `/api/v1/pages/${PAGE}/lists?name=crm-preview&dry_run=true`, {
+        body: 'So dien thoai\n0911111111\n0999999999\n', headers: { 'Content-Type': 'text/csv' },
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.written, false);
+      assert.equal(r.json.matched, 1);
+      assert.equal(r.json.unmatched, 1);
+      assert.equal(r.json.added, 1);
+      assert.deepEqual(r.json.phone_column, { column: 1, header: 'So dien thoai' });
+      r = await api('POST', `/api/v1/pages/${PAGE}/lists?name=x&dry_run=maybe`, { body: 'phone\n1\n' });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'dry_run');
       // Again: the list exists (200), nothing new.
       r = await api('POST', `/api/v1/pages/${PAGE}/lists?name=crm-11`, { body: csv, headers: { 'Content-Type': 'text/csv' } });
       assert.equal(r.status, 200);
@@ -135,7 +153,13 @@ test('audiences: lists and preview over REST and the CLI', async (t) => {
     await t.test('CLI: lists and audience', () => {
       const csv = path.join(s.dir, 'crm.csv');
       fs.writeFileSync(csv, 'phone\n0922222222\nnope\n');
-      let r = cli('lists', 'upload', csv, '--page', PAGE, '--name', 'crm-12');
+      let r = cli('lists', 'upload', csv, '--page', PAGE, '--name', 'crm-12', '--dry-run');
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stdout, /preview \(nothing written\): column 1 'phone' → phone, separator ','/);
+      assert.match(r.stdout, /1 would be added/);
+      r = cli('lists', 'list', '--page', PAGE);
+      assert.doesNotMatch(r.stdout, /crm-12/);
+      r = cli('lists', 'upload', csv, '--page', PAGE, '--name', 'crm-12');
       assert.equal(r.status, 1, r.stderr); // written, one row did not parse
       assert.match(r.stdout, /2 rows, 1 matched, 0 unmatched, 1 did not parse/);
       assert.match(r.stderr, /crm\.csv:3:1: phone: /);

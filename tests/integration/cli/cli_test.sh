@@ -79,6 +79,75 @@ expect 65 "tag delete unknown" -- "$loa" tag delete --page 123 nope
 expect 65 "tag add unknown psid" -- "$loa" tag add --page 123 --psid 9 vip
 expect 64 "tag name with comma" -- "$loa" tag add --page 123 --psid 1003 "a,b"
 
+# The two-PSID mistake: a second PSID is not silently a tag.
+expect 64 "tag add: second PSID refused" -- "$loa" tag add --page 123 --psid 1001 1002 khach-quen
+has err.txt "'1002' looks like a PSID, not a tag" "the stray PSID is named"
+has err.txt "--psid 1002" "the fix is shown"
+expect 0 "tag list after refused add" -- "$loa" tag list --page 123
+lacks out.txt "1002" "no tag named like a PSID"
+expect 0 "tag add for two people" -- "$loa" tag add --page 123 --psid 1001 --psid 1002 "Khách Quen"
+has out.txt "2 people matched, 2 newly tagged" "both tagged"
+expect 0 "a tag made of digits, said so" -- "$loa" tag add --page 123 --psid 1001 --tag 2026
+# Tags compare without case or Unicode form ("khách quen" typed decomposed here).
+expect 0 "tag add: same tag, other case and form" -- "$loa" tag add --page 123 --psid 1003 "$(printf 'kha\xcc\x81ch quen')"
+has out.txt "add 'Khách Quen': 1 people matched, 1 newly tagged" "shown as first written"
+expect 0 "tag list: one tag" -- "$loa" tag list --page 123
+has out.txt "Khách Quen" "first written form listed"
+lacks out.txt "khách quen" "no second tag"
+expect 65 "tag add: unknown PSID among several" -- "$loa" tag add --page 123 --psid 1001 --psid 9 da-nhan
+has err.txt "psids[1]: no subscriber with PSID '9'" "unknown PSID named with its place"
+expect 0 "tag list: refused bulk wrote nothing" -- "$loa" tag list --page 123
+lacks out.txt "da-nhan" "nothing written"
+# Bulk by filter: the count first, written with --yes.
+expect 0 "tag add by filter counts" -- "$loa" tag add --page 123 --filter '{"tags":{"any":["VIP"]}}' mua-tet
+has out.txt "2 people match, 2 would be newly tagged (nothing written: add --yes to apply)" "counted first"
+expect 0 "subscribers list: not yet tagged" -- "$loa" subscribers list --page 123 --tag mua-tet
+lacks out.txt "1001" "a counted filter writes nothing"
+expect 0 "tag add by filter" -- "$loa" tag add --page 123 --filter '{"tags":{"any":["VIP"]}}' mua-tet --yes
+has out.txt "2 people matched, 2 newly tagged" "tagged by filter"
+expect 0 "subscribers list by the new tag" -- "$loa" subscribers list --page 123 --tag MUA-TET
+has out.txt "1001" "1001 tagged"
+has out.txt "1002" "1002 tagged"
+lacks out.txt "1003" "1003 not in the filter"
+expect 65 "tag add: bad filter" -- "$loa" tag add --page 123 --filter '{"tags":{"any":[]}}' x --yes
+has err.txt "filter.tags.any" "filter error has its path"
+expect 0 "tag remove by filter" -- "$loa" tag remove --page 123 --filter '{"tags":{"any":["mua-tet"]}}' --yes mua-tet
+has out.txt "2 untagged" "untagged by filter"
+# Merge: everyone gets INTO, FROM goes.
+expect 0 "tag for merge" -- "$loa" tag add --page 123 --psid 1003 khach-cu
+expect 65 "tag merge: unknown" -- "$loa" tag merge --page 123 nope "Khách Quen"
+has err.txt "no tag 'nope'" "unknown tag named"
+expect 65 "tag merge: same tag" -- "$loa" tag merge --page 123 "KHÁCH QUEN" "khách quen"
+has err.txt "are the same tag" "same tag refused"
+expect 0 "tag merge" -- "$loa" tag merge --page 123 khach-cu "khách quen"
+has out.txt "0 people newly tagged" "1003 had both"
+expect 0 "tag list after merge" -- "$loa" tag list --page 123
+lacks out.txt "khach-cu" "merged tag gone"
+[[ $(awk '/^Khách Quen / { print $NF }' out.txt) == 3 ]] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: three people in the tag merged into"; cat out.txt; }
+
+# A shop's own spreadsheet: ';', a byte order mark, Vietnamese headers; the preview first.
+printf '\xef\xbb\xbfSố điện thoại;Họ và tên;Giới tính;Nhãn;Tổng chi tiêu;Hạng thẻ\r\n0912 345 678;Nguyễn Thị Lan;Nữ;VIP;12.853.000;Vàng\r\n+84 977 000 111;Dương Mỹ Yến;nữ;mới;1.500.000 ₫;Bạc\r\n0912;Sai Số;Nam;;;\r\n' >shop.csv
+expect 1 "import preview" -- "$loa" subscribers import shop.csv --page 123 --dry-run
+has out.txt "separator ';', UTF-8 byte order mark" "separator and BOM found"
+has out.txt "'Số điện thoại' → phone" "phone column mapped"
+has out.txt "'Họ và tên' → full name" "full name mapped"
+has out.txt "'Nhãn' → tags" "tags mapped"
+has out.txt "'Tổng chi tiêu' → custom attribute 'total_spent' (a number)" "amount mapped"
+has out.txt "'Hạng thẻ' → custom attribute 'Hạng thẻ' (not a known column)" "unknown column said"
+has out.txt "nothing written" "preview writes nothing"
+has out.txt "would insert 1, update 1" "what it would do"
+has err.txt "shop.csv:4:1: Số điện thoại: '0912' is not a phone number" "invalid row: line, column, reason"
+expect 0 "nothing imported by the preview" -- "$loa" subscribers list --page 123
+lacks out.txt "Yến" "the preview wrote nothing"
+expect 1 "import the shop's file" -- "$loa" subscribers import shop.csv --page 123 --skip-invalid
+expect 0 "imported names in Vietnamese order" -- "$loa" subscribers list --page 123
+has out.txt "Yến Dương Mỹ" "given name and family name split"
+expect 0 "audience: amounts compare as numbers" -- "$loa" audience count --page 123 --filter '{"attr":{"name":"total_spent","op":"gt","value":"5.000.000"}}'
+has out.txt "1" "one person spent more than 5,000,000"
+expect 0 "export for Excel" -- "$loa" subscribers export --page 123 --excel -o excel.csv
+[[ $(head -c 3 excel.csv | od -An -tx1 | tr -d ' ') == efbbbf ]] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: excel export has a BOM"; }
+has excel.csv '"=""+84912345678"""' "phones as text for Excel"
+
 printf '[page]\ndaily_cap = many\n' >bad.ini
 expect 78 "bad config file" -- "$loa" --config bad.ini page list
 has err.txt "bad.ini:2: page.daily_cap: 'many' is not a whole number" "config error names file, line, key"

@@ -249,8 +249,13 @@ test('loa serve: webhook and REST API', async (t) => {
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.json.tags.sort(), ['hà nội', 'vip']);
       assert.deepEqual(r.json.attrs, { city: 'HN', size: 'M' });
-      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { tags: { remove: ['hà nội'] }, attrs: { size: null } } });
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { tags: { remove: ['HÀ NỘI'] }, attrs: { size: null } } });
       assert.deepEqual(r.json.tags, ['vip']);
+      assert.deepEqual(r.json.attrs, { city: 'HN' });
+      // Attributes typed decomposed are stored composed.
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { attrs: { 'ha\u0323ng': 'va\u0300ng' } } });
+      assert.deepEqual(r.json.attrs, { city: 'HN', 'hạng': 'vàng' });
+      r = await api('PATCH', `/api/v1/subscribers/${id}`, { body: { attrs: { 'hạng': null } } });
       assert.deepEqual(r.json.attrs, { city: 'HN' });
       r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=vip`);
       assert.deepEqual(r.json.data.map((x) => x.id), [id]);
@@ -295,6 +300,126 @@ test('loa serve: webhook and REST API', async (t) => {
         r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?${q}`);
         assert.equal(r.status, 400, q);
       }
+    });
+
+    await t.test('import a point-of-sale export as it is: preview, then import', async () => {
+      const csv = fs.readFileSync(path.join(__dirname, '../../data/pos-export-vi.csv'));
+      const url = `/api/v1/pages/${PAGE}/subscribers/import`;
+      const hdr = { 'Content-Type': 'text/csv' };
+      let r = await api('POST', `${url}?dry_run=true`, { body: csv, headers: hdr });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.written, false);
+      assert.equal(r.json.separator, ';');
+      assert.equal(r.json.bom, true);
+      assert.deepEqual(r.json.columns.slice(0, 4), [
+        { column: 1, header: 'Mã khách hàng', field: 'attribute', attribute: 'customer_code' },
+        { column: 2, header: 'Tên khách hàng', field: 'full_name', attribute: null },
+        { column: 3, header: 'Điện thoại', field: 'phone', attribute: null },
+        { column: 4, header: 'Giới tính', field: 'gender', attribute: null },
+      ]);
+      assert.deepEqual(r.json.columns[9], { column: 10, header: 'Tổng bán', field: 'number', attribute: 'total_spent' });
+      assert.equal(r.json.inserted, 5);
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=${encodeURIComponent('dương')}`);
+      assert.equal(r.json.data.length, 0, 'the preview wrote nothing');
+      r = await api('POST', url, { body: csv, headers: hdr });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.written, true);
+      assert.equal(r.json.inserted, 5);
+      // Search ignores case (Vietnamese letters too) and Unicode form.
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=${encodeURIComponent('DƯƠNG MỸ')}`);
+      assert.equal(r.json.data.length, 1);
+      assert.equal(r.json.data[0].first_name, 'Yến');
+      assert.equal(r.json.data[0].last_name, 'Dương Mỹ');
+      assert.equal(r.json.data[0].phone, '+84912345678');
+      assert.equal(r.json.data[0].attrs.total_spent, '12853000');
+      assert.deepEqual(r.json.data[0].tags.sort(), ['Khách quen', 'VIP']);
+      // An invalid row without skip_invalid: 400 with its line, column and reason; nothing written.
+      r = await api('POST', url, { body: 'SĐT;Tên\n0912000111;An\n12;Bình\n', headers: hdr });
+      assert.equal(r.status, 400, r.text);
+      assert.deepEqual(r.json.errors[0], { field: 'SĐT', reason: "'12' is not a phone number: too short", line: 3, column: 1 });
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?q=0912000111`);
+      assert.equal(r.json.data.length, 0);
+      r = await api('POST', `${url}?skip_invalid=true`, { body: 'SĐT;Tên\n0912000111;An\n12;Bình\n', headers: hdr });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.inserted, 1);
+      assert.equal(r.json.invalid_rows[0].line, 3);
+      r = await api('POST', url, { body: 'Tên;Giới tính\nAn;Nam\n', headers: hdr });
+      assert.equal(r.status, 400);
+      assert.match(r.json.error.reason, /psid or a phone column/);
+      r = await api('POST', `${url}?dry_run=maybe`, { body: 'phone\n1\n', headers: hdr });
+      assert.equal(r.json.error.field, 'dry_run');
+    });
+
+    await t.test('tags: case and Unicode form, many people at once, merge', async () => {
+      const T = (name) => `/api/v1/pages/${PAGE}/tags/${encodeURIComponent(name)}`;
+      // A sequence started by the tag, written in another case: bulk adds start it too.
+      let r = await api('POST', '/api/v1/sequences', {
+        body: {
+          page_id: PAGE, name: 'Chăm sóc VIP', window: null, triggers: { tags: ['khách vip'] },
+          steps: [{ delay: { value: 1, unit: 'days' }, blocks: [{ type: 'text', text: 'Chào' }] }],
+        },
+      });
+      assert.equal(r.status, 201, r.text);
+      const seqId = r.json.id;
+      const entered = async () =>
+        (await api('GET', `/api/v1/sequences/${seqId}/enrolments?limit=100`)).json.data.map((e) => e.psid).sort();
+      // p1 and p2 by PSID: "Khách VIP" is the tag, whatever its case or form.
+      r = await api('POST', `${T('Khách VIP')}/people`, { body: { psids: ['p1', 'p2'] } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(await entered(), ['p1', 'p2']);
+      assert.deepEqual(r.json, { tag: 'Khách VIP', action: 'add', matched: 2, changed: 2, written: true });
+      const nfd = 'KHA\u0301CH vip'; // decomposed, other case
+      r = await api('POST', `${T(nfd)}/people`, { body: { psids: ['p2', 'p3'] } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.tag, 'Khách VIP');
+      assert.equal(r.json.changed, 1);
+      assert.deepEqual(await entered(), ['p1', 'p2', 'p3']);
+      r = await api('GET', `/api/v1/pages/${PAGE}/tags`);
+      assert.deepEqual(r.json.data.filter((x) => /^khách vip$/i.test(x.name)), [{ name: 'Khách VIP', subscribers: 3 }]);
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=${encodeURIComponent('khách vip')}`);
+      assert.equal(r.json.data.length, 3);
+      // An unknown PSID: named, nothing written.
+      r = await api('POST', `${T('đã nhắn')}/people`, { body: { psids: ['p4', 'nobody'] } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'psids[1]');
+      r = await api('GET', `/api/v1/pages/${PAGE}/tags`);
+      assert.equal(r.json.data.find((x) => x.name === 'đã nhắn'), undefined);
+      // By filter: counted first (dry_run), then written.
+      const filter = { tags: { any: ['KHÁCH VIP'] } };
+      r = await api('POST', `${T('tết')}/people`, { body: { filter, dry_run: true } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, { tag: 'tết', action: 'add', matched: 3, changed: 3, written: false });
+      r = await api('GET', `/api/v1/pages/${PAGE}/subscribers?tag=${encodeURIComponent('tết')}`);
+      assert.equal(r.json.data.length, 0);
+      r = await api('POST', `${T('tết')}/people`, { body: { filter } });
+      assert.equal(r.json.changed, 3);
+      r = await api('POST', `${T('TẾT')}/people`, { body: { action: 'remove', psids: ['p1'] } });
+      assert.deepEqual(r.json, { tag: 'tết', action: 'remove', matched: 1, changed: 1, written: true });
+      // Merge: everyone tagged tết gets Khách VIP (all had it), tết goes.
+      r = await api('POST', `${T('tết')}/merge`, { body: { into: 'khách vip' } });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, { merged: 'tết', into: 'Khách VIP', moved: 0 });
+      r = await api('POST', `${T('tết')}/merge`, { body: { into: 'khách vip' } });
+      assert.equal(r.status, 404);
+      assert.equal(r.json.error.field, 'tag');
+      r = await api('POST', `${T('Khách VIP')}/merge`, { body: { into: 'KHÁCH VIP' } });
+      assert.equal(r.status, 400);
+      for (const [body, field] of [
+        [{}, 'psids'],
+        [{ psids: ['p1'], filter: {} }, 'filter'],
+        [{ psids: [] }, 'psids'],
+        [{ psids: [1] }, 'psids[0]'],
+        [{ filter: { tags: { any: [] } } }, 'filter.tags.any'],
+        [{ psids: ['p1'], action: 'toggle' }, 'action'],
+        [{ psids: ['p1'], x: 1 }, 'x'],
+      ]) {
+        r = await api('POST', `${T('x')}/people`, { body });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.equal(r.json.error.field, field, JSON.stringify(body));
+      }
+      r = await api('POST', `${T('a,b')}/people`, { body: { psids: ['p1'] } });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error.field, 'tag');
     });
 
     await t.test('rules explain', async () => {

@@ -318,11 +318,12 @@ static int setup(void **state)
     f->other = put_page(f->st, "222");
     int64_t h = LOA_HOUR_MS, day = LOA_DAY_MS;
     f->id[1] = put_sub(f, f->page, "p1", "+84911111111", "a@x.vn", "female", T0 - h, T0 - 100 * day,
-                       "{\"city\":\"Huế\",\"age\":\"30\"}", "vip");
+                       "{\"city\":\"Huế\",\"age\":\"30\",\"spent\":\"12.853.000\"}", "vip");
     f->id[2] = put_sub(f, f->page, "p2", NULL, NULL, "male", T0 - 10 * day, T0 - 20 * day,
-                       "{\"city\":\"Hà Nội\",\"age\":7}", "vip,new");
+                       "{\"city\":\"Hà Nội\",\"age\":7,\"spent\":\"4.500.000 ₫\"}", "vip,new");
     f->id[3] = put_sub(f, f->page, "p3", "+84933333333", NULL, NULL, 0, 0, NULL, "new");
-    f->id[4] = put_sub(f, f->page, NULL, "+84944444444", NULL, NULL, 0, 0, "{\"age\":\"100\"}", "");
+    f->id[4] = put_sub(f, f->page, NULL, "+84944444444", NULL, NULL, 0, 0,
+                       "{\"age\":\"100\",\"spent\":\"1,5\"}", "");
     f->id[5] = put_sub(f, f->page, "p5", "+84955555555", "e@x.vn", "female", T0 - 2 * h,
                        T0 - 2 * day, "{\"city\":\"huế xanh\",\"note\":null}", "");
     /* Another Page's subscriber with the same tag and phone never shows up. */
@@ -433,6 +434,26 @@ static void eval_predicates(void **state)
     /* Text compares as text when either side is not a number. */
     assert_string_equal(members(f, "{\"attr\":{\"name\":\"city\",\"op\":\"gt\",\"value\":\"I\"}}"),
                         "5");
+    /* Amounts written the Vietnamese way compare as numbers, on both sides. */
+    assert_string_equal(members(f, "{\"attr\":{\"name\":\"spent\",\"op\":\"gt\","
+                                   "\"value\":\"5,000,000\"}}"),
+                        "1");
+    assert_string_equal(members(f, "{\"attr\":{\"name\":\"spent\",\"op\":\"gt\","
+                                   "\"value\":5000000}}"),
+                        "1");
+    assert_string_equal(members(f, "{\"attr\":{\"name\":\"spent\",\"op\":\"lt\","
+                                   "\"value\":\"5.000.000\"}}"),
+                        "2,4");
+    assert_string_equal(members(f, "{\"attr\":{\"name\":\"spent\",\"op\":\"eq\","
+                                   "\"value\":\"1.5\"}}"),
+                        "4");
+    /* A value typed decomposed ("Hue" + combining marks) is the composed one. */
+    assert_string_equal(members(f, "{\"attr\":{\"name\":\"city\",\"op\":\"eq\",\"value\":"
+                                   "\"Hue\u0302\u0301\"}}"),
+                        "1");
+    /* Tags match whatever their case. */
+    assert_string_equal(members(f, "{\"tags\":{\"any\":[\"VIP\"]}}"), "1,2");
+    assert_string_equal(members(f, "{\"tags\":{\"all\":[\"VIP\",\"vip\"]}}"), "1,2");
     assert_string_equal(members(f, "{\"list\":\"crm-11\"}"), "3,5");
     assert_string_equal(members(f, "{\"list\":\"missing\"}"), "");
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the core module: buffers, diagnostics, time parsing, error names. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <loa/clock.h>
 #include <loa/diag.h>
 #include <loa/err.h>
+#include <loa/text.h>
 #include <loa/utf8.h>
 
 static void buf_grows_and_caps(void **state)
@@ -151,6 +153,112 @@ static void utf8_counts_and_cuts_by_character(void **state)
     assert_true(loa_utf8_valid("\xf0\x9f\x98\x80", 4)); /* emoji */
 }
 
+/* "nữ" composed (U+1EEF) and decomposed (n + ư U+01B0 + combining tilde U+0303, and n + u +
+ * horn U+031B + tilde). */
+#define NU_NFC  "n\xE1\xBB\xAF"
+#define NU_NFD1 "n\xC6\xB0\xCC\x83"
+#define NU_NFD2 "nu\xCC\x9B\xCC\x83"
+
+static void text_nfc_composes_decomposed_input(void **state)
+{
+    (void)state;
+    char *a = loa_text_nfc(NU_NFD1, strlen(NU_NFD1));
+    char *b = loa_text_nfc(NU_NFD2, strlen(NU_NFD2));
+    assert_string_equal(a, NU_NFC);
+    assert_string_equal(b, NU_NFC);
+    assert_true(loa_text_is_nfc(NU_NFC));
+    assert_false(loa_text_is_nfc(NU_NFD2));
+    loa_free(a);
+    loa_free(b);
+    /* Not UTF-8: copied as it is. */
+    char *c = loa_text_nfc("a\xFF"
+                           "b",
+                           3);
+    assert_memory_equal(c,
+                        "a\xFF"
+                        "b",
+                        4);
+    loa_free(c);
+}
+
+static void text_fold_ignores_case_and_form(void **state)
+{
+    (void)state;
+    char *a = loa_text_fold("VIP"), *b = loa_text_fold("vip");
+    assert_string_equal(a, b);
+    loa_free(a);
+    loa_free(b);
+    char *c = loa_text_fold("N\xE1\xBB\xAE"),
+         *d = loa_text_fold(NU_NFD2); /* "NỮ", decomposed "nữ" */
+    assert_string_equal(c, NU_NFC);
+    assert_string_equal(d, NU_NFC);
+    loa_free(c);
+    loa_free(d);
+    char *e = loa_text_fold("Kh\xC3\xA1\x63h quen"), *f = loa_text_fold("Khach quen"); /* "Khách" */
+    assert_string_not_equal(e, f); /* diacritics are part of a tag's name */
+    loa_free(e);
+    loa_free(f);
+}
+
+static void text_header_key_drops_marks_case_and_spacing(void **state)
+{
+    (void)state;
+    static const char *const phone[] = { "S\xE1\xBB\x91 \xC4\x91i\xE1\xBB\x87n tho\xE1\xBA\xA1i",
+                                         "SO_DIEN_THOAI", "  so  dien-thoai ", "So Dien Thoai" };
+    for (size_t i = 0; i < sizeof(phone) / sizeof(phone[0]); i++) {
+        char *k = loa_text_header_key(phone[i]);
+        assert_string_equal(k, "so dien thoai");
+        loa_free(k);
+    }
+    char *k = loa_text_header_key("S\xC4\x90T"); /* "SĐT" */
+    assert_string_equal(k, "sdt");
+    loa_free(k);
+    k = loa_text_header_key("H\xE1\xBB\x8D v\xC3\xA0 t\xC3\xAAn"); /* "Họ và tên" */
+    assert_string_equal(k, "ho va ten");
+    loa_free(k);
+}
+
+static void text_numbers_the_vietnamese_way(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        double want;
+    } ok[] = {
+        { "12.853.000", 12853000 },
+        { "12.853.000 \xE2\x82\xAB", 12853000 },
+        { "12,853,000", 12853000 },
+        { "12853000", 12853000 },
+        { "1,5", 1.5 },
+        { "1.5", 1.5 },
+        { "1.500", 1500 },
+        { "1,500", 1500 },
+        { "5.000.000,25", 5000000.25 },
+        { "5,000,000.25", 5000000.25 },
+        { " -3 ", -3 },
+        { "250.000\xC4\x91", 250000 },
+        { "VND 99.000", 99000 },
+        { "0,25", 0.25 },
+        { "12.853.000\xC2\xA0VN\xC4\x90", 12853000 },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        double v = 0;
+        if (!loa_text_number(ok[i].in, &v))
+            fail_msg("'%s' should read as a number", ok[i].in);
+        if (fabs(v - ok[i].want) > 1e-9)
+            fail_msg("%s read as %.17g", ok[i].in, v);
+    }
+    static const char *const bad[] = { "",          "abc",          "1.2.3,4,5",
+                                       "12.85.000", "1,2,3.4.5",    "1.5.",
+                                       ".5",        "12 ab",        "\xE2\x82\xAB",
+                                       "1..000",    "0912 345 678", "5,000.000.000" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        double v;
+        if (loa_text_number(bad[i], &v))
+            fail_msg("'%s' should not read as a number", bad[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +269,10 @@ int main(void)
         cmocka_unit_test(error_names),
         cmocka_unit_test(utf8_counts_and_cuts_by_character),
         cmocka_unit_test(tz_offsets_match_libc),
+        cmocka_unit_test(text_nfc_composes_decomposed_input),
+        cmocka_unit_test(text_fold_ignores_case_and_form),
+        cmocka_unit_test(text_header_key_drops_marks_case_and_spacing),
+        cmocka_unit_test(text_numbers_the_vietnamese_way),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,6 +272,21 @@ static void contact_without_psid_is_matched_by_phone(void **state)
     assert_int_equal(later, contact);
 }
 
+static int count_sub(const struct loa_subscriber *s, void *ud)
+{
+    (void)s;
+    ++*(int64_t *)ud;
+    return 0;
+}
+
+static int count_tags(const char *name, int64_t count, void *ud)
+{
+    (void)name;
+    (void)count;
+    ++*(int64_t *)ud;
+    return 0;
+}
+
 static int count_tag(const char *name, int64_t count, void *ud)
 {
     if (strcmp(name, "vip") == 0)
@@ -309,6 +324,149 @@ static void tags_add_remove_rename_delete(void **state)
     assert_int_equal(loa_store_subscriber_tags(f->st, id, &tags), 0);
     assert_string_equal(tags, "");
     loa_free(tags);
+}
+
+/* "nữ" composed and typed as n + u + horn + tilde. */
+#define NU_NFC "n\xE1\xBB\xAF"
+#define NU_NFD "nu\xCC\x9B\xCC\x83"
+
+/* Tags compare without regard to case and Unicode form and show as first written. */
+static void tags_fold_case_and_form(void **state)
+{
+    struct fixture *f = *state;
+    enum loa_upsert_result res;
+    int64_t a, b, vip, vip2, nu, nu2;
+    struct loa_subscriber s = sub(f->page_ref, "7007", NULL);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &a), 0);
+    s = sub(f->page_ref, "7008", NULL);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &b), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "VIP", &vip), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "vip", &vip2), 0);
+    assert_int_equal(vip, vip2);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, NU_NFD, &nu), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "N\xE1\xBB\xAE", &nu2), 0); /* "NỮ" */
+    assert_int_equal(nu, nu2);
+    char *name = NULL;
+    int64_t id;
+    assert_int_equal(loa_store_tag_find(f->st, f->page_ref, NU_NFC, &id, &name), 0);
+    assert_int_equal(id, nu);
+    assert_string_equal(name, NU_NFC); /* stored in NFC as first written */
+    loa_free(name);
+    assert_int_equal(loa_store_tag_find(f->st, f->page_ref, "Vip", &id, &name), 0);
+    assert_string_equal(name, "VIP");
+    loa_free(name);
+    assert_int_equal(loa_store_tag_find(f->st, f->page_ref, "vip ", &id, NULL), LOA_ENOENT);
+    /* A change of case of its own name is a rename, not a clash. */
+    assert_int_equal(TW(f->st, tag_rename, f->page_ref, "vip", "Vip"), 0);
+    assert_int_equal(loa_store_tag_find(f->st, f->page_ref, "VIP", &id, &name), 0);
+    assert_string_equal(name, "Vip");
+    loa_free(name);
+    assert_int_equal(TW(f->st, tag_rename, f->page_ref, "VIP", NU_NFD), LOA_EEXIST);
+    /* Listing by tag finds it whatever the case. */
+    assert_int_equal(TW(f->st, tag_add, a, vip, NULL), 0);
+    int64_t seen = 0;
+    struct loa_subscriber_query q = { .page_ref = f->page_ref, .tag = "vIP" };
+    assert_int_equal(loa_store_subscriber_list(f->st, &q, count_sub, &seen), 0);
+    assert_int_equal(seen, 1);
+    assert_int_equal(TW(f->st, tag_delete, f->page_ref, "VIP"), 0);
+    assert_int_equal(loa_store_tag_find(f->st, f->page_ref, "vip", &id, NULL), LOA_ENOENT);
+    (void)b;
+}
+
+/* Merging moves everyone to the second tag, once, and deletes the first. */
+static void tags_merge(void **state)
+{
+    struct fixture *f = *state;
+    enum loa_upsert_result res;
+    int64_t a, b, c, from, into, moved = -1;
+    struct loa_subscriber s = sub(f->page_ref, "8001", NULL);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &a), 0);
+    s = sub(f->page_ref, "8002", NULL);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &b), 0);
+    s = sub(f->page_ref, "8003", NULL);
+    assert_int_equal(TW(f->st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &c), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "khach quen", &from), 0);
+    assert_int_equal(TW(f->st, tag_ensure, f->page_ref, "Khách quen", &into), 0);
+    assert_int_equal(TW(f->st, tag_add, a, from, NULL), 0);
+    assert_int_equal(TW(f->st, tag_add, b, from, NULL), 0);
+    assert_int_equal(TW(f->st, tag_add, b, into, NULL), 0);
+    assert_int_equal(TW(f->st, tag_add, c, into, NULL), 0);
+    assert_int_equal(TW(f->st, tag_merge, f->page_ref, "nope", "Khách quen", NULL), LOA_ENOENT);
+    assert_int_equal(TW(f->st, tag_merge, f->page_ref, "KHACH QUEN", "khach quen", NULL),
+                     LOA_EINVAL);
+    assert_int_equal(TW(f->st, tag_merge, f->page_ref, "KHACH QUEN", "khách quen", &moved), 0);
+    assert_int_equal(moved, 1); /* b had both */
+    int64_t id;
+    assert_int_equal(loa_store_tag_find(f->st, f->page_ref, "khach quen", &id, NULL), LOA_ENOENT);
+    int64_t seen = 0;
+    struct loa_subscriber_query q = { .page_ref = f->page_ref, .tag = "Khách quen" };
+    assert_int_equal(loa_store_subscriber_list(f->st, &q, count_sub, &seen), 0);
+    assert_int_equal(seen, 3);
+}
+
+/* Tags written twice in different case before keys existed are merged by the migration into
+ * the first written one, with everyone's assignments. */
+static void tag_key_migration_merges_duplicates(void **state)
+{
+    if (!test_store_is_sqlite())
+        skip(); /* SQLite's numbered migrations */
+    (void)state;
+    char path[512];
+    test_path(path, sizeof(path), "tags-old.db");
+    struct loa_store_opts o = { .path = path,
+                                .create = true,
+                                .target_version = loa_store_latest_version() - 1 };
+    memset(o.key, 3, sizeof(o.key));
+    struct loa_diags d;
+    loa_diags_init(&d, 0);
+    struct loa_store *st;
+    assert_int_equal(loa_store_open(&o, &st, &d), 0);
+    struct loa_page_input in = { .page_id = "43",
+                                 .name = "Shop",
+                                 .access_token = "t",
+                                 .daily_cap = -1,
+                                 .plan_quota = -1,
+                                 .activated_at = -1 };
+    assert_int_equal(TW(st, page_put, &in, loa_now_ms(), NULL), 0);
+    struct loa_page p;
+    assert_int_equal(loa_store_page_get(st, "43", &p), 0);
+    int64_t ids[3], tags[3];
+    const char *names[3] = { "VIP", "vip", NU_NFD };
+    for (int i = 0; i < 3; i++) {
+        char psid[8];
+        snprintf(psid, sizeof(psid), "90%d", i);
+        struct loa_subscriber s = sub(p.id, psid, NULL);
+        enum loa_upsert_result res;
+        assert_int_equal(TW(st, subscriber_upsert, &s, 0, loa_now_ms(), &res, &ids[i]), 0);
+        assert_int_equal(TW(st, tag_ensure, p.id, names[i], &tags[i]), 0);
+        assert_int_equal(TW(st, tag_add, ids[i], tags[i], NULL), 0);
+    }
+    assert_int_not_equal(tags[0], tags[1]);                      /* two tags before the migration */
+    assert_int_equal(TW(st, tag_add, ids[0], tags[1], NULL), 0); /* a person with both */
+    loa_store_close(st);
+    o.target_version = 0;
+    o.create = false;
+    assert_int_equal(loa_store_open(&o, &st, &d), 0);
+    int64_t n = 0;
+    assert_int_equal(loa_store_tag_list(st, p.id, count_tags, &n), 0);
+    assert_int_equal(n, 2); /* VIP and nữ */
+    char *name;
+    int64_t id;
+    assert_int_equal(loa_store_tag_find(st, p.id, "vip", &id, &name), 0);
+    assert_int_equal(id, tags[0]);
+    assert_string_equal(name, "VIP");
+    loa_free(name);
+    int64_t seen = 0;
+    struct loa_subscriber_query q = { .page_ref = p.id, .tag = "Vip" };
+    assert_int_equal(loa_store_subscriber_list(st, &q, count_sub, &seen), 0);
+    assert_int_equal(seen, 2);
+    assert_int_equal(loa_store_tag_find(st, p.id, NU_NFC, &id, NULL), 0);
+    assert_int_equal(id, tags[2]);
+    loa_page_release(&p);
+    loa_store_close(st);
+    assert_true(loa_diags_empty(&d));
+    loa_diags_release(&d);
+    test_remove_store(path);
 }
 
 static void transaction_rollback_leaves_nothing(void **state)
@@ -514,6 +672,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(contact_without_psid_is_matched_by_phone, setup, teardown),
         cmocka_unit_test_setup_teardown(tags_add_remove_rename_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(tags_fold_case_and_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(tags_merge, setup, teardown),
+        cmocka_unit_test(tag_key_migration_merges_duplicates),
         cmocka_unit_test_setup_teardown(transaction_rollback_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(api_keys_hashed_verified_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(users_sessions_and_signin_failures, setup, teardown),
