@@ -296,10 +296,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             x->bad_uri = "two different Content-Length headers";
         if (n.value > x->limit)
             x->too_big = true;
-        /* Refused before the body is read: no "100 Continue" for a body that will not be
-         * taken, and nothing of it is held (a body that grows past the limit without a
-         * declared length is refused when it ends). */
-        if (x->bad_uri || x->too_big)
+        /* A client that waits for "100 Continue" is answered at once: it never sends a body
+         * that will not be taken. Any other client is answered once its body has gone by
+         * (discarded, never held): closing while it still sends would reach it as a reset,
+         * not as the answer. */
+        const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+        bool waits = expect && strcasecmp(expect, "100-continue") == 0;
+        if ((x->bad_uri && (waits || n.value == 0)) || (x->too_big && waits))
             return refuse(c, x, method, url);
         return MHD_YES;
     }
@@ -313,8 +316,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct loa_http_resp resp = { .status = 200, .content_type = "application/json" };
     loa_buf_init(&resp.body, RESP_MAX);
     bool unauthorized = false;
-    if (x->route == -1 && s->o.fallback &&
-        (x->method == LOA_HTTP_GET || x->method == LOA_HTTP_HEAD)) {
+    if (x->bad_uri) {
+        refuse(c, x, method, url);
+        resp_release(&resp);
+        return MHD_YES;
+    } else if (x->route == -1 && s->o.fallback &&
+               (x->method == LOA_HTTP_GET || x->method == LOA_HTTP_HEAD)) {
         struct loa_http_req req = {
             .method = x->method, .path = url, .body = "", .conn = c, .server = s
         };
