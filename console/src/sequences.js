@@ -35,11 +35,39 @@ function apiReason(err) {
   return (err.body.error && err.body.error.reason) || t('error.generic', { status: err.status });
 }
 
+// The API's common complaints in the user's language; any other as the API words it.
+const REASONS = [
+  [/^is required$/, 'api.required'],
+  [/^must not be empty$/, 'api.required'],
+  [/^must be from 0 up to (\d+) days$/, 'api.delayRange'],
+  [/^must be a whole number/, 'api.whole'],
+  [/^must be text of 1 to (\d+) characters$/, 'api.length'],
+  [/^has (\d+) characters; at most (\d+) allowed$/, 'api.tooLong'],
+  [/^must be an http or https URL$/, 'api.url'],
+  [/^must not contain spaces$/, 'api.spaces'],
+  [/^'([^']*)' is not a time of day/, 'api.time'],
+  [/^is required: a time of day HH:MM$/, 'api.timeRequired'],
+  [/^unknown variable \{\{([^}]*)\}\}/, 'api.variable'],
+  [/already has a sequence with this name or this triggers\.ref$/, 'api.taken'],
+  [/^a sequence group with this name already exists$/, 'api.groupTaken'],
+  [/^must be the ref of an m\.me link/, 'api.ref'],
+  [/^the sequence is switched off/, 'api.off'],
+  [/^the filter matches (\d+) people now/, 'api.countChanged'],
+];
+
+function reasonOf(text) {
+  for (const [re, key] of REASONS) {
+    const m = re.exec(text || '');
+    if (m) return t(key, { a: m[1], b: m[2] });
+  }
+  return text;
+}
+
 // Every complaint of an ApiError: [{field, reason}].
 function complaints(err) {
   if (!(err instanceof ApiError)) return [{ field: null, reason: String(err) }];
   const list = Array.isArray(err.body.errors) && err.body.errors.length ? err.body.errors : [err.body.error || {}];
-  return list.map((e) => ({ field: e.field || null, reason: e.reason || apiReason(err) }));
+  return list.map((e) => ({ field: e.field || null, reason: e.reason ? reasonOf(e.reason) : apiReason(err) }));
 }
 
 // steps[1].delay.value → steps[1].delay → steps[1] → steps → null.
@@ -63,6 +91,13 @@ class Fields {
     this.map.set(path, { input, err });
     return h('div', { class: cls, 'data-path': path },
       label ? h('label', { for: id }, label) : null, input, hint ? h('p', { class: 'hint muted' }, hint) : null, err);
+  }
+
+  // More inputs whose complaints go to the error line of the field registered under path.
+  also(path, sub, input) {
+    const f = this.map.get(path);
+    input.setAttribute('aria-describedby', f.err.id);
+    this.map.set(sub, { input, err: f.err });
   }
 
   // A checkbox (label around it) registered under path, its error line below.
@@ -304,6 +339,16 @@ export async function sequencePage(ui, pageId, id) {
       m.steps.splice(i + d, 0, s);
       renderSteps(`[data-step-index="${i + d}"] [data-move="${d < 0 ? 'up' : 'down'}"]`);
     };
+    // Value and unit side by side; their complaints on one line below both.
+    const delayField = (p, label, value, unit) => {
+      value.id = nextId('f');
+      const el = fields.field(p, null, h('div', { class: 'delay', role: 'group', 'aria-labelledby': value.id + '-l' }, value, unit));
+      fields.also(p, `${p}.value`, value);
+      fields.also(p, `${p}.unit`, unit);
+      unit.setAttribute('aria-label', t('seq.unit'));
+      el.prepend(h('label', { for: value.id, id: value.id + '-l' }, label));
+      return el;
+    };
     const stepEditor = (s, i) => {
       const p = `steps[${i}]`;
       const value = h('input', { type: 'number', inputmode: 'numeric', step: '1', value: String(s.delay.value), class: 'short',
@@ -327,8 +372,7 @@ export async function sequencePage(ui, pageId, id) {
               renderSteps();
             } }, t('seq.stepRemove')))),
         h('div', { class: 'grid' },
-          fields.field(`${p}.delay`, i === 0 ? t('seq.delayFirst') : t('seq.delay'),
-            h('div', { class: 'delay', role: 'group' }, fields.field(`${p}.delay.value`, null, value, { cls: 'sub' }), fields.field(`${p}.delay.unit`, null, unit, { cls: 'sub' }))),
+          delayField(`${p}.delay`, i === 0 ? t('seq.delayFirst') : t('seq.delay'), value, unit),
           fields.field(`${p}.purpose`, t('seq.purpose'), purpose),
           fields.field(`${p}.note`, t('seq.note'), note, { cls: 'field wide' })),
         h('div', { class: 'checks' },

@@ -240,10 +240,11 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   await page.fill(`${step2} [data-test=block-text]`, 'Bạn dùng sản phẩm thấy thế nào ạ?');
   await page.click(`${step2} >> text=Chỉ gửi khi còn trong 24 giờ nhắn tin`);
   await page.click('[data-test=save]');
-  const err = `${step2} [data-path="steps[1].delay.value"] .field-error`;
+  const err = `${step2} [data-path="steps[1].delay"] .field-error`;
   await page.waitForSelector(`${err}:not(:empty)`);
   assert.equal(await page.getAttribute(`${step2} [data-test=delay-value]`, 'aria-invalid'), 'true');
-  assert.equal(await page.textContent('[data-path="steps[0].delay.value"] .field-error'), '');
+  assert.equal(await page.textContent(err), 'Phải từ 0 đến 3650 ngày (không được âm).');
+  assert.equal(await page.textContent('[data-path="steps[0].delay"] .field-error'), '');
   assert.match(await page.textContent('[data-test=errors]'), /Chưa lưu: có 1 lỗi/);
   await shot(page, 'sequence-error-vi');
   await page.click('[data-test=lang]');
@@ -254,6 +255,7 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   await page.click('[data-test=save]');
   await page.waitForSelector(`${err}:not(:empty)`);
   assert.match(await page.textContent('[data-test=errors]'), /Not saved: 1 problem/);
+  assert.equal(await page.textContent(err), 'Must be from 0 up to 3650 days (not negative).');
   await shot(page, 'sequence-error-en');
   await page.fill(`${step2} [data-test=delay-value]`, '20');
   await page.selectOption(`${step2} [data-test=delay-unit]`, 'hours');
