@@ -317,6 +317,17 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, 'sequences-en-phone');
   await page.setViewportSize({ width: 1280, height: 860 });
+  // The group renamed and no longer one at a time.
+  await page.click('section[data-group] summary:has-text("Edit group")');
+  await page.fill('section[data-group] details input[aria-label="Group name"]', 'New customers');
+  await page.click('section[data-group] button:has-text("Rename")');
+  await page.waitForSelector('section[data-group] h2:has-text("New customers")');
+  await page.click('section[data-group] summary:has-text("Edit group")');
+  await shot(page, 'sequences-group-en');
+  await page.uncheck('section[data-group] [data-test=one-at-a-time]');
+  await page.waitForFunction(() => !document.querySelector('section[data-group] h2 .badge'));
+  const groups = (await S.request(w.url, 'GET', `/api/v1/sequence-groups?page_id=${PAGE1}`, { key: w.s.admin })).json.data;
+  assert.deepEqual(groups.map((g) => [g.name, g.one_at_a_time]), [['New customers', false]]);
 
   // Removing the person.
   await page.click(`tr[data-sequence="${id}"] a`);
