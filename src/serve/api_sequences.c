@@ -49,6 +49,23 @@ static bool path_id(const struct loa_http_req *req, struct loa_http_resp *resp, 
     return true;
 }
 
+/*
+ * The sequence the path names, read into *s (the caller releases it), with its store and id;
+ * false with the answer written (400 a bad id, 404 none, 503 no store).
+ */
+static bool path_sequence(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp,
+                          int64_t *id, struct loa_store **st, struct loa_sequence *s)
+{
+    if (!path_id(req, resp, "sequence", id) || !(*st = api_store(ctx, resp)))
+        return false;
+    int rc = loa_store_sequence_get(*st, *id, s);
+    if (rc < 0) {
+        api_fail(resp, rc, "id", "sequence");
+        return false;
+    }
+    return true;
+}
+
 /* The Page named by the query's page_id (0 when absent); false with the answer written. */
 static bool query_page(struct loa_store *st, const struct loa_http_req *req,
                        struct loa_http_resp *resp, int64_t *ref)
@@ -367,18 +384,14 @@ void api_sequences_update(void *ctx, const struct loa_http_req *req, struct loa_
     struct serve_app *app = ctx;
     int64_t id;
     struct loa_store *st;
-    if (!path_id(req, resp, "sequence", &id) || !(st = api_store(app, resp)))
-        return;
     struct loa_sequence cur;
-    int rc = loa_store_sequence_get(st, id, &cur);
-    if (rc < 0) {
-        api_fail(resp, rc, "id", "sequence");
+    if (!path_sequence(app, req, resp, &id, &st, &cur))
         return;
-    }
     struct loa_diags d;
     loa_diags_init(&d, MAX_ERRORS);
     struct loa_sequence_parse_opts po = { .current = &cur };
     struct loa_sequence s;
+    int rc;
     if (loa_sequence_parse(req->body, req->body_len, &po, &s, NULL, &d) < 0) {
         api_reply_diags(resp, 400, &d);
     } else {
@@ -444,14 +457,9 @@ void api_sequences_link(void *ctx, const struct loa_http_req *req, struct loa_ht
 {
     int64_t id;
     struct loa_store *st;
-    if (!path_id(req, resp, "sequence", &id) || !(st = api_store(ctx, resp)))
-        return;
     struct loa_sequence s;
-    int rc = loa_store_sequence_get(st, id, &s);
-    if (rc < 0) {
-        api_fail(resp, rc, "id", "sequence");
+    if (!path_sequence(ctx, req, resp, &id, &st, &s))
         return;
-    }
     char page[72];
     page_id_of(st, s.page_ref, page, sizeof(page));
     struct loa_buf url, svg;
