@@ -337,7 +337,11 @@ export async function sequencePage(ui, pageId, id) {
     const move = (i, d) => {
       const [s] = m.steps.splice(i, 1);
       m.steps.splice(i + d, 0, s);
-      renderSteps(`[data-step-index="${i + d}"] [data-move="${d < 0 ? 'up' : 'down'}"]`);
+      // The focus stays on the moved step: the same arrow, or the other one at either end.
+      const j = i + d;
+      const same = d < 0 ? 'up' : 'down';
+      const end = d < 0 ? j === 0 : j === m.steps.length - 1;
+      renderSteps(`[data-step-index="${j}"] [data-move="${end ? (same === 'up' ? 'down' : 'up') : same}"]`);
     };
     // Value and unit side by side; their complaints on one line below both.
     const delayField = (p, label, value, unit) => {

@@ -232,6 +232,9 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   await page.fill('[data-test=ref]', 'sau-mua');
   await page.fill('[data-test=tags]', 'da-mua, vip');
   await page.fill('[data-step-index="0"] [data-test=block-text]', 'Cảm ơn {{first_name|bạn}} đã mua hàng!');
+  await page.click('[data-step-index="0"] >> text=+ Trả lời nhanh');
+  await page.fill('[data-step-index="0"] [data-path="steps[0].blocks[0].quick_replies[0].title"] input', 'Đánh giá');
+  await page.fill('[data-step-index="0"] [data-path="steps[0].blocks[0].quick_replies[0].payload"] input', 'REVIEW');
   await page.click('[data-test=step-add]');
   const step2 = '[data-step-index="1"]';
   assert.equal(await page.evaluate(() => document.activeElement.dataset.test), 'delay-value');
@@ -266,7 +269,8 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   const seq = (await S.request(w.url, 'GET', `/api/v1/sequences/${id}`, { key: w.s.admin })).json;
   assert.equal(seq.steps.length, 2);
   assert.deepEqual(seq.steps.map((x) => x.delay), [{ value: 1, unit: 'days' }, { value: 20, unit: 'hours' }]);
-  assert.equal(seq.steps[0].blocks[0].text, 'Cảm ơn {{first_name|bạn}} đã mua hàng!');
+  assert.deepEqual(seq.steps[0].blocks, [{ type: 'text', text: 'Cảm ơn {{first_name|bạn}} đã mua hàng!',
+    quick_replies: [{ content_type: 'text', title: 'Đánh giá', payload: 'REVIEW' }] }]);
   assert.deepEqual(seq.triggers, { welcome: false, ref: 'sau-mua', tags: ['da-mua', 'vip'] });
   assert.deepEqual(seq.window, { from: '13:00', to: '20:00', days: null });
   assert.equal(seq.steps[1].inside_window, true);
@@ -298,6 +302,16 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   assert.match(await page.textContent(`tr[data-psid="${psid}"]`), /Đang chờ.*Bước 1/);
   assert.match(await page.textContent(`tr[data-psid="${psid}"]`), /\d{2}:\d{2} \d{2}\/\d{2}\/\d{4}/);
   await shot(page, 'sequence-vi');
+
+  // Moved by keyboard: step 2 up then back down, the focus staying on the moved step's arrows.
+  await page.focus('[data-step-index="1"] [data-move=up]');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('[data-step-index]').dataset.stepIndex), '0');
+  assert.match(await page.textContent('[data-step-index="0"] h3'), /#\d+/);
+  assert.equal(await page.inputValue('[data-step-index="0"] [data-test=delay-value]'), '20');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('[data-step-index]').dataset.stepIndex), '1');
+  assert.equal(await page.inputValue('[data-step-index="0"] [data-test=delay-value]'), '1');
 
   // Saving again keeps the person on step 1 (the step keeps its id).
   await page.fill('[data-step-index="0"] [data-test=block-text]', 'Cảm ơn {{first_name|bạn}} nhiều!');
