@@ -286,6 +286,12 @@ export async function sequencePage(ui, pageId, id) {
     ]);
     // The m.me link of the saved ref, with its QR code (GET /sequences/{id}/link).
     const mme = !create && seq.triggers && seq.triggers.ref ? await api('GET', `/sequences/${id}/link`).catch(() => null) : null;
+    // Of the people waiting for each step, how many the rules will let loa reach when it is due.
+    const forecast = new Map();
+    if (!create && seq.stats.waiting > 0) {
+      const f = await api('GET', `/sequences/${id}/forecast`).catch(() => null);
+      for (const x of (f && f.steps) || []) forecast.set(x.step_id, x);
+    }
     const kept = carry && carry.path === location.pathname ? carry.m : null;
     carry = null;
     const m = kept || JSON.parse(JSON.stringify(seq));
@@ -388,7 +394,8 @@ export async function sequencePage(ui, pageId, id) {
         h('div', { class: 'actions' },
           h('button', { type: 'button', onclick: () => { s.blocks.push({ type: 'text', text: '' }); renderSteps(); } }, t('seq.addText')),
           h('button', { type: 'button', onclick: () => { s.blocks.push({ type: 'buttons', text: '', buttons: [{ type: 'postback', title: '', payload: '' }] }); renderSteps(); } }, t('seq.addButtons'))),
-        s.stats ? stepStats(s.stats) : null);
+        s.stats ? stepStats(s.stats) : null,
+        s.id && forecast.get(s.id) && forecast.get(s.id).waiting > 0 ? forecastLine(forecast.get(s.id)) : null);
     };
     const blockEditor = (s, b, p, j) => {
       const remove = h('button', { type: 'button', class: 'danger small', onclick: () => { s.blocks.splice(j, 1); renderSteps(); } }, t('seq.blockRemove'));
@@ -528,6 +535,15 @@ function known(prefix, code) {
 }
 
 const reasonText = (code) => known('skip.', code);
+
+// "When due: N reachable · M not (reason: k)".
+function forecastLine(f) {
+  const sum = (o) => Object.values(o || {}).reduce((a, b) => a + b, 0);
+  const not = Object.entries(f.not_reachable || {}).map(([code, n]) => `${reasonText(code)} (${num(n)})`);
+  return h('p', { class: 'muted forecast', 'data-test': 'forecast' },
+    t('seq.forecast', { ok: num(sum(f.reachable)), n: num(f.waiting) }),
+    not.length ? ` · ${t('seq.forecastNot', { list: not.join('; ') })}` : null);
+}
 
 // The m.me link, its QR code and a download of the code.
 function linkBox(l) {

@@ -284,4 +284,6 @@ export default {
   'api.ref': 'Only letters, digits and - _ =.',
   'api.off': 'The sequence is off: switch it on first.',
   'api.countChanged': '{a} people match now, not as counted: count again.',
+  'seq.forecast': 'When due (forecast): {ok} of {n} reachable',
+  'seq.forecastNot': 'not reachable: {list}',
 };

@@ -284,4 +284,6 @@ export default {
   'api.ref': 'Chỉ dùng chữ, số và - _ =.',
   'api.off': 'Kịch bản đang tắt: bật lên trước.',
   'api.countChanged': 'Giờ có {a} người phù hợp, khác lúc đếm: đếm lại.',
+  'seq.forecast': 'Khi đến hạn (dự báo): {ok}/{n} người liên lạc được',
+  'seq.forecastNot': 'không liên lạc được: {list}',
 };

@@ -289,6 +289,7 @@ test('sequences: a group, a two-step sequence with an error beside its field, a 
   assert.match(await page.textContent('[data-step-index="0"] [data-stat=waiting]'), /Waiting 1/);
   assert.match(await page.textContent('[data-step-index="0"] [data-stat=delivered]'), /Delivered 0 —/);
   assert.equal(await page.textContent('[data-tile=waiting] .tile-value'), '1');
+  assert.match(await page.textContent('[data-step-index="0"] [data-test=forecast]'), /^When due \(forecast\): [01] of 1 reachable/);
   await shot(page, 'sequence-en');
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, 'sequence-en-phone');
