@@ -5,9 +5,10 @@ import './app.css';
 import { api, ApiError, setCsrf } from './api.js';
 import { h, clear } from './dom.js';
 import { t, num, pct, time, getLang, setLang, savedLang, onLang } from './i18n.js';
+import { sequencesList, sequencePage } from './sequences.js';
 
 const POLL_S = 3;
-const state = { me: null, pages: [], timer: null, notice: null };
+const state = { me: null, pages: [], timer: null, notice: null, flash: null };
 const root = document.getElementById('app');
 
 function go(path, replace = false) {
@@ -138,7 +139,7 @@ function shell(pageId, section) {
     h('header', { class: 'top' },
       h('span', { class: 'brand' }, t('app.name')),
       h('label', { class: 'page-switch' }, h('span', { class: 'sr' }, t('nav.page')), select),
-      h('nav', { 'aria-label': t('nav.page') }, nav('dashboard', t('nav.dashboard')), nav('campaigns', t('nav.campaigns'))),
+      h('nav', { 'aria-label': t('nav.page') }, nav('dashboard', t('nav.dashboard')), nav('campaigns', t('nav.campaigns')), nav('sequences', t('nav.sequences'))),
       h('div', { class: 'who' },
         h('span', { class: 'user' }, t('nav.user', { login: state.me.login, role: t('role.' + state.me.role) })),
         langButton(),
@@ -294,6 +295,24 @@ async function campaignPage(pageId, id) {
   }
 }
 
+/* ---- Sequences (sequences.js) ------------------------------------------------------------ */
+
+// What the sequence screens take from the shell; notice is a one-time message for the next screen.
+const ui = {
+  shell,
+  link,
+  failure,
+  go: (path, replace = false, notice = null) => {
+    state.flash = notice;
+    go(path, replace);
+  },
+  get notice() {
+    const n = state.flash;
+    state.flash = null;
+    return n;
+  },
+};
+
 /* ---- Router ------------------------------------------------------------------------------- */
 
 async function render() {
@@ -311,7 +330,7 @@ async function render() {
     return failure(root, e);
   }
   if (!ok) return go('/signin', true);
-  const m = path.match(/^\/p\/([^/]+)\/(dashboard|campaigns)(?:\/(\d+))?$/);
+  const m = path.match(/^\/p\/([^/]+)\/(dashboard|campaigns|sequences)(?:\/(\d+|new))?$/);
   const pageId = m && decodeURIComponent(m[1]);
   if (!m || !state.pages.some((p) => p.id === pageId)) {
     if (!state.pages.length) {
@@ -321,6 +340,8 @@ async function render() {
     return go(`/p/${encodeURIComponent(state.pages[0].id)}/dashboard`, true);
   }
   if (m[2] === 'dashboard') return dashboard(pageId);
+  if (m[2] === 'sequences') return m[3] ? sequencePage(ui, pageId, m[3]) : sequencesList(ui, pageId);
+  if (m[3] === 'new') return go(`/p/${encodeURIComponent(pageId)}/campaigns`, true);
   if (m[3]) return campaignPage(pageId, m[3]);
   return campaigns(pageId);
 }

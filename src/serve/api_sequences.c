@@ -20,6 +20,7 @@
 #include <loa/clock.h>
 #include <loa/dispatch.h>
 #include <loa/err.h>
+#include <loa/link.h>
 #include <loa/sequence.h>
 #include <loa/utf8.h>
 
@@ -43,6 +44,23 @@ static bool path_id(const struct loa_http_req *req, struct loa_http_resp *resp, 
 {
     if (!api_parse_id(req->params[0], id)) {
         loa_http_error(resp, 400, "id", "a %s id is a positive integer", what);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The sequence the path names, read into *s (the caller releases it), with its store and id;
+ * false with the answer written (400 a bad id, 404 none, 503 no store).
+ */
+static bool path_sequence(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp,
+                          int64_t *id, struct loa_store **st, struct loa_sequence *s)
+{
+    if (!path_id(req, resp, "sequence", id) || !(*st = api_store(ctx, resp)))
+        return false;
+    int rc = loa_store_sequence_get(*st, *id, s);
+    if (rc < 0) {
+        api_fail(resp, rc, "id", "sequence");
         return false;
     }
     return true;
@@ -366,18 +384,14 @@ void api_sequences_update(void *ctx, const struct loa_http_req *req, struct loa_
     struct serve_app *app = ctx;
     int64_t id;
     struct loa_store *st;
-    if (!path_id(req, resp, "sequence", &id) || !(st = api_store(app, resp)))
-        return;
     struct loa_sequence cur;
-    int rc = loa_store_sequence_get(st, id, &cur);
-    if (rc < 0) {
-        api_fail(resp, rc, "id", "sequence");
+    if (!path_sequence(app, req, resp, &id, &st, &cur))
         return;
-    }
     struct loa_diags d;
     loa_diags_init(&d, MAX_ERRORS);
     struct loa_sequence_parse_opts po = { .current = &cur };
     struct loa_sequence s;
+    int rc;
     if (loa_sequence_parse(req->body, req->body_len, &po, &s, NULL, &d) < 0) {
         api_reply_diags(resp, 400, &d);
     } else {
@@ -432,6 +446,44 @@ void api_sequences_delete(void *ctx, const struct loa_http_req *req, struct loa_
         return;
     }
     resp->status = 204;
+}
+
+/*
+ * The sequence's m.me link (its triggers.ref) and the link's QR code as SVG text, for the
+ * console to show and a shop to print: {"url","ref","qr_svg"}. 409 (field triggers.ref) when
+ * the sequence has no ref. `loa sequence link ID --qr` writes the same code to a file.
+ */
+void api_sequences_link(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp)
+{
+    int64_t id;
+    struct loa_store *st;
+    struct loa_sequence s;
+    if (!path_sequence(ctx, req, resp, &id, &st, &s))
+        return;
+    char page[72];
+    page_id_of(st, s.page_ref, page, sizeof(page));
+    struct loa_buf url, svg;
+    loa_buf_init(&url, 4096);
+    loa_buf_init(&svg, 1024 * 1024);
+    struct loa_diags d;
+    loa_diags_init(&d, 10);
+    struct loa_qr_opts qo = { .format = LOA_QR_SVG };
+    if (!s.ref) {
+        loa_http_error(resp, 409, "triggers.ref",
+                       "the sequence has no triggers.ref: set one first");
+    } else if (loa_link_mme(page, s.ref, &url, &d) < 0) {
+        api_reply_diags(resp, 409, &d);
+    } else if (loa_qr_image(loa_buf_cstr(&url), &qo, &svg) < 0) {
+        api_fail(resp, LOA_ENOMEM, NULL, "drawing the QR code");
+    } else {
+        api_reply(resp, 200,
+                  json_pack("{s:s,s:s,s:s%}", "url", loa_buf_cstr(&url), "ref", s.ref, "qr_svg",
+                            (const char *)svg.ptr, svg.len));
+    }
+    loa_diags_release(&d);
+    loa_buf_release(&svg);
+    loa_buf_release(&url);
+    loa_sequence_release(&s);
 }
 
 /* ---- People in a sequence ----------------------------------------------------------------- */

@@ -93,6 +93,7 @@ static const struct loa_http_route routes[] = {
     { LOA_HTTP_PATCH, "/api/v1/sequences/{id}", api_sequences_update, STAFF, 0 },
     { LOA_HTTP_DELETE, "/api/v1/sequences/{id}", api_sequences_delete, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/sequences/{id}/forecast", api_sequences_forecast, STAFF, 0 },
+    { LOA_HTTP_GET, "/api/v1/sequences/{id}/link", api_sequences_link, STAFF, 0 },
     { LOA_HTTP_GET, "/api/v1/sequences/{id}/enrolments", api_sequences_enrolments, STAFF, 0 },
     { LOA_HTTP_POST, "/api/v1/sequences/{id}/enrolments", api_sequences_enrol, STAFF, 0 },
     { LOA_HTTP_POST, "/api/v1/sequences/{id}/enrolments/remove", api_sequences_remove, STAFF, 0 },

@@ -139,6 +139,7 @@ void api_sequences_get(void *app, const struct loa_http_req *req, struct loa_htt
 void api_sequences_update(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_sequences_delete(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_sequences_forecast(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
+void api_sequences_link(void *ctx, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_sequences_enrol(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_sequences_remove(void *app, const struct loa_http_req *req, struct loa_http_resp *resp);
 void api_sequences_enrolments(void *app, const struct loa_http_req *req,

@@ -5,7 +5,7 @@
 // back with its steps and progress, live edits (a delay changed, a step removed or switched
 // off, the sequence switched off) seen on the people waiting in it, people entered by PSID, by
 // subscriber id and by audience filter (dry_run, expected_count), entered once only, removed,
-// the sequence deleted, a staff key allowed everywhere, and no 5xx for any hostile body.
+// the m.me link with its QR code, the sequence deleted, a staff key allowed everywhere, and no 5xx for any hostile body.
 'use strict';
 
 const test = require('node:test');
@@ -322,6 +322,23 @@ test('sequences REST API', { timeout: 170000 }, async (t) => {
       assert.equal(r.status, 201, r.text);
       r = await staff('DELETE', `/api/v1/sequences/${r.json.id}`);
       assert.equal(r.status, 204, r.text);
+    });
+
+    await t.test('the m.me link and its QR code (SVG); 409 without a ref, 404 for no sequence', async () => {
+      r = await staff('GET', `/api/v1/sequences/${seq.id}/link`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.url, `https://m.me/${PAGE}?ref=xuan-2026`);
+      assert.equal(r.json.ref, 'xuan-2026');
+      assert.match(r.json.qr_svg, /^<svg[^>]*>[\s\S]*<path[\s\S]*<\/svg>\s*$/);
+      r = await staff('POST', '/api/v1/sequences', base({ name: 'Không có link' }));
+      assert.equal(r.status, 201, r.text);
+      const plain = r.json;
+      r = await staff('GET', `/api/v1/sequences/${plain.id}/link`);
+      assert.equal(r.status, 409, r.text);
+      assert.equal(r.json.error.field, 'triggers.ref');
+      assert.equal((await staff('DELETE', `/api/v1/sequences/${plain.id}`)).status, 204);
+      r = await staff('GET', '/api/v1/sequences/999999/link');
+      assert.equal(r.status, 404, r.text);
     });
 
     await t.test('enter by PSID, by subscriber id, by filter; once only', async () => {
