@@ -157,7 +157,7 @@ seqload_build() {
     # shellcheck disable=SC2046
     cc -O2 -std=gnu11 -Wall -Wextra -I"$root/include" "$here/seqload.c" -o "$work/seqload" \
         -Wl,--start-group "${libs[@]}" -Wl,--end-group \
-        $(pkg-config --libs jansson sqlite3 libsodium inih libqrencode libpng libcurl) -lcsv \
+        $(pkg-config --libs jansson sqlite3 libsodium inih libqrencode libpng libcurl libutf8proc) -lcsv \
         -lpthread -lm
 }
 
