@@ -62,7 +62,7 @@
 #define SEQ_DRAIN_BATCH     1000 /* sequence timers drained per call */
 #define SEQ_DRAIN_BUDGET_MS 25   /* at most this long per round, so sending goes on */
 #define SEQ_DRAIN_RETRY_MS  1000 /* after a drain that failed */
-#define SEQ_DRAIN_GAP_MS    5    /* between two drains that found all they could */
+#define SEQ_DRAIN_GAP_MS    20   /* between two drains that found all they could */
 
 /* Both records start with their id, so one binary search serves both arrays (sorted by id). */
 struct dpage {
