@@ -56,9 +56,9 @@ struct loa_sequence_opts {
                                       counts from the answer or from the timeout */
     const char *phone_region;      /* answers to phone questions are read in this region
                                       (phone.region, default "VN"); borrowed */
-    void (*on_queued)(int64_t step_id, int64_t page_ref, void *ud); /* a drain queued a send
-                                      of this step (the dispatcher wakes its sender); may be
-                                      NULL */
+    void (*on_queued)(int64_t step_id, int64_t page_ref, int64_t due_at, void *ud); /* a drain
+                                      queued a send of this step, due at due_at (the dispatcher
+                                      wakes its sender then); may be NULL */
     void *on_queued_ud;
     bool await_reconcile; /* a step whose send ended unknown waits for the
                              reconciler's verdict (loa_sequence_reconciled()) before
@@ -216,8 +216,8 @@ struct loa_sequence_drained {
 
 /**
  * Moves timers due by now + lookahead into the outbox, at most limit, in the caller's
- * transaction: each becomes a pending delivery due at its time (o->on_queued is told its step
- * and Page), or, when it is overdue by more than the catch-up limit, a delivery skipped
+ * transaction: each becomes a pending delivery due at its time (o->on_queued is told its step,
+ * Page and due time), or, when it is overdue by more than the catch-up limit, a delivery skipped
  * "stale" and the person moves on; a step removed or switched off since is passed over. Each
  * store call is all or nothing, the drain is not (a savepoint around it would make every one
  * of its writes pay for two in SQLite): after an error, the timers before it are done and a

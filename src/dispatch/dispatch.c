@@ -59,10 +59,12 @@
 #define TZ_TTL_MS           60000
 #define BODY_MAX            (256 * 1024)
 #define DEFAULT_MARGIN_MS   60000
-#define SEQ_DRAIN_BATCH     1000 /* sequence timers drained per call */
-#define SEQ_DRAIN_BUDGET_MS 25   /* at most this long per round, so sending goes on */
-#define SEQ_DRAIN_RETRY_MS  1000 /* after a drain that failed */
-#define SEQ_DRAIN_GAP_MS    20   /* between two drains that found all they could */
+#define SEQ_DRAIN_BATCH     1000  /* sequence timers drained per call */
+#define SEQ_DRAIN_BUDGET_MS 25    /* at most this long per round, so sending goes on */
+#define SEQ_DRAIN_RETRY_MS  1000  /* after a drain that failed */
+#define SEQ_DRAIN_GAP_MS    20    /* between two drains that found all they could */
+#define SEQ_LOOKAHEAD_MS    2000  /* timers become outbox rows this long before they are due */
+#define SEQ_DUE_MAX         65536 /* sends queued ahead the dispatcher wakes for by name */
 
 /* Both records start with their id, so one binary search serves both arrays (sorted by id). */
 struct dpage {
@@ -125,6 +127,16 @@ struct dsrc {
     bool check_done; /* something settled: see whether it completed */
 };
 
+/* A send queued ahead of its time: when it falls due, its step's source has work. */
+struct due_entry {
+    int64_t due, step_id;
+};
+
+struct due_heap {
+    struct due_entry *v;
+    size_t n, cap;
+};
+
 struct job {
     struct loa_dispatch *d;
     struct dsrc *c;
@@ -168,8 +180,8 @@ struct loa_dispatch {
     } stats;
     struct loa_sequence_opts seq; /* sequence timers and settling */
     int64_t seq_next;             /* when the next drain of sequence timers is due (0 = now) */
-    int64_t seq_later;            /* the earliest send a drain queued for later; 0 = none */
     bool seq_new_step;            /* a drain queued a send of a step with no source yet */
+    struct due_heap due;          /* sends queued ahead, by due time: wake and claim then */
     int rc;                       /* first store error */
     struct loa__reconciler *rec;  /* unknown deliveries: reconcile.c; NULL = off */
 };
@@ -602,11 +614,12 @@ static int load_prompt(int64_t wait_id, int64_t page_ref, void *ud)
     return 0;
 }
 
-/* A drain queued a send of step_id: its source has work again. */
-static void seq_queued(int64_t step_id, int64_t page_ref, void *ud)
+/* ---- When queued steps fall due (a min-heap of (due, step) in memory) ---------------------- */
+
+/* The source of step_id has work from now on; a step met for the first time is loaded after
+ * the drain (seq_new_step). */
+static void step_ready(struct loa_dispatch *d, int64_t step_id)
 {
-    struct loa_dispatch *d = ud;
-    (void)page_ref;
     bool found;
     size_t at =
         find_slot((void *const *)d->srcs, d->nsrcs, src_key(LOA_SOURCE_SEQUENCE, step_id), &found);
@@ -616,21 +629,74 @@ static void seq_queued(int64_t step_id, int64_t page_ref, void *ud)
         d->seq_new_step = true;
 }
 
+static void due_push(struct loa_dispatch *d, int64_t due, int64_t step_id)
+{
+    struct due_heap *h = &d->due;
+    if (h->n == SEQ_DUE_MAX)
+        return; /* full: the tick asks every source (at most a tick late) */
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 256;
+        h->v = loa_reallocarray(h->v, h->cap, sizeof(*h->v));
+    }
+    size_t i = h->n++;
+    while (i > 0 && h->v[(i - 1) / 2].due > due) {
+        h->v[i] = h->v[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->v[i] = (struct due_entry){ .due = due, .step_id = step_id };
+}
+
+static void due_pop(struct due_heap *h)
+{
+    struct due_entry last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->v[c + 1].due < h->v[c].due)
+            c++;
+        if (h->v[c].due >= last.due)
+            break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n)
+        h->v[i] = last;
+}
+
+/* Sends queued ahead that are due by now: their sources have work. */
+static void due_release(struct loa_dispatch *d, int64_t now)
+{
+    while (d->due.n && d->due.v[0].due <= now) {
+        step_ready(d, d->due.v[0].step_id);
+        due_pop(&d->due);
+    }
+}
+
+/* A drain queued a send of step_id due at due_at: its source has work then. */
+static void seq_queued(int64_t step_id, int64_t page_ref, int64_t due_at, void *ud)
+{
+    struct loa_dispatch *d = ud;
+    (void)page_ref;
+    if (due_at > loa_now_ms())
+        due_push(d, due_at, step_id);
+    else
+        step_ready(d, step_id);
+}
+
 /*
- * Due sequence timers become outbox rows, in the round's transaction (committed with its
- * claims), in batches for at most SEQ_DRAIN_BUDGET_MS so that sending goes on while a backlog
- * drains; then the next drain is set for the next timer's due time.
+ * Sequence timers due within the look-ahead become outbox rows, in the round's transaction
+ * (committed with its claims), in batches for at most SEQ_DRAIN_BUDGET_MS so that sending goes
+ * on while a backlog drains. Each send queued ahead goes into the due heap: the dispatcher
+ * wakes at its due time and claims it then. The next drain is when the next timer comes within
+ * the look-ahead (at most every SEQ_DRAIN_GAP_MS, so that drains batch).
  */
 static void drain_sequences(struct loa_dispatch *d, int64_t now)
 {
     d->seq_next = now + SEQ_DRAIN_RETRY_MS;
     if (txn_begin(d) < 0)
         return;
-    if (d->seq_later && now >= d->seq_later) { /* sends timed later are due: look at all */
-        d->seq_later = 0;
-        for (size_t i = 0; i < d->nsrcs; i++)
-            d->srcs[i]->idle = false;
-    }
     int64_t start = loa_mono_ms();
     struct loa_sequence_drained r;
     do {
@@ -639,21 +705,10 @@ static void drain_sequences(struct loa_dispatch *d, int64_t now)
             LOA_ERROR("dispatch", "cannot drain sequence timers", "error=%s", loa_err_name(rc));
             return;
         }
-        if (r.next_send && (!d->seq_later || r.next_send < d->seq_later))
-            d->seq_later = r.next_send;
     } while (r.handled >= SEQ_DRAIN_BATCH && loa_mono_ms() - start < SEQ_DRAIN_BUDGET_MS);
-    d->seq_next = r.next_timer ? r.next_timer : INT64_MAX;
-    if (d->seq_later && d->seq_later < d->seq_next)
-        d->seq_next = d->seq_later;
-    /* Timers that fall due a few ms apart are drained together: one commit for them all. */
+    d->seq_next = r.next_timer ? r.next_timer - d->seq.lookahead_ms : INT64_MAX;
     if (r.handled < SEQ_DRAIN_BATCH && d->seq_next < now + SEQ_DRAIN_GAP_MS)
         d->seq_next = now + SEQ_DRAIN_GAP_MS;
-    if (d->seq_new_step) { /* a step met for the first time: its source now, not at the tick */
-        d->seq_new_step = false;
-        int rc = loa_store_seq_steps_live(d->st, load_step, d);
-        if (rc < 0)
-            LOA_ERROR("dispatch", "cannot read sequence steps", "error=%s", loa_err_name(rc));
-    }
 }
 
 /* Forgets campaigns that stopped and have nothing in flight, then Pages left with neither. */
@@ -1281,6 +1336,7 @@ int loa_dispatch_new(const struct loa_dispatch_opts *o, struct loa_dispatch **ou
     d->seq.rules = o->rules;
     d->seq.on_queued = seq_queued;
     d->seq.on_queued_ud = d;
+    d->seq.lookahead_ms = SEQ_LOOKAHEAD_MS;
     if (o->seq_catchup_ms)
         d->seq.catchup_ms = o->seq_catchup_ms > 0 ? o->seq_catchup_ms : 0;
     if (o->seq_window_margin_ms > 0)
@@ -1335,6 +1391,7 @@ void loa_dispatch_free(struct loa_dispatch *d)
     loa_client_free(d->client); /* cancels what is in flight: the callbacks settle it */
     d->client = NULL;
     loa__reconcile_free(d->rec);
+    loa_free(d->due.v);
     txn_commit(d);
     for (size_t i = 0; i < d->nsrcs; i++) {
         loa_msg_free(d->srcs[i]->msg);
@@ -1404,7 +1461,16 @@ int loa_dispatch_run(struct loa_dispatch *d, volatile sig_atomic_t *stop)
         }
         if (!d->o.only_campaign && now >= d->seq_next)
             drain_sequences(d, now);
+        due_release(d, now);
+        if (d->seq_new_step) { /* a step met for the first time: its source now, not at the
+                                  next tick */
+            d->seq_new_step = false;
+            if (loa_store_seq_steps_live(d->st, load_step, d) < 0)
+                LOA_ERROR("dispatch", "cannot read sequence steps", NULL);
+        }
         int64_t wake = d->next_tick < d->seq_next ? d->next_tick : d->seq_next;
+        if (d->due.n && d->due.v[0].due < wake)
+            wake = d->due.v[0].due;
         send_round(d, now, &wake);
         int64_t wait = wake - loa_now_ms();
         if (wait < 0)

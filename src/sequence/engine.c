@@ -590,7 +590,7 @@ static int drain_one(struct loa_txn *tx, const struct loa_sequence_opts *o,
         if (send.due_at > now && (!out->next_send || send.due_at < out->next_send))
             out->next_send = send.due_at; /* pulled later into its window */
         if (o->on_queued)
-            o->on_queued(t->id, s->seq.page_ref, o->on_queued_ud);
+            o->on_queued(t->id, s->seq.page_ref, send.due_at, o->on_queued_ud);
         return 0;
     }
     LOA_INFO("sequence", "step skipped", "sequence=%lld step=%lld subscriber=%lld reason=%s",
