@@ -179,16 +179,6 @@ int loa_campaign_parse_hhmm(const char *s, int *min_out);
 /* ---- The codec ---------------------------------------------------------------------------- */
 
 /**
- * Parses a time for a campaign. With an offset ("2026-05-04T09:00:00Z",
- * "2026-05-04 09:00+07:00") it is that instant (loa_time_parse()). Without one
- * ("2026-05-04 09:00", "2026-05-04T09:00:30") it is the local time in IANA zone tz; across a
- * daylight-saving change a repeated local time means its first occurrence, and a skipped one
- * is refused. A date alone is refused. Returns 0, LOA_EPARSE (not a time), LOA_EINVAL (no or
- * unknown tz for a local time) or LOA_ERANGE (the local time does not exist in tz).
- */
-int loa_local_time_parse(const char *s, const char *tz, int64_t *out);
-
-/**
  * The failure reasons "retry failed" re-queues: every reason the Graph client answers with its
  * retry action, read from the client's classification table so the list lives in one place.
  * Returns a static array of distinct reasons; *n_out receives its length.
@@ -231,9 +221,9 @@ int loa_campaign_stats_json(struct loa_store *st, int64_t id, char **out);
 int loa_campaign_describe(struct loa_store *st, int64_t id, char **out);
 
 /**
- * The Facebook id of the Page with internal id page_ref, copied into out (at least 72 bytes),
- * and its time zone into tz_out (may be NULL; at least 64 bytes). Returns 0, LOA_ENOENT or a
- * store error.
+ * The Facebook id of the Page with internal id page_ref, copied into out (may be NULL; at
+ * least 72 bytes), and its time zone into tz_out (may be NULL; at least 64 bytes). Returns 0,
+ * LOA_ENOENT or a store error.
  */
 int loa_campaign_page_of(struct loa_store *st, int64_t page_ref, char *out, size_t size,
                          char *tz_out, size_t tz_size);
@@ -264,7 +254,7 @@ struct loa_campaign_parse_opts {
 /**
  * Reads and validates a campaign object given as JSON text (len bytes): page_id (create only),
  * name (1–200 characters), goal, purpose, tag (null clears), blocks ({"blocks":[...]}, or the
- * array alone), filter (null = everyone), scheduled_at (loa_local_time_parse(); null clears),
+ * array alone), filter (null = everyone), scheduled_at (loa_time_parse_local(); null clears),
  * pacing {batch_size, batch_interval_s, rate_per_s (0–300), window {"from":"HH:MM",
  * "to":"HH:MM"} or null}. Unknown fields are refused. Every complaint goes to diags with its
  * path. Returns 0 with *out filled (release it), or LOA_EINVAL.

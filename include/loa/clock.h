@@ -37,4 +37,20 @@ void loa_time_format(int64_t ms, char *out, size_t size);
  */
 int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out);
 
+/**
+ * Parses a time as a person types it for a Page in IANA zone tz: the one rule for times in
+ * every command and API field. With an offset ("2026-05-04T09:00:00Z", "2026-05-04 09:00+07:00")
+ * it is that instant. Without one ("2026-05-04 09:00", "2026-05-04T09:00:30") it is the
+ * wall-clock time in tz; across a daylight-saving change a repeated time means its first
+ * occurrence, a skipped one is LOA_ERANGE. "HH:MM" (or "H:MM", "HH:MM:SS") alone is the next
+ * such time in tz after now: today, else tomorrow. A date alone is refused. Returns 0,
+ * LOA_EPARSE (not a time), LOA_EINVAL (no or unknown tz for a local time) or LOA_ERANGE.
+ */
+int loa_time_parse_local(const char *s, const char *tz, int64_t now, int64_t *out);
+/**
+ * Formats ms as the wall-clock time in zone tz with its offset: "2026-12-03 20:00 +07:00"
+ * (seconds when not zero). An unknown or empty zone gives loa_time_format()'s UTC form.
+ */
+void loa_time_format_local(int64_t ms, const char *tz, char *out, size_t size);
+
 #endif /* LOA_CLOCK_H */

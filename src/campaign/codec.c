@@ -27,70 +27,6 @@
 
 /* ---- Local times -------------------------------------------------------------------------- */
 
-/* Whether an ISO 8601 text carries its own offset (Z or ±HH[:MM] after the time). */
-static bool has_offset(const char *s)
-{
-    size_t n = strlen(s);
-    if (n <= 10)
-        return false;
-    if (s[n - 1] == 'Z' || s[n - 1] == 'z')
-        return true;
-    return strpbrk(s + 11, "+-") != NULL;
-}
-
-/* The offset of tz at instant at, in ms; false when the zone is unknown. */
-static bool offset_ms(const char *tz, int64_t at, int64_t *out)
-{
-    int min = 0;
-    if (loa_tz_offset(tz, at, &min) < 0)
-        return false;
-    *out = (int64_t)min * LOA_MINUTE_MS;
-    return true;
-}
-
-int loa_local_time_parse(const char *s, const char *tz, int64_t *out)
-{
-    if (!s || !*s)
-        return LOA_EPARSE;
-    if (has_offset(s))
-        return loa_time_parse(s, out);
-    if (strlen(s) < 16) /* "YYYY-MM-DD HH:MM": a date alone is not a moment */
-        return LOA_EPARSE;
-    int64_t wall; /* the local wall-clock time read as if it were UTC */
-    int rc = loa_time_parse(s, &wall);
-    if (rc < 0)
-        return rc;
-    if (!tz || !*tz)
-        return LOA_EINVAL;
-    /*
-     * The instant u with u + offset(u) == wall. Zones change offset at most once within a day,
-     * so the offset in force a day before and a day after give every candidate: one (normal),
-     * two (the hour repeated when clocks go back: the first is taken) or none (the hour
-     * skipped when clocks go forward). Each candidate is checked with its own offset, which
-     * is the classic "iterate the offset once more" made exact.
-     */
-    int64_t before, after;
-    if (!offset_ms(tz, wall - LOA_DAY_MS, &before) || !offset_ms(tz, wall + LOA_DAY_MS, &after))
-        return LOA_EINVAL;
-    int64_t cand[2] = { wall - before, wall - after };
-    bool found = false;
-    int64_t best = 0;
-    for (int i = 0; i < 2; i++) {
-        int64_t off;
-        if (!offset_ms(tz, cand[i], &off))
-            return LOA_EINVAL;
-        if (cand[i] + off != wall)
-            continue;
-        if (!found || cand[i] < best)
-            best = cand[i];
-        found = true;
-    }
-    if (!found)
-        return LOA_ERANGE;
-    *out = best;
-    return 0;
-}
-
 /* ---- Retryable reasons -------------------------------------------------------------------- */
 
 #define RETRYABLE_MAX 32
@@ -346,7 +282,8 @@ static int find_page(const struct loa_page *p, void *ud)
     struct page_of *f = ud;
     if (p->id != f->ref)
         return 0;
-    snprintf(f->out, f->size, "%s", p->page_id);
+    if (f->out)
+        snprintf(f->out, f->size, "%s", p->page_id);
     if (f->tz)
         snprintf(f->tz, f->tz_size, "%s", p->timezone ? p->timezone : "");
     f->found = true;
@@ -529,7 +466,7 @@ static void parse_time(const json_t *v, const struct loa_campaign_parse_opts *o,
     }
     const char *s = json_string_value(v);
     int64_t at = 0;
-    int rc = s ? loa_local_time_parse(s, o->tz, &at) : LOA_EPARSE;
+    int rc = s ? loa_time_parse_local(s, o->tz, loa_now_ms(), &at) : LOA_EPARSE;
     if (rc == LOA_EPARSE) {
         loa_diags_add(d, 0, 0, "scheduled_at",
                       "must be a time: \"2026-05-04 09:00\" (the Page's local time) or ISO 8601 "

@@ -29,7 +29,8 @@ static const char audience_help[] =
     "The filter is a JSON expression (docs/audience.md), e.g.\n"
     "  '{\"all\":[{\"tags\":{\"any\":[\"vip\"]}},{\"last_interaction\":{\"within_days\":30}}]}'\n"
     "No --filter (or {}) selects everyone. --purpose is promotional (default) or\n"
-    "non_promotional; --at decides as of that time instead of now (within_days counts\n"
+    "non_promotional; --at decides as of that time instead of now (the Page's local time\n"
+    "unless it has an offset; \"20:00\" is the next 20:00 there; within_days counts\n"
     "back from it). preview prints the total, how many are reachable now by route, how many\n"
     "are not by reason, and --limit people (default 20) most recently active first.\n"
     "Exit 65 when the filter is invalid (every problem is printed with its path).\n";
@@ -117,7 +118,7 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
     bool count = strcmp(sub, "count") == 0;
     if (!count && strcmp(sub, "preview") != 0)
         return cli_usage(cli, "audience", "unknown subcommand '%s'", sub);
-    const char *page_id = NULL, *filter_arg = NULL, *rules_path = NULL;
+    const char *page_id = NULL, *filter_arg = NULL, *rules_path = NULL, *at_arg = NULL;
     struct loa_audience_preview_opts po = {
         .purpose = LOA_AUD_PROMOTIONAL, .limit = 20, .recent_first = true, .at = loa_now_ms()
     };
@@ -147,8 +148,7 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
             po.structured = true;
             break;
         case 'a':
-            if (loa_time_parse(optarg, &po.at) < 0)
-                return cli_usage(cli, "audience", "--at: not a time: %s", optarg);
+            at_arg = optarg; /* read in the Page's zone once the Page is known */
             break;
         case 'l':
             if (!cli_parse_count(optarg, &po.limit) || po.limit > 500)
@@ -187,6 +187,18 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
     struct loa_page page = { 0 };
     struct loa_diags d;
     loa_diags_init(&d, 100);
+    if ((exit = cli_open_page(cli, page_id, &st, &page)))
+        goto out;
+    /* A time without an offset is the Page's local time; "20:00" the next 20:00 there. */
+    int trc = at_arg ? loa_time_parse_local(at_arg, page.timezone, loa_now_ms(), &po.at) : 0;
+    if (trc < 0) {
+        exit = cli_usage(cli, "audience", "--at %s: %s", at_arg,
+                         trc == LOA_ERANGE ? "that local time does not exist in the Page's zone"
+                         : trc == LOA_EINVAL
+                             ? "the Page has no valid time zone (loa page update --timezone)"
+                             : "not a time (2026-12-03 20:00, 20:00, or with an offset)");
+        goto out;
+    }
     if (filter_arg) {
         if ((exit = read_filter(cli, filter_arg, &text, &len)))
             goto out;
@@ -196,8 +208,6 @@ int loa_cmd_audience(struct loa_cli *cli, int argc, char **argv)
         }
     }
     if (!count && (exit = cli_load_rules(cli, "audience", rules_path, &rules)))
-        goto out;
-    if ((exit = cli_open_page(cli, page_id, &st, &page)))
         goto out;
     po.page_ref = page.id;
     po.page_activated = page.activated_at;

@@ -521,12 +521,13 @@ out:
 
 /* ---- list, show --------------------------------------------------------------------------- */
 
-static void time_text(int64_t ms, char *out, size_t size)
+/* A time as the Page's people live it: "2026-12-03 20:00 +07:00" in zone tz; "-" for none. */
+static void time_text(int64_t ms, const char *tz, char *out, size_t size)
 {
     if (ms <= 0)
         snprintf(out, size, "-");
     else
-        loa_time_format(ms, out, size);
+        loa_time_format_local(ms, tz, out, size);
 }
 
 struct list_ctx {
@@ -536,6 +537,7 @@ struct list_ctx {
     int64_t left;
     int64_t page_ref;
     char page_id[72];
+    char tz[64];
 };
 
 static int list_row(const struct loa_campaign *c, void *ud)
@@ -545,15 +547,16 @@ static int list_row(const struct loa_campaign *c, void *ud)
         return 1;
     if (c->page_ref != l->page_ref) {
         l->page_ref = c->page_ref;
-        l->page_id[0] = '\0';
-        loa_campaign_page_of(l->st, c->page_ref, l->page_id, sizeof(l->page_id), NULL, 0);
+        l->page_id[0] = l->tz[0] = '\0';
+        loa_campaign_page_of(l->st, c->page_ref, l->page_id, sizeof(l->page_id), l->tz,
+                             sizeof(l->tz));
     }
     if (l->arr) {
         json_array_append_new(l->arr, from_text(loa_campaign_json(c, l->page_id)));
         return 0;
     }
     char when[40];
-    time_text(c->started_at ? c->started_at : c->scheduled_at, when, sizeof(when));
+    time_text(c->started_at ? c->started_at : c->scheduled_at, l->tz, when, sizeof(when));
     fprintf(l->cli->out, "%-6lld %-10s %-18s %9lld  %-24s %s\n", (long long)c->id,
             loa_campaign_status_name(c->status), l->page_id, (long long)c->total, when, c->name);
     return 0;
@@ -613,7 +616,7 @@ static void print_pct(FILE *f, const char *name, int64_t n, int64_t of)
 }
 
 /* The text form of show, read from the same JSON the REST API answers. */
-static void print_show(struct loa_cli *cli, json_t *c)
+static void print_show(struct loa_cli *cli, json_t *c, const char *tz)
 {
     FILE *f = cli->out;
     const char *tag = json_string_value(json_object_get(c, "tag"));
@@ -645,7 +648,11 @@ static void print_show(struct loa_cli *cli, json_t *c)
                                             { "completed_at", "completed" } };
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
         const char *t = json_string_value(json_object_get(c, times[i][0]));
-        fprintf(f, "%-11s %s\n", times[i][1], t ? t : "-");
+        int64_t ms = 0;
+        char when[48] = "-";
+        if (t && loa_time_parse(t, &ms) == 0)
+            time_text(ms, tz, when, sizeof(when));
+        fprintf(f, "%-11s %s\n", times[i][1], when);
     }
     json_t *s = json_object_get(c, "stats");
     fprintf(f, "total       %lld\n", (long long)jint(c, "total"));
@@ -692,8 +699,11 @@ static int do_show(struct loa_cli *cli, int argc, char **argv)
         exit = store_error(cli, &o, LOA_ESTORE);
     else if (o.json)
         print_json(cli, j);
-    else
-        print_show(cli, j);
+    else {
+        char tz[64] = "";
+        loa_campaign_page_of(st, c.page_ref, NULL, 0, tz, sizeof(tz));
+        print_show(cli, j, tz);
+    }
     json_decref(j);
     loa_campaign_release(&c);
     loa_store_close(st);
@@ -739,7 +749,7 @@ static int schedule_at(struct loa_cli *cli, const struct copts *o, struct loa_st
     loa_campaign_page_of(st, c->page_ref, page_id, sizeof(page_id), tz, sizeof(tz));
     int64_t at = c->scheduled_at;
     int rc;
-    if (o->val[O_AT] && (rc = loa_local_time_parse(o->val[O_AT], tz, &at)) < 0) {
+    if (o->val[O_AT] && (rc = loa_time_parse_local(o->val[O_AT], tz, loa_now_ms(), &at)) < 0) {
         fprintf(cli->err, "loa %s: --at %s: %s\n", o->cmd, o->val[O_AT],
                 rc == LOA_ERANGE ? "this local time does not exist (daylight saving time)"
                                  : "not a time: \"2026-05-04 09:00\" (the Page's local "
@@ -765,9 +775,17 @@ static int action_report(struct loa_cli *cli, struct copts *o, struct loa_store 
                       "campaign %lld running: %lld deliveries (send with `loa serve` or "
                       "`loa campaign run %lld`)",
                       (long long)id, (long long)args->count, (long long)id);
-    case LOA_CAMPAIGN_OP_SCHEDULE:
-        loa_time_format(args->at, when, sizeof(when));
-        return report(cli, o, st, id, NULL, "campaign %lld scheduled for %s", (long long)id, when);
+    case LOA_CAMPAIGN_OP_SCHEDULE: {
+        struct loa_campaign c;
+        char tz[64] = "";
+        if (loa_store_campaign_get(st, id, &c) == 0) {
+            loa_campaign_page_of(st, c.page_ref, NULL, 0, tz, sizeof(tz));
+            loa_campaign_release(&c);
+        }
+        loa_time_format_local(args->at, tz, when, sizeof(when));
+        return report(cli, o, st, id, NULL, "campaign %lld scheduled for %s (the Page's time)",
+                      (long long)id, when);
+    }
     case LOA_CAMPAIGN_OP_DELETE:
         o->json = false;
         return report(cli, o, st, id, NULL, "campaign %lld deleted", (long long)id);
@@ -829,6 +847,7 @@ struct dlist_ctx {
     struct loa_cli *cli;
     json_t *arr;
     int64_t n, last;
+    char tz[64]; /* the Page's zone: times are printed in it */
 };
 
 static int dlist_row(const struct loa_delivery *d, void *ud)
@@ -841,8 +860,8 @@ static int dlist_row(const struct loa_delivery *d, void *ud)
         return 0;
     }
     char sent[40], claimed[40];
-    time_text(d->sent_at, sent, sizeof(sent));
-    time_text(d->claimed_at, claimed, sizeof(claimed));
+    time_text(d->sent_at, l->tz, sent, sizeof(sent));
+    time_text(d->claimed_at, l->tz, claimed, sizeof(claimed));
     fprintf(l->cli->out, "%-8lld %-10lld %-9s %-24s %-20s %3lld  %-24s %s\n",
             (long long)d->position, (long long)d->id, loa_delivery_state_name(d->state),
             d->reason ? d->reason : "-", d->psid ? d->psid : "-", (long long)d->attempts, claimed,
@@ -874,6 +893,7 @@ static int do_deliveries(struct loa_cli *cli, int argc, char **argv, bool unknow
     if ((exit = open_campaign(cli, &o, &st, &c)))
         return exit;
     struct dlist_ctx l = { .cli = cli };
+    loa_campaign_page_of(st, c.page_ref, NULL, 0, l.tz, sizeof(l.tz));
     if (o.json)
         l.arr = json_array();
     else
@@ -1077,8 +1097,9 @@ static int do_run(struct loa_cli *cli, int argc, char **argv)
     } else if (c.status == LOA_CAMPAIGN_COMPLETED) {
         fprintf(cli->err, "loa campaign run: campaign %lld is already completed\n", (long long)id);
     } else if (c.status == LOA_CAMPAIGN_SCHEDULED) {
-        char when[40];
-        time_text(c.scheduled_at, when, sizeof(when));
+        char when[40], tz[64] = "";
+        loa_campaign_page_of(st, c.page_ref, NULL, 0, tz, sizeof(tz));
+        time_text(c.scheduled_at, tz, when, sizeof(when));
         fprintf(cli->err, "loa campaign run: campaign %lld is scheduled; waiting until %s\n",
                 (long long)id, when);
     }

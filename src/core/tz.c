@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <loa/alloc.h>
 #include <loa/clock.h>
@@ -228,4 +229,137 @@ int loa_tz_offset(const char *tz, int64_t at, int *offset_min_out)
         tzone_free(z);
     pthread_mutex_unlock(&cache_lock);
     return rc;
+}
+
+/* ---- Local times ----------------------------------------------------------------------- */
+
+/* The offset of tz at instant at, in ms; false when the zone is unknown. */
+static bool offset_ms(const char *tz, int64_t at, int64_t *out)
+{
+    int min = 0;
+    if (loa_tz_offset(tz, at, &min) < 0)
+        return false;
+    *out = (int64_t)min * LOA_MINUTE_MS;
+    return true;
+}
+
+/*
+ * The instant u with u + offset(u) == wall (a wall-clock time read as if it were UTC). Zones
+ * change offset at most once within a day, so the offsets a day before and a day after give
+ * every candidate: one (normal), two (the hour repeated when clocks go back: the first is
+ * taken) or none (the hour skipped when clocks go forward: LOA_ERANGE).
+ */
+static int wall_to_instant(int64_t wall, const char *tz, int64_t *out)
+{
+    int64_t before, after;
+    if (!offset_ms(tz, wall - LOA_DAY_MS, &before) || !offset_ms(tz, wall + LOA_DAY_MS, &after))
+        return LOA_EINVAL;
+    int64_t cand[2] = { wall - before, wall - after };
+    bool found = false;
+    int64_t best = 0;
+    for (int i = 0; i < 2; i++) {
+        int64_t off;
+        if (!offset_ms(tz, cand[i], &off))
+            return LOA_EINVAL;
+        if (cand[i] + off != wall)
+            continue;
+        if (!found || cand[i] < best)
+            best = cand[i];
+        found = true;
+    }
+    if (!found)
+        return LOA_ERANGE;
+    *out = best;
+    return 0;
+}
+
+/* Whether an ISO 8601 text carries its own offset (Z or ±HH[:MM] after the time). */
+static bool has_offset(const char *s)
+{
+    size_t n = strlen(s);
+    if (n <= 10)
+        return false;
+    if (s[n - 1] == 'Z' || s[n - 1] == 'z')
+        return true;
+    return strpbrk(s + 11, "+-") != NULL;
+}
+
+/* "H:MM", "HH:MM" or "HH:MM:SS" alone: ms after midnight; false otherwise. */
+static bool clock_only(const char *s, int64_t *ms_out)
+{
+    int h = 0, m = 0, sec = 0, used = 0;
+    size_t n = strlen(s);
+    if (n < 4 || n > 8)
+        return false;
+    if (sscanf(s, "%2d:%2d%n", &h, &m, &used) == 2 && (size_t)used == n)
+        ;
+    else if (sscanf(s, "%2d:%2d:%2d%n", &h, &m, &sec, &used) == 3 && (size_t)used == n)
+        ;
+    else
+        return false;
+    if (s[0] < '0' || s[0] > '9' || h > 23 || m > 59 || sec > 59 || h < 0 || m < 0 || sec < 0)
+        return false;
+    *ms_out = h * LOA_HOUR_MS + m * LOA_MINUTE_MS + sec * LOA_SECOND_MS;
+    return true;
+}
+
+int loa_time_parse_local(const char *s, const char *tz, int64_t now, int64_t *out)
+{
+    if (!s || !*s)
+        return LOA_EPARSE;
+    if (has_offset(s))
+        return loa_time_parse(s, out);
+    int64_t clock;
+    if (clock_only(s, &clock)) {
+        if (!tz || !*tz)
+            return LOA_EINVAL;
+        int64_t off;
+        if (!offset_ms(tz, now, &off))
+            return LOA_EINVAL;
+        int64_t local = now + off;
+        int64_t day = local >= 0 ? local / LOA_DAY_MS : -((-local + LOA_DAY_MS - 1) / LOA_DAY_MS);
+        for (int k = 0; k < 3; k++) { /* today, else tomorrow (or the day after, across DST) */
+            int64_t at;
+            int rc = wall_to_instant((day + k) * LOA_DAY_MS + clock, tz, &at);
+            if (rc == 0 && at > now) {
+                *out = at;
+                return 0;
+            }
+            if (rc == LOA_EINVAL)
+                return rc;
+        }
+        return LOA_ERANGE;
+    }
+    if (strlen(s) < 16) /* "YYYY-MM-DD HH:MM": a date alone is not a moment */
+        return LOA_EPARSE;
+    int64_t wall;
+    int rc = loa_time_parse(s, &wall);
+    if (rc < 0)
+        return rc;
+    if (!tz || !*tz)
+        return LOA_EINVAL;
+    return wall_to_instant(wall, tz, out);
+}
+
+void loa_time_format_local(int64_t ms, const char *tz, char *out, size_t size)
+{
+    int64_t off = 0;
+    if (!tz || !*tz || !offset_ms(tz, ms, &off)) {
+        loa_time_format(ms, out, size);
+        return;
+    }
+    int64_t local = ms + off;
+    time_t t = (time_t)(local >= 0 ? local / 1000 : (local - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    long om = (long)(off / LOA_MINUTE_MS);
+    char sign = om < 0 ? '-' : '+';
+    om = om < 0 ? -om : om;
+    if (tm.tm_sec)
+        snprintf(out, size, "%04d-%02d-%02d %02d:%02d:%02d %c%02ld:%02ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, om / 60,
+                 om % 60);
+    else
+        snprintf(out, size, "%04d-%02d-%02d %02d:%02d %c%02ld:%02ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, sign, om / 60, om % 60);
 }

@@ -134,6 +134,17 @@ void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_
         .recent_first = true,
         .at = loa_now_ms(),
     };
+    /* The Page first: a time without an offset is read in its zone. */
+    struct loa_page p;
+    if (!api_page(ctx, req, resp, &p)) {
+        json_decref(body);
+        loa_diags_release(&d);
+        return;
+    }
+    o.page_ref = p.id;
+    o.page_activated = p.activated_at;
+    char *tz = loa_strdup(p.timezone ? p.timezone : "");
+    loa_page_release(&p);
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v) {
@@ -172,8 +183,15 @@ void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_
             loa_diags_add(&d, 0, 0, "cursor", "must be a cursor from a previous answer");
     }
     if ((v = json_object_get(body, "at")) && !json_is_null(v)) {
-        if (!json_is_string(v) || loa_time_parse(json_string_value(v), &o.at) < 0)
-            loa_diags_add(&d, 0, 0, "at", "must be an ISO 8601 time such as 2026-05-01T10:00Z");
+        int trc = json_is_string(v)
+                      ? loa_time_parse_local(json_string_value(v), tz, loa_now_ms(), &o.at)
+                      : LOA_EPARSE;
+        if (trc == LOA_ERANGE)
+            loa_diags_add(&d, 0, 0, "at", "that local time does not exist in the Page's zone");
+        else if (trc < 0)
+            loa_diags_add(&d, 0, 0, "at",
+                          "must be a time such as \"2026-12-03 20:00\" (the Page's local time), "
+                          "\"20:00\" (the next one) or with an offset");
     }
     if ((v = json_object_get(body, "order"))) {
         const char *s = json_string_value(v);
@@ -202,12 +220,6 @@ void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_
         loa_http_error(resp, 503, NULL, "the rules file is not loaded (see the log)");
         goto out;
     }
-    struct loa_page p;
-    if (!api_page(ctx, req, resp, &p))
-        goto out;
-    o.page_ref = p.id;
-    o.page_activated = p.activated_at;
-    loa_page_release(&p);
     struct loa_store *st = api_store(ctx, resp);
     if (!st)
         goto out;
@@ -230,6 +242,7 @@ void api_audience_preview(void *ctx, const struct loa_http_req *req, struct loa_
     loa_buf_release(&b);
     loa_audience_preview_release(&pv);
 out:
+    loa_free(tz);
     loa_audience_free(filter);
     loa_diags_release(&d);
     json_decref(body);

@@ -434,7 +434,7 @@ void api_campaigns_schedule(void *ctx, const struct loa_http_req *req, struct lo
     json_t *v = body ? json_object_get(body, "at") : NULL;
     if (v && !json_is_null(v)) {
         const char *s = json_string_value(v);
-        rc = s ? loa_local_time_parse(s, tz, &at) : LOA_EPARSE;
+        rc = s ? loa_time_parse_local(s, tz, loa_now_ms(), &at) : LOA_EPARSE;
         if (rc == LOA_ERANGE) {
             loa_http_error(resp, 400, "at", "%s does not exist in %s (daylight saving time)", s,
                            tz);

@@ -36,10 +36,13 @@ static int64_t t(const char *iso)
     return ms;
 }
 
+/* "Now" for the local-time tests: 2026-12-03 12:00 UTC (19:00 in Ho Chi Minh City). */
+#define NOW_FIXED ((int64_t)1796299200000)
+
 static int64_t local(const char *s, const char *tz)
 {
     int64_t ms = 0;
-    int rc = loa_local_time_parse(s, tz, &ms);
+    int rc = loa_time_parse_local(s, tz, NOW_FIXED, &ms);
     if (rc != 0)
         fail_msg("%s in %s: %s", s, tz, loa_err_name(rc));
     return ms;
@@ -75,8 +78,8 @@ static void local_time_dst(void **state)
     assert_int_equal(local("2026-03-08 09:00", ny), t("2026-03-08T13:00:00Z"));
     /* 02:30 does not exist that morning. */
     int64_t ms = 0;
-    assert_int_equal(loa_local_time_parse("2026-03-08 02:30", ny, &ms), LOA_ERANGE);
-    assert_int_equal(loa_local_time_parse("2026-03-08 02:00", ny, &ms), LOA_ERANGE);
+    assert_int_equal(loa_time_parse_local("2026-03-08 02:30", ny, NOW_FIXED, &ms), LOA_ERANGE);
+    assert_int_equal(loa_time_parse_local("2026-03-08 02:00", ny, NOW_FIXED, &ms), LOA_ERANGE);
     /* 01:30 happens twice on 2026-11-01: the first (EDT) is taken; 02:00 is EST again. */
     assert_int_equal(local("2026-11-01 01:30", ny), t("2026-11-01T05:30:00Z"));
     assert_int_equal(local("2026-11-01 00:59", ny), t("2026-11-01T04:59:00Z"));
@@ -85,6 +88,39 @@ static void local_time_dst(void **state)
     /* The southern hemisphere changes the other way (Sydney: +11 in January, +10 in July). */
     assert_int_equal(local("2026-01-15 09:00", "Australia/Sydney"), t("2026-01-14T22:00:00Z"));
     assert_int_equal(local("2026-07-15 09:00", "Australia/Sydney"), t("2026-07-14T23:00:00Z"));
+}
+
+/* "HH:MM" alone is the next such time in the Page's zone (issue 17: `--at 20:00`), and times
+ * print in the zone with their offset. */
+static void local_time_clock_only_and_format(void **state)
+{
+    (void)state;
+    const char *hcm = "Asia/Ho_Chi_Minh";
+    assert_int_equal(t("2026-12-03T12:00:00Z"), NOW_FIXED);
+    assert_int_equal(local("20:00", hcm), t("2026-12-03T13:00:00Z")); /* today, 20:00 +07 */
+    assert_int_equal(local("08:00", hcm), t("2026-12-04T01:00:00Z")); /* 08:00 passed */
+    assert_int_equal(local("19:00", hcm), t("2026-12-04T12:00:00Z")); /* now: tomorrow */
+    assert_int_equal(local("7:30", hcm), t("2026-12-04T00:30:00Z"));
+    assert_int_equal(local("20:00:30", hcm), t("2026-12-03T13:00:30Z"));
+    assert_int_equal(local("13:00", "UTC"), t("2026-12-03T13:00:00Z"));
+    int64_t ms = 0;
+    assert_int_equal(loa_time_parse_local("24:00", hcm, NOW_FIXED, &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse_local("20:61", hcm, NOW_FIXED, &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse_local("20:00", NULL, NOW_FIXED, &ms), LOA_EINVAL);
+    /* New York, the night clocks go forward: 02:30 is skipped on 2026-03-08; "02:30" asked at
+     * 2026-03-08 00:00 local goes to the next day that has it. */
+    assert_int_equal(
+        loa_time_parse_local("02:30", "America/New_York", t("2026-03-08T05:00:00Z"), &ms), 0);
+    assert_int_equal(ms, t("2026-03-09T06:30:00Z"));
+    char out[48];
+    loa_time_format_local(t("2026-12-03T13:00:00Z"), hcm, out, sizeof(out));
+    assert_string_equal(out, "2026-12-03 20:00 +07:00");
+    loa_time_format_local(t("2026-12-03T13:00:05Z"), hcm, out, sizeof(out));
+    assert_string_equal(out, "2026-12-03 20:00:05 +07:00");
+    loa_time_format_local(t("2026-07-01T16:00:00Z"), "America/New_York", out, sizeof(out));
+    assert_string_equal(out, "2026-07-01 12:00 -04:00");
+    loa_time_format_local(t("2026-07-01T16:00:00Z"), "Mars/Olympus", out, sizeof(out));
+    assert_string_equal(out, "2026-07-01T16:00:00.000Z");
 }
 
 static void local_time_bad_input(void **state)
@@ -102,14 +138,16 @@ static void local_time_bad_input(void **state)
                                        "2026-05-04 09:00 extra",
                                        "2026-05-04T09:00:00+99:00" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (loa_local_time_parse(bad[i], "Asia/Ho_Chi_Minh", &ms) != LOA_EPARSE)
+        if (loa_time_parse_local(bad[i], "Asia/Ho_Chi_Minh", NOW_FIXED, &ms) != LOA_EPARSE)
             fail_msg("'%s' was accepted", bad[i]);
-    assert_int_equal(loa_local_time_parse(NULL, "UTC", &ms), LOA_EPARSE);
+    assert_int_equal(loa_time_parse_local(NULL, "UTC", NOW_FIXED, &ms), LOA_EPARSE);
     /* A local time needs a zone that exists. */
-    assert_int_equal(loa_local_time_parse("2026-05-04 09:00", NULL, &ms), LOA_EINVAL);
-    assert_int_equal(loa_local_time_parse("2026-05-04 09:00", "", &ms), LOA_EINVAL);
-    assert_int_equal(loa_local_time_parse("2026-05-04 09:00", "Mars/Olympus", &ms), LOA_EINVAL);
-    assert_int_equal(loa_local_time_parse("2026-05-04 09:00", "../../etc/passwd", &ms), LOA_EINVAL);
+    assert_int_equal(loa_time_parse_local("2026-05-04 09:00", NULL, NOW_FIXED, &ms), LOA_EINVAL);
+    assert_int_equal(loa_time_parse_local("2026-05-04 09:00", "", NOW_FIXED, &ms), LOA_EINVAL);
+    assert_int_equal(loa_time_parse_local("2026-05-04 09:00", "Mars/Olympus", NOW_FIXED, &ms),
+                     LOA_EINVAL);
+    assert_int_equal(loa_time_parse_local("2026-05-04 09:00", "../../etc/passwd", NOW_FIXED, &ms),
+                     LOA_EINVAL);
     assert_int_equal(ms, 42); /* untouched on failure */
 }
 
@@ -754,11 +792,18 @@ static void transition_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(local_time_fixed_zone), cmocka_unit_test(local_time_dst),
-        cmocka_unit_test(local_time_bad_input),  cmocka_unit_test(retryable_reasons),
-        cmocka_unit_test(status_lists),          cmocka_unit_test(body_create),
-        cmocka_unit_test(body_tags_with_rules),  cmocka_unit_test(body_update),
-        cmocka_unit_test(campaign_to_json),      cmocka_unit_test(stats_and_deliveries),
+        cmocka_unit_test(local_time_fixed_zone),
+        cmocka_unit_test(local_time_dst),
+        cmocka_unit_test(local_time_clock_only_and_format),
+        cmocka_unit_test(local_time_clock_only_and_format),
+        cmocka_unit_test(local_time_bad_input),
+        cmocka_unit_test(retryable_reasons),
+        cmocka_unit_test(status_lists),
+        cmocka_unit_test(body_create),
+        cmocka_unit_test(body_tags_with_rules),
+        cmocka_unit_test(body_update),
+        cmocka_unit_test(campaign_to_json),
+        cmocka_unit_test(stats_and_deliveries),
         cmocka_unit_test(transition_table),
     };
     return cmocka_run_group_tests_name("campaign", tests, NULL, NULL);
